@@ -1,0 +1,58 @@
+/**
+ * backend — the interface every compute backend implements (ref, wasm, webgpu).
+ *
+ * Weights are uploaded once and then addressed by handle; a backend may repack them into any
+ * layout it likes. Activations go in and out as typed arrays ([batch, cols] row-major).
+ * All kernels compute, for every batch row b and weight row r:
+ *
+ *   matmulF32     y[b,r]   = Σ_g  gs[r,g] · Σ_{c∈g} t[r,c]·x[b,c]   · rs[r]      (f32 result)
+ *   matmulI8      acc[b,r,g] = Σ_{c∈g} t[r,c]·q[b,c]                        (exact int32)
+ *   matmulTernary acc[b,r,g] = Σ_{c∈g} t[r,c]·u[b,c]                        (exact int32, by
+ *                 popcount: pc(w⁺&u⁺) + pc(w⁻&u⁻) − pc(w⁺&u⁻) − pc(w⁻&u⁺))
+ *   matmulDense   y[b,r]   = Σ_c W[r,c]·x[b,c]                              (f32 baseline)
+ *
+ * where rs are W's row scales, gs its group scales (one group per row when it has none), and g
+ * ranges over the groups, so integer outputs have shape [batch, rows, groups]. The integer
+ * results are scaled to f32 in one shared place (nn/ternary-linear.ts), so integer paths can be
+ * compared bit for bit across backends. Calls are async because GPU backends are; CPU backends
+ * resolve immediately. An optional `out` lets callers reuse buffers.
+ */
+import type { TernaryTensor } from '../tensor/ternary-tensor.js';
+
+export type ActivationMode = 'f32' | 'int8' | 'ternary';
+
+export interface TernaryWeights {
+  readonly kind: 'ternary';
+  readonly backend: string;
+  readonly rows: number;
+  readonly cols: number;
+  /** 0 = row scales only */
+  readonly groupSize: number;
+  /** scale groups per row (1 when groupSize is 0) */
+  readonly groups: number;
+  /** the uploaded tensor (kept for the scales and for inspection) */
+  readonly tensor: TernaryTensor;
+}
+
+export interface DenseWeights {
+  readonly kind: 'dense';
+  readonly backend: string;
+  readonly rows: number;
+  readonly cols: number;
+}
+
+export interface Backend {
+  readonly name: string;
+  /** Facts for reports: threads, SIMD features, adapter name, … */
+  describe(): Record<string, unknown>;
+  uploadTernary(w: TernaryTensor): Promise<TernaryWeights>;
+  uploadDense(w: Float32Array, rows: number, cols: number): Promise<DenseWeights>;
+  matmulF32(w: TernaryWeights, x: Float32Array, batch: number, out?: Float32Array): Promise<Float32Array>;
+  matmulI8(w: TernaryWeights, q: Int8Array, batch: number, out?: Int32Array): Promise<Int32Array>;
+  matmulTernary(w: TernaryWeights, x: TernaryTensor, out?: Int32Array): Promise<Int32Array>;
+  matmulDense(w: DenseWeights, x: Float32Array, batch: number, out?: Float32Array): Promise<Float32Array>;
+  /** Free a weight's backend memory. Using it afterwards is an error. */
+  release(w: TernaryWeights | DenseWeights): void;
+  /** Free everything (workers, GPU device). Safe to call twice. */
+  dispose(): Promise<void>;
+}

@@ -1,0 +1,23 @@
+/**
+ * `tritwise inspect <file> [--json]` — a table of the tensors in a weights file.
+ */
+import type { Command } from 'commander';
+import { inspectFile } from '../io/inspect.js';
+import { fixed, formatBytes, printJson, printTable } from './output.js';
+
+export function registerInspect(program: Command): void {
+  program
+    .command('inspect')
+    .description('list the tensors of a weights file: name, shape, format, bits/weight, sparsity, bytes')
+    .argument('<file>', 'a .safetensors file (tritwise or ordinary)')
+    .option('--json', 'print JSON instead of a table')
+    .action((file: string, opts: { json?: boolean }) => {
+      const s = inspectFile(file);
+      if (opts.json) return printJson(s);
+      printTable(
+        ['tensor', 'shape', 'format', 'bits/w', 'sparsity', 'bytes'],
+        s.tensors.map((t) => [t.name, t.shape.join('×'), t.format + (t.quantizer ? ` (${t.quantizer}${t.group_size ? `, g${t.group_size}` : ''})` : ''), fixed(t.bits_per_weight, 2), t.sparsity === null ? '—' : `${(t.sparsity * 100).toFixed(1)}%`, formatBytes(t.bytes)]),
+      );
+      process.stdout.write(`${s.tensors.length} tensors, ${s.parameters.toLocaleString('en-US')} parameters, ${formatBytes(s.bytes)} on disk\n`);
+    });
+}

@@ -1,0 +1,42 @@
+/**
+ * main — the `tritwise` command: one subcommand per file in this folder.
+ * Errors: a TritwiseError prints "tritwise: <code>: <message>" and exits 2; a bad flag exits 1.
+ */
+import { Command, CommanderError } from 'commander';
+import { readFileSync } from 'node:fs';
+import { TritwiseError } from '../errors.js';
+import { registerBench } from './bench.js';
+import { registerInspect } from './inspect.js';
+
+function version(): string {
+  try {
+    return (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+  } catch {
+    return 'unknown';
+  }
+}
+
+export function buildProgram(): Command {
+  const program = new Command();
+  program.name('tritwise').description('ternary (1.58-bit) neural-network weights: quantize, inspect, run, benchmark').version(version());
+  registerInspect(program);
+  registerBench(program);
+  program.exitOverride();
+  return program;
+}
+
+/** Run the CLI with `argv` (without "node script"); returns the exit code. */
+export async function runCli(argv: string[]): Promise<number> {
+  const program = buildProgram();
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+    return 0;
+  } catch (e) {
+    if (e instanceof CommanderError) return e.exitCode;
+    if (e instanceof TritwiseError) {
+      process.stderr.write(`tritwise: ${e.code}: ${e.message}\n`);
+      return 2;
+    }
+    throw e;
+  }
+}

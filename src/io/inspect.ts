@@ -1,0 +1,76 @@
+/**
+ * inspect — a per-tensor summary of a weights file (name, shape, format, bits per weight,
+ * sparsity, bytes), for tritwise files and ordinary safetensors checkpoints alike.
+ */
+import { TritwiseError } from '../errors.js';
+import { numel } from '../tensor/dense-tensor.js';
+import { SafetensorsFile, DTYPE_BYTES } from './safetensors.js';
+import { readTernary, ternaryDescriptors } from './weights-file.js';
+
+export interface TensorSummary {
+  name: string;
+  shape: number[];
+  /** 'planes' for ternary tensors, else the dtype in lower case (f32, f16, bf16, u8, …) */
+  format: string;
+  bits_per_weight: number;
+  /** fraction of zero elements (trits or floats); null for non-float raw tensors */
+  sparsity: number | null;
+  bytes: number;
+  quantizer?: string;
+  group_size?: number;
+}
+
+export interface FileSummary {
+  file: string;
+  container: 'safetensors';
+  tensors: TensorSummary[];
+  parameters: number;
+  bytes: number;
+  metadata: Record<string, string>;
+}
+
+function floatSparsity(f: SafetensorsFile, name: string): number | null {
+  const dt = f.info(name).dtype;
+  if (!['F32', 'F16', 'BF16', 'F64'].includes(dt)) return null;
+  const d = f.readF32(name).data;
+  let z = 0;
+  for (let i = 0; i < d.length; i++) if (d[i] === 0) z++;
+  return d.length ? z / d.length : 0;
+}
+
+export function inspectSafetensors(path: string): FileSummary {
+  const f = SafetensorsFile.open(path);
+  try {
+    const descs = ternaryDescriptors(f);
+    const tensors: TensorSummary[] = [];
+    const covered = new Set<string>();
+    for (const [name, d] of Object.entries(descs)) {
+      const t = readTernary(f, name, d);
+      const s = t.stats();
+      for (const p of ['plus', 'minus', 'scales', 'group_scales']) covered.add(`${name}.${p}`);
+      tensors.push({ name, shape: [t.rows, t.cols], format: 'planes', bits_per_weight: s.bitsPerWeight, sparsity: s.sparsity, bytes: s.bytes, quantizer: t.quantizer, group_size: t.groupSize });
+    }
+    for (const name of f.names()) {
+      if (covered.has(name)) continue;
+      const info = f.info(name);
+      tensors.push({ name, shape: info.shape, format: info.dtype.toLowerCase(), bits_per_weight: DTYPE_BYTES[info.dtype]! * 8, sparsity: floatSparsity(f, name), bytes: info.byteLength });
+    }
+    const meta = { ...f.metadata };
+    return {
+      file: path,
+      container: 'safetensors',
+      tensors,
+      parameters: tensors.reduce((s, t) => s + numel(t.shape), 0),
+      bytes: f.source.size,
+      metadata: meta,
+    };
+  } finally {
+    f.close();
+  }
+}
+
+/** Summarize a weights file, choosing the reader by its contents. */
+export function inspectFile(path: string): FileSummary {
+  if (!path) throw new TritwiseError('E_ARG', 'no file given', { where: 'inspect' });
+  return inspectSafetensors(path);
+}

@@ -1,0 +1,143 @@
+/**
+ * linear — y = W·x (+ b) as a drop-in layer, ternary or dense.
+ *
+ * TernaryLinear holds W as trits on a backend and picks its activation path per layer:
+ *   'f32'     hybrid: y = W_t·x with f32 activations (adds/subtracts, no multiplies)
+ *   'int8'    BitNet W1.58A8: x → per-token absmax int8, integer accumulation, then
+ *             y[b,r] = (max|x_b|/127) · rs[r] · Σ_g gs[r,g]·acc[b,r,g]
+ *   'ternary' x → per-token ternary (twn), popcount dot, then y = α_b · rs[r] · Σ_g gs·acc
+ * DenseLinear is the full-precision fallback for layers a plan keeps dense.
+ */
+import type { ActivationMode, Backend, DenseWeights, TernaryWeights } from '../backend/backend.js';
+import { TritwiseError } from '../errors.js';
+import { quantizeInt8PerToken, quantizeTernaryPerToken } from '../quant/activation-quantizers.js';
+import { dequantizeAccumulators } from '../quant/dequantize.js';
+import { quantize, type QuantizerSpec } from '../quant/weight-quantizers.js';
+import type { TernaryTensor } from '../tensor/ternary-tensor.js';
+
+export interface Linear {
+  readonly kind: 'ternary' | 'dense';
+  readonly inFeatures: number;
+  readonly outFeatures: number;
+  /** bytes of weight storage (planes + scales, or f32) */
+  readonly bytes: number;
+  /** x: [batch, inFeatures] → y: [batch, outFeatures] */
+  forward(x: Float32Array, batch: number, out?: Float32Array): Promise<Float32Array>;
+}
+
+function addBias(y: Float32Array, bias: Float32Array | undefined, batch: number, n: number): void {
+  if (!bias) return;
+  for (let b = 0; b < batch; b++) for (let i = 0; i < n; i++) y[b * n + i]! += bias[i]!;
+}
+
+function checkBias(bias: Float32Array | undefined, n: number, where: string): void {
+  if (bias && bias.length !== n) throw new TritwiseError('E_SHAPE', 'bias length does not match output features', { where, expected: n, got: bias.length });
+}
+
+export interface TernaryLinearOptions {
+  activation?: ActivationMode;
+  bias?: Float32Array;
+  name?: string;
+}
+
+export class TernaryLinear implements Linear {
+  readonly kind = 'ternary';
+  readonly inFeatures: number;
+  readonly outFeatures: number;
+  readonly activation: ActivationMode;
+  readonly bias?: Float32Array;
+
+  private constructor(
+    readonly backend: Backend,
+    readonly weights: TernaryWeights,
+    opts: TernaryLinearOptions,
+  ) {
+    this.inFeatures = weights.cols;
+    this.outFeatures = weights.rows;
+    this.activation = opts.activation ?? 'f32';
+    if (!['f32', 'int8', 'ternary'].includes(this.activation)) {
+      throw new TritwiseError('E_ARG', 'unknown activation mode', { where: opts.name ?? 'TernaryLinear', expected: 'f32 | int8 | ternary', got: this.activation });
+    }
+    checkBias(opts.bias, this.outFeatures, opts.name ?? 'TernaryLinear');
+    this.bias = opts.bias;
+  }
+
+  /** Wrap an existing ternary tensor [out, in]. */
+  static async fromTensor(backend: Backend, t: TernaryTensor, opts: TernaryLinearOptions = {}): Promise<TernaryLinear> {
+    return new TernaryLinear(backend, await backend.uploadTernary(t), opts);
+  }
+
+  /** Quantize f32 weights [out, in] with the chosen quantizer and group size. */
+  static async fromWeights(
+    backend: Backend,
+    w: Float32Array,
+    outFeatures: number,
+    inFeatures: number,
+    opts: TernaryLinearOptions & { quantizer?: QuantizerSpec | string; groupSize?: number } = {},
+  ): Promise<TernaryLinear> {
+    const { tensor } = quantize(w, outFeatures, inFeatures, opts.quantizer ?? 'absmean', { groupSize: opts.groupSize, name: opts.name });
+    return TernaryLinear.fromTensor(backend, tensor, opts);
+  }
+
+  get tensor(): TernaryTensor {
+    return this.weights.tensor;
+  }
+
+  get bytes(): number {
+    return this.weights.tensor.bytes + (this.bias?.byteLength ?? 0);
+  }
+
+  async forward(x: Float32Array, batch: number, out?: Float32Array): Promise<Float32Array> {
+    const w = this.weights;
+    let y: Float32Array;
+    switch (this.activation) {
+      case 'f32':
+        y = await this.backend.matmulF32(w, x, batch, out);
+        break;
+      case 'int8': {
+        const a = quantizeInt8PerToken(x, batch, this.inFeatures);
+        const acc = await this.backend.matmulI8(w, a.q, batch);
+        y = dequantizeAccumulators(acc, w.tensor, a.scales, batch, out);
+        break;
+      }
+      case 'ternary': {
+        const u = quantizeTernaryPerToken(x, batch, this.inFeatures);
+        const acc = await this.backend.matmulTernary(w, u);
+        y = dequantizeAccumulators(acc, w.tensor, u.scales, batch, out);
+        break;
+      }
+    }
+    addBias(y, this.bias, batch, this.outFeatures);
+    return y;
+  }
+}
+
+export class DenseLinear implements Linear {
+  readonly kind = 'dense';
+  readonly bias?: Float32Array;
+
+  private constructor(
+    readonly backend: Backend,
+    readonly weights: DenseWeights,
+    readonly inFeatures: number,
+    readonly outFeatures: number,
+    bias?: Float32Array,
+  ) {
+    this.bias = bias;
+  }
+
+  static async fromWeights(backend: Backend, w: Float32Array, outFeatures: number, inFeatures: number, opts: { bias?: Float32Array; name?: string } = {}): Promise<DenseLinear> {
+    checkBias(opts.bias, outFeatures, opts.name ?? 'DenseLinear');
+    return new DenseLinear(backend, await backend.uploadDense(w, outFeatures, inFeatures), inFeatures, outFeatures, opts.bias);
+  }
+
+  get bytes(): number {
+    return this.inFeatures * this.outFeatures * 4 + (this.bias?.byteLength ?? 0);
+  }
+
+  async forward(x: Float32Array, batch: number, out?: Float32Array): Promise<Float32Array> {
+    const y = await this.backend.matmulDense(this.weights, x, batch, out);
+    addBias(y, this.bias, batch, this.outFeatures);
+    return y;
+  }
+}

@@ -1,0 +1,32 @@
+/**
+ * dequantize — turning integer kernel accumulators into f32 outputs, in one shared place.
+ *
+ *   y[b,r] = xs[b] · rs[r] · Σ_g gs[r,g] · acc[b,r,g]
+ *
+ * xs: per-token activation scales (int8: max|x|/127; ternary: the token's α), rs: weight row
+ * scales, gs: weight group scales (absent → one group of scale 1).
+ */
+import type { TernaryTensor } from '../tensor/ternary-tensor.js';
+
+export function dequantizeAccumulators(
+  acc: Int32Array,
+  w: TernaryTensor,
+  xScales: ArrayLike<number>,
+  batch: number,
+  out?: Float32Array,
+): Float32Array {
+  const G = w.groupsPerRow;
+  const y = out ?? new Float32Array(batch * w.rows);
+  const gs = w.groupScales;
+  for (let b = 0; b < batch; b++) {
+    const xs = xScales[b]!;
+    for (let r = 0; r < w.rows; r++) {
+      const base = (b * w.rows + r) * G;
+      let s = 0;
+      if (gs) for (let g = 0; g < G; g++) s += gs[r * G + g]! * acc[base + g]!;
+      else s = acc[base]!;
+      y[b * w.rows + r] = xs * w.scales[r]! * s;
+    }
+  }
+  return y;
+}
