@@ -12,51 +12,37 @@
  * the sums of the blocks it visits, so the "+1" of the code cancels exactly — also when all-zero
  * blocks are skipped (a skipped block contributes Σ code·q − Σ q = 0).
  *
- * Relaxed SIMD (when compiled with it): i32x4.relaxed_dot_i8x16_i7x16_add_s(q, code, acc) — the
- * code is the non-negative 7-bit operand, as that instruction requires. SIMD128: i16x8.extmul of
- * q and code, summed in i16 per block (|Σ| ≤ 8·2·128 per lane), widened once per block.
+ * A block's 64 products are summed into i16 lanes (|lane| ≤ 4·2·2·128 = 2048), blocks are added
+ * in i16 and widened to i32 every 15 blocks (15·2048 < 32768), so the sums are exact.
+ *   relaxed SIMD: i16x8.relaxed_dot_i8x16_i7x16_s(q, code) — pairs q·code, the code being the
+ *                 non-negative 7-bit operand that instruction requires (pmaddubsw on x86);
+ *   SIMD128:      i16x8.extmul_low/high_i8x16_s(q, code), added.
  *
  * Zero skipping: with `mask` ≠ 0, bit g·nblk + k of the row's `maskWords` u32 words says block k
  * of group g holds a nonzero trit; blocks whose bit is clear are skipped.
  */
 
-/** the code mask: the low two bits of every byte */
-// @ts-ignore: decorator
-@inline function m3(): v128 {
-  return i8x16.splat(3);
-}
 
 @inline function hsum(v: v128): i32 {
   return i32x4.extract_lane(v, 0) + i32x4.extract_lane(v, 1) + i32x4.extract_lane(v, 2) + i32x4.extract_lane(v, 3);
 }
 
-/** acc + Σ over the 16 lanes of q·c, four i32 partial sums per lane group. */
-@inline function dot16(q: v128, c: v128, acc: v128): v128 {
+/** Pairwise products of 16 int8 activations with 16 codes, as i16x8. */
+@inline function dot16(q: v128, c: v128): v128 {
   if (ASC_FEATURE_RELAXED_SIMD) {
-    return i32x4.relaxed_dot_i8x16_i7x16_add_s(q, c, acc);
+    return i16x8.relaxed_dot_i8x16_i7x16_s(q, c);
   } else {
-    const p = i16x8.add(i16x8.extmul_low_i8x16_s(q, c), i16x8.extmul_high_i8x16_s(q, c));
-    return i32x4.add(acc, i32x4.extadd_pairwise_i16x8_s(p));
+    return i16x8.add(i16x8.extmul_low_i8x16_s(q, c), i16x8.extmul_high_i8x16_s(q, c));
   }
 }
 
-/** One 64-weight block against one token. */
-@inline function block1(w: v128, xp: usize, acc: v128): v128 {
-  if (ASC_FEATURE_RELAXED_SIMD) {
-    acc = i32x4.relaxed_dot_i8x16_i7x16_add_s(v128.load(xp), v128.and(w, m3()), acc);
-    acc = i32x4.relaxed_dot_i8x16_i7x16_add_s(v128.load(xp, 16), v128.and(i16x8.shr_u(w, 2), m3()), acc);
-    acc = i32x4.relaxed_dot_i8x16_i7x16_add_s(v128.load(xp, 32), v128.and(i16x8.shr_u(w, 4), m3()), acc);
-    return i32x4.relaxed_dot_i8x16_i7x16_add_s(v128.load(xp, 48), v128.and(i16x8.shr_u(w, 6), m3()), acc);
-  } else {
-    const c0 = v128.and(w, m3()), c1 = v128.and(i16x8.shr_u(w, 2), m3());
-    const c2 = v128.and(i16x8.shr_u(w, 4), m3()), c3 = v128.and(i16x8.shr_u(w, 6), m3());
-    const q0 = v128.load(xp), q1 = v128.load(xp, 16), q2 = v128.load(xp, 32), q3 = v128.load(xp, 48);
-    let p = i16x8.add(i16x8.extmul_low_i8x16_s(q0, c0), i16x8.extmul_high_i8x16_s(q0, c0));
-    p = i16x8.add(p, i16x8.add(i16x8.extmul_low_i8x16_s(q1, c1), i16x8.extmul_high_i8x16_s(q1, c1)));
-    p = i16x8.add(p, i16x8.add(i16x8.extmul_low_i8x16_s(q2, c2), i16x8.extmul_high_i8x16_s(q2, c2)));
-    p = i16x8.add(p, i16x8.add(i16x8.extmul_low_i8x16_s(q3, c3), i16x8.extmul_high_i8x16_s(q3, c3)));
-    return i32x4.add(acc, i32x4.extadd_pairwise_i16x8_s(p));
-  }
+/** One 64-weight block (codes wv) against the activations at xp, as i16x8. */
+@inline function block(c0: v128, c1: v128, c2: v128, c3: v128, xp: usize): v128 {
+  return i16x8.add(i16x8.add(dot16(v128.load(xp), c0), dot16(v128.load(xp, 16), c1)), i16x8.add(dot16(v128.load(xp, 32), c2), dot16(v128.load(xp, 48), c3)));
+}
+
+@inline function widen(a16: v128): v128 {
+  return i32x4.extadd_pairwise_i16x8_s(a16);
 }
 
 @inline function live(mrow: usize, kb: i32): bool {
@@ -73,6 +59,9 @@
 export function ternaryI8(w: usize, nblk: i32, G: i32, mask: usize, maskWords: i32, x: usize, batch: i32, bsums: usize, out: usize, rows: i32, r0: i32, r1: i32): void {
   const rowBytes = <usize>(G * nblk) << 4;
   const xs = <usize>(G * nblk) << 6; // activation bytes per token
+  // the code mask (the low two bits of every byte), built from a run-time value so that it is
+  // kept in a register rather than rematerialized as a constant inside the loops
+  const M3 = i8x16.splat(<i8>(3 | (nblk >>> 31)));
   for (let r = r0; r < r1; r++) {
     const wr = w + <usize>r * rowBytes;
     const mrow = mask + (<usize>(r * maskWords) << 2);
@@ -82,19 +71,33 @@ export function ternaryI8(w: usize, nblk: i32, G: i32, mask: usize, maskWords: i
       let b = 0;
       for (; b + 4 <= batch; b += 4) {
         let a0 = i32x4.splat(0), a1 = i32x4.splat(0), a2 = i32x4.splat(0), a3 = i32x4.splat(0);
+        let h0 = i16x8.splat(0), h1 = i16x8.splat(0), h2 = i16x8.splat(0), h3 = i16x8.splat(0);
+        let since = 0;
         const xb = xg + <usize>b * xs;
         for (let k = 0; k < nblk; k++) {
           if (mask != 0 && !live(mrow, g * nblk + k)) continue;
           // one decode of the block serves four tokens
           const wv = v128.load(wg + (<usize>k << 4));
-          const c0 = v128.and(wv, m3()), c1 = v128.and(i16x8.shr_u(wv, 2), m3());
-          const c2 = v128.and(i16x8.shr_u(wv, 4), m3()), c3 = v128.and(i16x8.shr_u(wv, 6), m3());
+          const c0 = v128.and(wv, M3), c1 = v128.and(i16x8.shr_u(wv, 2), M3);
+          const c2 = v128.and(i16x8.shr_u(wv, 4), M3), c3 = v128.and(i16x8.shr_u(wv, 6), M3);
           const p0 = xb + (<usize>k << 6), p1 = p0 + xs, p2 = p1 + xs, p3 = p2 + xs;
-          a0 = dot16(v128.load(p0, 48), c3, dot16(v128.load(p0, 32), c2, dot16(v128.load(p0, 16), c1, dot16(v128.load(p0), c0, a0))));
-          a1 = dot16(v128.load(p1, 48), c3, dot16(v128.load(p1, 32), c2, dot16(v128.load(p1, 16), c1, dot16(v128.load(p1), c0, a1))));
-          a2 = dot16(v128.load(p2, 48), c3, dot16(v128.load(p2, 32), c2, dot16(v128.load(p2, 16), c1, dot16(v128.load(p2), c0, a2))));
-          a3 = dot16(v128.load(p3, 48), c3, dot16(v128.load(p3, 32), c2, dot16(v128.load(p3, 16), c1, dot16(v128.load(p3), c0, a3))));
+          h0 = i16x8.add(h0, block(c0, c1, c2, c3, p0));
+          h1 = i16x8.add(h1, block(c0, c1, c2, c3, p1));
+          h2 = i16x8.add(h2, block(c0, c1, c2, c3, p2));
+          h3 = i16x8.add(h3, block(c0, c1, c2, c3, p3));
+          if (++since == 15) {
+            a0 = i32x4.add(a0, widen(h0));
+            a1 = i32x4.add(a1, widen(h1));
+            a2 = i32x4.add(a2, widen(h2));
+            a3 = i32x4.add(a3, widen(h3));
+            h0 = h1 = h2 = h3 = i16x8.splat(0);
+            since = 0;
+          }
         }
+        a0 = i32x4.add(a0, widen(h0));
+        a1 = i32x4.add(a1, widen(h1));
+        a2 = i32x4.add(a2, widen(h2));
+        a3 = i32x4.add(a3, widen(h3));
         const o = out + ((<usize>((b * rows + r) * G + g)) << 2), ostep = <usize>(rows * G) << 2;
         const s = bsums + (<usize>((b * G + g) * nblk) << 2), sstep = <usize>(G * nblk) << 2;
         store<i32>(o, hsum(a0) - correction(s, nblk, mask, mrow, g * nblk));
@@ -104,22 +107,44 @@ export function ternaryI8(w: usize, nblk: i32, G: i32, mask: usize, maskWords: i
       }
       for (; b < batch; b++) {
         const xb = xg + <usize>b * xs;
-        let a0 = i32x4.splat(0), a1 = i32x4.splat(0);
+        let a = i32x4.splat(0);
+        let h = i16x8.splat(0);
+        let since = 0;
         if (mask == 0) {
+          // two blocks per step, two independent i16 sums
           let k = 0;
           for (; k + 2 <= nblk; k += 2) {
-            a0 = block1(v128.load(wg + (<usize>k << 4)), xb + (<usize>k << 6), a0);
-            a1 = block1(v128.load(wg + (<usize>k << 4), 16), xb + (<usize>k << 6) + 64, a1);
+            const wa = v128.load(wg + (<usize>k << 4)), wb = v128.load(wg + (<usize>k << 4), 16);
+            const xa = xb + (<usize>k << 6);
+            const ba = block(v128.and(wa, M3), v128.and(i16x8.shr_u(wa, 2), M3), v128.and(i16x8.shr_u(wa, 4), M3), v128.and(i16x8.shr_u(wa, 6), M3), xa);
+            const bb = block(v128.and(wb, M3), v128.and(i16x8.shr_u(wb, 2), M3), v128.and(i16x8.shr_u(wb, 4), M3), v128.and(i16x8.shr_u(wb, 6), M3), xa + 64);
+            h = i16x8.add(h, i16x8.add(ba, bb));
+            since += 2;
+            if (since >= 14) {
+              a = i32x4.add(a, widen(h));
+              h = i16x8.splat(0);
+              since = 0;
+            }
           }
-          if (k < nblk) a0 = block1(v128.load(wg + (<usize>k << 4)), xb + (<usize>k << 6), a0);
+          if (k < nblk) {
+            const wa = v128.load(wg + (<usize>k << 4));
+            h = i16x8.add(h, block(v128.and(wa, M3), v128.and(i16x8.shr_u(wa, 2), M3), v128.and(i16x8.shr_u(wa, 4), M3), v128.and(i16x8.shr_u(wa, 6), M3), xb + (<usize>k << 6)));
+          }
         } else {
           for (let k = 0; k < nblk; k++) {
             if (!live(mrow, g * nblk + k)) continue;
-            a0 = block1(v128.load(wg + (<usize>k << 4)), xb + (<usize>k << 6), a0);
+            const wa = v128.load(wg + (<usize>k << 4));
+            h = i16x8.add(h, block(v128.and(wa, M3), v128.and(i16x8.shr_u(wa, 2), M3), v128.and(i16x8.shr_u(wa, 4), M3), v128.and(i16x8.shr_u(wa, 6), M3), xb + (<usize>k << 6)));
+            if (++since == 15) {
+              a = i32x4.add(a, widen(h));
+              h = i16x8.splat(0);
+              since = 0;
+            }
           }
         }
+        a = i32x4.add(a, widen(h));
         const corr = correction(bsums + (<usize>((b * G + g) * nblk) << 2), nblk, mask, mrow, g * nblk);
-        store<i32>(out + ((<usize>((b * rows + r) * G + g)) << 2), hsum(i32x4.add(a0, a1)) - corr);
+        store<i32>(out + ((<usize>((b * rows + r) * G + g)) << 2), hsum(a) - corr);
       }
     }
   }
