@@ -111,24 +111,22 @@ export function ternaryI8(w: usize, nblk: i32, G: i32, mask: usize, maskWords: i
         let h = i16x8.splat(0);
         let since = 0;
         if (mask == 0) {
-          // two blocks per step, two independent i16 sums
-          let k = 0;
-          for (; k + 2 <= nblk; k += 2) {
-            const wa = v128.load(wg + (<usize>k << 4)), wb = v128.load(wg + (<usize>k << 4), 16);
-            const xa = xb + (<usize>k << 6);
-            const ba = block(v128.and(wa, M3), v128.and(i16x8.shr_u(wa, 2), M3), v128.and(i16x8.shr_u(wa, 4), M3), v128.and(i16x8.shr_u(wa, 6), M3), xa);
-            const bb = block(v128.and(wb, M3), v128.and(i16x8.shr_u(wb, 2), M3), v128.and(i16x8.shr_u(wb, 4), M3), v128.and(i16x8.shr_u(wb, 6), M3), xa + 64);
-            h = i16x8.add(h, i16x8.add(ba, bb));
-            since += 2;
-            if (since >= 14) {
-              a = i32x4.add(a, widen(h));
-              h = i16x8.splat(0);
-              since = 0;
+          // chunks of 14 blocks (the i16 limit), two blocks per step with independent sums
+          for (let k0 = 0; k0 < nblk; k0 += 14) {
+            const k1 = min(nblk, k0 + 14);
+            let ha = i16x8.splat(0), hb = i16x8.splat(0);
+            let k = k0;
+            for (; k + 2 <= k1; k += 2) {
+              const wa = v128.load(wg + (<usize>k << 4)), wb = v128.load(wg + (<usize>k << 4), 16);
+              const xa = xb + (<usize>k << 6);
+              ha = i16x8.add(ha, block(v128.and(wa, M3), v128.and(i16x8.shr_u(wa, 2), M3), v128.and(i16x8.shr_u(wa, 4), M3), v128.and(i16x8.shr_u(wa, 6), M3), xa));
+              hb = i16x8.add(hb, block(v128.and(wb, M3), v128.and(i16x8.shr_u(wb, 2), M3), v128.and(i16x8.shr_u(wb, 4), M3), v128.and(i16x8.shr_u(wb, 6), M3), xa + 64));
             }
-          }
-          if (k < nblk) {
-            const wa = v128.load(wg + (<usize>k << 4));
-            h = i16x8.add(h, block(v128.and(wa, M3), v128.and(i16x8.shr_u(wa, 2), M3), v128.and(i16x8.shr_u(wa, 4), M3), v128.and(i16x8.shr_u(wa, 6), M3), xb + (<usize>k << 6)));
+            if (k < k1) {
+              const wa = v128.load(wg + (<usize>k << 4));
+              ha = i16x8.add(ha, block(v128.and(wa, M3), v128.and(i16x8.shr_u(wa, 2), M3), v128.and(i16x8.shr_u(wa, 4), M3), v128.and(i16x8.shr_u(wa, 6), M3), xb + (<usize>k << 6)));
+            }
+            a = i32x4.add(a, i32x4.add(widen(ha), widen(hb)));
           }
         } else {
           for (let k = 0; k < nblk; k++) {

@@ -25,29 +25,46 @@
   return (load<u32>(mrow + (<usize>(kb >>> 5) << 2)) & (1 << (kb & 31))) != 0;
 }
 
-/** Raw ternary dot of one group of one row (wg) against one token group (ug). */
-@inline function groupDot(wg: usize, ug: usize, nblk: i32, mrow: usize, kb0: i32, mask: usize): i32 {
+/** Σ over blocks [k0, k1) of one group: byte counters of pc(nz) and pc(s), widened at the end. */
+@inline function span(wg: usize, ug: usize, k0: i32, k1: i32, acc: v128): v128 {
   let n8 = i8x16.splat(0), s8 = i8x16.splat(0);
-  let n32 = i32x4.splat(0), s32 = i32x4.splat(0);
-  let since = 0;
-  for (let k = 0; k < nblk; k++) {
-    if (mask != 0 && !live(mrow, kb0 + k)) continue;
+  for (let k = k0; k < k1; k++) {
     const o = <usize>k << 5;
     const nz = v128.and(v128.load(wg + o), v128.load(ug + o));
     const s = v128.and(nz, v128.xor(v128.load(wg + o, 16), v128.load(ug + o, 16)));
     n8 = i8x16.add(n8, i8x16.popcnt(nz));
     s8 = i8x16.add(s8, i8x16.popcnt(s));
-    if (++since == 31) {
-      n32 = i32x4.add(n32, widen(n8));
-      s32 = i32x4.add(s32, widen(s8));
-      n8 = i8x16.splat(0);
-      s8 = i8x16.splat(0);
-      since = 0;
-    }
   }
-  n32 = i32x4.add(n32, widen(n8));
-  s32 = i32x4.add(s32, widen(s8));
-  return hsum(n32) - 2 * hsum(s32);
+  // n − 2s per lane pair, as i32: both counters are ≤ 8·31 = 248 per byte
+  return i32x4.add(acc, i32x4.sub(widen(n8), i32x4.shl(widen(s8), 1)));
+}
+
+/** Raw ternary dot of one group of one row (wg) against one token group (ug). */
+@inline function groupDot(wg: usize, ug: usize, nblk: i32, mrow: usize, kb0: i32, mask: usize): i32 {
+  let acc = i32x4.splat(0);
+  if (mask == 0) {
+    // 31 blocks per chunk keep the byte counters from overflowing
+    for (let k0 = 0; k0 < nblk; k0 += 31) acc = span(wg, ug, k0, min(nblk, k0 + 31), acc);
+  } else {
+    let n8 = i8x16.splat(0), s8 = i8x16.splat(0);
+    let since = 0;
+    for (let k = 0; k < nblk; k++) {
+      if (!live(mrow, kb0 + k)) continue;
+      const o = <usize>k << 5;
+      const nz = v128.and(v128.load(wg + o), v128.load(ug + o));
+      const s = v128.and(nz, v128.xor(v128.load(wg + o, 16), v128.load(ug + o, 16)));
+      n8 = i8x16.add(n8, i8x16.popcnt(nz));
+      s8 = i8x16.add(s8, i8x16.popcnt(s));
+      if (++since == 31) {
+        acc = i32x4.add(acc, i32x4.sub(widen(n8), i32x4.shl(widen(s8), 1)));
+        n8 = i8x16.splat(0);
+        s8 = i8x16.splat(0);
+        since = 0;
+      }
+    }
+    acc = i32x4.add(acc, i32x4.sub(widen(n8), i32x4.shl(widen(s8), 1)));
+  }
+  return hsum(acc);
 }
 
 export function ternaryTernary(w: usize, nblk: i32, G: i32, mask: usize, maskWords: i32, u: usize, batch: i32, out: usize, rows: i32, r0: i32, r1: i32): void {

@@ -97,6 +97,27 @@ describe('wasm backend layouts and zero skipping', () => {
     await expect(be.uploadTernary(t)).rejects.toMatchObject({ code: 'E_BACKEND' });
   });
 
+  it('long rows cross the kernels\' chunk boundaries exactly (GEMV and ragged batches, 4100 columns)', async () => {
+    const be = await WasmBackend.create({ threads: 2, parallelMinWork: 0 });
+    const rows = 33,
+      cols = 4100;
+    for (const gs of [0, 2048]) {
+      const t = quantize(randomFloats(rows * cols, 21 + gs), rows, cols, 'absmean', { groupSize: gs }).tensor;
+      const h = await be.uploadTernary(t);
+      for (const batch of [1, 3, 5]) {
+        const x = randomFloats(batch * cols, 22 + batch);
+        // extreme activations: every int8 code ±127 (and −128) stresses the i16 partial sums
+        const q = Int8Array.from({ length: batch * cols }, (_, i) => (i % 7 === 0 ? -128 : i % 2 ? 127 : -127));
+        expect(Array.from(await be.matmulI8(h, q, batch)), `i8 gs${gs} b${batch}`).toEqual(Array.from(naiveIntAcc(t, q, batch)));
+        const u = quantizeTernaryPerToken(x, batch, cols);
+        expect(Array.from(await be.matmulTernary(h, u)), `ternary gs${gs} b${batch}`).toEqual(Array.from(naiveIntAcc(t, u.toTrits(), batch)));
+        expectClose(await be.matmulF32(h, x, batch), naiveF64(t.toDense(), rows, cols, x, batch), 1e-5, `f32 gs${gs} b${batch}`);
+      }
+      be.release(h);
+    }
+    await be.dispose();
+  });
+
   it('a weight matrix larger than the initial memory grows it and stays exact (GEMM batch 64)', async () => {
     const be = await WasmBackend.create({ threads: 2 });
     const rows = 512,
