@@ -69,41 +69,30 @@ export function ternaryI8(w: usize, nblk: i32, G: i32, mask: usize, maskWords: i
       const wg = wr + (<usize>(g * nblk) << 4);
       const xg = x + (<usize>(g * nblk) << 6);
       let b = 0;
-      for (; b + 4 <= batch; b += 4) {
-        let a0 = i32x4.splat(0), a1 = i32x4.splat(0), a2 = i32x4.splat(0), a3 = i32x4.splat(0);
-        let h0 = i16x8.splat(0), h1 = i16x8.splat(0), h2 = i16x8.splat(0), h3 = i16x8.splat(0);
-        let since = 0;
+      // two tokens per pass share one decode of each block; chunks of 14 blocks keep the i16
+      // sums exact, so the loop has no per-block counter (four tokens spill registers in V8)
+      for (; b + 2 <= batch; b += 2) {
         const xb = xg + <usize>b * xs;
-        for (let k = 0; k < nblk; k++) {
-          if (mask != 0 && !live(mrow, g * nblk + k)) continue;
-          // one decode of the block serves four tokens
-          const wv = v128.load(wg + (<usize>k << 4));
-          const c0 = v128.and(wv, M3), c1 = v128.and(i16x8.shr_u(wv, 2), M3);
-          const c2 = v128.and(i16x8.shr_u(wv, 4), M3), c3 = v128.and(i16x8.shr_u(wv, 6), M3);
-          const p0 = xb + (<usize>k << 6), p1 = p0 + xs, p2 = p1 + xs, p3 = p2 + xs;
-          h0 = i16x8.add(h0, block(c0, c1, c2, c3, p0));
-          h1 = i16x8.add(h1, block(c0, c1, c2, c3, p1));
-          h2 = i16x8.add(h2, block(c0, c1, c2, c3, p2));
-          h3 = i16x8.add(h3, block(c0, c1, c2, c3, p3));
-          if (++since == 15) {
-            a0 = i32x4.add(a0, widen(h0));
-            a1 = i32x4.add(a1, widen(h1));
-            a2 = i32x4.add(a2, widen(h2));
-            a3 = i32x4.add(a3, widen(h3));
-            h0 = h1 = h2 = h3 = i16x8.splat(0);
-            since = 0;
+        let a0 = i32x4.splat(0), a1 = i32x4.splat(0);
+        for (let k0 = 0; k0 < nblk; k0 += 14) {
+          const k1 = min(nblk, k0 + 14);
+          let h0 = i16x8.splat(0), h1 = i16x8.splat(0);
+          for (let k = k0; k < k1; k++) {
+            if (mask != 0 && !live(mrow, g * nblk + k)) continue;
+            const wv = v128.load(wg + (<usize>k << 4));
+            const c0 = v128.and(wv, M3), c1 = v128.and(i16x8.shr_u(wv, 2), M3);
+            const c2 = v128.and(i16x8.shr_u(wv, 4), M3), c3 = v128.and(i16x8.shr_u(wv, 6), M3);
+            const p0 = xb + (<usize>k << 6);
+            h0 = i16x8.add(h0, block(c0, c1, c2, c3, p0));
+            h1 = i16x8.add(h1, block(c0, c1, c2, c3, p0 + xs));
           }
+          a0 = i32x4.add(a0, widen(h0));
+          a1 = i32x4.add(a1, widen(h1));
         }
-        a0 = i32x4.add(a0, widen(h0));
-        a1 = i32x4.add(a1, widen(h1));
-        a2 = i32x4.add(a2, widen(h2));
-        a3 = i32x4.add(a3, widen(h3));
         const o = out + ((<usize>((b * rows + r) * G + g)) << 2), ostep = <usize>(rows * G) << 2;
         const s = bsums + (<usize>((b * G + g) * nblk) << 2), sstep = <usize>(G * nblk) << 2;
         store<i32>(o, hsum(a0) - correction(s, nblk, mask, mrow, g * nblk));
         store<i32>(o + ostep, hsum(a1) - correction(s + sstep, nblk, mask, mrow, g * nblk));
-        store<i32>(o + 2 * ostep, hsum(a2) - correction(s + 2 * sstep, nblk, mask, mrow, g * nblk));
-        store<i32>(o + 3 * ostep, hsum(a3) - correction(s + 3 * sstep, nblk, mask, mrow, g * nblk));
       }
       for (; b < batch; b++) {
         const xb = xg + <usize>b * xs;
