@@ -5,6 +5,7 @@
  * (`-o`) and SVG charts (`--svg`).
  */
 import { InvalidArgumentError, type Command } from 'commander';
+import { readFileSync } from 'node:fs';
 import { createBackend, backendNames } from '../backend/registry.js';
 import { TritwiseError } from '../errors.js';
 import { benchKernels, benchZeros, type Comparison, type KernelBenchReport, type KernelResult } from '../eval/kernel-bench.js';
@@ -63,6 +64,16 @@ async function comparisons(o: BenchOpts, note: (s: string) => void): Promise<{ l
     if (!(e instanceof TritwiseError)) throw e;
     note(`llama.cpp comparison unavailable: ${e.message}`);
     return { list: [] };
+  }
+}
+
+/** The CPU's SIMD extensions that matter for these kernels (Linux /proc/cpuinfo; [] elsewhere). */
+function cpuSimdFlags(): string[] {
+  try {
+    const flags = new Set(/^flags\s*:(.*)$/m.exec(readFileSync('/proc/cpuinfo', 'utf8'))?.[1]?.trim().split(/\s+/) ?? []);
+    return ['sse4_2', 'avx', 'avx2', 'fma', 'avx_vnni', 'avx512f', 'avx512bw', 'avx512_vnni', 'avx512_bitalg'].filter((f) => flags.has(f));
+  } catch {
+    return [];
   }
 }
 
@@ -125,7 +136,7 @@ export function registerBench(program: Command): void {
             const [[zr, zc]] = o.zerosShape ?? [[4096, 4096]];
             results.push(...(await benchZeros(backend, zr!, zc!, zeros, { minTimeMs: o.minTime, onResult: progress })));
           }
-          machine ??= { ...rep.machine, threads: o.threads ?? d.threads, ...(cmp.variant ? { llamacpp: `node-llama-cpp 3.21.1, ${cmp.variant}` } : {}) };
+          machine ??= { ...rep.machine, cpu_flags: cpuSimdFlags(), threads: o.threads ?? d.threads, ...(cmp.variant ? { llamacpp: `node-llama-cpp 3.21.1, ${cmp.variant}` } : {}) };
         } finally {
           await backend.dispose();
         }

@@ -48,31 +48,40 @@ export function ternaryF32(
     const mrow = mask + (<usize>(r * maskWords) << 2);
     const rs = <f64>load<f32>(scales + (<usize>r << 2));
     let b = 0;
-    for (; b + 2 <= batch; b += 2) {
-      let y0: f64 = 0, y1: f64 = 0;
+    // four tokens share each multiplier-table load
+    for (; b + 4 <= batch; b += 4) {
+      let y0: f64 = 0, y1: f64 = 0, y2: f64 = 0, y3: f64 = 0;
       for (let g = 0; g < G; g++) {
         const wg = wr + (<usize>(g * nblk) << 4);
-        const x0 = x + <usize>b * xs + (<usize>(g * nblk) << 8), x1 = x0 + xs;
-        let s0 = f64x2.splat(0), s1 = f64x2.splat(0);
+        const x0 = x + <usize>b * xs + (<usize>(g * nblk) << 8), x1 = x0 + xs, x2 = x1 + xs, x3 = x2 + xs;
+        let s0 = f64x2.splat(0), s1 = f64x2.splat(0), s2 = f64x2.splat(0), s3 = f64x2.splat(0);
         for (let k = 0; k < nblk; k++) {
           if (mask != 0 && !live(mrow, g * nblk + k)) continue;
           const wb = wg + (<usize>k << 4);
-          let p0 = f32x4.splat(0), p1 = f32x4.splat(0);
+          let p0 = f32x4.splat(0), p1 = f32x4.splat(0), p2 = f32x4.splat(0), p3 = f32x4.splat(0);
           for (let j = 0; j < 16; j++) {
             const m = v128.load(table + (<usize>load<u8>(wb + j) << 4));
             const o = (<usize>k << 8) + (<usize>j << 4);
             p0 = f32x4.add(p0, f32x4.mul(m, v128.load(x0 + o)));
             p1 = f32x4.add(p1, f32x4.mul(m, v128.load(x1 + o)));
+            p2 = f32x4.add(p2, f32x4.mul(m, v128.load(x2 + o)));
+            p3 = f32x4.add(p3, f32x4.mul(m, v128.load(x3 + o)));
           }
           s0 = promoteAdd(s0, p0);
           s1 = promoteAdd(s1, p1);
+          s2 = promoteAdd(s2, p2);
+          s3 = promoteAdd(s3, p3);
         }
         const gsc: f64 = gscales != 0 ? <f64>load<f32>(gscales + (<usize>(r * G + g) << 2)) : 1.0;
         y0 += gsc * hsum64(s0);
         y1 += gsc * hsum64(s1);
+        y2 += gsc * hsum64(s2);
+        y3 += gsc * hsum64(s3);
       }
       store<f32>(out + ((<usize>(b * rows + r)) << 2), <f32>(y0 * rs));
       store<f32>(out + ((<usize>((b + 1) * rows + r)) << 2), <f32>(y1 * rs));
+      store<f32>(out + ((<usize>((b + 2) * rows + r)) << 2), <f32>(y2 * rs));
+      store<f32>(out + ((<usize>((b + 3) * rows + r)) << 2), <f32>(y3 * rs));
     }
     for (; b < batch; b++) {
       let y: f64 = 0;
