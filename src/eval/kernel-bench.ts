@@ -10,7 +10,7 @@ import type { Backend } from '../backend/backend.js';
 import { quantizeInt8PerToken, quantizeTernaryPerToken } from '../quant/activation-quantizers.js';
 import { quantize } from '../quant/weight-quantizers.js';
 import type { TernaryTensor } from '../tensor/ternary-tensor.js';
-import { machineInfo, measure, type MachineInfo } from './benchmark.js';
+import { machineInfo, median, type MachineInfo } from './benchmark.js';
 import { seededRandom } from './random.js';
 
 export interface KernelResult {
@@ -67,8 +67,43 @@ export function randomWeights(n: number, seed: number): Float32Array {
   return w;
 }
 
-function timing(opts: { minTimeMs?: number }) {
-  return { minTimeMs: opts.minTimeMs ?? 300, warmup: 1, minRuns: 3 };
+interface Case {
+  name: string;
+  bytes: number;
+  fn: () => unknown;
+  /** a case with its own threads (llama.cpp): timed in bursts, then parked with this hook */
+  after?: () => void;
+}
+
+/**
+ * Time several kernels in interleaved rounds, so that on a shared machine every kernel sees the
+ * same background load and the ratios stay meaningful. Each round runs every case once (a case
+ * with an `after` hook runs one untimed call to wake its threads, three timed calls, then the
+ * hook). Rounds continue until each case has ≥ 3 samples and ≥ minTimeMs of timed runs.
+ */
+async function measureRounds(cases: Case[], minTimeMs: number): Promise<{ median_ms: number; min_ms: number }[]> {
+  const samples = cases.map(() => [] as number[]);
+  const spent = cases.map(() => 0);
+  for (const c of cases) {
+    await c.fn();
+    c.after?.();
+  }
+  const done = () => cases.every((_, i) => samples[i]!.length >= 3 && spent[i]! >= minTimeMs) || samples.every((s) => s.length >= 2000);
+  while (!done()) {
+    for (let i = 0; i < cases.length; i++) {
+      const c = cases[i]!;
+      if (c.after) await c.fn();
+      for (let k = 0; k < (c.after ? 3 : 1); k++) {
+        const t0 = performance.now();
+        await c.fn();
+        const dt = performance.now() - t0;
+        samples[i]!.push(dt);
+        spent[i]! += dt;
+      }
+      c.after?.();
+    }
+  }
+  return samples.map((s) => ({ median_ms: median(s), min_ms: Math.min(...s) }));
 }
 
 export async function benchKernels(backend: Backend, opts: KernelBenchOptions): Promise<KernelBenchReport> {
@@ -95,19 +130,18 @@ export async function benchKernels(backend: Backend, opts: KernelBenchOptions): 
       const yF = new Float32Array(batch * rows);
       const yI = new Int32Array(batch * rows);
       const ternaryBytes = t.plus.byteLength + t.minus.byteLength;
-      const cases: [string, number, () => unknown, (() => void)?][] = [
-        [`dense-f32-${suffix}`, rows * cols * 4, () => backend.matmulDense(dw, x, batch, yF)],
-        [`ternary-f32-${suffix}`, ternaryBytes, () => backend.matmulF32(tw, x, batch, yF)],
-        [`ternary-i8-${suffix}`, ternaryBytes, () => backend.matmulI8(tw, q, batch, yI)],
-        [`ternary-ternary-${suffix}`, ternaryBytes, () => backend.matmulTernary(tw, u, yI)],
-        ...prepared.map(([name, p]): [string, number, () => unknown, (() => void)?] => [name, p.bytes, () => p.run(x, batch, yF), () => p.idle?.()]),
+      const cases: Case[] = [
+        { name: `dense-f32-${suffix}`, bytes: rows * cols * 4, fn: () => backend.matmulDense(dw, x, batch, yF) },
+        { name: `ternary-f32-${suffix}`, bytes: ternaryBytes, fn: () => backend.matmulF32(tw, x, batch, yF) },
+        { name: `ternary-i8-${suffix}`, bytes: ternaryBytes, fn: () => backend.matmulI8(tw, q, batch, yI) },
+        { name: `ternary-ternary-${suffix}`, bytes: ternaryBytes, fn: () => backend.matmulTernary(tw, u, yI) },
+        ...prepared.map(([name, p]): Case => ({ name, bytes: p.bytes, fn: () => p.run(x, batch, yF), after: () => p.idle?.() })),
       ];
-      const batchResults: KernelResult[] = [];
-      for (const [name, bytes, fn, after] of cases) {
-        const m = await measure(fn, timing(opts));
-        after?.();
-        batchResults.push({ name, rows, cols, batch, threads, median_ms: m.median_ms, min_ms: m.min_ms, gbps: bytes / (m.median_ms * 1e6), speedup_vs_dense: NaN });
-      }
+      const timings = await measureRounds(cases, opts.minTimeMs ?? 300);
+      const batchResults: KernelResult[] = cases.map((c, i) => {
+        const m = timings[i]!;
+        return { name: c.name, rows, cols, batch, threads, median_ms: m.median_ms, min_ms: m.min_ms, gbps: c.bytes / (m.median_ms * 1e6), speedup_vs_dense: NaN };
+      });
       const dense = batchResults[0]!.median_ms;
       const other = batchResults.find((r) => r.name.startsWith('llamacpp'))?.median_ms;
       for (const r of batchResults) {
@@ -137,25 +171,29 @@ export async function benchZeros(backend: Backend, rows: number, cols: number, z
   const u = quantizeTernaryPerToken(x, 1, cols);
   const yF = new Float32Array(rows);
   const yI = new Int32Array(rows);
-  const base = new Map<string, number>();
-  const out: KernelResult[] = [];
+  const cases: (Case & { zeros: number })[] = [];
+  const handles = [];
   for (const z of zeros) {
     const t = quantize(w, rows, cols, z > 0 ? `percentile:${Math.round(z * 1000) / 10}` : 'threshold:0').tensor;
-    const actual = t.stats().sparsity;
+    const actual = Math.round(t.stats().sparsity * 1000) / 1000;
     const h = await backend.uploadTernary(t);
+    handles.push(h);
     const bytes = t.plus.byteLength + t.minus.byteLength;
-    for (const [name, fn] of [
-      [`ternary-f32-${backend.name}`, () => backend.matmulF32(h, x, 1, yF)],
-      [`ternary-i8-${backend.name}`, () => backend.matmulI8(h, q, 1, yI)],
-      [`ternary-ternary-${backend.name}`, () => backend.matmulTernary(h, u, yI)],
-    ] as const) {
-      const m = await measure(fn, timing(opts));
-      if (!base.has(name)) base.set(name, m.median_ms);
-      const r: KernelResult = { name, rows, cols, batch: 1, threads, median_ms: m.median_ms, min_ms: m.min_ms, gbps: bytes / (m.median_ms * 1e6), speedup_vs_dense: NaN, zeros: Math.round(actual * 1000) / 1000, speedup_vs_zeros0: base.get(name)! / m.median_ms };
-      out.push(r);
-      opts.onResult?.(r);
-    }
-    backend.release(h);
+    cases.push(
+      { name: `ternary-f32-${backend.name}`, zeros: actual, bytes, fn: () => backend.matmulF32(h, x, 1, yF) },
+      { name: `ternary-i8-${backend.name}`, zeros: actual, bytes, fn: () => backend.matmulI8(h, q, 1, yI) },
+      { name: `ternary-ternary-${backend.name}`, zeros: actual, bytes, fn: () => backend.matmulTernary(h, u, yI) },
+    );
   }
+  const timings = await measureRounds(cases, opts.minTimeMs ?? 300);
+  const base = new Map<string, number>();
+  const out: KernelResult[] = cases.map((c, i) => {
+    const m = timings[i]!;
+    if (!base.has(c.name)) base.set(c.name, m.median_ms);
+    const r: KernelResult = { name: c.name, rows, cols, batch: 1, threads, median_ms: m.median_ms, min_ms: m.min_ms, gbps: c.bytes / (m.median_ms * 1e6), speedup_vs_dense: NaN, zeros: c.zeros, speedup_vs_zeros0: base.get(c.name)! / m.median_ms };
+    opts.onResult?.(r);
+    return r;
+  });
+  for (const h of handles) backend.release(h);
   return out;
 }
