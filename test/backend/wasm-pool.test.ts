@@ -47,8 +47,9 @@ describe('wasm worker pool', () => {
     expect(err).toBeInstanceOf(TritwiseError);
     expect(err).toMatchObject({ code: 'E_WORKER', where: 'wasm worker 1 (trapAt)' });
     expect(String((err as Error).message)).toMatch(/unreachable/);
-    // a trap on the calling thread's own rows is reported too
+    // a trap on the calling thread's own rows is reported too, with or without the workers
     await expect(be.pool.run('trapAt', [3], 30, true)).rejects.toMatchObject({ code: 'E_WORKER' });
+    await expect(be.pool.run('trapAt', [3], 30, false)).rejects.toMatchObject({ code: 'E_BACKEND', message: expect.stringMatching(/unreachable/) });
     await stillWorks();
   });
 

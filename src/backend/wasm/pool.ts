@@ -128,7 +128,11 @@ export class WorkerPool {
     if (this.#disposed) throw new TritwiseError('E_BACKEND', 'backend is disposed', { where: 'wasm pool' });
     const fi = POOL_KERNELS.indexOf(fn);
     if (!parallel || this.workers === 0 || rows < 2) {
-      this.#call(fi, args, 0, rows);
+      try {
+        this.#call(fi, args, 0, rows);
+      } catch (e) {
+        throw new TritwiseError('E_BACKEND', 'a wasm kernel failed', { where: `wasm (${fn})`, expected: 'no error', got: String((e as Error)?.message ?? e), cause: e });
+      }
       return;
     }
     await this.#heal();
@@ -196,10 +200,15 @@ export class WorkerPool {
       if (this.#deathSignal !== deaths && done >= need()) return;
       const w = waitAsync(ctl, DONE, done, WAIT_SLICE_MS);
       if (w.async) {
-        // keep the event loop alive while we wait (unref'd workers alone would not)
-        const keep = setTimeout(() => {}, WAIT_SLICE_MS + 5);
-        await w.value;
-        clearTimeout(keep);
+        // Keep the event loop alive until the wait settles: its timeout is not a libuv handle and
+        // the workers are unref'd, so without this Node may exit mid-call. The timer must outlive
+        // the wait whatever the scheduling delays, hence a far deadline cleared afterwards.
+        const keep = setTimeout(() => {}, 0x7fffffff);
+        try {
+          await w.value;
+        } finally {
+          clearTimeout(keep);
+        }
       }
     }
   }
