@@ -42,13 +42,20 @@ describe('wasm worker pool', () => {
   });
 
   it('a trap inside a worker reaches the caller as E_WORKER, and the pool keeps working', async () => {
-    // 30 rows over 3 participants: worker 1 (participant 2) owns rows 20..29
-    const err = await be.pool.run('trapAt', [25], 30, true).catch((e: unknown) => e);
-    expect(err).toBeInstanceOf(TritwiseError);
-    expect(err).toMatchObject({ code: 'E_WORKER', where: 'wasm worker 1 (trapAt)' });
-    expect(String((err as Error).message)).toMatch(/unreachable/);
-    // a trap on the calling thread's own rows is reported too, with or without the workers
-    await expect(be.pool.run('trapAt', [3], 30, true)).rejects.toMatchObject({ code: 'E_WORKER' });
+    // all chunks on the workers, so the trap happens in one of them
+    be.pool.hostParticipates = false;
+    try {
+      const err = await be.pool.run('trapAt', [25], 30, true).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(TritwiseError);
+      expect(err).toMatchObject({ code: 'E_WORKER', where: expect.stringMatching(/^wasm worker [01] \(trapAt\)$/) });
+      expect(String((err as Error).message)).toMatch(/unreachable/);
+      // the workers alone compute correct results too
+      await stillWorks();
+    } finally {
+      be.pool.hostParticipates = true;
+    }
+    // a trap wherever it lands (worker or calling thread) is E_WORKER; without the pool E_BACKEND
+    await expect(be.pool.run('trapAt', [3], 30, true)).rejects.toMatchObject({ code: 'E_WORKER', message: expect.stringMatching(/unreachable/) });
     await expect(be.pool.run('trapAt', [3], 30, false)).rejects.toMatchObject({ code: 'E_BACKEND', message: expect.stringMatching(/unreachable/) });
     await stillWorks();
   });

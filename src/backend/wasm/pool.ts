@@ -2,8 +2,10 @@
  * pool — persistent workers over one shared WebAssembly.Memory; a job is one kernel call split
  * by rows between the calling thread (participant 0) and the workers.
  *
- * run(): write the job into the control block, bump SEQ and notify, compute our own rows, then
- * wait for DONE to reach the number of workers (spinning briefly, then Atomics.waitAsync with a
+ * run(): write the job into the control block, bump SEQ and notify; then the calling thread and
+ * the workers all claim chunks of rows until none is left (protocol.ts), so a worker that is late
+ * or descheduled (a busy machine) just does fewer chunks instead of holding the job up. The host
+ * waits for CDONE to reach the chunk count (spinning briefly, then Atomics.waitAsync with a
  * timeout so worker 'exit' events can be seen). Nothing is allocated per job beyond the promise.
  *
  * Failures: a worker whose kernel throws (a wasm trap, …) reports its message through the
@@ -15,7 +17,10 @@
  */
 import { TritwiseError } from '../../errors.js';
 import type { Platform, PoolWorker } from './platform.js';
-import { ARGS, CONTROL_BYTES, DONE, FN, KIND, KIND_DIE, KIND_EXIT, KIND_RUN, MAX_ARGS, MAX_WORKERS, MSG, MSG_BYTES, NARGS, NPART, POOL_KERNELS, ROWS, SEQ, STATUS, rowRange, type PoolKernel } from './protocol.js';
+import { ARGS, CDONE, CHUNK_ROWS, CHUNKS, CLOSED, CONTROL_BYTES, CUR, FN, KIND, KIND_DIE, KIND_EXIT, KIND_RUN, MAX_ARGS, MAX_CHUNKS, MAX_WORKERS, MSG, MSG_BYTES, NARGS, NEXT, POOL_KERNELS, ROWS, SEQ, STATUS, claim, tag, type PoolKernel } from './protocol.js';
+
+/** Chunks per participant: enough for a late or descheduled thread's share to be taken over. */
+const CHUNKS_PER_THREAD = 8;
 
 type KernelFn = (...a: number[]) => void;
 
@@ -43,6 +48,8 @@ export class WorkerPool {
   readonly #argv: number[] = [];
   #disposed = false;
   #deathSignal = 0;
+  /** Whether the calling thread claims chunks too (tests turn it off to force work onto workers). */
+  hostParticipates = true;
 
   private constructor(
     private readonly platform: Platform,
@@ -109,7 +116,7 @@ export class WorkerPool {
         fail(`exit code ${code}`);
         // wake a host waiting in run()
         this.#deathSignal++;
-        Atomics.notify(this.#ctl, DONE);
+        Atomics.notify(this.#ctl, CDONE);
       });
     });
   }
@@ -151,27 +158,38 @@ export class WorkerPool {
   async #job(kind: number, fi: number, args: readonly number[], rows: number): Promise<void> {
     if (args.length > MAX_ARGS) throw new TritwiseError('E_ARG', 'too many kernel arguments', { where: 'wasm pool', expected: `≤ ${MAX_ARGS}`, got: args.length });
     const ctl = this.#ctl;
-    const n = this.workers + 1;
+    const per = kind === KIND_DIE ? rows : Math.ceil(rows / Math.min(rows, (this.workers + 1) * CHUNKS_PER_THREAD, MAX_CHUNKS - 1));
+    const chunks = Math.ceil(rows / per);
+    const seq = (Atomics.load(ctl, SEQ) + 1) | 0;
+    // close the claim counter before rewriting the job, so a late worker cannot mix two jobs
+    Atomics.store(ctl, NEXT, CLOSED);
     ctl[KIND] = kind;
     ctl[FN] = fi;
     ctl[NARGS] = args.length;
     for (let i = 0; i < args.length; i++) ctl[ARGS + i] = args[i]!;
     ctl[ROWS] = rows;
-    ctl[NPART] = n;
-    Atomics.store(ctl, DONE, 0);
+    ctl[CHUNKS] = chunks;
+    ctl[CHUNK_ROWS] = per;
+    for (let k = 0; k < this.workers; k++) ctl[STATUS + k] = 0;
+    Atomics.store(ctl, CDONE, 0);
+    Atomics.store(ctl, NEXT, tag(seq, 0));
     const deaths = this.#deathSignal;
-    Atomics.add(ctl, SEQ, 1);
+    Atomics.store(ctl, SEQ, seq);
     Atomics.notify(ctl, SEQ);
     let mine: unknown = null;
-    if (kind === KIND_RUN) {
-      const [r0, r1] = rowRange(rows, 0, n);
-      try {
-        this.#call(fi, args, r0, r1);
-      } catch (e) {
-        mine = e;
+    if (kind === KIND_RUN && this.hostParticipates) {
+      for (;;) {
+        const c = claim(ctl, seq, chunks);
+        if (c < 0) break;
+        try {
+          this.#call(fi, args, c * per, Math.min(rows, (c + 1) * per));
+        } catch (e) {
+          mine ??= e;
+        }
+        Atomics.add(ctl, CDONE, 1);
       }
     }
-    await this.#wait(deaths);
+    await this.#wait(chunks, deaths);
     const died = this.#slots.findIndex((s) => !s.alive);
     if (died >= 0) {
       const s = this.#slots[died]!;
@@ -188,17 +206,20 @@ export class WorkerPool {
     if (mine) throw new TritwiseError('E_WORKER', 'a wasm kernel failed on the calling thread', { where: `wasm (${POOL_KERNELS[fi]})`, expected: 'no error', got: String((mine as Error).message ?? mine), cause: mine });
   }
 
-  /** Wait until every live worker has finished the job (or some worker died and the rest finished). */
-  async #wait(deaths: number): Promise<void> {
+  /**
+   * Wait until every chunk is done — or, once a worker has died, until no live worker holds a
+   * chunk (the host has already taken every unclaimed one), so the caller can fail cleanly.
+   */
+  async #wait(chunks: number, deaths: number): Promise<void> {
     const ctl = this.#ctl;
-    const need = () => this.#slots.reduce((n, s) => n + (s.alive ? 1 : 0), 0);
+    const idle = () => this.#slots.every((s, k) => !s.alive || Atomics.load(ctl, CUR + k) === -1);
     const t0 = performance.now();
-    while (Atomics.load(ctl, DONE) < this.workers && performance.now() - t0 < SPIN_MS);
+    while (Atomics.load(ctl, CDONE) < chunks && performance.now() - t0 < SPIN_MS);
     for (;;) {
-      const done = Atomics.load(ctl, DONE);
-      if (done >= this.workers) return;
-      if (this.#deathSignal !== deaths && done >= need()) return;
-      const w = waitAsync(ctl, DONE, done, WAIT_SLICE_MS);
+      const done = Atomics.load(ctl, CDONE);
+      if (done >= chunks) return;
+      if (this.#deathSignal !== deaths && idle()) return;
+      const w = waitAsync(ctl, CDONE, done, WAIT_SLICE_MS);
       if (w.async) {
         // Keep the event loop alive until the wait settles: its timeout is not a libuv handle and
         // the workers are unref'd, so without this Node may exit mid-call. The timer must outlive
@@ -216,8 +237,7 @@ export class WorkerPool {
   /** Test hooks: make worker k's thread exit inside a job, or terminate it while idle. */
   async debugDieInJob(k: number): Promise<void> {
     await this.#heal();
-    this.#ctl[ARGS] = k;
-    await this.#job(KIND_DIE, POOL_KERNELS.indexOf('trapAt'), [k], this.workers + 1);
+    await this.#job(KIND_DIE, POOL_KERNELS.indexOf('trapAt'), [k], 1);
   }
   async debugTerminate(k: number): Promise<void> {
     await this.#slots[k]?.worker?.terminate();
@@ -233,6 +253,7 @@ export class WorkerPool {
     const live = this.#slots.filter((s) => s.alive && s.worker);
     if (live.length) {
       const exited = Promise.all(live.map((s) => new Promise<void>((r) => (s.worker ? s.worker.onExit(() => r()) : r()))));
+      Atomics.store(this.#ctl, NEXT, CLOSED);
       this.#ctl[KIND] = KIND_EXIT;
       Atomics.add(this.#ctl, SEQ, 1);
       Atomics.notify(this.#ctl, SEQ);
