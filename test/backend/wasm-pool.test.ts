@@ -77,6 +77,17 @@ describe('wasm worker pool', () => {
     expect(be.pool.alive).toBe(2);
   });
 
+  it('hundreds of back-to-back jobs of varied sizes stay exact (late workers never mix jobs)', async () => {
+    const shapes = [1, 2, 3, 7, 31, 64, 129];
+    const handles = await Promise.all(shapes.map((r, i) => be.uploadTernary(quantize(randomFloats(r * cols, 50 + i), r, cols, 'twn').tensor)));
+    const wants = handles.map((h) => Array.from(naiveIntAcc(h.tensor, q, 2)));
+    for (let i = 0; i < 300; i++) {
+      const j = (i * 5) % shapes.length;
+      expect(Array.from(await be.matmulI8(handles[j]!, q, 2)), `job ${i} rows ${shapes[j]}`).toEqual(wants[j]);
+    }
+    for (const h of handles) be.release(h);
+  });
+
   it('concurrent calls are serialized and each gets its own correct result', async () => {
     const h = await be.uploadTernary(t);
     const qs = [0, 1, 2, 3].map((s) => quantizeInt8PerToken(randomFloats(2 * cols, 100 + s), 2, cols).q);

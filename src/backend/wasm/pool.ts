@@ -190,7 +190,8 @@ export class WorkerPool {
       }
     }
     await this.#wait(chunks, deaths);
-    const died = this.#slots.findIndex((s) => !s.alive);
+    // a worker that died after the last chunk did not hurt this job; the next job replaces it
+    const died = Atomics.load(ctl, CDONE) < chunks ? this.#slots.findIndex((s) => !s.alive) : -1;
     if (died >= 0) {
       const s = this.#slots[died]!;
       throw new TritwiseError('E_WORKER', 'a wasm worker died during a kernel call', { where: `wasm worker ${died} (${POOL_KERNELS[fi]})`, expected: 'the worker to finish its rows', got: s.error ? s.error.message : `exit code ${s.exitCode}`, cause: s.error ?? undefined });
