@@ -12,7 +12,7 @@ import { TritwiseError } from '../../errors.js';
 import type { TernaryTensor } from '../../tensor/ternary-tensor.js';
 import type { Backend, DenseWeights, TernaryWeights } from '../backend.js';
 import type { BackendOptions } from '../registry.js';
-import { Heap, Scratch, align64 } from './heap.js';
+import { Heap, Scratch } from './heap.js';
 import { buildBlocks, buildCodes, buildSparse, density, groupShape, type BlockLayout, type SparseLayout } from './layouts.js';
 import { instantiate, loadKernels, type KernelExports, type SimdChoice, type SimdFeatures } from './module.js';
 import type { Platform } from './platform.js';
@@ -338,4 +338,3 @@ export class WasmBackend implements Backend {
   }
 }
 
-export { align64 };
