@@ -1,9 +1,16 @@
 /**
- * `tritwise bench` — kernel timings on synthetic matrices, side by side, with ratios.
+ * `tritwise bench` — kernel timings on synthetic matrices, side by side, with ratios: every kernel
+ * against dense f32 on the same backend and thread count, and (wasm) against llama.cpp's native
+ * TQ2_0 matmul on the same shape in the same run; then a zero-skipping sweep. Writes JSON
+ * (`-o`) and SVG charts (`--svg`).
  */
 import { InvalidArgumentError, type Command } from 'commander';
+import { readFileSync } from 'node:fs';
 import { createBackend, backendNames } from '../backend/registry.js';
-import { benchKernels } from '../eval/kernel-bench.js';
+import { TritwiseError } from '../errors.js';
+import { benchKernels, benchZeros, type Comparison, type KernelBenchReport, type KernelResult } from '../eval/kernel-bench.js';
+import { barChartSvg } from '../eval/svg-chart.js';
+import { writeFileAtomic, writeAll } from '../io/atomic-write.js';
 import { fixed, printJson, printTable, writeJsonFile } from './output.js';
 
 function parseShape(s: string, prev: [number, number][] = []): [number, number][] {
@@ -18,42 +25,134 @@ function parseList(s: string): number[] {
   return v;
 }
 
+function parseFractions(s: string): number[] {
+  const v = s.split(',').map(Number);
+  if (!v.every((n) => Number.isFinite(n) && n >= 0 && n < 1)) throw new InvalidArgumentError(`expected fractions in [0, 1) such as 0,0.5,0.95, got "${s}"`);
+  return v;
+}
+
 export function positiveInt(s: string): number {
   const n = Number(s);
   if (!Number.isInteger(n) || n <= 0) throw new InvalidArgumentError(`expected a positive integer, got "${s}"`);
   return n;
 }
 
+interface BenchOpts {
+  backend: string;
+  shape?: [number, number][];
+  batch?: number[];
+  threads?: number[];
+  zeros?: number[] | false;
+  zerosShape?: [number, number][];
+  llamacpp: boolean;
+  minTime: number;
+  json?: boolean;
+  out?: string;
+  svg?: string;
+}
+
+const WASM_DEFAULTS = { shapes: [[4096, 4096], [4096, 11008], [11008, 4096]] as [number, number][], batches: [1, 8, 64], threads: [1, 2], zeros: [0, 0.5, 0.9, 0.95, 0.99] };
+const OTHER_DEFAULTS = { shapes: [[1024, 1024]] as [number, number][], batches: [1, 8], threads: [1], zeros: [] as number[] };
+
+async function comparisons(o: BenchOpts, note: (s: string) => void): Promise<{ list: Comparison[]; variant?: string }> {
+  if (!o.llamacpp || o.backend !== 'wasm') return { list: [] };
+  try {
+    const { llamaCppComparison } = await import('../eval/llamacpp-comparison.js');
+    const { comparison, variant } = await llamaCppComparison();
+    return { list: [comparison], variant };
+  } catch (e) {
+    if (!(e instanceof TritwiseError)) throw e;
+    note(`llama.cpp comparison unavailable: ${e.message}`);
+    return { list: [] };
+  }
+}
+
+/** The CPU's SIMD extensions that matter for these kernels (Linux /proc/cpuinfo; [] elsewhere). */
+function cpuSimdFlags(): string[] {
+  try {
+    const flags = new Set(/^flags\s*:(.*)$/m.exec(readFileSync('/proc/cpuinfo', 'utf8'))?.[1]?.trim().split(/\s+/) ?? []);
+    return ['sse4_2', 'avx', 'avx2', 'fma', 'avx_vnni', 'avx512f', 'avx512bw', 'avx512_vnni', 'avx512_bitalg'].filter((f) => flags.has(f));
+  } catch {
+    return [];
+  }
+}
+
+export function writeCharts(path: string, report: KernelBenchReport): void {
+  const m = report.machine;
+  const sub = `${m.cpu}, ${m.cores} cores, Node ${m.node}, ${String(m.simd ?? '')}`;
+  const main = report.results.filter((r) => r.zeros === undefined && !r.name.startsWith('dense'));
+  const groups = new Map<string, { series: string; value: number }[]>();
+  for (const r of main) {
+    const key = `${r.rows}×${r.cols} b${r.batch} t${r.threads}`;
+    if (!groups.has(key)) groups.set(key, []);
+    groups.get(key)!.push({ series: r.name, value: r.speedup_vs_dense });
+  }
+  const svg = barChartSvg({ title: 'tritwise kernels: speedup over dense f32 (same backend, shape, batch, threads)', subtitle: sub, unit: '× faster than dense-f32 (higher is better; dashed line = 1×)', groups: [...groups].map(([label, bars]) => ({ label, bars })), reference: 1 });
+  const write = (p: string, s: string) => writeFileAtomic(p, (fd) => writeAll(fd, new TextEncoder().encode(s)));
+  write(path, svg);
+  const zeros = report.results.filter((r) => r.zeros !== undefined);
+  if (zeros.length) {
+    const zg = new Map<string, { series: string; value: number }[]>();
+    for (const r of zeros) {
+      const key = `${Math.round(r.zeros! * 100)}% zeros t${r.threads}`;
+      if (!zg.has(key)) zg.set(key, []);
+      zg.get(key)!.push({ series: r.name, value: r.speedup_vs_zeros0! });
+    }
+    const zs = barChartSvg({ title: `zero skipping: speedup over the same kernel at 0 % zeros (${zeros[0]!.rows}×${zeros[0]!.cols}, batch 1)`, subtitle: sub, unit: '× faster than at 0 % zeros', groups: [...zg].map(([label, bars]) => ({ label, bars })), reference: 1 });
+    write(path.replace(/(\.svg)?$/, '.zeros.svg'), zs);
+  }
+}
+
 export function registerBench(program: Command): void {
   program
     .command('bench')
-    .description('time GEMV/GEMM kernels on synthetic matrices: dense f32 vs ternary×f32, ×int8, ×ternary')
-    .option('--backend <name>', `backend (${backendNames().join(', ')})`, 'ref')
-    .option('--shape <RxC>', 'matrix shape, repeatable (default 1024x1024)', parseShape)
-    .option('--batch <list>', 'batch sizes, comma-separated', parseList, [1, 8])
-    .option('--threads <n>', 'worker threads (CPU backends)', positiveInt)
+    .description('time GEMV/GEMM kernels on synthetic matrices: dense f32 vs ternary×f32, ×int8, ×ternary (and llama.cpp TQ2_0)')
+    .option('--backend <name>', `backend (${backendNames().join(', ')})`, 'wasm')
+    .option('--shape <RxC>', 'matrix shape, repeatable (wasm default: 4096x4096, 4096x11008, 11008x4096)', parseShape)
+    .option('--batch <list>', 'batch sizes, comma-separated (wasm default 1,8,64)', parseList)
+    .option('--threads <list>', 'thread counts, comma-separated (wasm default 1,2)', parseList)
+    .option('--zeros <list>', 'zero-skipping sweep: fractions of zero trits (wasm default 0,0.5,0.9,0.95,0.99)', parseFractions)
+    .option('--no-zeros', 'skip the zero-skipping sweep')
+    .option('--zeros-shape <RxC>', 'shape for the zero-skipping sweep (default 4096x4096)', parseShape)
+    .option('--no-llamacpp', "skip llama.cpp's TQ2_0 comparison")
     .option('--min-time <ms>', 'minimum timing per case', positiveInt, 300)
     .option('--json', 'print the report as JSON')
     .option('-o, --out <file>', 'also write the JSON report to a file')
-    .action(async (opts: { backend: string; shape?: [number, number][]; batch: number[]; threads?: number; minTime: number; json?: boolean; out?: string }) => {
-      const backend = await createBackend(opts.backend, { threads: opts.threads });
-      try {
-        const report = await benchKernels(backend, {
-          shapes: opts.shape ?? [[1024, 1024]],
-          batches: opts.batch,
-          minTimeMs: opts.minTime,
-          onResult: opts.json ? undefined : (r) => process.stderr.write(`  ${r.name} ${r.rows}×${r.cols} b${r.batch}: ${fixed(r.median_ms)} ms\n`),
-        });
-        if (opts.out) writeJsonFile(opts.out, report);
-        if (opts.json) return printJson(report);
-        const m = report.machine;
-        process.stdout.write(`machine: ${m.cpu}, ${m.cores} cores, node ${m.node}, backend ${opts.backend}, threads ${report.results[0]?.threads ?? 1}\n`);
-        printTable(
-          ['kernel', 'shape', 'batch', 'median ms', 'GB/s (weights)', '× vs dense f32'],
-          report.results.map((r) => [r.name, `${r.rows}×${r.cols}`, r.batch, fixed(r.median_ms), fixed(r.gbps, 2), fixed(r.speedup_vs_dense, 2)]),
-        );
-      } finally {
-        await backend.dispose();
+    .option('--svg <file>', 'also write SVG charts (FILE and FILE.zeros.svg)')
+    .action(async (o: BenchOpts) => {
+      const d = o.backend === 'wasm' ? WASM_DEFAULTS : OTHER_DEFAULTS;
+      const note = (s: string) => process.stderr.write(`  ${s}\n`);
+      const progress = o.json ? undefined : (r: KernelResult) => note(`${r.name} ${r.rows}×${r.cols} b${r.batch} t${r.threads}${r.zeros !== undefined ? ` z${r.zeros}` : ''}: ${fixed(r.median_ms)} ms`);
+      const cmp = await comparisons(o, o.json ? () => {} : note);
+      const results: KernelResult[] = [];
+      let machine: KernelBenchReport['machine'] | undefined;
+      const zeros = o.zeros === false ? [] : (o.zeros ?? d.zeros);
+      for (const threads of o.threads ?? d.threads) {
+        const backend = await createBackend(o.backend, { threads });
+        try {
+          const rep = await benchKernels(backend, { shapes: o.shape ?? d.shapes, batches: o.batch ?? d.batches, minTimeMs: o.minTime, comparisons: cmp.list, onResult: progress });
+          results.push(...rep.results);
+          if (zeros.length) {
+            const [[zr, zc]] = o.zerosShape ?? [[4096, 4096]];
+            results.push(...(await benchZeros(backend, zr!, zc!, zeros, { minTimeMs: o.minTime, onResult: progress })));
+          }
+          machine ??= { ...rep.machine, cpu_flags: cpuSimdFlags(), threads: o.threads ?? d.threads, ...(cmp.variant ? { llamacpp: `node-llama-cpp 3.21.1, ${cmp.variant}` } : {}) };
+        } finally {
+          await backend.dispose();
+        }
       }
+      const report: KernelBenchReport = { machine: machine!, results };
+      if (o.out) writeJsonFile(o.out, report);
+      if (o.svg) writeCharts(o.svg, report);
+      if (o.json) return printJson(report);
+      const m = report.machine;
+      process.stdout.write(`machine: ${m.cpu}, ${m.cores} cores, node ${m.node}, backend ${o.backend} (${String(m.simd ?? 'no SIMD')}), threads ${(o.threads ?? d.threads).join(', ')}${m.llamacpp ? `, llama.cpp: ${String(m.llamacpp)}` : ''}\n`);
+      const main = results.filter((r) => r.zeros === undefined);
+      printTable(
+        ['kernel', 'shape', 'batch', 'threads', 'median ms', 'GB/s (weights)', '× vs dense f32', '× vs llama.cpp'],
+        main.map((r) => [r.name, `${r.rows}×${r.cols}`, r.batch, r.threads, fixed(r.median_ms), fixed(r.gbps, 2), fixed(r.speedup_vs_dense, 2), r.speedup_vs_llamacpp === undefined ? '' : fixed(r.speedup_vs_llamacpp, 2)]),
+      );
+      const zr = results.filter((r) => r.zeros !== undefined);
+      if (zr.length) printTable(['kernel (zero skipping)', 'shape', 'zeros', 'threads', 'median ms', '× vs 0 % zeros'], zr.map((r) => [r.name, `${r.rows}×${r.cols}`, `${fixed(r.zeros! * 100, 1)} %`, r.threads, fixed(r.median_ms), fixed(r.speedup_vs_zeros0!, 2)]));
     });
 }

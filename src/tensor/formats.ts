@@ -22,7 +22,7 @@ export interface FormatDescriptor {
 }
 
 const table: FormatDescriptor[] = [
-  { name: 'f32', description: 'IEEE f32, dense', bitsPerWeight: 32, ternary: false, kernels: ['ref'] },
+  { name: 'f32', description: 'IEEE f32, dense', bitsPerWeight: 32, ternary: false, kernels: ['ref', 'wasm'] },
   { name: 'f16', description: 'IEEE f16, dense (converted to f32 on load)', bitsPerWeight: 16, ternary: false, kernels: [] },
   { name: 'bf16', description: 'bfloat16, dense (converted to f32 on load)', bitsPerWeight: 16, ternary: false, kernels: [] },
   {
@@ -30,7 +30,7 @@ const table: FormatDescriptor[] = [
     description: 'bit-sliced trits: plus and minus Uint32 planes, 32 trits per word',
     bitsPerWeight: 2,
     ternary: true,
-    kernels: ['ref'],
+    kernels: ['ref', 'wasm'],
     encode: (t) => t,
     decode: (p: TernaryTensor) => p,
   },

@@ -55,7 +55,7 @@ describe('tritwise CLI (built bin)', () => {
   });
 
   it('bench --json reports medians and ratios for every kernel', () => {
-    const r = cli('bench', '--shape', '64x100', '--batch', '1,2', '--min-time', '5', '--json');
+    const r = cli('bench', '--backend', 'ref', '--shape', '64x100', '--batch', '1,2', '--min-time', '5', '--json');
     expect(r.code, r.err).toBe(0);
     const rep = JSON.parse(r.out);
     expect(rep.machine).toMatchObject({ cores: expect.any(Number), node: process.version, backend: 'ref' });

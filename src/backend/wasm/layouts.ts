@@ -1,0 +1,154 @@
+/**
+ * layouts — repacking a TernaryTensor's bit planes, once, into the layouts the kernels read.
+ *
+ *   codes   (ternary×int8, ternary×f32)  2 bits per trit, code t+1, 64 trits per 16-byte block,
+ *           byte j of a block = columns 16m + j at bits 2m (see src/kernels/ternary-i8.ts)
+ *   blocks  (ternary×ternary)            128 trits per 32-byte block: [nz = w⁺|w⁻][neg = w⁻]
+ *   sparse  (all three, for mostly-zero weights) per row and group, u16 column lists of the +1s
+ *           and the −1s with u32 offsets (src/kernels/sparse.ts)
+ *
+ * Every row is cut into G scale groups of gc columns (gc = groupSize, or cols without group
+ * scales); each group is zero-padded to whole blocks, so a block never straddles two groups.
+ * Zero skipping: a per-row bitmap with one bit per block, derived from the tensor's
+ * nonzeroWordMask(), is kept when at least 1/16 of the blocks are all zero (otherwise the
+ * unmasked loop is faster); the sparse lists take over below a density threshold per kernel.
+ */
+import type { TernaryTensor } from '../../tensor/ternary-tensor.js';
+import type { Heap } from './heap.js';
+import type { KernelExports } from './module.js';
+
+export interface GroupShape {
+  /** columns per scale group */
+  gc: number;
+  /** groups per row */
+  G: number;
+}
+
+export interface BlockLayout {
+  ptr: number;
+  /** blocks per group */
+  nblk: number;
+  /** per-row bitmap of non-zero blocks (0: none, every block is visited) */
+  mask: number;
+  maskWords: number;
+  zeroBlockFraction: number;
+}
+
+export interface SparseLayout {
+  offs: number;
+  idx: number;
+  nnz: number;
+}
+
+export function groupShape(t: TernaryTensor): GroupShape {
+  return { gc: t.groupSize || t.cols, G: t.groupsPerRow };
+}
+
+/** Codes are 64 trits per block, blocks 128. */
+export const CODE_BLOCK = 64;
+export const PLANE_BLOCK = 128;
+
+/** Copy both planes into the heap (caller frees). */
+function stagePlanes(heap: Heap, t: TernaryTensor): { plus: number; minus: number } {
+  const n = t.plus.length;
+  const plus = heap.alloc(n * 4, 'planes');
+  const minus = heap.alloc(n * 4, 'planes');
+  heap.u32.set(t.plus, plus >>> 2);
+  heap.u32.set(t.minus, minus >>> 2);
+  return { plus, minus };
+}
+
+/** The block bitmap from the tensor's word bitmap: a block is live if any of its words is. */
+function blockMask(heap: Heap, t: TernaryTensor, { gc, G }: GroupShape, nblk: number, blockWords: number): { mask: number; maskWords: number; zeroBlockFraction: number } {
+  const maskWords = Math.ceil((G * nblk) / 32);
+  const words = new Uint32Array(t.rows * maskWords);
+  const wm = t.nonzeroWordMask();
+  const mwpr = Math.ceil(t.wordsPerRow / 32);
+  let zero = 0;
+  for (let r = 0; r < t.rows; r++) {
+    for (let g = 0; g < G; g++) {
+      const gw0 = (g * gc) >>> 5;
+      const gw1 = Math.min(t.wordsPerRow, Math.ceil((g * gc + Math.min(gc, t.cols - g * gc)) / 32));
+      for (let k = 0; k < nblk; k++) {
+        let live = false;
+        for (let w = gw0 + k * blockWords; w < Math.min(gw1, gw0 + (k + 1) * blockWords) && !live; w++) live = ((wm[r * mwpr + (w >>> 5)]! >>> (w & 31)) & 1) === 1;
+        const kb = g * nblk + k;
+        if (live) words[r * maskWords + (kb >>> 5)]! |= 1 << (kb & 31);
+        else zero++;
+      }
+    }
+  }
+  const total = t.rows * G * nblk;
+  const zeroBlockFraction = total ? zero / total : 0;
+  if (zeroBlockFraction < 1 / 16 || words.length === 0) return { mask: 0, maskWords: 0, zeroBlockFraction };
+  const mask = heap.alloc(words.byteLength, 'block mask');
+  heap.u32.set(words, mask >>> 2);
+  return { mask, maskWords, zeroBlockFraction };
+}
+
+export function buildCodes(heap: Heap, k: KernelExports, t: TernaryTensor): BlockLayout {
+  const shape = groupShape(t);
+  const nblk = Math.ceil(shape.gc / CODE_BLOCK);
+  const ptr = heap.alloc(t.rows * shape.G * nblk * 16, 'codes');
+  const p = stagePlanes(heap, t);
+  k.planesToCodes(p.plus, p.minus, ptr, t.rows, t.cols, t.wordsPerRow, shape.gc, shape.G, nblk);
+  heap.free(p.plus);
+  heap.free(p.minus);
+  return { ptr, nblk, ...blockMask(heap, t, shape, nblk, CODE_BLOCK / 32) };
+}
+
+export function buildBlocks(heap: Heap, k: KernelExports, t: TernaryTensor): BlockLayout {
+  const shape = groupShape(t);
+  const nblk = Math.ceil(shape.gc / PLANE_BLOCK);
+  const ptr = heap.alloc(t.rows * shape.G * nblk * 32, 'blocks');
+  const p = stagePlanes(heap, t);
+  k.planesToBlocks(p.plus, p.minus, ptr, t.rows, t.cols, t.wordsPerRow, shape.gc, shape.G, nblk);
+  heap.free(p.plus);
+  heap.free(p.minus);
+  return { ptr, nblk, ...blockMask(heap, t, shape, nblk, PLANE_BLOCK / 32) };
+}
+
+/** Column lists of the +1s and −1s per (row, group); needs cols ≤ 65536 (u16 indices). */
+export function buildSparse(heap: Heap, t: TernaryTensor): SparseLayout {
+  const { gc, G } = groupShape(t);
+  let nnz = 0;
+  for (let r = 0; r < t.rows; r++) nnz += t.rowNnz(r);
+  const offs = new Uint32Array(t.rows * G * 2 + 1);
+  const idx = new Uint16Array(Math.max(nnz, 1));
+  const wpr = t.wordsPerRow;
+  let n = 0;
+  for (let r = 0; r < t.rows; r++) {
+    for (let g = 0; g < G; g++) {
+      const w0 = (g * gc) >>> 5;
+      const w1 = Math.min(wpr, Math.ceil((g * gc + Math.min(gc, t.cols - g * gc)) / 32));
+      for (const [plane, slot] of [
+        [t.plus, 0],
+        [t.minus, 1],
+      ] as const) {
+        offs[(r * G + g) * 2 + slot] = n;
+        for (let w = w0; w < w1; w++) {
+          let bits = plane[r * wpr + w]!;
+          while (bits !== 0) {
+            const b = 31 - Math.clz32(bits & -bits);
+            bits &= bits - 1;
+            idx[n++] = w * 32 + b;
+          }
+        }
+      }
+    }
+  }
+  offs[t.rows * G * 2] = n;
+  const offsPtr = heap.alloc(offs.byteLength, 'sparse offsets');
+  heap.u32.set(offs, offsPtr >>> 2);
+  const idxPtr = heap.alloc(idx.byteLength, 'sparse indices');
+  heap.u16.set(idx, idxPtr >>> 1);
+  return { offs: offsPtr, idx: idxPtr, nnz };
+}
+
+/** Fraction of nonzero trits. */
+export function density(t: TernaryTensor): number {
+  if (t.rows * t.cols === 0) return 1;
+  let nnz = 0;
+  for (let r = 0; r < t.rows; r++) nnz += t.rowNnz(r);
+  return nnz / (t.rows * t.cols);
+}

@@ -1,0 +1,57 @@
+/**
+ * module — loading the kernel module and choosing its build at run time.
+ *
+ * Two builds of src/kernels exist: relaxed.wasm (SIMD128 + relaxed SIMD, e.g.
+ * i32x4.relaxed_dot_i8x16_i7x16_add_s) and simd.wasm (SIMD128 only). `auto` takes relaxed.wasm
+ * when WebAssembly.validate accepts it (Node ≥ 22, current browsers) and simd.wasm otherwise.
+ * No engine flags are ever passed: on Node 20 relaxed SIMD sits behind a flag and gives wrong
+ * dot products, and validate() correctly refuses it there.
+ */
+import { TritwiseError } from '../../errors.js';
+import type { Platform } from './platform.js';
+
+export type SimdChoice = 'auto' | 'relaxed' | 'simd128';
+export type SimdFeatures = 'relaxed-simd' | 'simd128';
+
+/** The kernel module's exports (pointers are byte offsets into the shared memory). */
+export interface KernelExports {
+  denseF32(w: number, stride: number, x: number, batch: number, out: number, rows: number, r0: number, r1: number): void;
+  ternaryI8(w: number, nblk: number, G: number, mask: number, maskWords: number, x: number, batch: number, bsums: number, out: number, rows: number, r0: number, r1: number): void;
+  ternaryF32(w: number, nblk: number, G: number, mask: number, maskWords: number, x: number, batch: number, table: number, scales: number, gscales: number, out: number, rows: number, r0: number, r1: number): void;
+  ternaryTernary(w: number, nblk: number, G: number, mask: number, maskWords: number, u: number, batch: number, out: number, rows: number, r0: number, r1: number): void;
+  sparseI8(offs: number, idx: number, x: number, cols: number, batch: number, G: number, out: number, rows: number, r0: number, r1: number): void;
+  sparseF32(offs: number, idx: number, x: number, cols: number, batch: number, G: number, scales: number, gscales: number, out: number, rows: number, r0: number, r1: number): void;
+  initF32Table(table: number): void;
+  padGroups8(src: number, dst: number, n: number, cols: number, gc: number, G: number, nblk: number): void;
+  blockSumsI8(x: number, n: number, G: number, nblk: number, bsums: number): void;
+  permuteF32(src: number, dst: number, n: number, cols: number, gc: number, G: number, nblk: number): void;
+  planesToBlocks(plus: number, minus: number, dst: number, n: number, cols: number, wpr: number, gc: number, G: number, nblk: number): void;
+  planesToI8(plus: number, minus: number, dst: number, n: number, cols: number, wpr: number): void;
+  planesToCodes(plus: number, minus: number, dst: number, n: number, cols: number, wpr: number, gc: number, G: number, nblk: number): void;
+  relaxed(): number;
+  trapAt(row: number, r0: number, r1: number): void;
+}
+
+export interface LoadedKernels {
+  module: WebAssembly.Module;
+  features: SimdFeatures;
+}
+
+/** Compile the build that this engine supports (or the one asked for). */
+export async function loadKernels(platform: Platform, choice: SimdChoice = 'auto'): Promise<LoadedKernels> {
+  if (!['auto', 'relaxed', 'simd128'].includes(choice)) {
+    throw new TritwiseError('E_ARG', 'unknown SIMD choice', { where: 'wasm backend option simd', expected: 'auto | relaxed | simd128', got: choice });
+  }
+  if (choice !== 'simd128') {
+    const bytes = await platform.readKernel('relaxed.wasm');
+    if (WebAssembly.validate(bytes)) return { module: await WebAssembly.compile(bytes), features: 'relaxed-simd' };
+    if (choice === 'relaxed') throw new TritwiseError('E_UNSUPPORTED', 'this JavaScript engine has no relaxed SIMD', { where: 'wasm backend', expected: 'WebAssembly.validate(relaxed.wasm) (Node ≥ 22)', got: `false on ${platform.name}` });
+  }
+  const bytes = await platform.readKernel('simd.wasm');
+  if (!WebAssembly.validate(bytes)) throw new TritwiseError('E_UNSUPPORTED', 'this JavaScript engine has no WebAssembly SIMD', { where: 'wasm backend', expected: 'SIMD128', got: 'WebAssembly.validate(simd.wasm) = false' });
+  return { module: await WebAssembly.compile(bytes), features: 'simd128' };
+}
+
+export async function instantiate(module: WebAssembly.Module, memory: WebAssembly.Memory): Promise<WebAssembly.Instance> {
+  return (await WebAssembly.instantiate(module, { env: { memory } })) as unknown as WebAssembly.Instance;
+}

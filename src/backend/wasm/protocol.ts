@@ -1,0 +1,81 @@
+/**
+ * protocol — the worker pool's shared control block and the kernels it can run, shared by the
+ * host (pool.ts) and the workers (worker-loop.ts).
+ *
+ * The control block is an Int32Array over a SharedArrayBuffer:
+ *   SEQ     job sequence number; the host bumps it (and notifies) to start a job
+ *   KIND    RUN, EXIT or DIE (DIE: a test hook that makes one worker's thread exit mid-job)
+ *   FN      index into POOL_KERNELS;  NARGS, ARGS: the kernel's arguments before (r0, r1)
+ *   ROWS    rows of the job;  CHUNKS, CHUNK_ROWS: the rows cut into chunks
+ *   NEXT    the chunk claim counter, (seq & SEQ_MASK) << CHUNK_BITS | next chunk: every thread
+ *           (the host included) claims chunks with compareExchange until none is left, so a
+ *           descheduled or late worker simply does fewer chunks (a late worker cannot claim a
+ *           chunk of a finished job: the job's tag or count no longer matches)
+ *   CDONE   chunks finished; the job is done when CDONE = CHUNKS
+ *   CUR + k   the chunk worker k is running, −1 when idle (to account for a worker that dies)
+ *   STATUS + k   0 ok / 1 error for worker k; its message is UTF-8 at byte MSG + k·MSG_BYTES
+ */
+export const SEQ = 0;
+export const KIND = 2;
+export const FN = 3;
+export const NARGS = 4;
+export const ROWS = 5;
+export const CHUNKS = 6;
+export const CHUNK_ROWS = 7;
+export const NEXT = 8;
+export const CDONE = 9;
+export const ARGS = 16;
+export const MAX_ARGS = 16;
+export const MAX_WORKERS = 256;
+export const STATUS = 32;
+export const CUR = STATUS + MAX_WORKERS;
+export const MSG = (CUR + MAX_WORKERS) * 4;
+export const MSG_BYTES = 256;
+export const CONTROL_BYTES = MSG + MAX_WORKERS * MSG_BYTES;
+
+export const CHUNK_BITS = 20;
+export const MAX_CHUNKS = 1 << CHUNK_BITS;
+export const SEQ_MASK = 0x7ff;
+
+export const KIND_RUN = 0;
+export const KIND_EXIT = 1;
+export const KIND_DIE = 2;
+
+/** Kernels the pool can split by rows; each takes (…args, r0, r1). */
+export const POOL_KERNELS = ['denseF32', 'ternaryI8', 'ternaryF32', 'ternaryTernary', 'sparseI8', 'sparseF32', 'trapAt'] as const;
+export type PoolKernel = (typeof POOL_KERNELS)[number];
+
+/** The claim counter's value for chunk c of job `seq`. */
+export function tag(seq: number, c: number): number {
+  return (((seq & SEQ_MASK) << CHUNK_BITS) | c) | 0;
+}
+
+/** A NEXT value whose tag matches no job: the host closes NEXT while it rewrites the job. */
+export const CLOSED = -1;
+
+/**
+ * Claim the next chunk of job `seq` (as read from SEQ); returns the chunk or −1 when none is left
+ * or the job has moved on. With `slot` ≥ 0 the candidate chunk is published in CUR + slot before
+ * the claim (and −1 after a failed one), so "CUR = −1" always means "holds no chunk".
+ */
+export function claim(ctl: Int32Array, seq: number, chunks: number, slot = -1): number {
+  for (;;) {
+    const cur = Atomics.load(ctl, NEXT);
+    const c = cur & (MAX_CHUNKS - 1);
+    if (cur >>> CHUNK_BITS !== (seq & SEQ_MASK) || c >= chunks) {
+      if (slot >= 0) Atomics.store(ctl, CUR + slot, -1);
+      return -1;
+    }
+    if (slot >= 0) Atomics.store(ctl, CUR + slot, c);
+    if (Atomics.compareExchange(ctl, NEXT, cur, cur + 1) === cur) return c;
+  }
+}
+
+/** What a worker is given at start (structured-cloned). */
+export interface WorkerInit {
+  module: WebAssembly.Module;
+  memory: WebAssembly.Memory;
+  control: SharedArrayBuffer;
+  /** worker number k */
+  index: number;
+}

@@ -1,0 +1,68 @@
+/**
+ * worker-loop — the body of a pool worker, independent of the host environment.
+ *
+ * It instantiates the kernel module over the shared memory, reads the job counter *before*
+ * announcing itself (so a job posted between "ready" and the first wait cannot be missed), then
+ * waits for SEQ to change and claims chunks of the job's rows until none is left (protocol.ts),
+ * recording an error message if a kernel throws. A short spin before Atomics.wait keeps
+ * back-to-back jobs cheap.
+ */
+import { ARGS, CDONE, CHUNK_ROWS, CHUNKS, CUR, FN, KIND, KIND_DIE, KIND_EXIT, MSG, MSG_BYTES, NARGS, POOL_KERNELS, ROWS, SEQ, STATUS, claim, type WorkerInit } from './protocol.js';
+
+const SPIN = 4000;
+
+export async function workerLoop(init: WorkerInit, post: (msg: unknown) => void, die: () => void): Promise<void> {
+  const instance = (await WebAssembly.instantiate(init.module, { env: { memory: init.memory } })) as unknown as WebAssembly.Instance;
+  const ex = instance.exports as Record<string, (...a: number[]) => void>;
+  const fns = POOL_KERNELS.map((n) => ex[n]!);
+  const ctl = new Int32Array(init.control);
+  const msg = new Uint8Array(init.control);
+  const enc = new TextEncoder();
+  const k = init.index;
+  const argv: number[] = [];
+  Atomics.store(ctl, CUR + k, -1);
+  let seen = Atomics.load(ctl, SEQ); // before 'ready': see protocol.ts
+  post('ready');
+  for (;;) {
+    let spins = 0;
+    while (Atomics.load(ctl, SEQ) === seen && spins++ < SPIN);
+    if (Atomics.load(ctl, SEQ) === seen) Atomics.wait(ctl, SEQ, seen);
+    const seq = Atomics.load(ctl, SEQ);
+    if (seq === seen) continue;
+    seen = seq;
+    const kind = ctl[KIND]!;
+    if (kind === KIND_EXIT) return;
+    if (kind === KIND_DIE) {
+      // test hook: the target worker takes the job's only chunk and dies holding it
+      if (ctl[ARGS] === k) {
+        claim(ctl, seq, ctl[CHUNKS]!, k);
+        die();
+      }
+      continue;
+    }
+    const fn = fns[ctl[FN]!]!;
+    const nargs = ctl[NARGS]!;
+    const rows = ctl[ROWS]!;
+    const chunks = ctl[CHUNKS]!;
+    const per = ctl[CHUNK_ROWS]!;
+    argv.length = nargs + 2;
+    for (let i = 0; i < nargs; i++) argv[i] = ctl[ARGS + i]!;
+    for (;;) {
+      const c = claim(ctl, seq, chunks, k);
+      if (c < 0) break;
+      argv[nargs] = c * per;
+      argv[nargs + 1] = Math.min(rows, (c + 1) * per);
+      try {
+        fn(...argv);
+      } catch (e) {
+        const text = enc.encode(String((e as Error)?.message ?? e)).subarray(0, MSG_BYTES - 1);
+        msg.fill(0, MSG + k * MSG_BYTES, MSG + (k + 1) * MSG_BYTES);
+        msg.set(text, MSG + k * MSG_BYTES);
+        Atomics.store(ctl, STATUS + k, 1);
+      }
+      Atomics.store(ctl, CUR + k, -1);
+      Atomics.add(ctl, CDONE, 1);
+      Atomics.notify(ctl, CDONE);
+    }
+  }
+}

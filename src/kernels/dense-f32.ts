@@ -1,0 +1,50 @@
+/**
+ * dense-f32 — the dense f32 GEMV/GEMM baseline in the same SIMD style as the ternary kernels.
+ *
+ *   out[b·rows + r] = Σ_c W[r,c]·x[b,c]        for r in [r0, r1)
+ *
+ * W is row-major f32 with a row stride of `stride` floats (cols padded with zeros to a multiple
+ * of 4); x is [batch, stride] with the same padding. Four lanes per accumulator, two accumulators
+ * per token; tokens go in tiles of four so each weight vector is loaded once per tile.
+ */
+
+@inline function hsum(v: v128): f32 {
+  return f32x4.extract_lane(v, 0) + f32x4.extract_lane(v, 1) + (f32x4.extract_lane(v, 2) + f32x4.extract_lane(v, 3));
+}
+
+export function denseF32(w: usize, stride: i32, x: usize, batch: i32, out: usize, rows: i32, r0: i32, r1: i32): void {
+  const rowBytes = <usize>stride << 2;
+  const n8 = stride & ~7;
+  for (let r = r0; r < r1; r++) {
+    const wr = w + <usize>r * rowBytes;
+    let b = 0;
+    for (; b + 4 <= batch; b += 4) {
+      const x0 = x + <usize>b * rowBytes, x1 = x0 + rowBytes, x2 = x1 + rowBytes, x3 = x2 + rowBytes;
+      let a0 = f32x4.splat(0), a1 = f32x4.splat(0), a2 = f32x4.splat(0), a3 = f32x4.splat(0);
+      for (let c = 0; c < stride; c += 4) {
+        const o = <usize>c << 2;
+        const wv = v128.load(wr + o);
+        a0 = f32x4.add(a0, f32x4.mul(wv, v128.load(x0 + o)));
+        a1 = f32x4.add(a1, f32x4.mul(wv, v128.load(x1 + o)));
+        a2 = f32x4.add(a2, f32x4.mul(wv, v128.load(x2 + o)));
+        a3 = f32x4.add(a3, f32x4.mul(wv, v128.load(x3 + o)));
+      }
+      store<f32>(out + ((<usize>b * rows + r) << 2), hsum(a0));
+      store<f32>(out + ((<usize>(b + 1) * rows + r) << 2), hsum(a1));
+      store<f32>(out + ((<usize>(b + 2) * rows + r) << 2), hsum(a2));
+      store<f32>(out + ((<usize>(b + 3) * rows + r) << 2), hsum(a3));
+    }
+    for (; b < batch; b++) {
+      const xb = x + <usize>b * rowBytes;
+      let a0 = f32x4.splat(0), a1 = f32x4.splat(0);
+      let c = 0;
+      for (; c < n8; c += 8) {
+        const o = <usize>c << 2;
+        a0 = f32x4.add(a0, f32x4.mul(v128.load(wr + o), v128.load(xb + o)));
+        a1 = f32x4.add(a1, f32x4.mul(v128.load(wr + o, 16), v128.load(xb + o, 16)));
+      }
+      if (c < stride) a0 = f32x4.add(a0, f32x4.mul(v128.load(wr + (<usize>c << 2)), v128.load(xb + (<usize>c << 2))));
+      store<f32>(out + ((<usize>b * rows + r) << 2), hsum(f32x4.add(a0, a1)));
+    }
+  }
+}

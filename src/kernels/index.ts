@@ -1,0 +1,26 @@
+/**
+ * kernels — the AssemblyScript entry point of tritwise's WebAssembly module.
+ *
+ * Built twice by scripts/build-kernels.mjs: `simd.wasm` (SIMD128) and `relaxed.wasm` (SIMD128 +
+ * relaxed SIMD); the host picks one with WebAssembly.validate. The module imports a shared memory
+ * (env.memory) and allocates nothing: every pointer is a byte offset chosen by the host
+ * (src/backend/wasm/heap.ts), so one module instance per thread can share the same memory.
+ * Kernels that the worker pool splits take the row range [r0, r1) as their last two arguments.
+ */
+export { denseF32 } from './dense-f32';
+export { ternaryI8 } from './ternary-i8';
+export { ternaryF32, initF32Table } from './ternary-f32';
+export { ternaryTernary } from './ternary-ternary';
+export { sparseI8, sparseF32 } from './sparse';
+export { padGroups8, blockSumsI8, permuteF32, planesToBlocks, planesToI8, planesToCodes } from './prep';
+
+/** 1 when this build uses relaxed SIMD. */
+export function relaxed(): i32 {
+  return ASC_FEATURE_RELAXED_SIMD ? 1 : 0;
+}
+
+/** Traps (`unreachable`) when `row` is in [r0, r1): the worker pool's tests use it to check that
+ * an error inside one worker reaches the caller. */
+export function trapAt(row: i32, r0: i32, r1: i32): void {
+  if (row >= r0 && row < r1) unreachable();
+}

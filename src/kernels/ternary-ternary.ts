@@ -1,0 +1,84 @@
+/**
+ * ternary-ternary — ternary × ternary by popcount on the "blocks" layout.
+ *
+ * With nz = w⁺|w⁻ and neg = w⁻ for both operands, two trits multiply to 0 unless both are nonzero,
+ * and then to −1 exactly when their signs differ, so over a block
+ *
+ *   Σ t·u = pc(nz_w & nz_u) − 2·pc(nz_w & nz_u & (neg_w ^ neg_u))
+ *
+ * which equals the four-popcount formula pc(w⁺&u⁺) + pc(w⁻&u⁻) − pc(w⁺&u⁻) − pc(w⁻&u⁺).
+ * Blocks layout (prep.ts planesToBlocks): each row is G groups of `nblk` blocks of 32 bytes,
+ * [nz: 128 bits][neg: 128 bits], trit c of the block at bit c of the 16 bytes (the planes' own
+ * bit order); groups are zero-padded to whole blocks. Activations use the same layout.
+ * Per-lane byte counters (≤ 8 per block) are widened to i32 every 31 blocks.
+ */
+
+@inline function hsum(v: v128): i32 {
+  return i32x4.extract_lane(v, 0) + i32x4.extract_lane(v, 1) + i32x4.extract_lane(v, 2) + i32x4.extract_lane(v, 3);
+}
+
+@inline function widen(c: v128): v128 {
+  return i32x4.extadd_pairwise_i16x8_u(i16x8.extadd_pairwise_i8x16_u(c));
+}
+
+@inline function live(mrow: usize, kb: i32): bool {
+  return (load<u32>(mrow + (<usize>(kb >>> 5) << 2)) & (1 << (kb & 31))) != 0;
+}
+
+/** Σ over blocks [k0, k1) of one group: byte counters of pc(nz) and pc(s), widened at the end. */
+@inline function span(wg: usize, ug: usize, k0: i32, k1: i32, acc: v128): v128 {
+  let n8 = i8x16.splat(0), s8 = i8x16.splat(0);
+  for (let k = k0; k < k1; k++) {
+    const o = <usize>k << 5;
+    const nz = v128.and(v128.load(wg + o), v128.load(ug + o));
+    const s = v128.and(nz, v128.xor(v128.load(wg + o, 16), v128.load(ug + o, 16)));
+    n8 = i8x16.add(n8, i8x16.popcnt(nz));
+    s8 = i8x16.add(s8, i8x16.popcnt(s));
+  }
+  // n − 2s per lane pair, as i32: both counters are ≤ 8·31 = 248 per byte
+  return i32x4.add(acc, i32x4.sub(widen(n8), i32x4.shl(widen(s8), 1)));
+}
+
+/** Raw ternary dot of one group of one row (wg) against one token group (ug). */
+@inline function groupDot(wg: usize, ug: usize, nblk: i32, mrow: usize, kb0: i32, mask: usize): i32 {
+  let acc = i32x4.splat(0);
+  if (mask == 0) {
+    // 31 blocks per chunk keep the byte counters from overflowing
+    for (let k0 = 0; k0 < nblk; k0 += 31) acc = span(wg, ug, k0, min(nblk, k0 + 31), acc);
+  } else {
+    let n8 = i8x16.splat(0), s8 = i8x16.splat(0);
+    let since = 0;
+    for (let k = 0; k < nblk; k++) {
+      if (!live(mrow, kb0 + k)) continue;
+      const o = <usize>k << 5;
+      const nz = v128.and(v128.load(wg + o), v128.load(ug + o));
+      const s = v128.and(nz, v128.xor(v128.load(wg + o, 16), v128.load(ug + o, 16)));
+      n8 = i8x16.add(n8, i8x16.popcnt(nz));
+      s8 = i8x16.add(s8, i8x16.popcnt(s));
+      if (++since == 31) {
+        acc = i32x4.add(acc, i32x4.sub(widen(n8), i32x4.shl(widen(s8), 1)));
+        n8 = i8x16.splat(0);
+        s8 = i8x16.splat(0);
+        since = 0;
+      }
+    }
+    acc = i32x4.add(acc, i32x4.sub(widen(n8), i32x4.shl(widen(s8), 1)));
+  }
+  return hsum(acc);
+}
+
+export function ternaryTernary(w: usize, nblk: i32, G: i32, mask: usize, maskWords: i32, u: usize, batch: i32, out: usize, rows: i32, r0: i32, r1: i32): void {
+  const rowBytes = <usize>(G * nblk) << 5;
+  for (let r = r0; r < r1; r++) {
+    const wr = w + <usize>r * rowBytes;
+    const mrow = mask + (<usize>(r * maskWords) << 2);
+    for (let b = 0; b < batch; b++) {
+      const ub = u + <usize>b * rowBytes;
+      const o = out + (<usize>((b * rows + r) * G) << 2);
+      for (let g = 0; g < G; g++) {
+        const go = <usize>(g * nblk) << 5;
+        store<i32>(o + (<usize>g << 2), groupDot(wr + go, ub + go, nblk, mrow, g * nblk, mask));
+      }
+    }
+  }
+}

@@ -1,0 +1,136 @@
+/**
+ * The wasm backend against the shared conformance suite (1 and 2 threads, SIMD128 and the
+ * engine's best build, sparse lists forced), plus its own layouts: zero skipping by block
+ * bitmaps and by sparse lists must give the same integers as the naive math.
+ */
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { createBackend } from '../../src/backend/registry.js';
+import { WasmBackend } from '../../src/backend/wasm/wasm-backend.js';
+import { TernaryTensor } from '../../src/tensor/ternary-tensor.js';
+import { quantize } from '../../src/quant/weight-quantizers.js';
+import { quantizeInt8PerToken, quantizeTernaryPerToken } from '../../src/quant/activation-quantizers.js';
+import { randomFloats } from '../helpers/arbitraries.js';
+import { backendConformance, expectClose, naiveF64, naiveIntAcc } from './conformance.js';
+
+const relaxedAvailable = WebAssembly.validate(readFileSync(new URL('../../dist/kernels/relaxed.wasm', import.meta.url)));
+const best = relaxedAvailable ? 'relaxed-simd' : 'simd128';
+
+backendConformance(`wasm, 1 thread, ${best}`, () => WasmBackend.create({ threads: 1 }));
+backendConformance('wasm, 2 threads, simd128, every call on the pool', () => WasmBackend.create({ threads: 2, simd: 'simd128', parallelMinWork: 0 }));
+backendConformance(`wasm, 2 threads, ${best}, sparse lists`, () => WasmBackend.create({ threads: 2, sparse: 'always', parallelMinWork: 0 }), { runs: 25 });
+
+/** A tensor whose zeros come in whole 128-column blocks (structured), or at random. */
+function sparseTensor(rows: number, cols: number, zeroFraction: number, seed: number, structured: boolean, groupSize = 0): TernaryTensor {
+  const r = randomFloats(rows * cols, seed);
+  const keep = randomFloats(rows * Math.ceil(cols / 128), seed + 1);
+  const trits = new Int8Array(rows * cols);
+  for (let i = 0; i < rows * cols; i++) {
+    const row = Math.floor(i / cols);
+    const k = structured ? (keep[row * Math.ceil(cols / 128) + Math.floor((i % cols) / 128)]! + 1) / 2 : Math.abs(r[(i * 7919) % r.length]!);
+    trits[i] = k < zeroFraction ? 0 : r[i]! > 0 ? 1 : -1;
+  }
+  const G = groupSize ? Math.ceil(cols / groupSize) : 0;
+  return TernaryTensor.fromTrits(trits, rows, cols, { scales: Array.from({ length: rows }, (_, i) => 0.5 + i / rows), groupSize: groupSize || undefined, groupScales: G ? Array.from({ length: rows * G }, (_, i) => 1 + (i % 3)) : undefined });
+}
+
+describe('wasm backend layouts and zero skipping', () => {
+  it('the engine build is chosen by WebAssembly.validate, and simd: relaxed is refused where invalid', async () => {
+    const be = await createBackend('wasm', { threads: 1 });
+    expect(be.describe()).toMatchObject({ backend: 'wasm', threads: 1, simd: best });
+    await be.dispose();
+    if (process.env.TRITWISE_EXPECT_SIMD) expect(best).toBe(process.env.TRITWISE_EXPECT_SIMD);
+    if (relaxedAvailable) {
+      const r = await WasmBackend.create({ threads: 1, simd: 'relaxed' });
+      expect(r.describe().simd).toBe('relaxed-simd');
+      await r.dispose();
+    } else {
+      await expect(WasmBackend.create({ threads: 1, simd: 'relaxed' })).rejects.toMatchObject({ code: 'E_UNSUPPORTED' });
+    }
+    await expect(WasmBackend.create({ threads: 0 })).rejects.toMatchObject({ code: 'E_ARG' });
+    await expect(WasmBackend.create({ simd: 'avx' as 'auto' })).rejects.toMatchObject({ code: 'E_ARG' });
+  });
+
+  it('block bitmaps skip all-zero blocks and sparse lists take over at low density, exactly', async () => {
+    const be = await WasmBackend.create({ threads: 2, parallelMinWork: 0 });
+    const batch = 3;
+    for (const [zeros, structured, gs] of [
+      [0.5, true, 0],
+      [0.9, true, 128],
+      [0.95, false, 0],
+      [0.99, false, 64],
+      [0, false, 0],
+    ] as const) {
+      const t = sparseTensor(24, 520, zeros, 11, structured, gs);
+      const h = await be.uploadTernary(t);
+      const x = randomFloats(batch * t.cols, 3);
+      const q = quantizeInt8PerToken(x, batch, t.cols).q;
+      const u = quantizeTernaryPerToken(x, batch, t.cols);
+      expect(Array.from(await be.matmulI8(h, q, batch))).toEqual(Array.from(naiveIntAcc(t, q, batch)));
+      expect(Array.from(await be.matmulTernary(h, u))).toEqual(Array.from(naiveIntAcc(t, u.toTrits(), batch)));
+      expectClose(await be.matmulF32(h, x, batch), naiveF64(t.toDense(), t.rows, t.cols, x, batch));
+      const info = be.layoutInfo(h) as { density: number; codes: { masked: boolean } | null; sparse: unknown };
+      if (structured) expect(info.codes?.masked, `zeros ${zeros}: codes masked`).toBe(true);
+      if (zeros >= 0.95) expect(info.sparse, `zeros ${zeros}: sparse lists`).not.toBeNull();
+      if (zeros === 0) expect(info.codes?.masked).toBe(false);
+      be.release(h);
+    }
+    await be.dispose();
+  });
+
+  it('outputs land in caller buffers, released handles are refused, and dispose is idempotent', async () => {
+    const be = await WasmBackend.create({ threads: 2, parallelMinWork: 0 });
+    const t = quantize(randomFloats(300 * 96, 1), 300, 96, 'twn').tensor;
+    const h = await be.uploadTernary(t);
+    const q = quantizeInt8PerToken(randomFloats(2 * 96, 2), 2, 96).q;
+    const out = new Int32Array(600);
+    expect(await be.matmulI8(h, q, 2, out)).toBe(out);
+    expect(Array.from(out)).toEqual(Array.from(naiveIntAcc(t, q, 2)));
+    await expect(be.matmulI8(h, q, 2, new Int32Array(5))).rejects.toMatchObject({ code: 'E_SHAPE' });
+    be.release(h);
+    be.release(h);
+    await expect(be.matmulI8(h, q, 2)).rejects.toMatchObject({ code: 'E_BACKEND' });
+    const ref = await createBackend('ref');
+    await expect(be.matmulI8(await ref.uploadTernary(t), q, 2)).rejects.toMatchObject({ code: 'E_BACKEND' });
+    await be.dispose();
+    await be.dispose();
+    await expect(be.uploadTernary(t)).rejects.toMatchObject({ code: 'E_BACKEND' });
+  });
+
+  it('long rows cross the kernels\' chunk boundaries exactly (GEMV and ragged batches, 4100 columns)', async () => {
+    const be = await WasmBackend.create({ threads: 2, parallelMinWork: 0 });
+    const rows = 33,
+      cols = 4100;
+    for (const gs of [0, 2048]) {
+      const t = quantize(randomFloats(rows * cols, 21 + gs), rows, cols, 'absmean', { groupSize: gs }).tensor;
+      const h = await be.uploadTernary(t);
+      for (const batch of [1, 3, 5]) {
+        const x = randomFloats(batch * cols, 22 + batch);
+        // extreme activations: every int8 code ±127 (and −128) stresses the i16 partial sums
+        const q = Int8Array.from({ length: batch * cols }, (_, i) => (i % 7 === 0 ? -128 : i % 2 ? 127 : -127));
+        expect(Array.from(await be.matmulI8(h, q, batch)), `i8 gs${gs} b${batch}`).toEqual(Array.from(naiveIntAcc(t, q, batch)));
+        const u = quantizeTernaryPerToken(x, batch, cols);
+        expect(Array.from(await be.matmulTernary(h, u)), `ternary gs${gs} b${batch}`).toEqual(Array.from(naiveIntAcc(t, u.toTrits(), batch)));
+        expectClose(await be.matmulF32(h, x, batch), naiveF64(t.toDense(), rows, cols, x, batch), 1e-5, `f32 gs${gs} b${batch}`);
+      }
+      be.release(h);
+    }
+    await be.dispose();
+  });
+
+  it('a weight matrix larger than the initial memory grows it and stays exact (GEMM batch 64)', async () => {
+    const be = await WasmBackend.create({ threads: 2 });
+    const rows = 512,
+      cols = 4096,
+      batch = 64;
+    const t = quantize(randomFloats(rows * cols, 9), rows, cols, 'absmean').tensor;
+    const h = await be.uploadTernary(t);
+    const q = quantizeInt8PerToken(randomFloats(batch * cols, 10), batch, cols).q;
+    const got = await be.matmulI8(h, q, batch);
+    const want = naiveIntAcc(t, q, batch);
+    let bad = -1;
+    for (let i = 0; i < want.length && bad < 0; i++) if (got[i] !== want[i]) bad = i;
+    expect(bad).toBe(-1);
+    await be.dispose();
+  });
+});
