@@ -22,3 +22,4 @@ export { inspectFile, type FileSummary, type TensorSummary } from './io/inspect.
 export { f16ToF32, f32ToF16 } from './io/half.js';
 export { measure, machineInfo, median } from './eval/benchmark.js';
 export { seededRandom, type Rng } from './eval/random.js';
+export * as vsa from './vsa/index.js';

@@ -94,6 +94,8 @@ describe('decoders (D = 1,024, M = 1,000 random values)', () => {
     expect(accuracy(greedy.indices, truth)).toBeLessThan(0.6);
     expect(accuracy(amp.indices, truth)).toBeGreaterThanOrEqual(0.99);
     expect(amp.stats.decoder).toBe('amp');
+    // its first pass is exactly the single-shot decode
+    expect(Array.from(amp.singleShot!)).toEqual(Array.from(single.indices));
     // shortlists keep the cost near one single-shot pass
     expect(amp.stats.fullScorings).toBeLessThan(2 * 128);
   });
@@ -112,7 +114,7 @@ describe('decoders (D = 1,024, M = 1,000 random values)', () => {
     const K = randomCodebook(2, D, rng), V = randomCodebook(3, D, rng);
     const R = new Accumulator(D).addBound(TritVector.fromRow(K, 0), TritVector.fromRow(V, 2)).addBound(TritVector.fromRow(K, 1), TritVector.fromRow(V, 0)).counts;
     const dense = (t: typeof K) => Float32Array.from(t.toTrits());
-    const out = ampCore({ R, K: Int8Array.from(K.toTrits()), V: dense(V), M: 3, secs: Int32Array.of(0, 1), L: 3, lists: Int32Array.of(0, 1, 2, 0, 1, 2), E: new Float64Array(6).fill(D), maxIterations: 30, onsager: true });
+    const out = ampCore({ R, K: Int8Array.from(K.toTrits()), V: dense(V), logTail: new Float64Array(2).fill(-Infinity), secs: Int32Array.of(0, 1), L: 3, lists: Int32Array.of(0, 1, 2, 0, 1, 2), E: new Float64Array(6).fill(D), maxIterations: 30, onsager: true });
     expect(out.p[2]).toBeGreaterThan(0.999);
     expect(out.p[3]).toBeGreaterThan(0.999);
     expect(out.tau2).toBeLessThan(1e-6);

@@ -24,10 +24,14 @@
  * Cost control (this is what makes it practical):
  *  - Shortlists: one exact full scoring (the single-shot pass, a ternary GEMV per chunk on the
  *    backend) keeps the L best candidates per key. AMP then only scores those (N·L·D per
- *    iteration instead of N·M·D). The M − L unlisted candidates are one "tail" outcome whose
- *    weight is their expected sum, M − L (each wrong candidate has E[exp((u − e/2)/τ²)] = 1), and
+ *    iteration instead of N·M·D). The M − L unlisted candidates are one "tail" outcome that
  *    contributes nothing to the estimate, so a key whose truth missed its list stays uncertain
- *    rather than locking onto a wrong value.
+ *    rather than locking onto a wrong value. Its weight is their realised share of the posterior
+ *    at the scoring that made the list, log Σ_unlisted exp((s_m − e/2)/τ²). (Why constant: if the
+ *    noise at step t is the part of the initial noise not yet explained, a candidate's normalised
+ *    statistic is ρZ₀ + √(1−ρ²)W with ρ = τ_t/τ_0, and E[weight | Z₀ below the list] works out to
+ *    Φ(c − √ν₀)/Φ(c), independent of t. Counting each unlisted candidate at its unconditional
+ *    mean weight 1 instead overstates the tail ~10× and stalls AMP near D/7.)
  *  - Peeling rounds: after AMP converges, keys with posterior ≥ `accept` are fixed and removed
  *    exactly from the integer residual R = S − Σ_fixed k_i ⊙ v_ĉ(i). Every fixed key is checked
  *    against R (a wrong one shows ⟨k_i ⊙ v_ĉ, R⟩ ≈ −e) and released if inconsistent. The rest are
@@ -82,7 +86,6 @@ interface CoreInput {
   R: Int32Array;
   K: Int8Array;
   V: Float32Array;
-  M: number;
   /** key rows in this sub-problem */
   secs: Int32Array;
   L: number;
@@ -92,16 +95,31 @@ interface CoreInput {
   E: Float64Array;
   maxIterations: number;
   onsager: boolean;
+  /** [n] log of the unlisted candidates' total weight (−Infinity when every candidate is listed) */
+  logTail: Float64Array;
+}
+
+/**
+ * log Σ_{m unlisted} exp((s_m − e/2)/τ²): the unlisted candidates' share of the posterior
+ * normaliser at the scoring that made the list. (`listed` is M bytes of scratch.)
+ */
+function unlistedLogWeight(s: Float64Array, o: number, M: number, lists: Int32Array, lo: number, L: number, e: number, tau2: number, listed: Uint8Array): number {
+  for (let j = 0; j < L; j++) if (lists[lo + j]! >= 0) listed[lists[lo + j]!] = 1;
+  let mx = -Infinity;
+  for (let m = 0; m < M; m++) if (!listed[m]) mx = Math.max(mx, s[o + m]!);
+  let sum = 0;
+  if (mx > -Infinity) for (let m = 0; m < M; m++) if (!listed[m]) sum += Math.exp((s[o + m]! - mx) / tau2);
+  for (let j = 0; j < L; j++) if (lists[lo + j]! >= 0) listed[lists[lo + j]!] = 0;
+  return mx === -Infinity ? -Infinity : Math.log(sum) + (mx - e / 2) / tau2;
 }
 
 /** AMP on one (sub-)problem; returns the posteriors [n, L] and the iterations run. */
 export function ampCore(c: CoreInput): { p: Float64Array; iterations: number; tau2: number } {
-  const { R, K, V, M, secs, L, lists, E } = c;
+  const { R, K, V, secs, L, lists, E } = c;
   const D = R.length, n = secs.length;
   let z = Float64Array.from(R), zn = new Float64Array(D);
   let p = new Float64Array(n * L), pn = new Float64Array(n * L);
   const q = new Float32Array(D), est = new Float64Array(D), a = new Float64Array(L);
-  const logTail = M > L ? Math.log(M - L) : -Infinity;
   const norm2 = (x: Float64Array) => {
     let s = 0;
     for (let d = 0; d < D; d++) s += x[d]! * x[d]!;
@@ -112,7 +130,7 @@ export function ampCore(c: CoreInput): { p: Float64Array; iterations: number; ta
     // denoise: p' from u = ⟨v_m, k_i ⊙ z⟩ + e·p
     let div = 0;
     for (let s = 0; s < n; s++) {
-      const ko = secs[s]! * D, lo = s * L;
+      const ko = secs[s]! * D, lo = s * L, logTail = c.logTail[s]!;
       for (let d = 0; d < D; d++) q[d] = K[ko + d]! * z[d]!;
       let mx = logTail;
       for (let j = 0; j < L; j++) {
@@ -176,27 +194,37 @@ export async function decodeAmp(p: SuperpositionProblem, opts: AmpOptions = {}):
   let active = Int32Array.from({ length: N }, (_, i) => i);
   let fullScorings = 0, iterations = 0, rounds = 0;
 
+  const tails = new Float64Array(N);
   const rescore = async (secs: Int32Array) => {
-    await scoreSections(p, secs, R, (i, s, o) => topL(s, o, M, L, lists, i * L));
+    let tau2 = 0;
+    for (let d = 0; d < D; d++) tau2 += R[d]! * R[d]!;
+    tau2 = Math.max(tau2 / D, 1e-9);
+    const listed = new Uint8Array(M);
+    await scoreSections(p, secs, R, (i, s, o) => {
+      topL(s, o, M, L, lists, i * L);
+      tails[i] = unlistedLogWeight(s, o, M, lists, i * L, L, pairEnergy(Kt, i, Vt, lists[i * L]!), tau2, listed);
+    });
     fullScorings += secs.length;
     for (const i of secs) guess[i] = lists[i * L]!;
   };
   await rescore(active);
+  const singleShot = guess.slice();
   log(`full scoring of ${N} keys done`);
 
   for (let round = 0; round < (opts.maxRounds ?? 8) && active.length > 0; round++) {
     rounds++;
     const n = active.length;
-    const sl = new Int32Array(n * L), E = new Float64Array(n * L);
+    const sl = new Int32Array(n * L), E = new Float64Array(n * L), logTail = new Float64Array(n);
     for (let s = 0; s < n; s++) {
       const i = active[s]!;
+      logTail[s] = tails[i]!;
       for (let j = 0; j < L; j++) {
         const m = lists[i * L + j]!;
         sl[s * L + j] = m;
         E[s * L + j] = m < 0 ? 0 : pairEnergy(Kt, i, Vt, m);
       }
     }
-    const core = ampCore({ R, K, V, M, secs: active, L, lists: sl, E, maxIterations: opts.maxIterations ?? 60, onsager: !opts.noOnsager });
+    const core = ampCore({ R, K, V, secs: active, L, lists: sl, E, logTail, maxIterations: opts.maxIterations ?? 60, onsager: !opts.noOnsager });
     iterations += core.iterations;
     // accept confident keys and peel them off the exact residual
     let accepted = 0;
@@ -237,5 +265,5 @@ export async function decodeAmp(p: SuperpositionProblem, opts: AmpOptions = {}):
   for (let i = 0; i < N; i++) {
     indices[i] = fixed[i]! >= 0 ? fixed[i]! : guess[i]!;
   }
-  return { indices, confidence: conf, stats: { decoder: 'amp', fullScorings, iterations, rounds, ms: performance.now() - t0 } };
+  return { indices, confidence: conf, singleShot, stats: { decoder: 'amp', fullScorings, iterations, rounds, ms: performance.now() - t0 } };
 }

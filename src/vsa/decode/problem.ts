@@ -46,6 +46,8 @@ export interface DecodeResult {
   /** a confidence in [0, 1] per key (the posterior of the decision, or a margin for single-shot) */
   confidence: Float64Array;
   stats: DecodeStats;
+  /** the single-shot decisions, when the decoder computed them on the way (amp does) */
+  singleShot?: Int32Array;
 }
 
 export function checkProblem(p: SuperpositionProblem, where: string): void {
