@@ -7,7 +7,7 @@
  *   tritwise vsa bench [--dims …] [--ratios …] [--out-dir bench/results]
  *     the capacity curve (JSON + SVG) and the speed table of the VSA operations.
  */
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import cliProgress from 'cli-progress';
 import { InvalidArgumentError, Option, type Command } from 'commander';
@@ -138,7 +138,8 @@ export function registerVsa(program: Command): void {
     .option('--no-speed', 'skip the speed table')
     .option('--backend <name>', `backend (${backendNames().join(', ')})`, 'ref')
     .option('--out-dir <dir>', 'where to write vsa-capacity.{json,svg} and vsa-speed.json', 'bench/results')
-    .action(async (o: { dims: number[]; ratios: number[]; values: number; seed: number; greedyMaxDim: number; speedDim: number; minTime: number; curve: boolean; speed: boolean; backend: string; outDir: string }) => {
+    .option('--merge', 'add the new points to an existing vsa-capacity.json (same D, N and decoder are replaced)')
+    .action(async (o: { dims: number[]; ratios: number[]; values: number; seed: number; greedyMaxDim: number; speedDim: number; minTime: number; curve: boolean; speed: boolean; backend: string; outDir: string; merge?: boolean }) => {
       for (const d of [...o.dims, o.speedDim]) checkDim(d, '--dims');
       const backend = await createBackend(o.backend, { threads: 1 });
       mkdirSync(o.outDir, { recursive: true });
@@ -153,8 +154,9 @@ export function registerVsa(program: Command): void {
         if (o.curve) {
           const total = o.dims.length * o.ratios.length;
           const bar = new cliProgress.SingleBar({ format: 'capacity {bar} {value}/{total} points | {last}', stream: process.stderr }, cliProgress.Presets.shades_classic);
-          bar.start(total, 0, { last: '' });
-          const points = await capacityCurve({
+          const tty = process.stderr.isTTY === true;
+          if (tty) bar.start(total, 0, { last: '' });
+          const fresh = await capacityCurve({
             dims: o.dims,
             ratios: o.ratios,
             values: o.values,
@@ -162,11 +164,19 @@ export function registerVsa(program: Command): void {
             backend,
             greedyMaxDim: o.greedyMaxDim,
             onPoint: (p) => {
-              if (p.decoder === 'amp') bar.increment(1, { last: `D=${p.dim} N=${p.items} amp ${(p.accuracy * 100).toFixed(1)}% in ${(p.ms / 1000).toFixed(1)} s` });
+              if (p.decoder !== 'amp') return;
+              const last = `D=${p.dim} N=${p.items} amp ${(p.accuracy * 100).toFixed(1)}% in ${(p.ms / 1000).toFixed(1)} s`;
+              if (tty) bar.increment(1, { last });
+              else process.stderr.write(`  ${last}\n`);
             },
           });
-          bar.stop();
-          writeJsonFile(join(o.outDir, 'vsa-capacity.json'), { machine: m, values: o.values, seed: o.seed, points });
+          if (tty) bar.stop();
+          const file = join(o.outDir, 'vsa-capacity.json');
+          const key = (p: CurvePoint) => `${p.dim}|${p.items}|${p.decoder}`;
+          const have = new Set(fresh.map(key));
+          const old: CurvePoint[] = o.merge && existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as { points: CurvePoint[] }).points : [];
+          const points = [...old.filter((p) => !have.has(key(p))), ...fresh].sort((a, b) => a.dim - b.dim || a.items - b.items);
+          writeJsonFile(file, { machine: m, values: o.values, seed: o.seed, points });
           const svg = capacitySvg(points, o.values);
           writeFileAtomic(join(o.outDir, 'vsa-capacity.svg'), (fd) => writeAll(fd, new TextEncoder().encode(svg)));
           const svg2 = loadSvg(points, o.values);

@@ -12,6 +12,7 @@
  * Limits: weights are integers with |w| ≤ 2²⁴, and |c_d| must stay below 2³¹ (checked per add).
  */
 import { TritwiseError } from '../errors.js';
+import type { TernaryTensor } from '../tensor/ternary-tensor.js';
 import { TritVector } from '../tensor/trit-vector.js';
 import { checkDim, checkSameDim } from './hypervector.js';
 
@@ -30,6 +31,18 @@ function addPlanes(c: Int32Array, p: Uint32Array, m: Uint32Array, pOff: number, 
     if ((pw | mw) === 0) continue;
     const n = Math.min(32, D - d0);
     for (let b = 0; b < n; b++) c[d0 + b]! += w * (((pw >>> b) & 1) - ((mw >>> b) & 1));
+  }
+}
+
+/** c[d] += w · (a ⊙ b)_d for two trit rows given as planes + word offsets. */
+export function addBoundPlanes(c: Int32Array, ap: Uint32Array, am: Uint32Array, aOff: number, bp: Uint32Array, bm: Uint32Array, bOff: number, w: number): void {
+  const D = c.length;
+  for (let word = 0, d0 = 0; d0 < D; word++, d0 += 32) {
+    const a1 = ap[aOff + word]!, a0 = am[aOff + word]!, b1 = bp[bOff + word]!, b0 = bm[bOff + word]!;
+    const pw = (a1 & b1) | (a0 & b0), mw = (a1 & b0) | (a0 & b1);
+    if ((pw | mw) === 0) continue;
+    const n = Math.min(32, D - d0);
+    for (let k = 0; k < n; k++) c[d0 + k]! += w * (((pw >>> k) & 1) - ((mw >>> k) & 1));
   }
 }
 
@@ -77,15 +90,17 @@ export class Accumulator {
   addBound(a: TritVector, b: TritVector, weight = 1): this {
     this.#check(a, 'Accumulator.addBound');
     this.#check(b, 'Accumulator.addBound');
+    return this.addBoundRows(a, 0, b, 0, weight);
+  }
+
+  /** c += w · bind(A[i], B[j]) for rows of two tensors (no copies: item memories use this). */
+  addBoundRows(A: TernaryTensor, i: number, B: TernaryTensor, j: number, weight = 1): this {
+    if (A.cols !== this.dim || B.cols !== this.dim || !(i >= 0 && i < A.rows && j >= 0 && j < B.rows)) {
+      throw new TritwiseError('E_SHAPE', 'rows do not match the accumulator', { where: 'Accumulator.addBoundRows', expected: `rows of width ${this.dim}`, got: `${A.rows}×${A.cols}[${i}], ${B.rows}×${B.cols}[${j}]` });
+    }
     checkWeight(weight, 'Accumulator.addBound.weight');
     this.#grow(weight, 'Accumulator.addBound');
-    const D = this.dim, c = this.counts;
-    for (let word = 0, d0 = 0; d0 < D; word++, d0 += 32) {
-      const a1 = a.plus[word]!, a0 = a.minus[word]!, b1 = b.plus[word]!, b0 = b.minus[word]!;
-      const pw = (a1 & b1) | (a0 & b0), mw = (a1 & b0) | (a0 & b1);
-      const n = Math.min(32, D - d0);
-      for (let k = 0; k < n; k++) c[d0 + k]! += weight * (((pw >>> k) & 1) - ((mw >>> k) & 1));
-    }
+    addBoundPlanes(this.counts, A.plus, A.minus, i * A.wordsPerRow, B.plus, B.minus, j * B.wordsPerRow, weight);
     return this;
   }
 

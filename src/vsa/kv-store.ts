@@ -85,10 +85,10 @@ export class KeyValueStore {
 
   /** Superpose key ⊙ value without checking for a previous value (bulk loading of new keys). */
   add(key: string, value: string): void {
-    const k = this.keyVectors.symbol(key);
-    const v = this.values.vector(this.#valueIndex(value));
-    this.memory.addBound(k, v, 1);
-    this.#present.set(key, this.keyVectors.indexOf(key));
+    if (!this.keyVectors.has(key)) this.keyVectors.symbol(key);
+    const k = this.keyVectors.indexOf(key), v = this.#valueIndex(value);
+    this.memory.addBoundRows(this.keyVectors.tensor(), k, this.values.tensor(), v, 1);
+    this.#present.set(key, k);
     this.#version++;
   }
 
@@ -120,7 +120,7 @@ export class KeyValueStore {
   async delete(key: string, value?: string): Promise<boolean> {
     if (!this.#present.has(key)) return false;
     const v = value ?? (await this.get(key))!.value;
-    this.memory.addBound(this.keyVectors.vector(key), this.values.vector(this.#valueIndex(v)), -1);
+    this.memory.addBoundRows(this.keyVectors.tensor(), this.#present.get(key)!, this.values.tensor(), this.#valueIndex(v), -1);
     this.#present.delete(key);
     this.#version++;
     return true;

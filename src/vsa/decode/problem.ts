@@ -16,6 +16,7 @@
 import { TritwiseError } from '../../errors.js';
 import { popcount32 } from '../../tensor/bits.js';
 import { TernaryTensor } from '../../tensor/ternary-tensor.js';
+import { addBoundPlanes } from '../accumulator.js';
 import { digitsFor, maxAbs, writeDigitPlanes } from '../digit-planes.js';
 import type { ItemMemory } from '../item-memory.js';
 import { bindWords } from '../ops.js';
@@ -105,14 +106,7 @@ export function topL(scores: ArrayLike<number>, off: number, M: number, L: numbe
 
 /** R += w · (k_i ⊙ v_m), exact (w = −1 removes a decoded pair from a residual). */
 export function addPair(R: Int32Array, keys: TernaryTensor, i: number, values: TernaryTensor, m: number, w: number): void {
-  const D = R.length, wpr = keys.wordsPerRow, ko = i * wpr, vo = m * wpr;
-  for (let word = 0, d0 = 0; d0 < D; word++, d0 += 32) {
-    const a1 = keys.plus[ko + word]!, a0 = keys.minus[ko + word]!, b1 = values.plus[vo + word]!, b0 = values.minus[vo + word]!;
-    const pw = (a1 & b1) | (a0 & b0), mw = (a1 & b0) | (a0 & b1);
-    if ((pw | mw) === 0) continue;
-    const n = Math.min(32, D - d0);
-    for (let b = 0; b < n; b++) R[d0 + b]! += w * (((pw >>> b) & 1) - ((mw >>> b) & 1));
-  }
+  addBoundPlanes(R, keys.plus, keys.minus, i * keys.wordsPerRow, values.plus, values.minus, m * values.wordsPerRow, w);
 }
 
 /** ⟨k_i ⊙ v_m, R⟩, exact. */
