@@ -77,6 +77,16 @@ describe('KeyValueStore', () => {
   });
 });
 
+describe('sparse ternary codes', () => {
+  it('keys and values at density 0.3: the pair energies e = nnz(k ⊙ v) vary and AMP still decodes', async () => {
+    const store = await KeyValueStore.create(2048, { seed: 2, density: 0.3 });
+    for (let m = 0; m < 200; m++) store.values.symbol(`v${m}`);
+    const want = new Map(Array.from({ length: 48 }, (_, i) => [`k${i}`, `v${(i * 7) % 200}`] as const));
+    for (const [k, v] of want) store.add(k, v);
+    expect(Object.fromEntries(await store.entries('amp'))).toEqual(Object.fromEntries(want));
+  });
+});
+
 describe('decoders (D = 1,024, M = 1,000 random values)', () => {
   it('below D/14 single-shot cleanup is nearly always right', async () => {
     const { problem, truth } = await superposition(1024, 48, 1000, 1);
