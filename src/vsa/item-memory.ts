@@ -52,6 +52,8 @@ export class ItemMemory {
   #nnz: Float64Array;
   #handle: TernaryWeights | null = null;
   #tensor: TernaryTensor | null = null;
+  /** true when create() made the backend from a name (then dispose() frees it) */
+  #ownsBackend = false;
 
   private constructor(dim: number, backend: Backend, opts: ItemMemoryOptions) {
     this.dim = checkDim(dim, 'ItemMemory.dim');
@@ -66,7 +68,11 @@ export class ItemMemory {
 
   static async create(dim: number, opts: ItemMemoryOptions = {}): Promise<ItemMemory> {
     const b = opts.backend;
-    return new ItemMemory(dim, typeof b === 'object' ? b : await createBackend(b ?? 'ref'), opts);
+    if (typeof b === 'object') return new ItemMemory(dim, b, opts);
+    checkDim(dim, 'ItemMemory.dim');
+    const mem = new ItemMemory(dim, await createBackend(b ?? 'ref'), opts);
+    mem.#ownsBackend = true;
+    return mem;
   }
 
   /** A memory holding the rows of `codebook`, named `names[i]` (default "0", "1", …). */
@@ -280,5 +286,11 @@ export class ItemMemory {
   /** Release the backend copy of the items (the memory stays usable; it re-uploads on demand). */
   release(): void {
     this.#invalidate();
+  }
+
+  /** Release the items and, if this memory created its backend from a name, dispose of it. */
+  async dispose(): Promise<void> {
+    this.#invalidate();
+    if (this.#ownsBackend) await this.backend.dispose();
   }
 }

@@ -47,6 +47,7 @@ export class KeyValueStore {
   /** present keys → row in keyVectors */
   #present = new Map<string, number>();
   #version = 0;
+  #ownsValues: boolean;
   #joint: { version: number; decoder: DecoderName; order: string[]; result: DecodeResult } | null = null;
 
   private constructor(dim: number, keyVectors: ItemMemory, values: ItemMemory, opts: KeyValueStoreOptions) {
@@ -56,6 +57,7 @@ export class KeyValueStore {
     this.values = values;
     this.decoder = checkDecoder(opts.decoder ?? 'single', 'KeyValueStore.decoder');
     this.decodeOptions = opts.decodeOptions ?? {};
+    this.#ownsValues = !opts.values;
   }
 
   static async create(dim: number, opts: KeyValueStoreOptions = {}): Promise<KeyValueStore> {
@@ -147,6 +149,13 @@ export class KeyValueStore {
     const result = await decode(problem, d, this.decodeOptions);
     this.#joint = { version: this.#version, decoder: d, order, result };
     return this.#joint;
+  }
+
+  /** Free the backend copies (and the backend, if the store made it from a name). */
+  async dispose(): Promise<void> {
+    this.keyVectors.release();
+    if (this.#ownsValues) await this.values.dispose();
+    else this.values.release();
   }
 
   /** All present pairs as a Map key → decoded value. */

@@ -136,6 +136,12 @@ export class StructureMemory {
     return { kind: entry!.kind, vector: cur, atom: entry!.atom, steps };
   }
 
+  /** Free the backend copies (and the backend, if this memory made it from a name). */
+  async dispose(): Promise<void> {
+    this.roles.release();
+    await this.items.dispose();
+  }
+
   /** Rebuild the whole value stored in `vec` by querying every level. */
   async decode(vec: TritVector, depth = 16): Promise<Structure> {
     const top = await this.query(vec, []);

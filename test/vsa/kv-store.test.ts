@@ -65,6 +65,7 @@ describe('KeyValueStore', () => {
     expect(Object.fromEntries(all)).toEqual(Object.fromEntries(want));
     expect((await store.get('k5', { decoder: 'amp' }))!.value).toBe(want.get('k5'));
     await expect(store.get('k5', { decoder: 'nope' as DecoderName })).rejects.toMatchObject({ code: 'E_ARG' });
+    await store.dispose();
   });
 
   it('adds unseen value names to the codebook; keys are made once per name', async () => {
