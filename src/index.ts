@@ -24,3 +24,4 @@ export { measure, machineInfo, median } from './eval/benchmark.js';
 export { seededRandom, type Rng } from './eval/random.js';
 export { WasmBackend, SPARSE_DENSITY, type WasmBackendOptions } from './backend/wasm/wasm-backend.js';
 export type { Platform, PoolWorker } from './backend/wasm/platform.js';
+export * as vsa from './vsa/index.js';

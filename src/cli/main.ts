@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs';
 import { TritwiseError } from '../errors.js';
 import { registerBench } from './bench.js';
 import { registerInspect } from './inspect.js';
+import { registerVsa } from './vsa.js';
 
 function version(): string {
   try {
@@ -21,6 +22,7 @@ export function buildProgram(): Command {
   program.name('tritwise').description('ternary (1.58-bit) neural-network weights: quantize, inspect, run, benchmark').version(version());
   registerInspect(program);
   registerBench(program);
+  registerVsa(program);
   program.exitOverride();
   return program;
 }
