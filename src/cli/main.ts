@@ -7,6 +7,11 @@ import { readFileSync } from 'node:fs';
 import { TritwiseError } from '../errors.js';
 import { registerBench } from './bench.js';
 import { registerInspect } from './inspect.js';
+import { registerDemo } from './demo.js';
+import { registerEval } from './eval.js';
+import { registerExportGguf } from './export-gguf.js';
+import { registerQuantize } from './quantize.js';
+import { registerRun } from './run.js';
 
 function version(): string {
   try {
@@ -21,6 +26,11 @@ export function buildProgram(): Command {
   program.name('tritwise').description('ternary (1.58-bit) neural-network weights: quantize, inspect, run, benchmark').version(version());
   registerInspect(program);
   registerBench(program);
+  registerQuantize(program);
+  registerRun(program);
+  registerEval(program);
+  registerExportGguf(program);
+  registerDemo(program);
   program.exitOverride();
   return program;
 }

@@ -22,12 +22,14 @@ export interface Tokenizer {
 }
 
 /**
- * A tokenizer can drive a model when every id it produces indexes the embedding. Tokenizers
- * bigger than the model are refused; smaller ones are fine (models often pad their vocabulary).
+ * A tokenizer can drive a model when its vocabulary is the model's. SentencePiece vocabularies
+ * (llama2.c, GGUF) define the embedding rows, so sizes must be equal; HF models often pad their
+ * embedding beyond the tokenizer, so an HF tokenizer may be smaller, never bigger.
  */
 export function checkVocab(tok: Tokenizer, modelVocab: number, where: string): void {
-  if (tok.vocabSize > modelVocab) {
-    throw new TritwiseError('E_VOCAB', 'tokenizer and model have different vocabulary sizes', { where, expected: `≤ ${modelVocab} tokens (the model's embedding rows)`, got: `${tok.vocabSize} tokens` });
+  const ok = tok.kind === 'spm' ? tok.vocabSize === modelVocab : tok.vocabSize <= modelVocab;
+  if (!ok) {
+    throw new TritwiseError('E_VOCAB', 'tokenizer and model have different vocabulary sizes', { where, expected: `${tok.kind === 'spm' ? '' : '≤ '}${modelVocab} tokens (the model's embedding rows)`, got: `${tok.vocabSize} tokens` });
   }
 }
 
