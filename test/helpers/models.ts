@@ -59,4 +59,24 @@ export function cosine(a: ArrayLike<number>, b: ArrayLike<number>): number {
   return ab / Math.sqrt(aa * bb);
 }
 
+/** tokenizer.bin bytes for a vocabulary. */
+export function encodeTokenizerBin(t: SentencePieceTokenizer): Uint8Array {
+  const enc = new TextEncoder();
+  const parts: number[] = [];
+  const push32 = (v: number, f = false) => {
+    const b = new Uint8Array(4);
+    f ? new DataView(b.buffer).setFloat32(0, v, true) : new DataView(b.buffer).setInt32(0, v, true);
+    parts.push(...b);
+  };
+  const bytes = t.pieces.map((p) => enc.encode(p));
+  push32(Math.max(...bytes.map((b) => b.length)));
+  bytes.forEach((b, i) => {
+    push32(t.scores[i]!, true);
+    push32(b.length);
+    parts.push(...b);
+  });
+  return Uint8Array.from(parts);
+}
+
 export { argmax };
+
