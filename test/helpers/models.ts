@@ -22,7 +22,7 @@ export function tinyWeights(c: LlamaConfig, seed = 7, std = 0.1) {
  */
 export function syntheticVocab(size: number): SentencePieceTokenizer {
   const pieces = ['<unk>', '<s>', '</s>'];
-  const types = [TokenType.unknown, TokenType.control, TokenType.control];
+  const types: number[] = [TokenType.unknown, TokenType.control, TokenType.control];
   for (let b = 0; b < 256; b++) {
     pieces.push(`<0x${b.toString(16).toUpperCase().padStart(2, '0')}>`);
     types.push(TokenType.byte);
