@@ -21,7 +21,9 @@ import { GGML_TYPE_IDS } from './ggml-types.js';
 import { planesToTq1, planesToTq2 } from './ggml-ternary.js';
 import { GgufFile } from './gguf-reader.js';
 import { writeGguf, type GgufKv, type GgufTensorToWrite } from './gguf-writer.js';
+import { HfTokenizer } from './tokenizers/hf-tokenizer.js';
 import { SentencePieceTokenizer, TokenType } from './tokenizers/sentencepiece.js';
+import { hfToSentencePiece } from './tokenizers/spm-hf.js';
 import type { Tokenizer } from './tokenizers/tokenizer.js';
 import type { StoredTensor } from './weights-file.js';
 
@@ -169,9 +171,9 @@ export function exportGguf(
 ): GgufExportReport {
   const c = model.config;
   if (!['f32', 'tq2_0', 'tq1_0'].includes(type)) throw new TritwiseError('E_ARG', 'unknown GGUF export type', { where: 'export-gguf --type', expected: 'f32 | tq2_0 | tq1_0', got: type });
-  const tok = model.tokenizer;
+  const tok = model.tokenizer instanceof HfTokenizer ? hfToSentencePiece(model.tokenizer) : model.tokenizer;
   if (!(tok instanceof SentencePieceTokenizer)) {
-    throw new TritwiseError('E_UNSUPPORTED', 'GGUF export needs a SentencePiece (llama) vocabulary', { where: 'export-gguf', expected: 'a llama2.c, GGUF or tritwise model with a SentencePiece tokenizer', got: tok ? `a ${tok.kind} tokenizer` : 'no tokenizer' });
+    throw new TritwiseError('E_UNSUPPORTED', 'GGUF export needs a SentencePiece-style (llama) vocabulary', { where: 'export-gguf', expected: 'a SentencePiece tokenizer or a Llama-style HF tokenizer.json (BPE with byte fallback)', got: model.tokenizer ? `a ${model.tokenizer.kind} tokenizer of another kind` : 'no tokenizer' });
   }
   if (c.slidingWindow) process.emitWarning('llama.cpp\'s llama architecture ignores the sliding window; outputs will differ past it', { code: 'TRITWISE_GGUF_SWA' });
   const fileType = type === 'f32' ? 0 : type === 'tq1_0' ? 36 : 37;

@@ -23,7 +23,7 @@ import { writeAll, writeFileAtomic } from './atomic-write.js';
 import { SafetensorsFile, writeSafetensors, type TensorToWrite } from './safetensors.js';
 import { HfTokenizer } from './tokenizers/hf-tokenizer.js';
 import { SentencePieceTokenizer } from './tokenizers/sentencepiece.js';
-import { spmToHfTokenizerJson } from './tokenizers/spm-to-hf.js';
+import { spmToHfTokenizerJson } from './tokenizers/spm-hf.js';
 import type { Tokenizer } from './tokenizers/tokenizer.js';
 import type { StoredTensor } from './weights-file.js';
 

@@ -105,6 +105,25 @@ describe('saved models', () => {
     await expect(Model.load(p)).rejects.toThrow(expect.objectContaining({ code: 'E_CONFIG', message: expect.stringMatching(/feed_forward\.w1.*expected \[100, 64\], got \[96, 64\]/) }));
   });
 
+  it('an HF-convention model exported to GGUF gets its Q/K rows permuted back: same logits after reload', async () => {
+    const m = await tiny();
+    const hfDir = join(dir, 'hf-roundtrip');
+    m.saveHf(hfDir);
+    const hf = await Model.load(hfDir);
+    expect(hf.config.ropeStyle).toBe('halves');
+    const path = join(dir, 'from-hf.gguf');
+    hf.exportGguf(path, 'f32');
+    const g = await Model.load(path);
+    expect(g.config.ropeStyle).toBe('adjacent');
+    // the HF tokenizer.json came back as a SentencePiece vocabulary that encodes the same way
+    expect(g.tokenizer!.encode(TEXT.slice(0, 200))).toEqual(vocab.encode(TEXT.slice(0, 200)));
+    const [a, b, c] = await Promise.all([promptLogits(m, [1, 20, 30, 40]), promptLogits(hf, [1, 20, 30, 40]), promptLogits(g, [1, 20, 30, 40])]);
+    for (let p = 0; p < 4; p++) for (let i = 0; i < a[p]!.length; i++) {
+      expect(b[p]![i]).toBeCloseTo(a[p]![i]!, 4);
+      expect(c[p]![i]).toBeCloseTo(a[p]![i]!, 4);
+    }
+  });
+
   it('an HF config.json that does not match its weights is E_CONFIG', async () => {
     const m = await tiny();
     const p = join(dir, 'hf');

@@ -1,12 +1,15 @@
 /**
- * spm-to-hf — a SentencePiece-BPE vocabulary written as an HF `tokenizer.json` (the layout HF
- * uses for Llama 2: BPE with byte fallback, `▁` for spaces, a prepended `▁`).
+ * spm-hf — SentencePiece-BPE vocabularies ⇄ HF `tokenizer.json` (the layout HF uses for Llama 2:
+ * BPE with byte fallback, `▁` for spaces, a prepended `▁`).
  *
  * SentencePiece merges the adjacent pair whose concatenation has the highest score; BPE merges
  * the pair with the lowest rank. So every split (l, r) of every piece with l and r in the
  * vocabulary becomes a merge, ranked by the piece's score (descending; ties by the ids of l, r),
- * which makes BPE choose the same merges.
+ * which makes BPE choose the same merges. The way back (for GGUF export of HF models) gives each
+ * merged piece the score −(rank of the first merge that makes it), so SentencePiece's
+ * highest-score-first order is BPE's lowest-rank-first order.
  */
+import type { HfTokenizer } from './hf-tokenizer.js';
 import { SentencePieceTokenizer, TokenType } from './sentencepiece.js';
 
 const SP = '\u2581';
@@ -65,4 +68,34 @@ export function spmToHfTokenizerJson(tok: SentencePieceTokenizer): { json: Recor
   };
   const config = { bos_token: bos, eos_token: pieces[tok.eos], unk_token: pieces[tok.unk], add_bos_token: true, add_eos_token: false, legacy: true, tokenizer_class: 'LlamaTokenizer' };
   return { json, config };
+}
+
+/** The SentencePiece equivalent of a Llama-style HF tokenizer, or null for other kinds (byte-level BPE, …). */
+export function hfToSentencePiece(tok: HfTokenizer): SentencePieceTokenizer | null {
+  const model = tok.json.model as { type?: string; byte_fallback?: boolean; vocab?: Record<string, number>; merges?: (string | string[])[]; unk_token?: string } | undefined;
+  if (!model || model.type !== 'BPE' || !model.byte_fallback || !model.vocab || tok.json.pre_tokenizer) return null;
+  const pieces: string[] = new Array(tok.vocabSize).fill('');
+  const types = new Int32Array(tok.vocabSize).fill(TokenType.unused);
+  for (const [p, id] of Object.entries(model.vocab)) {
+    pieces[id] = p.replaceAll(SP, ' ');
+    types[id] = /^<0x[0-9A-Fa-f]{2}>$/.test(p) ? TokenType.byte : TokenType.normal;
+  }
+  for (const a of (tok.json.added_tokens ?? []) as { id: number; content: string; special?: boolean }[]) {
+    pieces[a.id] = a.content;
+    types[a.id] = a.special ? TokenType.control : TokenType.userDefined;
+  }
+  const scores = new Float32Array(tok.vocabSize);
+  const seen = new Set<number>();
+  (model.merges ?? []).forEach((m, r) => {
+    const [l, rr] = Array.isArray(m) ? m : m.split(' ');
+    const id = model.vocab![`${l}${rr}`];
+    if (id !== undefined && !seen.has(id)) {
+      seen.add(id);
+      scores[id] = -r;
+    }
+  });
+  const unk = model.unk_token !== undefined ? (model.vocab[model.unk_token] ?? 0) : 0;
+  if (types[unk] === TokenType.normal) types[unk] = TokenType.unknown;
+  const norm = JSON.stringify(tok.json.normalizer ?? null);
+  return new SentencePieceTokenizer({ pieces, scores, types, bos: Math.max(tok.bos, 0), eos: Math.max(tok.eos, 0), unk, addSpacePrefix: norm.includes('"Prepend"') });
 }
