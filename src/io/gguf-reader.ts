@@ -16,7 +16,7 @@ import { TritwiseError } from '../errors.js';
 import type { DenseTensor } from '../tensor/dense-tensor.js';
 import type { TernaryTensor } from '../tensor/ternary-tensor.js';
 import { BufferSource, FileSource, type ByteSource } from './byte-source.js';
-import { GGML_TYPES, rowBytes, typeNames, type GgmlType } from './ggml-types.js';
+import { GGML_TYPES, typeNames, type GgmlType } from './ggml-types.js';
 
 export const GGUF_MAGIC = 0x46554747; // "GGUF" read as u32 LE
 
@@ -299,4 +299,3 @@ export class GgufFile {
   }
 }
 
-export { rowBytes };

@@ -123,7 +123,7 @@ export function checkWeights(c: LlamaConfig, weights: Map<string, StoredTensor>,
     if (!t) throw new TritwiseError('E_CONFIG', 'tensor missing for this config', { where: `${where}: ${name}`, expected: `[${shape.join(', ')}]`, got: 'no such tensor' });
     const got = shapeOf(t);
     if (got.join(',') !== shape.join(',')) throw new TritwiseError('E_CONFIG', 'tensor shape does not match the config', { where: `${where}: ${name}`, expected: shape, got });
-    if (t instanceof TernaryTensor && !(name.startsWith('layers.') || name === 'output') ) {
+    if (t instanceof TernaryTensor && !(name.includes('.attention.w') || name.includes('.feed_forward.w') || name === 'output')) {
       throw new TritwiseError('E_CONFIG', 'only linear layers may be ternary', { where: `${where}: ${name}`, expected: 'f32', got: 'ternary' });
     }
   }

@@ -134,7 +134,7 @@ export class Model {
       const tokens = tok.encode(text, { bos: false }).slice(0, n);
       stats = await collectActivationStats(this.config, this.weights, this.backend, tokens, { ctx: plan.calibration?.ctx ?? Math.min(256, this.config.seqLen), bos: tok.bos, onProgress: opts.onProgress });
     }
-    const q = quantizeWeights(this.config, this.weights, plan, { stats, onProgress: opts.onProgress });
+    const q = quantizeWeights(this.config, this.weights, plan, { stats, onProgress: opts.onProgress, keepActivations: this.activations });
     const llama = await LlamaModel.build(q.config, q.weights, this.backend, { activations: q.activations, attention: this.attention });
     const { calibration: _c, ...planInfo } = plan;
     return new Model(q.config, q.weights, q.activations, this.tokenizer, this.backend, llama, { format: 'memory', path: this.info.path, plan: planInfo, layers: q.layers }, false, this.attention);

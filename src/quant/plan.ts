@@ -13,7 +13,8 @@
  *     "calibration": { "text": "calib.txt", "tokens": 2048, "ctx": 256 }   // for `calibrated`
  *   }
  * Names are the canonical linear names (layers.N.attention.wq … feed_forward.w3, output). The
- * embedding and the norms always stay f32. Globs: `*` matches any run of characters.
+ * embedding and the norms always stay f32; layers that are already ternary keep their trits and
+ * only take the activation mode. Globs: `*` matches any run of characters.
  */
 import type { ActivationMode } from '../backend/backend.js';
 import { TritwiseError } from '../errors.js';

@@ -2,7 +2,9 @@
  * quantize-model — apply a quantization plan to a model's weights: every linear layer the plan
  * does not keep dense becomes a TernaryTensor (quantizer and group size per layer), and gets its
  * activation mode. Embedding and norms stay f32. A shared classifier that the plan quantizes is
- * split off as its own `output` matrix (the embedding stays f32).
+ * split off as its own `output` matrix (the embedding stays f32). Layers that are already ternary
+ * (a TQ GGUF, a saved tritwise model) keep their trits and scales; the plan only sets their
+ * activation mode (re-quantizing trits would only lose their scales).
  */
 import type { ActivationMode } from '../backend/backend.js';
 import { TritwiseError } from '../errors.js';
@@ -45,7 +47,7 @@ export function quantizeWeights(
   config: LlamaConfig,
   weights: Map<string, StoredTensor>,
   plan: QuantPlan,
-  opts: { stats?: Map<string, Float64Array>; onProgress?: Progress } = {},
+  opts: { stats?: Map<string, Float64Array>; onProgress?: Progress; keepActivations?: Map<string, ActivationMode> } = {},
 ): QuantizedWeights {
   const targets = planTargets(config);
   const resolved = resolvePlan(plan, targets);
@@ -55,6 +57,13 @@ export function quantizeWeights(
   const layers: LayerReport[] = [];
   resolved.forEach((r, i) => {
     const src = r.name === 'output' && config.sharedClassifier ? weights.get('tok_embeddings')! : weights.get(r.name)!;
+    if (src instanceof TernaryTensor) {
+      // already ternary: keep trits and scales; a `dense` rule leaves its activation mode alone
+      activations.set(r.name, r.dense ? (opts.keepActivations?.get(r.name) ?? 'f32') : r.activation);
+      layers.push({ ...r, dense: false, quantizer: src.quantizer ?? 'kept', groupSize: src.groupSize, shape: [src.rows, src.cols], bytes: src.bytes, sparsity: src.stats().sparsity });
+      opts.onProgress?.({ phase: 'quantize', done: i + 1, total: resolved.length, name: r.name });
+      return;
+    }
     const d = asDense(src);
     const [rows, cols] = d.shape as [number, number];
     if (r.dense) {

@@ -56,6 +56,12 @@ describe('quantization plans', () => {
     expect(h.weights.get('output')).toBeInstanceOf(TernaryTensor);
     expect(h.weights.get('tok_embeddings')).not.toBeInstanceOf(TernaryTensor);
     expect((await promptLogits(h, [1, 5, 9])).length).toBe(3);
+    // quantizing again keeps existing trits and scales, and only sets activation modes
+    const again = await q.quantize({ quantizer: 'absmean', activation: 'int8', layers: [{ match: 'layers.0.attention.wk', dense: true }] });
+    expect((again.weights.get('layers.0.attention.wq') as TernaryTensor).equals(q.weights.get('layers.0.attention.wq') as TernaryTensor)).toBe(true);
+    expect(again.activations.get('layers.0.attention.wq')).toBe('int8');
+    expect(again.activations.get('layers.0.attention.wk')).toBe('f32');
+    expect(again.weights.get('layers.1.feed_forward.w1')).toBeInstanceOf(TernaryTensor); // was dense, now quantized
   });
 
   it("the calibrated quantizer equals mse when all columns matter equally, and needs calibration text", async () => {
