@@ -145,6 +145,7 @@ export class Model {
     const tok = typeof prompt === 'string' ? this.requireTokenizer() : this.tokenizer;
     const ids = typeof prompt === 'string' ? tok!.encode(prompt, { bos: opts.bos ?? true }) : [...prompt];
     if (ids.length === 0) ids.push(tok?.bos ?? 1);
+    if (ids.length > this.config.seqLen) throw new TritwiseError('E_ARG', 'prompt is longer than the context', { where: 'generate', expected: `≤ ${this.config.seqLen} tokens`, got: `${ids.length} tokens` });
     const max = opts.maxTokens ?? 128;
     const sampler = new Sampler(opts);
     const cache = this.newCache();
