@@ -2,7 +2,7 @@
  * GGUF interop with llama.cpp itself (node-llama-cpp 3.21.1, CPU build, 1 thread): files written
  * by tritwise load in llama.cpp and agree with tritwise, and tritwise reads them back exactly.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { getLlama, type Llama, type LlamaModel as NlcModel } from 'node-llama-cpp';
@@ -86,6 +86,18 @@ describe('llama.cpp loads tritwise GGUFs', () => {
     const ours = await greedyIds(m, 32);
     expect(ours.slice(0, 20)).toEqual([403, 407, 261, 378, 432, 383, 286, 261, 376, 298, 315, 421, 395, 317, 426, 338, 401, 396, 267, 337]);
     expect(await llamaCppGreedy(path, [1], 32)).toEqual(ours);
+  });
+
+  it("tritwise's SentencePiece encoding equals llama.cpp's tokenizer on 50 KB of TinyStories", async (t) => {
+    const gguf = sharedFile('stories260K.f32.gguf');
+    const textPath = sharedFile('tinystories_val_subset.txt');
+    if (!gguf || !textPath) return t.skip();
+    const text = readFileSync(textPath, 'utf8').slice(0, 50_000);
+    const ours = await Model.load(gguf);
+    const { model, ctx } = await llamaCpp(gguf);
+    await ctx.dispose();
+    const theirs = model.tokenize(text, false);
+    expect(ours.tokenizer!.encode(text, { bos: false })).toEqual(Array.from(theirs, Number));
   });
 
   describe('TQ2_0 / TQ1_0 of a random 2-layer dim-512 model', () => {
