@@ -19,7 +19,8 @@
  */
 import type { TernaryTensor } from '../tensor/ternary-tensor.js';
 
-export type ActivationMode = 'f32' | 'int8' | 'ternary';
+/** 'q8k': llama.cpp's Q8_K (int8 per 256-column block), for exact TQ1_0/TQ2_0 emulation */
+export type ActivationMode = 'f32' | 'int8' | 'ternary' | 'q8k';
 
 export interface TernaryWeights {
   readonly kind: 'ternary';

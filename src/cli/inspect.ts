@@ -1,5 +1,5 @@
 /**
- * `tritwise inspect <file> [--json]` — a table of the tensors in a weights file.
+ * `tritwise inspect <file> [--json]` — a table of the tensors in a weights or model file.
  */
 import type { Command } from 'commander';
 import { inspectFile } from '../io/inspect.js';
@@ -9,7 +9,7 @@ export function registerInspect(program: Command): void {
   program
     .command('inspect')
     .description('list the tensors of a weights file: name, shape, format, bits/weight, sparsity, bytes')
-    .argument('<file>', 'a .safetensors file (tritwise or ordinary)')
+    .argument('<file>', 'a .safetensors file (tritwise or ordinary), a .gguf, a llama2.c .bin, or a model folder')
     .option('--json', 'print JSON instead of a table')
     .action((file: string, opts: { json?: boolean }) => {
       const s = inspectFile(file);

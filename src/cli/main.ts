@@ -8,6 +8,11 @@ import { TritwiseError } from '../errors.js';
 import { registerBench } from './bench.js';
 import { registerInspect } from './inspect.js';
 import { registerVsa } from './vsa.js';
+import { registerDemo } from './demo.js';
+import { registerEval } from './eval.js';
+import { registerExportGguf } from './export-gguf.js';
+import { registerQuantize } from './quantize.js';
+import { registerRun } from './run.js';
 
 function version(): string {
   try {
@@ -23,6 +28,11 @@ export function buildProgram(): Command {
   registerInspect(program);
   registerBench(program);
   registerVsa(program);
+  registerQuantize(program);
+  registerRun(program);
+  registerEval(program);
+  registerExportGguf(program);
+  registerDemo(program);
   program.exitOverride();
   return program;
 }

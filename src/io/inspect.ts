@@ -1,8 +1,11 @@
 /**
  * inspect — a per-tensor summary of a weights file (name, shape, format, bits per weight,
- * sparsity, bytes), for tritwise files and ordinary safetensors checkpoints alike.
+ * sparsity, bytes), for tritwise files and ordinary safetensors checkpoints alike; GGUF files,
+ * llama2.c checkpoints and model folders go through inspect-model.ts.
  */
+import { closeSync, openSync, readSync, statSync } from 'node:fs';
 import { TritwiseError } from '../errors.js';
+import { inspectFolder, inspectGguf, inspectLlama2c } from './inspect-model.js';
 import { numel } from '../tensor/dense-tensor.js';
 import { SafetensorsFile, DTYPE_BYTES } from './safetensors.js';
 import { readTernary, ternaryDescriptors } from './weights-file.js';
@@ -22,7 +25,7 @@ export interface TensorSummary {
 
 export interface FileSummary {
   file: string;
-  container: 'safetensors';
+  container: 'safetensors' | 'gguf' | 'llama2c' | 'folder';
   tensors: TensorSummary[];
   parameters: number;
   bytes: number;
@@ -72,5 +75,21 @@ export function inspectSafetensors(path: string): FileSummary {
 /** Summarize a weights file, choosing the reader by its contents. */
 export function inspectFile(path: string): FileSummary {
   if (!path) throw new TritwiseError('E_ARG', 'no file given', { where: 'inspect' });
+  let head = '';
+  try {
+    if (statSync(path).isDirectory()) return inspectFolder(path);
+    const fd = openSync(path, 'r');
+    const b = Buffer.alloc(4);
+    try {
+      readSync(fd, b, 0, 4, 0);
+    } finally {
+      closeSync(fd);
+    }
+    head = b.toString('latin1');
+  } catch {
+    // fall through: the safetensors reader reports the I/O error
+  }
+  if (head === 'GGUF') return inspectGguf(path);
+  if (path.endsWith('.bin')) return inspectLlama2c(path);
   return inspectSafetensors(path);
 }

@@ -6,14 +6,18 @@
  *   'int8'    BitNet W1.58A8: x → per-token absmax int8, integer accumulation, then
  *             y[b,r] = (max|x_b|/127) · rs[r] · Σ_g gs[r,g]·acc[b,r,g]
  *   'ternary' x → per-token ternary (twn), popcount dot, then y = α_b · rs[r] · Σ_g gs·acc
+ *   'q8k'     llama.cpp's TQ path: x → int8 per 256-column block (Q8_K), then
+ *             y[b,r] = rs[r] · Σ_g gs[r,g]·d[b,g]·acc[b,r,g]; W is viewed with 256-column scale
+ *             groups (row-scaled weights get unit group scales; coarser groups are split)
  * DenseLinear is the full-precision fallback for layers a plan keeps dense.
  */
 import type { ActivationMode, Backend, DenseWeights, TernaryWeights } from '../backend/backend.js';
 import { TritwiseError } from '../errors.js';
 import { quantizeInt8PerToken, quantizeTernaryPerToken } from '../quant/activation-quantizers.js';
-import { dequantizeAccumulators } from '../quant/dequantize.js';
+import { dequantizeAccumulators, dequantizeBlockAccumulators } from '../quant/dequantize.js';
+import { QK_K, quantizeQ8K } from '../quant/q8k.js';
 import { quantize, type QuantizerSpec } from '../quant/weight-quantizers.js';
-import type { TernaryTensor } from '../tensor/ternary-tensor.js';
+import { TernaryTensor } from '../tensor/ternary-tensor.js';
 
 export interface Linear {
   readonly kind: 'ternary' | 'dense';
@@ -55,8 +59,8 @@ export class TernaryLinear implements Linear {
     this.inFeatures = weights.cols;
     this.outFeatures = weights.rows;
     this.activation = opts.activation ?? 'f32';
-    if (!['f32', 'int8', 'ternary'].includes(this.activation)) {
-      throw new TritwiseError('E_ARG', 'unknown activation mode', { where: opts.name ?? 'TernaryLinear', expected: 'f32 | int8 | ternary', got: this.activation });
+    if (!['f32', 'int8', 'ternary', 'q8k'].includes(this.activation)) {
+      throw new TritwiseError('E_ARG', 'unknown activation mode', { where: opts.name ?? 'TernaryLinear', expected: 'f32 | int8 | ternary | q8k', got: this.activation });
     }
     checkBias(opts.bias, this.outFeatures, opts.name ?? 'TernaryLinear');
     this.bias = opts.bias;
@@ -64,6 +68,7 @@ export class TernaryLinear implements Linear {
 
   /** Wrap an existing ternary tensor [out, in]. */
   static async fromTensor(backend: Backend, t: TernaryTensor, opts: TernaryLinearOptions = {}): Promise<TernaryLinear> {
+    if (opts.activation === 'q8k') t = withBlockGroups(t, opts.name ?? 'TernaryLinear');
     return new TernaryLinear(backend, await backend.uploadTernary(t), opts);
   }
 
@@ -106,10 +111,34 @@ export class TernaryLinear implements Linear {
         y = dequantizeAccumulators(acc, w.tensor, u.scales, batch, out);
         break;
       }
+      case 'q8k': {
+        const a = quantizeQ8K(x, batch, this.inFeatures);
+        const acc = await this.backend.matmulI8(w, a.q, batch);
+        y = dequantizeBlockAccumulators(acc, w.tensor, a.scales, batch, out);
+        break;
+      }
     }
     addBias(y, this.bias, batch, this.outFeatures);
     return y;
   }
+}
+
+/**
+ * The same weights with one scale group per 256 columns (the Q8_K block), sharing the planes:
+ * row-scaled tensors get unit group scales, tensors grouped by a multiple of 256 repeat theirs.
+ */
+function withBlockGroups(t: TernaryTensor, where: string): TernaryTensor {
+  if (t.groupSize === QK_K) return t;
+  if (t.groupSize !== 0 && t.groupSize % QK_K !== 0) {
+    throw new TritwiseError('E_UNSUPPORTED', "activation 'q8k' needs weight scale groups of a multiple of 256 columns (or per-row scales)", { where, expected: 'groupSize 0, 256, 512, …', got: t.groupSize });
+  }
+  const G = Math.ceil(t.cols / QK_K);
+  const gs = new Float32Array(t.rows * G).fill(1);
+  if (t.groupScales) {
+    const per = t.groupSize / QK_K;
+    for (let r = 0; r < t.rows; r++) for (let g = 0; g < G; g++) gs[r * G + g] = t.groupScales[r * t.groupsPerRow + Math.floor(g / per)]!;
+  }
+  return new TernaryTensor({ rows: t.rows, cols: t.cols, plus: t.plus, minus: t.minus, scales: t.scales, groupSize: QK_K, groupScales: gs, quantizer: t.quantizer }, where);
 }
 
 export class DenseLinear implements Linear {

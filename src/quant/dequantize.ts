@@ -30,3 +30,30 @@ export function dequantizeAccumulators(
   }
   return y;
 }
+
+/**
+ * Block-scaled accumulators (Q8_K activations, one scale per token and 256-column block, which
+ * coincide with W's scale groups):
+ *
+ *   y[b,r] = rs[r] · Σ_g gs[r,g] · xs[b,g] · acc[b,r,g]
+ */
+export function dequantizeBlockAccumulators(
+  acc: Int32Array,
+  w: TernaryTensor,
+  xBlockScales: Float32Array,
+  batch: number,
+  out?: Float32Array,
+): Float32Array {
+  const G = w.groupsPerRow;
+  const y = out ?? new Float32Array(batch * w.rows);
+  const gs = w.groupScales;
+  for (let b = 0; b < batch; b++) {
+    for (let r = 0; r < w.rows; r++) {
+      const base = (b * w.rows + r) * G;
+      let s = 0;
+      for (let g = 0; g < G; g++) s += (gs ? gs[r * G + g]! : 1) * xBlockScales[b * G + g]! * acc[base + g]!;
+      y[b * w.rows + r] = w.scales[r]! * s;
+    }
+  }
+  return y;
+}

@@ -1,0 +1,106 @@
+/**
+ * model-options — the flags shared by the commands that open a model (--tokenizer, --backend,
+ * --threads) and those that quantize one (--plan or --quantizer/--group-size/--activation/
+ * --dense/--calibration).
+ */
+import { InvalidArgumentError, type Command } from 'commander';
+import { readFileSync } from 'node:fs';
+import type { ActivationMode } from '../backend/backend.js';
+import { backendNames } from '../backend/registry.js';
+import { TritwiseError } from '../errors.js';
+import { Model } from '../nn/model.js';
+import { validatePlan, type QuantPlan } from '../quant/plan.js';
+import { progressBar } from './progress.js';
+
+export interface ModelFlags {
+  tokenizer?: string;
+  backend?: string;
+  threads?: number;
+}
+
+export interface PlanFlags {
+  plan?: string;
+  quantizer?: string;
+  groupSize?: number;
+  activation?: ActivationMode;
+  dense?: string[];
+  calibration?: string;
+}
+
+export function intArg(s: string): number {
+  const n = Number(s);
+  if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError(`expected a non-negative integer, got "${s}"`);
+  return n;
+}
+
+export function numArg(s: string): number {
+  const n = Number(s);
+  if (!Number.isFinite(n)) throw new InvalidArgumentError(`expected a number, got "${s}"`);
+  return n;
+}
+
+export function addModelFlags(cmd: Command): Command {
+  return cmd
+    .option('--tokenizer <file>', 'tokenizer for llama2.c checkpoints (tokenizer.bin) or an HF tokenizer.json')
+    .option('--backend <name>', `compute backend (${backendNames().join(', ')})`)
+    .option('--threads <n>', 'worker threads (CPU backends)', intArg);
+}
+
+export function addPlanFlags(cmd: Command): Command {
+  return cmd
+    .option('--plan <file>', 'a quantization plan (JSON); flags below override its defaults')
+    .option('--quantizer <q>', 'absmean | twn | mse | threshold:Δ | percentile:p | calibrated')
+    .option('--group-size <n>', 'columns per scale group (multiple of 32; 0 = per row)', intArg)
+    .option('--activation <mode>', 'activations of ternary layers: f32 | int8 | ternary | q8k')
+    .option('--dense <pattern...>', 'layers kept dense (globs; default: output)')
+    .option('--calibration <file>', 'calibration text (needed by the calibrated quantizer)');
+}
+
+export function hasPlanFlags(f: PlanFlags): boolean {
+  return f.plan !== undefined || f.quantizer !== undefined || f.groupSize !== undefined || f.activation !== undefined || f.dense !== undefined;
+}
+
+export function readText(path: string, what: string): string {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch (e) {
+    throw new TritwiseError('E_IO', `cannot read ${what}`, { where: path, got: (e as Error).message, cause: e });
+  }
+}
+
+export function buildPlan(f: PlanFlags): QuantPlan {
+  let plan: QuantPlan = {};
+  if (f.plan) {
+    try {
+      plan = JSON.parse(readText(f.plan, 'plan'));
+    } catch (e) {
+      if (e instanceof TritwiseError) throw e;
+      throw new TritwiseError('E_FORMAT', 'plan is not valid JSON', { where: f.plan, got: (e as Error).message });
+    }
+    validatePlan(plan, f.plan);
+  }
+  plan = { ...plan };
+  if (f.quantizer !== undefined) plan.quantizer = f.quantizer;
+  if (f.groupSize !== undefined) plan.groupSize = f.groupSize;
+  if (f.activation !== undefined) plan.activation = f.activation;
+  if (f.dense !== undefined) plan.dense = f.dense;
+  if (f.calibration !== undefined) plan.calibration = { ...plan.calibration, text: f.calibration };
+  return validatePlan(plan, 'command line');
+}
+
+export async function openModel(path: string, f: ModelFlags): Promise<Model> {
+  return Model.load(path, { tokenizer: f.tokenizer, backend: f.backend, threads: f.threads });
+}
+
+/** Quantize with a progress bar; returns the new model and the wall time. */
+export async function quantizeWithProgress(model: Model, plan: QuantPlan): Promise<{ model: Model; ms: number }> {
+  const bar = progressBar('quantize');
+  const text = plan.calibration?.text ? readText(plan.calibration.text, 'calibration text') : undefined;
+  const t0 = performance.now();
+  try {
+    const q = await model.quantize(plan, { calibrationText: text, onProgress: (p) => bar.update(p.done, p.total, p.phase === 'calibrate' ? 'calibrating' : p.name) });
+    return { model: q, ms: performance.now() - t0 };
+  } finally {
+    bar.stop();
+  }
+}

@@ -1,0 +1,218 @@
+/**
+ * llama — the Llama forward pass (llama2.c `run.c` style), over a batch of sequences.
+ *
+ * Per layer, for every new token x (a row of the [N, dim] residual stream):
+ *   xb = rmsnorm(x, attention_norm)
+ *   q, k, v = wq·xb, wk·xb, wv·xb            (one batched matmul for all N tokens)
+ *   q, k = rope(q, p), rope(k, p)            (p = the token's position in its sequence)
+ *   cache[p] = (k, v);  o = attention(q, cache[0..p])
+ *   x = x + wo·o
+ *   xb = rmsnorm(x, ffn_norm)
+ *   x = x + w2·(silu(w1·xb) ⊙ w3·xb)         (SwiGLU)
+ * then logits = output · rmsnorm(x, norm), with output = tok_embeddings when shared.
+ *
+ * Every matrix product goes through a `Linear` (ternary or dense) on the model's Backend; the
+ * non-linear parts (ops.ts, rope.ts, attention.ts) are plain TypeScript.
+ */
+import type { ActivationMode, Backend } from '../backend/backend.js';
+import { TritwiseError } from '../errors.js';
+import type { StoredTensor } from '../io/weights-file.js';
+import type { DenseTensor } from '../tensor/dense-tensor.js';
+import { TernaryTensor } from '../tensor/ternary-tensor.js';
+import { exactAttention, type AttentionFn, type AttentionShape } from './attention.js';
+import { KVCache } from './kv-cache.js';
+import { checkWeights, kvDim, qDim, type LlamaConfig } from './llama-config.js';
+import { DenseLinear, TernaryLinear, type Linear } from './linear.js';
+import { addInPlace, rmsnorm, swiglu } from './ops.js';
+import { applyRope, RopeTables } from './rope.js';
+
+/** Activation mode of a ternary linear layer, including llama.cpp's Q8_K emulation. */
+export type LinearActivation = ActivationMode;
+
+export interface LlamaLayer {
+  attentionNorm: Float32Array;
+  wq: Linear;
+  wk: Linear;
+  wv: Linear;
+  wo: Linear;
+  ffnNorm: Float32Array;
+  w1: Linear;
+  w2: Linear;
+  w3: Linear;
+  attention: AttentionFn;
+}
+
+export interface BuildOptions {
+  /** activation mode per ternary linear name (default 'f32') */
+  activations?: Map<string, ActivationMode>;
+  /** attention implementation per layer (default exact) */
+  attention?: (layer: number) => AttentionFn;
+  /** wrap a linear layer (calibration uses this to record inputs) */
+  wrapLinear?: (name: string, l: Linear) => Linear;
+}
+
+/** One sequence's slice of a forward batch: new tokens appended at cache.length. */
+export interface SequenceStep {
+  tokens: ArrayLike<number>;
+  cache: KVCache;
+}
+
+export interface ForwardOptions {
+  /** logits for every new token ('all') or only the last of each sequence (default 'last') */
+  logits?: 'all' | 'last';
+}
+
+async function makeLinear(backend: Backend, name: string, t: StoredTensor, mode: ActivationMode | undefined): Promise<Linear> {
+  if (t instanceof TernaryTensor) return TernaryLinear.fromTensor(backend, t, { activation: mode ?? 'f32', name });
+  const [rows, cols] = (t as DenseTensor).shape as [number, number];
+  return DenseLinear.fromWeights(backend, (t as DenseTensor).data, rows, cols, { name });
+}
+
+function dense(weights: Map<string, StoredTensor>, name: string): Float32Array {
+  return (weights.get(name) as DenseTensor).data;
+}
+
+export class LlamaModel {
+  readonly rope: RopeTables;
+  readonly attnShape: AttentionShape;
+
+  private constructor(
+    readonly config: LlamaConfig,
+    readonly backend: Backend,
+    readonly embedding: Float32Array,
+    readonly layers: LlamaLayer[],
+    readonly finalNorm: Float32Array,
+    readonly output: Linear,
+  ) {
+    this.rope = new RopeTables(config.headDim, config.ropeTheta);
+    this.attnShape = { nHeads: config.nHeads, nKvHeads: config.nKvHeads, headDim: config.headDim, window: config.slidingWindow };
+  }
+
+  static async build(config: LlamaConfig, weights: Map<string, StoredTensor>, backend: Backend, opts: BuildOptions = {}): Promise<LlamaModel> {
+    checkWeights(config, weights, 'model');
+    const lin = async (name: string) => {
+      const l = await makeLinear(backend, name, weights.get(name)!, opts.activations?.get(name));
+      return opts.wrapLinear ? opts.wrapLinear(name, l) : l;
+    };
+    const layers: LlamaLayer[] = [];
+    for (let l = 0; l < config.nLayers; l++) {
+      const p = `layers.${l}.`;
+      layers.push({
+        attentionNorm: dense(weights, p + 'attention_norm'),
+        wq: await lin(p + 'attention.wq'),
+        wk: await lin(p + 'attention.wk'),
+        wv: await lin(p + 'attention.wv'),
+        wo: await lin(p + 'attention.wo'),
+        ffnNorm: dense(weights, p + 'ffn_norm'),
+        w1: await lin(p + 'feed_forward.w1'),
+        w2: await lin(p + 'feed_forward.w2'),
+        w3: await lin(p + 'feed_forward.w3'),
+        attention: opts.attention?.(l) ?? exactAttention,
+      });
+    }
+    const emb = dense(weights, 'tok_embeddings');
+    let output: Linear;
+    if (config.sharedClassifier) {
+      const l = await DenseLinear.fromWeights(backend, emb, config.vocabSize, config.dim, { name: 'output (shared)' });
+      output = opts.wrapLinear ? opts.wrapLinear('output', l) : l;
+    } else output = await lin('output');
+    return new LlamaModel(config, backend, emb, layers, dense(weights, 'norm'), output);
+  }
+
+  newCache(): KVCache {
+    return new KVCache(this.config.nLayers, kvDim(this.config), this.config.seqLen);
+  }
+
+  /** Bytes of weights: linear layers as stored, plus embedding and norms in f32. */
+  get bytes(): number {
+    let b = this.embedding.byteLength + this.finalNorm.byteLength;
+    for (const L of this.layers) b += L.attentionNorm.byteLength + L.ffnNorm.byteLength + L.wq.bytes + L.wk.bytes + L.wv.bytes + L.wo.bytes + L.w1.bytes + L.w2.bytes + L.w3.bytes;
+    if (!this.config.sharedClassifier) b += this.output.bytes;
+    return b;
+  }
+
+  /**
+   * Run new tokens of several sequences through the model in one batch. Returns, per sequence,
+   * logits [n, vocab] (n = its new tokens for 'all', 1 for 'last'). Caches advance.
+   */
+  async forward(steps: SequenceStep[], opts: ForwardOptions = {}): Promise<Float32Array[]> {
+    const c = this.config;
+    const D = c.dim;
+    const Q = qDim(c);
+    const KV = kvDim(c);
+    // the token rows of the batch: which sequence, which position
+    const seqOf: number[] = [];
+    const posOf: number[] = [];
+    steps.forEach((s, i) => {
+      s.cache.reserve(s.cache.length + s.tokens.length);
+      for (let j = 0; j < s.tokens.length; j++) {
+        seqOf.push(i);
+        posOf.push(s.cache.length + j);
+      }
+    });
+    const N = seqOf.length;
+    // x = token embeddings
+    const x = new Float32Array(N * D);
+    let r = 0;
+    for (const s of steps) {
+      for (let j = 0; j < s.tokens.length; j++, r++) {
+        const id = s.tokens[j]!;
+        if (!(Number.isInteger(id) && id >= 0 && id < c.vocabSize)) throw new TritwiseError('E_VOCAB', 'token id outside the model vocabulary', { where: 'forward', expected: `0..${c.vocabSize - 1}`, got: id });
+        x.set(this.embedding.subarray(id * D, (id + 1) * D), r * D);
+      }
+    }
+    const xb = new Float32Array(N * D);
+    const att = new Float32Array(N * Q);
+    for (let l = 0; l < this.layers.length; l++) {
+      const L = this.layers[l]!;
+      // attention block
+      rmsnorm(xb, x, L.attentionNorm, N, D, c.normEps);
+      const q = await L.wq.forward(xb, N);
+      const k = await L.wk.forward(xb, N);
+      const v = await L.wv.forward(xb, N);
+      for (let t = 0; t < N; t++) {
+        const cache = steps[seqOf[t]!]!.cache;
+        const p = posOf[t]!;
+        applyRope(q, t * Q, c.nHeads, p, this.rope, c.ropeStyle);
+        applyRope(k, t * KV, c.nKvHeads, p, this.rope, c.ropeStyle);
+        cache.keys[l]!.set(k.subarray(t * KV, (t + 1) * KV), p * KV);
+        cache.values[l]!.set(v.subarray(t * KV, (t + 1) * KV), p * KV);
+      }
+      for (let t = 0; t < N; t++) {
+        const cache = steps[seqOf[t]!]!.cache;
+        L.attention(q, t * Q, cache.keys[l]!, cache.values[l]!, posOf[t]!, this.attnShape, att, t * Q);
+      }
+      addInPlace(x, await L.wo.forward(att, N), N * D);
+      // feed-forward block
+      rmsnorm(xb, x, L.ffnNorm, N, D, c.normEps);
+      const g = await L.w1.forward(xb, N);
+      const u = await L.w3.forward(xb, N);
+      swiglu(g, u, N * c.hiddenDim);
+      addInPlace(x, await L.w2.forward(g, N), N * D);
+    }
+    for (const s of steps) s.cache.length += s.tokens.length;
+    // classifier on the rows asked for
+    const rows: number[] = [];
+    const counts: number[] = [];
+    let base = 0;
+    for (const s of steps) {
+      const n = s.tokens.length;
+      if (opts.logits === 'all') for (let j = 0; j < n; j++) rows.push(base + j);
+      else if (n > 0) rows.push(base + n - 1);
+      counts.push(opts.logits === 'all' ? n : Math.min(n, 1));
+      base += n;
+    }
+    const sel = new Float32Array(rows.length * D);
+    rows.forEach((row, i) => sel.set(x.subarray(row * D, (row + 1) * D), i * D));
+    rmsnorm(sel, sel, this.finalNorm, rows.length, D, c.normEps);
+    const logits = await this.output.forward(sel, rows.length);
+    const V = c.vocabSize;
+    const out: Float32Array[] = [];
+    let o = 0;
+    for (const n of counts) {
+      out.push(logits.slice(o * V, (o + n) * V));
+      o += n;
+    }
+    return out;
+  }
+}

@@ -1,0 +1,183 @@
+/**
+ * model — the public face of the pipeline:
+ *
+ *   const model = await Model.load('stories260K.bin', { tokenizer: 'tok512.bin' });
+ *   const q = await model.quantize({ quantizer: 'twn', groupSize: 64 });
+ *   for await (const t of q.generate('Once upon a time', { maxTokens: 50 })) process.stdout.write(t.text);
+ *   await q.save('out/');   q.exportGguf('out.gguf', 'tq2_0');
+ *
+ * A Model is immutable: quantize() returns a new Model that shares the backend, the embedding and
+ * the norms. Forward passes run on the Backend given at load (default: createBackend()).
+ */
+import type { ActivationMode, Backend } from '../backend/backend.js';
+import { createBackend } from '../backend/registry.js';
+import { TritwiseError } from '../errors.js';
+import { loadCheckpoint, type Checkpoint, type CheckpointFormat, type CheckpointOptions } from '../io/checkpoint.js';
+import { exportGguf, type GgufExportReport, type GgufExportType } from '../io/gguf-model.js';
+import { saveHfCheckpoint } from '../io/hf-checkpoint.js';
+import { saveModel } from '../io/model-file.js';
+import { checkVocab, StreamingDecoder, type Tokenizer } from '../io/tokenizers/tokenizer.js';
+import type { StoredTensor } from '../io/weights-file.js';
+import { collectActivationStats, type Progress } from '../quant/calibration.js';
+import { needsCalibration, resolvePlan, validatePlan, type QuantPlan } from '../quant/plan.js';
+import { planTargets, quantizeWeights, type LayerReport } from '../quant/quantize-model.js';
+import { TernaryTensor } from '../tensor/ternary-tensor.js';
+import type { AttentionFn } from './attention.js';
+import type { KVCache } from './kv-cache.js';
+import { checkWeights, type LlamaConfig } from './llama-config.js';
+import { LlamaModel, type ForwardOptions, type SequenceStep } from './llama.js';
+import { Sampler, type SamplingOptions } from './sampling.js';
+
+export interface ModelLoadOptions extends CheckpointOptions {
+  /** a Backend, or a backend name for createBackend (default: the registry's default) */
+  backend?: Backend | string;
+  /** worker threads, when the backend is created here */
+  threads?: number;
+  /** attention implementation per layer (default exact) */
+  attention?: (layer: number) => AttentionFn;
+}
+
+export interface GenerateOptions extends SamplingOptions {
+  /** tokens to generate (default 128) */
+  maxTokens?: number;
+  /** stop at the EOS token (default true) */
+  stopAtEos?: boolean;
+  /** prepend BOS to a text prompt (default true) */
+  bos?: boolean;
+}
+
+export interface GeneratedToken {
+  id: number;
+  /** the text this token completes (may be '' inside a multi-byte character) */
+  text: string;
+}
+
+export interface QuantizeModelOptions {
+  /** calibration text (overrides plan.calibration.text, which the CLI reads from a file) */
+  calibrationText?: string;
+  onProgress?: Progress;
+}
+
+export interface ModelInfo {
+  format: CheckpointFormat | 'memory';
+  path?: string;
+  plan?: unknown;
+  layers?: LayerReport[];
+}
+
+export class Model {
+  #ownsBackend: boolean;
+
+  private constructor(
+    readonly config: LlamaConfig,
+    readonly weights: Map<string, StoredTensor>,
+    readonly activations: Map<string, ActivationMode>,
+    readonly tokenizer: Tokenizer | undefined,
+    readonly backend: Backend,
+    readonly llama: LlamaModel,
+    readonly info: ModelInfo,
+    ownsBackend: boolean,
+    readonly attention?: (layer: number) => AttentionFn,
+  ) {
+    this.#ownsBackend = ownsBackend;
+  }
+
+  /** Load a llama2.c checkpoint, HF folder, GGUF file or tritwise model folder. */
+  static async load(path: string, opts: ModelLoadOptions = {}): Promise<Model> {
+    const ck = loadCheckpoint(path, opts);
+    return Model.fromCheckpoint(ck, opts);
+  }
+
+  static async fromCheckpoint(ck: Omit<Checkpoint, 'format' | 'path'> & Partial<Pick<Checkpoint, 'format' | 'path'>>, opts: ModelLoadOptions = {}): Promise<Model> {
+    const owns = !(typeof opts.backend === 'object');
+    const backend = typeof opts.backend === 'object' ? opts.backend : await createBackend(opts.backend, { threads: opts.threads });
+    if (ck.tokenizer) checkVocab(ck.tokenizer, ck.config.vocabSize, ck.path ?? 'model');
+    checkWeights(ck.config, ck.weights, ck.path ?? 'model');
+    const llama = await LlamaModel.build(ck.config, ck.weights, backend, { activations: ck.activations, attention: opts.attention });
+    return new Model(ck.config, ck.weights, ck.activations ?? new Map(), ck.tokenizer, backend, llama, { format: ck.format ?? 'memory', path: ck.path, plan: ck.plan }, owns, opts.attention);
+  }
+
+  /** True when any linear layer is ternary. */
+  get isQuantized(): boolean {
+    for (const t of this.weights.values()) if (t instanceof TernaryTensor) return true;
+    return false;
+  }
+
+  /** Bytes of weights as held in memory (ternary planes + scales, f32 elsewhere). */
+  get bytes(): number {
+    return this.llama.bytes;
+  }
+
+  newCache(): KVCache {
+    return this.llama.newCache();
+  }
+
+  /** The raw forward pass over a batch of sequences (see LlamaModel.forward). */
+  forward(steps: SequenceStep[], opts?: ForwardOptions): Promise<Float32Array[]> {
+    return this.llama.forward(steps, opts);
+  }
+
+  requireTokenizer(): Tokenizer {
+    if (!this.tokenizer) throw new TritwiseError('E_ARG', 'this model has no tokenizer', { where: this.info.path ?? 'model', expected: 'a tokenizer (pass { tokenizer: "tokenizer.bin" } / --tokenizer)', got: 'none' });
+    return this.tokenizer;
+  }
+
+  /** Quantize under a plan; returns a new Model (this one is unchanged). */
+  async quantize(plan: QuantPlan = {}, opts: QuantizeModelOptions = {}): Promise<Model> {
+    validatePlan(plan);
+    let stats: Map<string, Float64Array> | undefined;
+    if (needsCalibration(resolvePlan(plan, planTargets(this.config)))) {
+      const text = opts.calibrationText;
+      if (text === undefined) throw new TritwiseError('E_ARG', "the 'calibrated' quantizer needs calibration text", { where: 'quantize', expected: 'calibrationText (or --calibration <file>)', got: 'none' });
+      const tok = this.requireTokenizer();
+      const n = plan.calibration?.tokens ?? 4096;
+      const tokens = tok.encode(text, { bos: false }).slice(0, n);
+      stats = await collectActivationStats(this.config, this.weights, this.backend, tokens, { ctx: plan.calibration?.ctx ?? Math.min(256, this.config.seqLen), bos: tok.bos, onProgress: opts.onProgress });
+    }
+    const q = quantizeWeights(this.config, this.weights, plan, { stats, onProgress: opts.onProgress, keepActivations: this.activations });
+    const llama = await LlamaModel.build(q.config, q.weights, this.backend, { activations: q.activations, attention: this.attention });
+    const { calibration: _c, ...planInfo } = plan;
+    return new Model(q.config, q.weights, q.activations, this.tokenizer, this.backend, llama, { format: 'memory', path: this.info.path, plan: planInfo, layers: q.layers }, false, this.attention);
+  }
+
+  /** Stream generated tokens. The prompt is text (encoded with BOS) or token ids. */
+  async *generate(prompt: string | readonly number[], opts: GenerateOptions = {}): AsyncGenerator<GeneratedToken> {
+    const tok = typeof prompt === 'string' ? this.requireTokenizer() : this.tokenizer;
+    const ids = typeof prompt === 'string' ? tok!.encode(prompt, { bos: opts.bos ?? true }) : [...prompt];
+    if (ids.length === 0) ids.push(tok?.bos ?? 1);
+    if (ids.length > this.config.seqLen) throw new TritwiseError('E_ARG', 'prompt is longer than the context', { where: 'generate', expected: `≤ ${this.config.seqLen} tokens`, got: `${ids.length} tokens` });
+    const max = opts.maxTokens ?? 128;
+    const sampler = new Sampler(opts);
+    const cache = this.newCache();
+    const decoder = tok ? new StreamingDecoder(tok, ids) : null;
+    const eos = tok?.eos ?? 2;
+    let step: number[] = ids;
+    for (let i = 0; i < max && cache.length + step.length <= this.config.seqLen; i++) {
+      const [logits] = await this.llama.forward([{ tokens: step, cache }]);
+      const id = sampler.sample(logits!);
+      if (id === eos && (opts.stopAtEos ?? true)) return;
+      yield { id, text: decoder ? decoder.push(id) : '' };
+      step = [id];
+    }
+  }
+
+  /** Save as a tritwise model folder (weights, config, tokenizer). */
+  save(dir: string): void {
+    saveModel(dir, { config: this.config, weights: this.weights, activations: this.activations, tokenizer: this.tokenizer, plan: this.info.plan });
+  }
+
+  /** Save as an HF-style f32 checkpoint (Q/K rows in HF's rotate-half order). */
+  saveHf(dir: string): void {
+    saveHfCheckpoint(dir, { config: this.config, weights: this.weights, tokenizer: this.tokenizer });
+  }
+
+  /** Export a llama GGUF for llama.cpp: ternary layers as TQ2_0/TQ1_0 (or f32), the rest f32. */
+  exportGguf(path: string, type: GgufExportType = 'tq2_0'): GgufExportReport {
+    return exportGguf(path, { config: this.config, weights: this.weights, tokenizer: this.tokenizer, name: this.info.path }, type);
+  }
+
+  /** Release backend memory (and the backend itself when the model created it). */
+  async dispose(): Promise<void> {
+    if (this.#ownsBackend) await this.backend.dispose();
+  }
+}
