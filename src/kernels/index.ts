@@ -13,6 +13,8 @@ export { ternaryF32, initF32Table } from './ternary-f32';
 export { ternaryTernary } from './ternary-ternary';
 export { sparseI8, sparseF32 } from './sparse';
 export { padGroups8, blockSumsI8, permuteF32, planesToBlocks, planesToI8, planesToCodes } from './prep';
+export { gemmF32 } from './gemm-f32';
+export { attnForward, attnBackward } from './attention-f32';
 
 /** 1 when this build uses relaxed SIMD. */
 export function relaxed(): i32 {

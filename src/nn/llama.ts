@@ -21,8 +21,9 @@ import type { DenseTensor } from '../tensor/dense-tensor.js';
 import { TernaryTensor } from '../tensor/ternary-tensor.js';
 import { exactAttention, type AttentionFn, type AttentionShape } from './attention.js';
 import { KVCache } from './kv-cache.js';
-import { checkWeights, kvDim, qDim, type LlamaConfig } from './llama-config.js';
+import { checkWeights, kvDim, linearNames, qDim, type LlamaConfig } from './llama-config.js';
 import { DenseLinear, TernaryLinear, type Linear } from './linear.js';
+import { LoraLinear, type LoraTensors } from './lora-linear.js';
 import { addInPlace, rmsnorm, swiglu } from './ops.js';
 import { applyRope, RopeTables } from './rope.js';
 
@@ -49,6 +50,8 @@ export interface BuildOptions {
   attention?: (layer: number) => AttentionFn;
   /** wrap a linear layer (calibration uses this to record inputs) */
   wrapLinear?: (name: string, l: Linear) => Linear;
+  /** LoRA adapters added to these linear layers at inference (by linear name) */
+  adapters?: Map<string, LoraTensors>;
 }
 
 /** One sequence's slice of a forward batch: new tokens appended at cache.length. */
@@ -90,8 +93,13 @@ export class LlamaModel {
 
   static async build(config: LlamaConfig, weights: Map<string, StoredTensor>, backend: Backend, opts: BuildOptions = {}): Promise<LlamaModel> {
     checkWeights(config, weights, 'model');
+    for (const name of opts.adapters?.keys() ?? []) {
+      if (!linearNames(config).includes(name)) throw new TritwiseError('E_CONFIG', 'adapter for a layer the model does not have', { where: `model: ${name}`, expected: 'a linear layer name (layers.N.attention.wq, …)', got: name });
+    }
     const lin = async (name: string) => {
-      const l = await makeLinear(backend, name, weights.get(name)!, opts.activations?.get(name));
+      let l: Linear = await makeLinear(backend, name, weights.get(name)!, opts.activations?.get(name));
+      const ad = opts.adapters?.get(name);
+      if (ad) l = new LoraLinear(l, ad, name);
       return opts.wrapLinear ? opts.wrapLinear(name, l) : l;
     };
     const layers: LlamaLayer[] = [];

@@ -33,8 +33,8 @@ export class FrozenTernary implements FrozenWeight {
     this.cols = tensor.cols;
   }
 
-  /** Write W (or Wᵀ) into out: out[r·rs + c·cs] = t[r, c]·scale(r, c). */
-  #fill(out: FloatArray, rs: number, cs: number): void {
+  /** Write W into out: out[r·cols + c] = t[r, c]·scale(r, c). */
+  decode(out: FloatArray): void {
     const t = this.tensor;
     const wpr = t.wordsPerRow;
     const G = t.groupScales ? t.groupsPerRow : 0;
@@ -50,20 +50,13 @@ export class FrozenTernary implements FrozenWeight {
             bits &= bits - 1;
             const c = w * 32 + b;
             const s = G ? rowScale * t.groupScales![r * G + Math.floor(c / gsz)]! : rowScale;
-            out[r * rs + c * cs] = sign * s;
+            out[r * t.cols + c] = sign * s;
           }
         }
       }
     }
   }
 
-  decode(out: FloatArray): void {
-    this.#fill(out, this.cols, 1);
-  }
-
-  decodeT(out: FloatArray): void {
-    this.#fill(out, 1, this.rows);
-  }
 }
 
 export interface LoraOptions {

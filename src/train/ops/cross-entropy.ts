@@ -16,7 +16,7 @@
  *   ∂/∂z of τ²·KL = τ·(softmax(z/τ) − softmax(t/τ))
  */
 import { TritwiseError } from '../../errors.js';
-import { gemmNT, scratch, transpose } from '../gemm.js';
+import { matmul } from '../gemm.js';
 import type { Tape } from '../tape.js';
 import { alloc, Tensor, type FloatArray } from '../tensor.js';
 
@@ -115,7 +115,6 @@ export function headLoss(tape: Tape, h: Tensor, w: Tensor, targets: ArrayLike<nu
   const grad = tape.needs(h, w) && count > 0;
   const dh = grad && h.requiresGrad ? alloc(h, N * D) : null;
   const dw = grad && w.requiresGrad ? alloc(w, V * D) : null;
-  const wT = grad && dh ? transpose(scratch(w.data, 'head.wT', D * V), w.data, V, D) : null;
   const z = alloc(h, C * V);
   const t = kd ? alloc(h, C * V) : null;
   const dz = grad ? alloc(h, C * V) : null;
@@ -125,8 +124,8 @@ export function headLoss(tape: Tape, h: Tensor, w: Tensor, targets: ArrayLike<nu
   const cKL = count ? (alpha * tau) / count : 0;
   for (let n0 = 0; n0 < N; n0 += C) {
     const c = Math.min(C, N - n0);
-    gemmNT(z, h.data, w.data, c, V, D, false, n0 * D);
-    if (t) gemmNT(t, kd!.hidden, kd!.weight, c, V, D, false, n0 * D);
+    matmul(z, h.data, w.data, c, V, D, { transB: true, aOff: n0 * D });
+    if (t) matmul(t, kd!.hidden, kd!.weight, c, V, D, { transB: true, aOff: n0 * D });
     for (let r = 0; r < c; r++) {
       const y = targets[n0 + r]!;
       const o = r * V;
@@ -164,12 +163,8 @@ export function headLoss(tape: Tape, h: Tensor, w: Tensor, targets: ArrayLike<nu
         kl += k;
       }
     }
-    if (dh) gemmNT(dh, dz!, wT!, c, D, V, false, 0, 0, n0 * D);
-    if (dw) {
-      const dzT = transpose(scratch(h.data, 'head.dzT', V * c), dz!, c, V);
-      const hT = transpose(scratch(h.data, 'head.hT', D * c), h.data, c, D, n0 * D);
-      gemmNT(dw, dzT, hT, V, D, c, true);
-    }
+    if (dh) matmul(dh, dz!, w.data, c, D, V, { cOff: n0 * D });
+    if (dw) matmul(dw, dz!, h.data.subarray(n0 * D, (n0 + c) * D), V, D, c, { transA: true, accumulate: true });
   }
   const loss = new Tensor(alloc(h, 1), [], h.requiresGrad || w.requiresGrad);
   loss.data[0] = count ? (1 - alpha) * (nll / count) + alpha * tau * tau * (kl / count) : 0;

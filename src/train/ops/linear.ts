@@ -3,11 +3,11 @@
  *
  *   ∂L/∂x = ∂L/∂y · W          [N, K]
  *   ∂L/∂W = (∂L/∂y)ᵀ · x       [M, K]
- * all through gemmNT (see ../gemm.ts). `linearFrozen` is the same product for a weight that is
+ * all through matmul (../gemm.ts: wasm SIMD for large f32 products). `linearFrozen` is the same product for a weight that is
  * never trained and need not be held as f32 (a ternary base in trit planes decodes itself into a
  * scratch buffer when used): it returns ∂L/∂x only.
  */
-import { gemmNT, scratch, transpose } from '../gemm.js';
+import { matmul, scratch } from '../gemm.js';
 import type { Tape } from '../tape.js';
 import { alloc, Tensor, type FloatArray } from '../tensor.js';
 import { TritwiseError } from '../../errors.js';
@@ -23,17 +23,13 @@ export function linear(tape: Tape, x: Tensor, w: Tensor): Tensor {
   const [M, K] = w.shape as [number, number];
   const N = rowsOf(x, K, `linear ${w.name ?? ''}`);
   const y = new Tensor(alloc(x, N * M), [N, M], x.requiresGrad || w.requiresGrad);
-  gemmNT(y.data, x.data, w.data, N, M, K);
+  matmul(y.data, x.data, w.data, N, M, K, { transB: true });
   if (tape.needs(x, w)) {
     tape.push(() => {
       const dy = y.grad;
       if (!dy) return;
-      if (x.requiresGrad) gemmNT(x.ensureGrad(), dy, transpose(scratch(dy, 'lin.wT', K * M), w.data, M, K), N, K, M, true);
-      if (w.requiresGrad) {
-        const dyT = transpose(scratch(dy, 'lin.dyT', M * N), dy, N, M);
-        const xT = transpose(scratch(dy, 'lin.xT', K * N), x.data, N, K);
-        gemmNT(w.ensureGrad(), dyT, xT, M, K, N, true);
-      }
+      if (x.requiresGrad) matmul(x.ensureGrad(), dy, w.data, N, K, M, { accumulate: true });
+      if (w.requiresGrad) matmul(w.ensureGrad(), dy, x.data, M, K, N, { transA: true, accumulate: true });
     });
   }
   return y;
@@ -46,8 +42,6 @@ export interface FrozenWeight {
   readonly name?: string;
   /** write W [rows, cols] row-major into out */
   decode(out: FloatArray): void;
-  /** write Wᵀ [cols, rows] row-major into out */
-  decodeT(out: FloatArray): void;
 }
 
 export function linearFrozen(tape: Tape, x: Tensor, w: FrozenWeight): Tensor {
@@ -56,14 +50,14 @@ export function linearFrozen(tape: Tape, x: Tensor, w: FrozenWeight): Tensor {
   const y = new Tensor(alloc(x, N * M), [N, M], x.requiresGrad);
   const wd = scratch(x.data, 'frozen.w', M * K);
   w.decode(wd);
-  gemmNT(y.data, x.data, wd, N, M, K);
+  matmul(y.data, x.data, wd, N, M, K, { transB: true });
   if (tape.needs(x)) {
     tape.push(() => {
       const dy = y.grad;
       if (!dy) return;
-      const wT = scratch(dy, 'frozen.wT', K * M);
-      w.decodeT(wT);
-      gemmNT(x.ensureGrad(), dy, wT, N, K, M, true);
+      const w2 = scratch(dy, 'frozen.w', M * K);
+      w.decode(w2);
+      matmul(x.ensureGrad(), dy, w2, N, K, M, { accumulate: true });
     });
   }
   return y;
