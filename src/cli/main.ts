@@ -44,7 +44,7 @@ export async function runCli(argv: string[]): Promise<number> {
   const program = buildProgram();
   try {
     await program.parseAsync(argv, { from: 'user' });
-    return 0;
+    return typeof process.exitCode === 'number' ? process.exitCode : 0; // a command may set its own (finetune: 130 when interrupted)
   } catch (e) {
     if (e instanceof CommanderError) return e.exitCode;
     if (e instanceof TritwiseError) {

@@ -3,11 +3,16 @@
  * (f32, ternary and halves-RoPE variants), and its gradients pass a finite-difference check in f64.
  */
 import { describe, expect, it } from 'vitest';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { saveModel } from '../../src/io/model-file.js';
 import { Model } from '../../src/nn/model.js';
 import { TernaryTensor } from '../../src/tensor/ternary-tensor.js';
 import { TrainModel, type Batch } from '../../src/train/llama-train.js';
 import { linear } from '../../src/train/ops/linear.js';
 import { Tape } from '../../src/train/tape.js';
+import { randomFloats } from '../helpers/arbitraries.js';
 import { gradCheck } from '../helpers/gradcheck.js';
 import { tinyConfig, tinyWeights } from '../helpers/models.js';
 
@@ -89,6 +94,40 @@ describe('TrainModel', () => {
     };
     const a = grads(false), b = grads(true);
     for (let i = 0; i < a.length; i++) for (let j = 0; j < a[i]!.length; j++) expect(b[i]![j]).toBeCloseTo(a[i]![j]!, 12);
+  });
+
+  it('LoRA adapters kept separate: the saved model (trits + lora_a/lora_b) computes what the training graph computes', async () => {
+    const config = tinyConfig({ sharedClassifier: true });
+    const tm = TrainModel.fromWeights(config, tinyWeights(config), { mode: 'lora', lora: { rank: 3, alpha: 5, targets: ['*.feed_forward.w2', '*.attention.wv'] } });
+    for (const [name, p] of tm.parameters()) if (name.endsWith('lora_b')) p.data.set(randomFloats(p.size, 9, 0.05));
+    const ex = tm.export();
+    expect([...ex.adapters!.keys()].sort()).toEqual(['layers.0.attention.wv', 'layers.0.feed_forward.w2', 'layers.1.attention.wv', 'layers.1.feed_forward.w2']);
+    const dir = mkdtempSync(join(tmpdir(), 'tritwise-lora-'));
+    try {
+      saveModel(dir, { config: ex.config, weights: ex.weights, activations: ex.activations, adapters: ex.adapters });
+      const model = await Model.load(dir, { backend: 'ref' });
+      expect(model.adapters?.size).toBe(4);
+      const got = trainLogits(tm, batchOf(seqs, 8));
+      const ref = await inferenceLogits(model, seqs[0]!);
+      let maxErr = 0, maxDiffFromBase = 0;
+      const base = await Model.fromCheckpoint({ config: ex.config, weights: ex.weights, activations: ex.activations }, { backend: 'ref' });
+      const plain = await inferenceLogits(base, seqs[0]!);
+      for (let i = 0; i < ref.length; i++) {
+        maxErr = Math.max(maxErr, Math.abs(ref[i]! - got[i]!));
+        maxDiffFromBase = Math.max(maxDiffFromBase, Math.abs(ref[i]! - plain[i]!));
+      }
+      expect(maxErr).toBeLessThan(2e-4);
+      expect(maxDiffFromBase).toBeGreaterThan(1e-3); // the adapters do change the output
+      // merged dense: the same function up to f32 rounding
+      const merged = tm.export({ merge: 'dense' });
+      expect(merged.adapters).toBeUndefined();
+      const md = await Model.fromCheckpoint({ config: merged.config, weights: merged.weights, activations: merged.activations }, { backend: 'ref' });
+      const mlog = await inferenceLogits(md, seqs[0]!);
+      for (let i = 0; i < ref.length; i++) expect(Math.abs(mlog[i]! - ref[i]!)).toBeLessThan(2e-4);
+      await model.dispose();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('LoRA mode trains only the adapters; QAT trains latent weights, embedding and norms', () => {
