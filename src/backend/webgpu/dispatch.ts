@@ -26,14 +26,15 @@ export type Binding = GPUBuffer | { buffer: GPUBuffer; offset?: number; size?: n
 
 /**
  * Build one launch: binding 0 is a fresh uniform buffer holding `params`; `bindings` follow at 1, 2, …
- * (`extra` adds bindings by number, e.g. a shared per-step uniform).
+ * (null leaves a number out, for an entry point that does not use it; `extra` adds bindings by
+ * number, e.g. a shared per-step uniform).
  */
-export async function makeDispatch(ctx: KernelContext, key: PipelineKey, params: (number | { f: number })[], bindings: Binding[], workgroups: [number, number, number], extra: Record<number, Binding> = {}): Promise<Dispatch> {
+export async function makeDispatch(ctx: KernelContext, key: PipelineKey, params: (number | { f: number })[], bindings: (Binding | null)[], workgroups: [number, number, number], extra: Record<number, Binding> = {}): Promise<Dispatch> {
   const pipeline = await ctx.pipelines.get(key);
   const uni = gpuBuffer(ctx.device, new Uint8Array(packParams(params)), GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST, `${key.shader} params`);
   const entries: GPUBindGroupEntry[] = [{ binding: 0, resource: { buffer: uni } }];
   const add = (i: number, b: Binding) => entries.push({ binding: i, resource: typeof (b as GPUBuffer).destroy === 'function' ? { buffer: b as GPUBuffer } : (b as GPUBufferBinding) });
-  bindings.forEach((b, i) => add(i + 1, b));
+  bindings.forEach((b, i) => b && add(i + 1, b));
   for (const [i, b] of Object.entries(extra)) add(Number(i), b);
   const bindGroup = ctx.device.createBindGroup({ label: key.shader, layout: pipeline.getBindGroupLayout(0), entries });
   return { pipeline, bindGroup, workgroups, owned: [uni] };
