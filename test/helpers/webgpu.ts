@@ -3,7 +3,7 @@
  * software driver installed) the webgpu tests are skipped with the reason printed — except
  * under CI (env CI set), where .ci/run installs lavapipe and a missing adapter is a failure.
  */
-import { WebGpuBackend, type WebGpuBackendOptions } from '../../src/backend/webgpu/webgpu-backend.js';
+import { WebGpuBackend } from '../../src/backend/webgpu/webgpu-backend.js';
 
 let probe: Promise<string | null> | null = null;
 
@@ -16,15 +16,4 @@ export function webgpuUnavailable(): Promise<string | null> {
     })
     .catch((e: Error) => e.message);
   return probe;
-}
-
-/** Open a backend; in CI failure is an error, elsewhere the caller skips on null. */
-export async function openWebgpu(opts: WebGpuBackendOptions = {}): Promise<WebGpuBackend | null> {
-  const why = await webgpuUnavailable();
-  if (why !== null) {
-    if (process.env.CI) throw new Error(`webgpu backend unavailable in CI: ${why}`);
-    console.warn(`skipping webgpu tests: ${why}`);
-    return null;
-  }
-  return WebGpuBackend.create(opts);
 }

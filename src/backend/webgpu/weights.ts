@@ -17,6 +17,7 @@
  * the kernels' word loop is where the sum over k goes.
  */
 /// <reference types="@webgpu/types" />
+import { f32ToF16 } from '../../io/half.js';
 import type { TernaryTensor } from '../../tensor/ternary-tensor.js';
 import type { DenseWeights, TernaryWeights } from '../backend.js';
 
@@ -114,32 +115,6 @@ export function uploadTernary(device: GPUDevice, t: TernaryTensor, lim: ShardLim
   return { kind: 'ternary', backend: 'webgpu', rows: t.rows, cols: t.cols, groupSize: t.groupSize, groups: G, tensor: t, wpr, wpg, nzWords, shards, released: false };
 }
 
-/** f32 → IEEE half bits (round to nearest even), for the f16 dense baseline. */
-export function toHalf(v: number): number {
-  const f = new Float32Array([v]);
-  const x = new Uint32Array(f.buffer)[0]!;
-  const sign = (x >>> 16) & 0x8000;
-  const exp = (x >>> 23) & 0xff;
-  let mant = x & 0x7fffff;
-  if (exp === 0xff) return sign | 0x7c00 | (mant ? 0x200 : 0);
-  let e = exp - 127 + 15;
-  if (e >= 0x1f) return sign | 0x7c00;
-  if (e <= 0) {
-    if (e < -10) return sign;
-    mant |= 0x800000;
-    const shift = 14 - e;
-    let h = mant >>> shift;
-    const rem = mant & ((1 << shift) - 1);
-    const half = 1 << (shift - 1);
-    if (rem > half || (rem === half && (h & 1))) h++;
-    return sign | h;
-  }
-  let h = (e << 10) | (mant >>> 13);
-  const rem = mant & 0x1fff;
-  if (rem > 0x1000 || (rem === 0x1000 && (h & 1))) h++;
-  return sign | h;
-}
-
 export function uploadDense(device: GPUDevice, w: Float32Array, rows: number, cols: number, lim: ShardLimits, dtype: 'f32' | 'f16' = 'f32'): GpuDense {
   const cs = Math.max(1, Math.ceil(cols / 4));
   const esize = dtype === 'f16' ? 2 : 4;
@@ -154,7 +129,7 @@ export function uploadDense(device: GPUDevice, w: Float32Array, rows: number, co
       data = a;
     } else {
       const a = new Uint16Array(n * cs * 4);
-      for (let r = 0; r < n; r++) for (let c = 0; c < cols; c++) a[r * cs * 4 + c] = toHalf(w[(row0 + r) * cols + c]!);
+      for (let r = 0; r < n; r++) for (let c = 0; c < cols; c++) a[r * cs * 4 + c] = f32ToF16(w[(row0 + r) * cols + c]!);
       data = a;
     }
     shards.push({ row0, rows: n, data: gpuBuffer(device, data, STORAGE(), `dense ${rows}×${cols} ${dtype} rows ${row0}..${row0 + n}`) });
