@@ -112,7 +112,7 @@ async function benchWebgpu(o: BenchOpts): Promise<void> {
   const be = await WebGpuBackend.create();
   try {
     const note = (s: string) => process.stderr.write(`  ${s}\n`);
-    const report = await benchGpu(be, { quick: o.quick, shapes: o.shape, batches: o.batch, minTimeMs: o.minTime === 300 ? undefined : o.minTime, decode: o.decode ? undefined : false, onStep: o.json ? undefined : note });
+    const report = await benchGpu(be, { quick: o.quick, shapes: o.shape, batches: o.batch, minTimeMs: o.minTime === 300 ? undefined : o.minTime, decode: o.decode ? undefined : false, zeroBlocks: o.zerosShape?.[0], onStep: o.json ? undefined : note });
     if (o.out) writeJsonFile(o.out, report);
     if (o.json) return printJson(report);
     const m = report.machine;
@@ -121,6 +121,7 @@ async function benchWebgpu(o: BenchOpts): Promise<void> {
       ['kernel', 'shape', 'batch', 'median ms', 'GB/s (weights)', '% of roofline', '× vs dense f32', '× vs dense f16'],
       report.gemv.map((r) => [r.name, `${r.rows}×${r.cols}`, r.batch, fixed(r.median_ms), fixed(r.gbps, 1), fixed(100 * r.roofline_fraction, 1), fixed(r.speedup_vs_dense_f32, 2), r.speedup_vs_dense_f16 === undefined ? '' : fixed(r.speedup_vs_dense_f16, 2)]),
     );
+    if (report.zero_blocks.length) printTable(['kernel (zero-chunk skipping)', 'shape', 'zero blocks', 'median ms', '× vs no zero blocks'], report.zero_blocks.map((z) => [z.name, `${z.rows}×${z.cols}`, `${fixed(100 * z.zero_blocks, 1)} %`, fixed(z.median_ms), fixed(z.speedup_vs_no_zero_blocks, 2)]));
     printTable(['decode', 'activations', 'tokens', 'tokens/s', 'ms/token'], report.decode.map((d) => [d.shape, d.activation, d.tokens, fixed(d.tokens_per_second, 2), fixed(d.ms_per_token, 2)]));
     for (const [k, t] of Object.entries(report.targets)) process.stdout.write(`target ${k}: ${t.value === null ? 'n/a' : fixed(t.value, 3)} (target ${t.target}) ${t.met === null ? '' : t.met ? 'met' : 'not met'}${t.note ? ` — ${t.note}` : ''}\n`);
   } finally {

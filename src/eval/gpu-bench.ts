@@ -6,6 +6,8 @@
  *   gemv       ternary × f32 / × int8 / × ternary against dense f32 and (with shader-f16) dense
  *              f16 WebGPU kernels on the same shapes, in interleaved rounds: median ms, weight
  *              GB/s (ternary: the two bit planes, 2 bits/weight), fraction of the roofline, ratios
+ *   zero_blocks  zero-chunk skipping: the batch-1 ternary kernels on 4096×11008 with 3 of every
+ *              4 blocks of 2048 columns all zero, against the same trits without zero blocks
  *   decode     tokens/s of whole GPU decode steps (backend decoder) for the 0.7B shape
  *              (dim 1536, ffn 4096, 24 layers, 16 heads, vocab 32000, f32 embedding = head)
  *              with random trits, f32 and int8 activations
@@ -37,6 +39,8 @@ export interface GpuBenchOptions {
   quick?: boolean;
   shapes?: [number, number][];
   batches?: number[];
+  /** the zero-chunk-skipping comparison: its shape (default 4096×11008; quick 1024×8192), or false */
+  zeroBlocks?: [number, number] | false;
   /** the decode benchmark (default: the 0.7B shape, 64 tokens, f32 and int8; false skips it) */
   decode?: false | { config?: LlamaConfig; label?: string; tokens?: number; modes?: ActivationMode[] };
   minTimeMs?: number;
@@ -58,6 +62,17 @@ export interface GemvResult {
   copies: number;
 }
 
+export interface ZeroBlockResult {
+  name: string;
+  rows: number;
+  cols: number;
+  /** fraction of 2048-column blocks that are all zero */
+  zero_blocks: number;
+  median_ms: number;
+  /** the same kernel's median on the same shape without zero blocks / this median */
+  speedup_vs_no_zero_blocks: number;
+}
+
 export interface DecodeResult {
   shape: string;
   config: Pick<LlamaConfig, 'dim' | 'hiddenDim' | 'nLayers' | 'nHeads' | 'vocabSize'>;
@@ -73,6 +88,7 @@ export interface GpuBenchReport {
   machine: MachineInfo;
   memory: { measured_copy_gbps: number; spec_gbps: number | null; spec_card: string | null; roofline_gbps: number; roofline_source: string };
   gemv: GemvResult[];
+  zero_blocks: ZeroBlockResult[];
   decode: DecodeResult[];
   targets: Record<string, { value: number | null; target: number; met: boolean | null; note?: string }>;
   wall_s: number;
@@ -137,6 +153,21 @@ async function measureCopy(be: WebGpuBackend, quick: boolean): Promise<number> {
     a.destroy();
     b.destroy();
   }
+}
+
+/** The same trits with 3 of every 4 blocks of 2048 columns set to zero (structured zeros). */
+export function zeroThreeOfFourBlocks(t: TernaryTensor): TernaryTensor {
+  const z = t.clone();
+  for (let r = 0; r < t.rows; r++) {
+    for (let w = 0; w < t.wordsPerRow; w++) {
+      if (Math.floor(w / 64) % 4 !== 0) {
+        z.plus[r * t.wordsPerRow + w] = 0;
+        z.minus[r * t.wordsPerRow + w] = 0;
+      }
+    }
+  }
+  z.invalidateMetadata();
+  return z;
 }
 
 /** A ternary tensor of random trits (≈ 25 % zeros, signs at random) with unit-ish row scales. */
@@ -263,6 +294,44 @@ export async function benchGpu(be: WebGpuBackend, opts: GpuBenchOptions = {}): P
     }
     for (const h of [...tw, ...df32, ...df16]) be.release(h);
   }
+  const zeroBlocks: ZeroBlockResult[] = [];
+  if (opts.zeroBlocks !== false) {
+    const [rows, cols] = opts.zeroBlocks ?? (quick ? [1024, 8192] : [4096, 11008]);
+    onStep(`zero-chunk skipping ${rows}×${cols}`);
+    const full = randomTernary(rows, cols, 4242);
+    const sparse = zeroThreeOfFourBlocks(full);
+    const blocks = Math.ceil(Math.ceil(cols / 32) / 64);
+    const frac = (blocks - Math.ceil(blocks / 4)) / blocks;
+    const x = randomWeights(cols, 5);
+    const wpr = Math.ceil(cols / 32);
+    const mk = (data: ArrayBufferView) => {
+      const b = be.device.createBuffer({ size: Math.max(16, Math.ceil(data.byteLength / 16) * 16), usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST });
+      be.device.queue.writeBuffer(b, 0, data.buffer as ArrayBuffer, data.byteOffset, data.byteLength);
+      return b;
+    };
+    const xT = mk(stageF32(x, 1, cols, 32 * wpr));
+    const xQ = mk(stageI8(quantizeInt8PerToken(x, 1, cols).q, 1, cols, wpr));
+    const xU = mk(stageTernary(quantizeTernaryPerToken(x, 1, cols)));
+    const y = be.device.createBuffer({ size: Math.max(16, rows * 4), usage: GPUBufferUsage.STORAGE });
+    const hs = [be.ternaryHandle(await be.uploadTernary(full), 'bench'), be.ternaryHandle(await be.uploadTernary(sparse), 'bench')];
+    const cases: (Case & { zeros: number })[] = [];
+    for (const [i, h] of hs.entries()) {
+      const zeros = i === 0 ? 0 : frac;
+      cases.push(
+        { name: 'ternary-f32-webgpu', zeros, bytes: 0, copies: [await ternaryF32(be.ctx, h, { x: xT, y, batch: 1 })], reps: 1, samples: [] },
+        { name: 'ternary-i8-webgpu', zeros, bytes: 0, copies: [await ternaryInt(be.ctx, h, 'int8', { x: xQ, y, batch: 1 })], reps: 1, samples: [] },
+        { name: 'ternary-ternary-webgpu', zeros, bytes: 0, copies: [await ternaryInt(be.ctx, h, 'ternary', { x: xU, y, batch: 1 })], reps: 1, samples: [] },
+      );
+    }
+    await measureCases(be, cases, opts.minTimeMs ?? (quick ? 100 : 400));
+    for (const c of cases) {
+      const base = median(cases.find((b) => b.name === c.name && b.zeros === 0)!.samples);
+      zeroBlocks.push({ name: c.name, rows, cols, zero_blocks: c.zeros, median_ms: median(c.samples), speedup_vs_no_zero_blocks: base / median(c.samples) });
+      releaseDispatches(c.copies.flat());
+    }
+    for (const h of hs) be.release(h);
+    for (const b of [xT, xQ, xU, y]) b.destroy();
+  }
   const dopt = opts.decode === false ? null : (opts.decode ?? {});
   const decode = dopt ? await benchDecode(be, dopt.config ?? SHAPE_0_7B, dopt.label ?? (dopt.config ? 'custom' : '0.7B'), dopt.tokens ?? (quick ? 2 : 64), dopt.modes ?? (quick ? ['f32'] : ['f32', 'int8']), onStep) : [];
   const target = gemv.find((r) => r.name === 'ternary-i8-webgpu' && r.rows === 4096 && r.cols === 11008 && r.batch === 1);
@@ -273,6 +342,7 @@ export async function benchGpu(be: WebGpuBackend, opts: GpuBenchOptions = {}): P
     machine: machineInfo({ ...info, threads: 1 }),
     memory: { measured_copy_gbps: copyGbps, spec_gbps: spec?.gbps ?? null, spec_card: spec?.card ?? null, roofline_gbps: roof, roofline_source: spec ? `published peak of ${spec.card}` : 'measured copy bandwidth (card not in gpu-specs.ts)' },
     gemv,
+    zero_blocks: zeroBlocks,
     decode,
     targets: {
       ternary_gemv_4096x11008_roofline: { value: best?.roofline_fraction ?? null, target: 0.5, met: best ? best.roofline_fraction >= 0.5 : null, note },

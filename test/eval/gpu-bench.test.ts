@@ -34,18 +34,21 @@ describe.skipIf(why !== null)('gpu bench (webgpu)', () => {
     const be = await WebGpuBackend.create();
     try {
       const config = defaultConfig({ dim: 64, hiddenDim: 96, nLayers: 2, nHeads: 4, vocabSize: 100, seqLen: 32, sharedClassifier: true });
-      const r = await benchGpu(be, { quick: true, shapes: [[64, 96]], batches: [1, 5], minTimeMs: 1, decode: { config, label: 'tiny', tokens: 2, modes: ['f32', 'int8'] } });
+      const r = await benchGpu(be, { quick: true, shapes: [[8, 4200]], zeroBlocks: [8, 4200], batches: [1, 5], minTimeMs: 1, decode: { config, label: 'tiny', tokens: 2, modes: ['f32', 'int8'] } });
       expect(r.machine.adapter).toBe(be.describe().adapter);
       expect(r.memory.measured_copy_gbps).toBeGreaterThan(0);
       const names = ['dense-f32-webgpu', ...(be.gpu.f16 ? ['dense-f16-webgpu'] : []), 'ternary-f32-webgpu', 'ternary-i8-webgpu', 'ternary-ternary-webgpu'];
       expect(r.gemv.map((g) => `${g.name} b${g.batch}`)).toEqual([1, 5].flatMap((b) => names.map((n) => `${n} b${b}`)));
+      // zero-chunk skipping: 3 blocks of 2048 columns, 2 of them zeroed
+      expect(r.zero_blocks.map((z) => [z.name, z.zero_blocks])).toEqual([0, 2 / 3].flatMap((f) => ['ternary-f32-webgpu', 'ternary-i8-webgpu', 'ternary-ternary-webgpu'].map((n) => [n, f])));
+      for (const z of r.zero_blocks) expect(z.speedup_vs_no_zero_blocks).toBeGreaterThan(0);
       for (const g of r.gemv) {
-        const dense = r.gemv.find((d) => d.name === 'dense-f32-webgpu' && d.batch === g.batch)!;
+        const dense = r.gemv.find((d) => d.name === 'dense-f32-webgpu' && d.rows === g.rows && d.batch === g.batch)!;
         expect(g.median_ms).toBeGreaterThan(0);
         expect(g.gbps).toBeCloseTo(g.weight_bytes / (g.median_ms * 1e6), 6);
         expect(g.roofline_fraction).toBeCloseTo(g.gbps / r.memory.roofline_gbps, 6);
         expect(g.speedup_vs_dense_f32).toBeCloseTo(dense.median_ms / g.median_ms, 6);
-        expect(g.weight_bytes).toBe(g.name.startsWith('ternary') ? 64 * 3 * 8 : g.name === 'dense-f32-webgpu' ? 64 * 96 * 4 : 64 * 96 * 2);
+        expect(g.weight_bytes).toBe(g.name.startsWith('ternary') ? 8 * 132 * 8 : g.name === 'dense-f32-webgpu' ? 8 * 4200 * 4 : 8 * 4200 * 2);
       }
       expect(r.decode.map((d) => [d.shape, d.activation, d.tokens])).toEqual([['tiny', 'f32', 2], ['tiny', 'int8', 2]]);
       for (const d of r.decode) expect(d.tokens_per_second).toBeGreaterThan(0);
