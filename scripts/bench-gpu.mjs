@@ -84,6 +84,7 @@ if (nvidia && !env.VK_ICD_FILENAMES) {
 }
 
 mkdirSync(`${root}bench/out`, { recursive: true });
+if (nvidia) say('an NVIDIA device is present: the report\'s machine.adapter must name it (a "llvmpipe" adapter means Dawn did not reach the driver)');
 const r = spawnSync(process.execPath, [`${root}bin/tritwise.js`, 'bench', '--backend', 'webgpu', '--json', '-o', `${root}bench/out/gpu.json`, ...args], { env, stdio: ['ignore', 'inherit', 'inherit'], timeout: 300_000 });
 if (r.error) say(`benchmark did not finish: ${r.error.message}`);
 process.exit(r.status ?? 1);

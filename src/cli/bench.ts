@@ -109,7 +109,7 @@ export function writeCharts(path: string, report: KernelBenchReport): void {
 async function benchWebgpu(o: BenchOpts): Promise<void> {
   const { WebGpuBackend } = await import('../backend/webgpu/webgpu-backend.js');
   const { benchGpu } = await import('../eval/gpu-bench.js');
-  const be = await WebGpuBackend.create();
+  const be = await WebGpuBackend.create({ powerPreference: 'high-performance' });
   try {
     const note = (s: string) => process.stderr.write(`  ${s}\n`);
     const report = await benchGpu(be, { quick: o.quick, shapes: o.shape, batches: o.batch, minTimeMs: o.minTime === 300 ? undefined : o.minTime, decode: o.decode ? undefined : false, zeroBlocks: o.zerosShape?.[0], onStep: o.json ? undefined : note });
