@@ -175,31 +175,33 @@ export class Model {
    */
   async *#generateOnDevice(ids: number[], max: number, sampler: Sampler, tok: Tokenizer | undefined, stopAtEos: boolean): AsyncGenerator<GeneratedToken> {
     const need = Math.min(this.config.seqLen, ids.length + max);
-    let dec: Decoder;
-    let own = false;
-    if (this.#decoderBusy || !this.#decoder || this.#decoder.maxLength < need) {
-      dec = await this.backend.createDecoder!(this.llama, { maxLength: need });
-      if (!this.#decoderBusy) {
-        await this.#decoder?.dispose();
-        this.#decoder = dec;
-      } else own = true;
-    } else dec = this.#decoder;
-    if (!own) this.#decoderBusy = true;
+    // the cached decoder, unless another generation holds it (then a private one)
+    const shared = !this.#decoderBusy;
+    if (shared) this.#decoderBusy = true;
+    let dec: Decoder | null = null;
     try {
+      if (shared && this.#decoder && this.#decoder.maxLength >= need) dec = this.#decoder;
+      else {
+        dec = await this.backend.createDecoder!(this.llama, { maxLength: need });
+        if (shared) {
+          await this.#decoder?.dispose();
+          this.#decoder = dec;
+        }
+      }
       dec.reset();
       const decoder = tok ? new StreamingDecoder(tok, ids) : null;
       const eos = tok?.eos ?? 2;
       const sampling = { temperature: sampler.temperature, topP: sampler.topP, draw: () => sampler.rng.next() };
       let step: number[] = ids;
-      for (let i = 0; i < max && dec.length + step.length <= this.config.seqLen && dec.length + step.length <= dec.maxLength; i++) {
+      for (let i = 0; i < max && dec.length + step.length <= dec.maxLength; i++) {
         const id = await dec.step(step, sampling);
         if (id === eos && stopAtEos) return;
         yield { id, text: decoder ? decoder.push(id) : '' };
         step = [id];
       }
     } finally {
-      if (own) await dec.dispose();
-      else this.#decoderBusy = false;
+      if (shared) this.#decoderBusy = false;
+      else await dec?.dispose();
     }
   }
 

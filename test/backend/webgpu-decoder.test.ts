@@ -71,6 +71,13 @@ describe.skipIf(why !== null)('webgpu decoder', () => {
     }
     expect(maps.length).toBe(20);
     for (const a of maps) expect(a[2]).toBe(4); // mapAsync(READ, 0, 4): the sampled id only
+    // two generations interleaved on one model: the second gets its own decoder (and KV cache)
+    const a = m.generate([1], { maxTokens: 8 })[Symbol.asyncIterator]();
+    const first: number[] = [];
+    for (let i = 0; i < 3; i++) first.push((await a.next()).value!.id);
+    expect(await greedyIds(m, 8)).toEqual(REF_IDS.slice(0, 8));
+    for (let r = await a.next(); !r.done; r = await a.next()) first.push(r.value.id);
+    expect(first).toEqual(REF_IDS.slice(0, 8));
     await m.dispose();
   });
 
