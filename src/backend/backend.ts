@@ -17,6 +17,7 @@
  * compared bit for bit across backends. Calls are async because GPU backends are; CPU backends
  * resolve immediately. An optional `out` lets callers reuse buffers.
  */
+import type { LlamaModel } from '../nn/llama.js';
 import type { TernaryTensor } from '../tensor/ternary-tensor.js';
 
 /** 'q8k': llama.cpp's Q8_K (int8 per 256-column block), for exact TQ1_0/TQ2_0 emulation */
@@ -55,5 +56,40 @@ export interface Backend {
   /** Free a weight's backend memory. Using it afterwards is an error. */
   release(w: TernaryWeights | DenseWeights): void;
   /** Free everything (workers, GPU device). Safe to call twice. */
+  dispose(): Promise<void>;
+  /**
+   * Optional: whole decode steps on the device (GPU backends). The model's weights stay where
+   * this backend uploaded them; a step reads back only the sampled token. Model.generate uses
+   * it when present.
+   */
+  createDecoder?(model: LlamaModel, opts?: DecoderOptions): Promise<Decoder>;
+}
+
+/** How a decoder picks the next token: nn/sampling.ts's rules; `draw` is the sampler's PRNG. */
+export interface DeviceSampling {
+  /** 0 = greedy */
+  temperature: number;
+  /** nucleus mass in (0, 1]; 1 = off */
+  topP: number;
+  /** the uniform number in [0, 1) for a sampled step (called once per step when temperature > 0) */
+  draw: () => number;
+}
+
+export interface DecoderOptions {
+  /** KV-cache positions to allocate (default: the model's context length) */
+  maxLength?: number;
+}
+
+/** One sequence decoded on a device, with its KV cache there. */
+export interface Decoder {
+  /** tokens in the device's KV cache (the next token's position) */
+  readonly length: number;
+  readonly maxLength: number;
+  /** Run tokens through the model (appending them to the cache); the next token, sampled from the last one's logits. */
+  step(tokens: readonly number[], sampling: DeviceSampling): Promise<number>;
+  /** The last step's logits, read back (for tests and diagnostics; generation never needs it). */
+  logits(): Promise<Float32Array>;
+  /** Empty the cache. */
+  reset(): void;
   dispose(): Promise<void>;
 }
