@@ -30,7 +30,7 @@ import { Accumulator, type BundleOptions } from '../accumulator.js';
 import { checkDim, checkSameDim, randomHypervector, type RandomOptions } from '../hypervector.js';
 import { shiftOf, type Similarity } from '../ops.js';
 import { jsKernels, type VsaHost, type VsaKernels } from './kernels.js';
-import { WasmVsaKernels } from './wasm-kernels.js';
+import { tagView, WasmVsaKernels } from './wasm-kernels.js';
 
 export const VSA_ENGINES = ['auto', 'js', 'wasm'] as const;
 export type VsaEngineName = (typeof VSA_ENGINES)[number];
@@ -82,7 +82,7 @@ class HeapAllocator implements Allocator {
     const ptr = heap.alloc(words * 8, 'hypervector');
     heap.u32.fill(0, ptr >>> 2, (ptr >>> 2) + words * 2);
     const buf = heap.u32.buffer;
-    const p = new Uint32Array(buf, ptr, words), m = new Uint32Array(buf, ptr + words * 4, words);
+    const p = tagView(new Uint32Array(buf, ptr, words), heap, ptr), m = tagView(new Uint32Array(buf, ptr + words * 4, words), heap, ptr + words * 4);
     this.#track([p, m], ptr);
     return [p, m];
   }
@@ -91,7 +91,7 @@ class HeapAllocator implements Allocator {
     const heap = this.#be.heap;
     const ptr = heap.alloc(dim * 4, 'accumulator');
     heap.i32.fill(0, ptr >>> 2, (ptr >>> 2) + dim);
-    const c = new Int32Array(heap.i32.buffer, ptr, dim);
+    const c = tagView(new Int32Array(heap.i32.buffer, ptr, dim), heap, ptr);
     this.#track([c], ptr);
     return c;
   }
@@ -198,7 +198,7 @@ export class VsaEngine implements VsaHost {
 
   /** out = a ⊙ b (out may be a or b). */
   bindInto(out: TritVector, a: TritVector, b: TritVector): TritVector {
-    checkSameDim('bind', a, b, out);
+    if (a.rows !== 1 || b.rows !== 1 || out.rows !== 1 || a.cols !== b.cols || a.cols !== out.cols) checkSameDim('bind', a, b, out);
     this.kernels.bind(a.plus, a.minus, 0, b.plus, b.minus, 0, out.plus, out.minus, 0, a.wordsPerRow);
     out.invalidateMetadata();
     return out;
@@ -228,7 +228,7 @@ export class VsaEngine implements VsaHost {
   }
 
   dot(a: TritVector, b: TritVector): number {
-    checkSameDim('dot', a, b);
+    if (a.rows !== 1 || b.rows !== 1 || a.cols !== b.cols) checkSameDim('dot', a, b);
     return this.kernels.similarity(a.plus, a.minus, 0, b.plus, b.minus, 0, a.wordsPerRow, false, this.#res);
   }
 

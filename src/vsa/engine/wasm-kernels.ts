@@ -19,6 +19,26 @@ type Arr = Uint32Array | Int32Array | Float32Array | Float64Array;
 
 const SLOTS = 8;
 
+/**
+ * Views that the wasm engine allocates carry their byte offset and heap under these symbols, so
+ * recognising them costs one property load (reading `.buffer` of a SharedArrayBuffer view and
+ * comparing it is several times slower). Other views of the wasm memory are still found (by
+ * their buffer) and passed without a copy.
+ */
+const PTR = Symbol('tritwise.wasmPtr');
+const HEAP = Symbol('tritwise.wasmHeap');
+interface Tagged {
+  [PTR]?: number;
+  [HEAP]?: Heap;
+}
+
+/** Mark a view of `heap` at byte offset `ptr` (done by the engine's allocator). */
+export function tagView<T extends Arr>(view: T, heap: Heap, ptr: number): T {
+  (view as Tagged)[PTR] = ptr;
+  (view as Tagged)[HEAP] = heap;
+  return view;
+}
+
 export class WasmVsaKernels implements VsaKernels {
   readonly name = 'wasm';
   readonly #heap: Heap;
@@ -49,6 +69,8 @@ export class WasmVsaKernels implements VsaKernels {
 
   /** Byte offset of arr[off] in the wasm memory, staging n elements into `slot` when arr lives elsewhere. */
   #in(arr: Arr, off: number, n: number, slot: number): number {
+    const t = (arr as Tagged)[PTR];
+    if (t !== undefined && (arr as Tagged)[HEAP] === this.#heap) return t + off * arr.BYTES_PER_ELEMENT;
     if (this.#heap.owns(arr.buffer)) return arr.byteOffset + off * arr.BYTES_PER_ELEMENT;
     const p = this.#slots[slot]!.ensure(n * arr.BYTES_PER_ELEMENT);
     this.#view(arr).set(arr.subarray(off, off + n) as never, p / arr.BYTES_PER_ELEMENT);
@@ -57,13 +79,15 @@ export class WasmVsaKernels implements VsaKernels {
 
   /** Byte offset for an output of n elements at arr[off] (no copy in). */
   #outPtr(arr: Arr, off: number, n: number, slot: number): number {
+    const t = (arr as Tagged)[PTR];
+    if (t !== undefined && (arr as Tagged)[HEAP] === this.#heap) return t + off * arr.BYTES_PER_ELEMENT;
     if (this.#heap.owns(arr.buffer)) return arr.byteOffset + off * arr.BYTES_PER_ELEMENT;
     return this.#slots[slot]!.ensure(n * arr.BYTES_PER_ELEMENT);
   }
 
   /** Copy a staged output back (nothing to do when arr is in the wasm memory). */
   #back(arr: Arr, off: number, n: number, p: number): void {
-    if (this.#heap.owns(arr.buffer)) return;
+    if ((arr as Tagged)[HEAP] === this.#heap || this.#heap.owns(arr.buffer)) return;
     const i = p / arr.BYTES_PER_ELEMENT;
     arr.set(this.#view(arr).subarray(i, i + n) as never, off);
   }
@@ -207,8 +231,8 @@ class WasmAmpSession implements AmpSession {
     this.#blocks.push(this.#zp, this.#znp);
     heap.f32.fill(0, this.#zp >>> 2, (this.#zp >>> 2) + padded);
     heap.f32.fill(0, this.#znp >>> 2, (this.#znp >>> 2) + padded);
-    this.z = new Float32Array(heap.f32.buffer, this.#zp, this.#D);
-    this.zn = new Float32Array(heap.f32.buffer, this.#znp, this.#D);
+    this.z = tagView(new Float32Array(heap.f32.buffer, this.#zp, this.#D), heap, this.#zp);
+    this.zn = tagView(new Float32Array(heap.f32.buffer, this.#znp, this.#D), heap, this.#znp);
   }
 
   dots(secs: Int32Array, lists: Int32Array, L: number, out: Float64Array): void {
