@@ -10,7 +10,9 @@
  *
  * pc(nz_u) per (token, group) is computed once per call (blockNnz). Signs layout: row r, group g,
  * block k at w + ((r·G + g)·nblk + k)·16, zero-padded (padding meets nz_u = 0, so it adds 0).
- * Three rows share each activation load; byte counters are widened every 31 blocks.
+ * Two rows share each activation load; the popcounts go through a carry-save adder tree
+ * (Harley–Seal), so there is one i8x16.popcnt per 4 blocks per row; tokens are taken in tiles
+ * of BT so a batch (e.g. the digit planes of 256 integer queries) is read from L2, not L3.
  */
 
 @inline function widen(c: v128): v128 {
@@ -34,37 +36,88 @@ export function blockNnz(u: usize, batch: i32, G: i32, nblk: i32, unz: usize): v
   }
 }
 
+/** Tokens per tile: a tile of activations (BT · G · nblk · 32 bytes, 40 KB at D = 10,000) stays in L2 while every row passes over it. */
+const BT = 16;
+
+/**
+ * Carry-save adder (Harley–Seal): for bit vectors a, b, c, pc(a) + pc(b) + pc(c) = pc(sum) + 2·pc(carry).
+ * Per weight row the kernel keeps "ones" and "twos" vectors and feeds 4 blocks at a time:
+ *   (ones, p) = csa(ones, x0, x1);  (ones, q) = csa(ones, x2, x3);  (twos, fours) = csa(twos, p, q)
+ * and only `fours` is popcounted (one i8x16.popcnt per 4 blocks instead of 4); at the end
+ *   Σ pc(x) = 4·Σ pc(fours) + 2·pc(twos) + pc(ones).
+ */
+@inline function csaSum(a: v128, b: v128, c: v128): v128 {
+  return v128.xor(v128.xor(a, b), c);
+}
+@inline function csaCarry(a: v128, b: v128, c: v128): v128 {
+  return v128.or(v128.and(a, b), v128.and(c, v128.xor(a, b)));
+}
+@inline function pcv(x: v128): i32 {
+  return hsum(widen(i8x16.popcnt(x)));
+}
+
+/** pc(nz_u & (neg_u ^ s)) over one group of nblk blocks for two weight rows (ga, gb), packed as lo | hi << 32. */
+@inline function group2(ga: usize, gb: usize, ug: usize, nblk: i32): u64 {
+  let oa = i8x16.splat(0), ta = i8x16.splat(0), ob = i8x16.splat(0), tb = i8x16.splat(0);
+  let fa = i32x4.splat(0), fb = i32x4.splat(0);
+  const n4 = nblk & ~3;
+  let k = 0;
+  while (k < n4) {
+    // byte counters of `fours` (≤ 8 per step) are widened every 31 steps
+    const end = min(n4, k + 31 * 4);
+    let ca = i8x16.splat(0), cb = i8x16.splat(0);
+    for (; k < end; k += 4) {
+      const uo = ug + (<usize>k << 5), wo = <usize>k << 4;
+      const nz0 = v128.load(uo), ng0 = v128.load(uo, 16), nz1 = v128.load(uo, 32), ng1 = v128.load(uo, 48);
+      const nz2 = v128.load(uo, 64), ng2 = v128.load(uo, 80), nz3 = v128.load(uo, 96), ng3 = v128.load(uo, 112);
+      const x0 = v128.and(nz0, v128.xor(ng0, v128.load(ga + wo))), x1 = v128.and(nz1, v128.xor(ng1, v128.load(ga + wo, 16)));
+      const x2 = v128.and(nz2, v128.xor(ng2, v128.load(ga + wo, 32))), x3 = v128.and(nz3, v128.xor(ng3, v128.load(ga + wo, 48)));
+      let p = csaCarry(oa, x0, x1);
+      oa = csaSum(oa, x0, x1);
+      let q = csaCarry(oa, x2, x3);
+      oa = csaSum(oa, x2, x3);
+      ca = i8x16.add(ca, i8x16.popcnt(csaCarry(ta, p, q)));
+      ta = csaSum(ta, p, q);
+      const y0 = v128.and(nz0, v128.xor(ng0, v128.load(gb + wo))), y1 = v128.and(nz1, v128.xor(ng1, v128.load(gb + wo, 16)));
+      const y2 = v128.and(nz2, v128.xor(ng2, v128.load(gb + wo, 32))), y3 = v128.and(nz3, v128.xor(ng3, v128.load(gb + wo, 48)));
+      p = csaCarry(ob, y0, y1);
+      ob = csaSum(ob, y0, y1);
+      q = csaCarry(ob, y2, y3);
+      ob = csaSum(ob, y2, y3);
+      cb = i8x16.add(cb, i8x16.popcnt(csaCarry(tb, p, q)));
+      tb = csaSum(tb, p, q);
+    }
+    fa = i32x4.add(fa, widen(ca));
+    fb = i32x4.add(fb, widen(cb));
+  }
+  let sa = (hsum(fa) << 2) + (pcv(ta) << 1) + pcv(oa), sb = (hsum(fb) << 2) + (pcv(tb) << 1) + pcv(ob);
+  for (; k < nblk; k++) {
+    const uo = ug + (<usize>k << 5), wo = <usize>k << 4;
+    const nz = v128.load(uo), neg = v128.load(uo, 16);
+    sa += pcv(v128.and(nz, v128.xor(neg, v128.load(ga + wo))));
+    sb += pcv(v128.and(nz, v128.xor(neg, v128.load(gb + wo))));
+  }
+  return <u64><u32>sa | (<u64><u32>sb << 32);
+}
+
 export function ternarySigns(w: usize, nblk: i32, G: i32, u: usize, unz: usize, batch: i32, out: usize, rows: i32, r0: i32, r1: i32): void {
   const rowBytes = <usize>(G * nblk) << 4, uRowBytes = <usize>(G * nblk) << 5;
-  // three rows share each activation load (rows past r1 repeat the last one and are not stored)
-  for (let r = r0; r < r1; r += 3) {
-    const n = min(3, r1 - r);
-    const wa = w + <usize>r * rowBytes, wb = n > 1 ? wa + rowBytes : wa, wc = n > 2 ? wb + rowBytes : wb;
-    for (let b = 0; b < batch; b++) {
-      const ub = u + <usize>b * uRowBytes;
-      for (let g = 0; g < G; g++) {
-        const go = <usize>(g * nblk);
-        let a0 = i32x4.splat(0), a1 = i32x4.splat(0), a2 = i32x4.splat(0);
-        for (let k0 = 0; k0 < nblk; k0 += 31) {
-          const k1 = min(nblk, k0 + 31);
-          let c0 = i8x16.splat(0), c1 = i8x16.splat(0), c2 = i8x16.splat(0);
-          const ug = ub + (go << 5), ga = wa + (go << 4), gb = wb + (go << 4), gc = wc + (go << 4);
-          for (let k = k0; k < k1; k++) {
-            const uo = ug + (<usize>k << 5), wo = <usize>k << 4;
-            const nz = v128.load(uo), neg = v128.load(uo, 16);
-            c0 = i8x16.add(c0, i8x16.popcnt(v128.and(nz, v128.xor(neg, v128.load(ga + wo)))));
-            c1 = i8x16.add(c1, i8x16.popcnt(v128.and(nz, v128.xor(neg, v128.load(gb + wo)))));
-            c2 = i8x16.add(c2, i8x16.popcnt(v128.and(nz, v128.xor(neg, v128.load(gc + wo)))));
-          }
-          a0 = i32x4.add(a0, widen(c0));
-          a1 = i32x4.add(a1, widen(c1));
-          a2 = i32x4.add(a2, widen(c2));
+  for (let b0 = 0; b0 < batch; b0 += BT) {
+    const b1 = min(batch, b0 + BT);
+    // two rows share each activation load (a last odd row repeats itself and is stored once)
+    for (let r = r0; r < r1; r += 2) {
+      const two = r + 1 < r1;
+      const wa = w + <usize>r * rowBytes, wb = two ? wa + rowBytes : wa;
+      for (let b = b0; b < b1; b++) {
+        const ub = u + <usize>b * uRowBytes;
+        for (let g = 0; g < G; g++) {
+          const go = <usize>(g * nblk);
+          const s = group2(wa + (go << 4), wb + (go << 4), ub + (go << 5), nblk);
+          const nn = load<i32>(unz + (<usize>(b * G + g) << 2));
+          const o = out + (<usize>((b * rows + r) * G + g) << 2);
+          store<i32>(o, nn - (<i32><u32>s << 1));
+          if (two) store<i32>(o + (<usize>G << 2), nn - (<i32>(s >>> 32) << 1));
         }
-        const nn = load<i32>(unz + (<usize>(b * G + g) << 2));
-        const o = out + (<usize>((b * rows + r) * G + g) << 2), step = <usize>G << 2;
-        store<i32>(o, nn - (hsum(a0) << 1));
-        if (n > 1) store<i32>(o + step, nn - (hsum(a1) << 1));
-        if (n > 2) store<i32>(o + step * 2, nn - (hsum(a2) << 1));
       }
     }
   }

@@ -12,7 +12,7 @@
  *               (two nonzero trits multiply to −1 exactly when one of them is negative)
  *   permute     out bit (d + k) mod D = in bit d  (one plane; funnel shifts of 64-bit loads)
  *
- * Popcounts use i8x16.popcnt into byte counters (≤ 8 per step), widened to i32 every 31 steps.
+ * Popcounts use i8x16.popcnt into byte counters, widened to i32 before they can overflow.
  */
 
 @inline function widen(c: v128): v128 {
@@ -47,37 +47,40 @@ export function vsaBind(ap: usize, am: usize, bp: usize, bm: usize, cp: usize, c
  * nnz(b) is counted with scalar 64-bit popcounts, which run on other ports than i8x16.popcnt.
  */
 export function vsaSimilarity(ap: usize, am: usize, bp: usize, bm: usize, words: i32, withNnz: i32, out: usize): i32 {
-  const n4 = words & ~3;
+  const n8 = words & ~7;
   let dot = i32x4.splat(0), na = i32x4.splat(0);
-  let nb: i64 = 0;
+  let nb: i64 = 0, nb2: i64 = 0;
   let w = 0;
-  while (w < n4) {
-    const end = min(n4, w + 31 * 4);
+  // 8 words (two v128 per plane) per step; byte counters gain ≤ 16 per step: widen every 15
+  while (w < n8) {
+    const end = min(n8, w + 15 * 8);
     let c1 = i8x16.splat(0), c2 = i8x16.splat(0), ca = i8x16.splat(0);
     if (withNnz) {
-      for (; w < end; w += 4) {
+      for (; w < end; w += 8) {
         const o = <usize>w << 2;
-        const a0 = v128.load(am + o), b0 = v128.load(bm + o);
-        const za = v128.or(v128.load(ap + o), a0);
-        const nz = v128.and(za, v128.or(v128.load(bp + o), b0));
-        c1 = i8x16.add(c1, i8x16.popcnt(nz));
-        c2 = i8x16.add(c2, i8x16.popcnt(v128.and(nz, v128.xor(a0, b0))));
-        ca = i8x16.add(ca, i8x16.popcnt(za));
+        const a0 = v128.load(am + o), b0 = v128.load(bm + o), a0b = v128.load(am + o, 16), b0b = v128.load(bm + o, 16);
+        const za = v128.or(v128.load(ap + o), a0), zab = v128.or(v128.load(ap + o, 16), a0b);
+        const nz = v128.and(za, v128.or(v128.load(bp + o), b0)), nzb = v128.and(zab, v128.or(v128.load(bp + o, 16), b0b));
+        c1 = i8x16.add(c1, i8x16.add(i8x16.popcnt(nz), i8x16.popcnt(nzb)));
+        c2 = i8x16.add(c2, i8x16.add(i8x16.popcnt(v128.and(nz, v128.xor(a0, b0))), i8x16.popcnt(v128.and(nzb, v128.xor(a0b, b0b)))));
+        ca = i8x16.add(ca, i8x16.add(i8x16.popcnt(za), i8x16.popcnt(zab)));
         nb += popcnt<u64>(load<u64>(bp + o) | load<u64>(bm + o)) + popcnt<u64>(load<u64>(bp + o, 8) | load<u64>(bm + o, 8));
+        nb2 += popcnt<u64>(load<u64>(bp + o, 16) | load<u64>(bm + o, 16)) + popcnt<u64>(load<u64>(bp + o, 24) | load<u64>(bm + o, 24));
       }
       na = i32x4.add(na, widen(ca));
     } else {
-      for (; w < end; w += 4) {
+      for (; w < end; w += 8) {
         const o = <usize>w << 2;
-        const a0 = v128.load(am + o), b0 = v128.load(bm + o);
+        const a0 = v128.load(am + o), b0 = v128.load(bm + o), a0b = v128.load(am + o, 16), b0b = v128.load(bm + o, 16);
         const nz = v128.and(v128.or(v128.load(ap + o), a0), v128.or(v128.load(bp + o), b0));
-        c1 = i8x16.add(c1, i8x16.popcnt(nz));
-        c2 = i8x16.add(c2, i8x16.popcnt(v128.and(nz, v128.xor(a0, b0))));
+        const nzb = v128.and(v128.or(v128.load(ap + o, 16), a0b), v128.or(v128.load(bp + o, 16), b0b));
+        c1 = i8x16.add(c1, i8x16.add(i8x16.popcnt(nz), i8x16.popcnt(nzb)));
+        c2 = i8x16.add(c2, i8x16.add(i8x16.popcnt(v128.and(nz, v128.xor(a0, b0))), i8x16.popcnt(v128.and(nzb, v128.xor(a0b, b0b)))));
       }
     }
     dot = i32x4.add(dot, i32x4.sub(widen(c1), i32x4.shl(widen(c2), 1)));
   }
-  let d = hsum(dot), sa = hsum(na), sb = <i32>nb;
+  let d = hsum(dot), sa = hsum(na), sb = <i32>(nb + nb2);
   for (; w < words; w++) {
     const o = <usize>w << 2;
     const a0 = load<u32>(am + o), b0 = load<u32>(bm + o);

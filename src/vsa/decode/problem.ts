@@ -120,8 +120,11 @@ export function pairDot(kx: VsaKernels, R: Int32Array, keys: TernaryTensor, i: n
   return kx.accDot(R, keys.plus, keys.minus, i * keys.wordsPerRow, values.plus, values.minus, m * values.wordsPerRow);
 }
 
-/** ‖k_i ⊙ v_m‖² = the number of dimensions where both are nonzero. */
+/** ‖k_i ⊙ v_m‖² = the number of dimensions where both are nonzero (D when both rows are dense). */
 export function pairEnergy(keys: TernaryTensor, i: number, values: TernaryTensor, m: number): number {
+  const D = keys.cols;
+  if (keys.rowNnz(i) === D) return values.rowNnz(m);
+  if (values.rowNnz(m) === D) return keys.rowNnz(i);
   const wpr = keys.wordsPerRow, ko = i * wpr, vo = m * wpr;
   let e = 0;
   for (let w = 0; w < wpr; w++) {
