@@ -16,7 +16,7 @@ export { padGroups8, blockSumsI8, permuteF32, planesToBlocks, planesToI8, planes
 export { ternarySigns, blockNnz, planesToSigns } from './ternary-signs';
 export { vsaBind, vsaSimilarity, vsaNnz, vsaPermute } from './vsa-ops';
 export { vsaAccAdd, vsaThreshold, vsaAccDot, vsaAccUnbind, vsaDigitPlanes } from './vsa-acc';
-export { initSignTable, vsaPairDots, vsaPairAxpy } from './vsa-amp';
+export { initSignTable, initSignTable8, vsaPairDots, vsaPairAxpy } from './vsa-amp';
 
 /** 1 when this build uses relaxed SIMD. */
 export function relaxed(): i32 {

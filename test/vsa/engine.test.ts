@@ -164,26 +164,33 @@ for (const D of DIMS) {
       }
     });
 
-    if (!big) it('AMP loops: shortlist dots and the residual axpy within 1e-5 of the f64 reference', () => {
+    if (!big) it('AMP loops: shortlist dots and the residual axpy within 1e-5 of the f64 reference (ternary and dense bipolar values)', () => {
       const N = 5, M = 9, L = 4;
-      const K = randomCodebook(N, D, rng), V = randomCodebook(M, D, rng, { density: 0.5 });
-      const js = jsKernels.ampSession(K, V), hw = wasm.kernels.ampSession(K, V);
-      for (let d = 0; d < D; d++) js.z[d] = hw.z[d] = Math.round((rng.next() * 2 - 1) * 50) + 0.25 * (d % 3);
-      const secs = Int32Array.of(0, 2, 4), lists = Int32Array.from({ length: 3 * L }, (_, i) => (i === 5 ? -1 : (i * 5) % M));
-      const a = new Float64Array(3 * L).fill(7), b = new Float64Array(3 * L).fill(9);
-      js.dots(secs, lists, L, a);
-      hw.dots(secs, lists, L, b);
-      let zabs = 0;
-      for (let d = 0; d < D; d++) zabs += Math.abs(js.z[d]!);
-      for (let i = 0; i < a.length; i++) expect(Math.abs(a[i]! - b[i]!)).toBeLessThanOrEqual(1e-5 * zabs);
-      expect(b[5]).toBe(0);
-      const coef = Float64Array.from({ length: 3 * L }, (_, i) => (i % 4 === 3 ? 0 : -0.25 * (i + 1)));
-      for (let d = 0; d < D; d++) js.zn[d] = hw.zn[d] = d % 7;
-      js.axpy(secs, lists, L, coef);
-      hw.axpy(secs, lists, L, coef);
-      for (let d = 0; d < D; d++) expect(Math.abs(js.zn[d]! - hw.zn[d]!)).toBeLessThanOrEqual(1e-5 * 16);
-      js.release();
-      hw.release();
+      const K = randomCodebook(N, D, rng, { density: 0.7 });
+      for (const density of [0.5, 1]) {
+        const V = randomCodebook(M, D, rng, { density });
+        const js = jsKernels.ampSession(K, V), hw = wasm.kernels.ampSession(K, V);
+        for (let d = 0; d < D; d++) js.z[d] = hw.z[d] = Math.round((rng.next() * 2 - 1) * 50) + 0.25 * (d % 3);
+        const secs = Int32Array.of(0, 2, 4), lists = Int32Array.from({ length: 3 * L }, (_, i) => (i === 5 ? -1 : (i * 5) % M));
+        const a = new Float64Array(3 * L).fill(7), b = new Float64Array(3 * L).fill(9);
+        js.dots(secs, lists, L, a);
+        hw.dots(secs, lists, L, b);
+        let zabs = 0;
+        for (let d = 0; d < D; d++) zabs += Math.abs(js.z[d]!);
+        for (let i = 0; i < a.length; i++) expect(Math.abs(a[i]! - b[i]!), `density ${density}, u[${i}]`).toBeLessThanOrEqual(1e-5 * zabs);
+        expect(b[5]).toBe(0);
+        const coef = Float64Array.from({ length: 3 * L }, (_, i) => (i % 4 === 3 || i >= 8 ? 0 : -0.25 * (i + 1)));
+        for (let d = 0; d < D; d++) js.zn[d] = hw.zn[d] = d % 7;
+        js.axpy(secs, lists, L, coef);
+        hw.axpy(secs, lists, L, coef);
+        for (let d = 0; d < D; d++) expect(Math.abs(js.zn[d]! - hw.zn[d]!), `density ${density}, z[${d}]`).toBeLessThanOrEqual(1e-5 * 16);
+        // the padding past D stays 0 (the kernels read whole words)
+        const heap = (wasm.backend as unknown as { heap: { f32: Float32Array } }).heap;
+        const base = hw.zn.byteOffset / 4;
+        for (let d = D; d < W * 32; d++) expect(heap.f32[base + d]).toBe(0);
+        js.release();
+        hw.release();
+      }
     });
   });
 }

@@ -41,8 +41,9 @@ export interface KernelExports {
   vsaAccUnbind(c: number, ap: number, am: number, bp: number, bm: number, dim: number, out: number): void;
   vsaDigitPlanes(x: number, dim: number, P: number, op: number, om: number, stride: number, tmp: number): void;
   initSignTable(table: number): void;
-  vsaPairDots(z: number, dim: number, kp: number, km: number, vp: number, vm: number, secs: number, n: number, lists: number, L: number, out: number, table: number): void;
-  vsaPairAxpy(z: number, dim: number, kp: number, km: number, vp: number, vm: number, secs: number, n: number, lists: number, L: number, coef: number, table: number): void;
+  initSignTable8(table: number): void;
+  vsaPairDots(z: number, dim: number, kp: number, km: number, vp: number, vm: number, secs: number, n: number, lists: number, L: number, out: number, table: number, table8: number, bipolar: number, q: number): void;
+  vsaPairAxpy(z: number, dim: number, kp: number, km: number, vp: number, vm: number, secs: number, n: number, lists: number, L: number, coef: number, table: number, table8: number, bipolar: number, e: number): void;
   relaxed(): number;
   trapAt(row: number, r0: number, r1: number): void;
 }

@@ -47,8 +47,9 @@ export class WasmVsaKernels implements VsaKernels {
   /** i32 [dot, nnz a, nnz b] of vsaSimilarity, and 256 bytes of digit-plane scratch */
   readonly #res: number;
   readonly #tmp: number;
-  /** 256 × f32x4 multipliers for the AMP loops */
+  /** 256 × f32x4 multipliers {−1, 0, 1} for the AMP loops, and 256 × 8 f32 of ±1 */
   readonly table: number;
+  readonly table8: number;
 
   constructor(heap: Heap, k: KernelExports) {
     this.#heap = heap;
@@ -58,6 +59,8 @@ export class WasmVsaKernels implements VsaKernels {
     this.#tmp = heap.alloc(256, 'vsa digit scratch');
     this.table = heap.alloc(4096, 'vsa sign table');
     k.initSignTable(this.table);
+    this.table8 = heap.alloc(8192, 'vsa bipolar table');
+    k.initSignTable8(this.table8);
   }
 
   get heap(): Heap {
@@ -200,7 +203,8 @@ export class WasmVsaKernels implements VsaKernels {
 /**
  * The AMP loops in wasm: keys and values are copied into the wasm memory once per session, the
  * residual lives there as f32 (z and zn, D floats each, zero-padded to whole words: the kernels
- * read 32 at a time and the padding must stay 0).
+ * read 32 at a time and the padding must stay 0), with one more padded vector of scratch. When
+ * every value row is dense bipolar the kernels read only their + planes (8 dims per lookup).
  */
 class WasmAmpSession implements AmpSession {
   z: Float32Array;
@@ -212,6 +216,8 @@ class WasmAmpSession implements AmpSession {
   readonly #blocks: number[] = [];
   readonly #K: [number, number];
   readonly #V: [number, number];
+  readonly #scratch: number;
+  readonly #bipolar: number;
 
   constructor(kx: WasmVsaKernels, K: TernaryTensor, V: TernaryTensor) {
     this.#kx = kx;
@@ -228,7 +234,11 @@ class WasmAmpSession implements AmpSession {
     const padded = wordsFor(this.#D) * 32;
     this.#zp = heap.alloc(padded * 4, 'amp residual');
     this.#znp = heap.alloc(padded * 4, 'amp residual');
-    this.#blocks.push(this.#zp, this.#znp);
+    this.#scratch = heap.alloc(padded * 4, 'amp scratch');
+    this.#blocks.push(this.#zp, this.#znp, this.#scratch);
+    let dense = true;
+    for (let m = 0; m < V.rows && dense; m++) dense = V.rowNnz(m) === this.#D;
+    this.#bipolar = dense ? 1 : 0;
     heap.f32.fill(0, this.#zp >>> 2, (this.#zp >>> 2) + padded);
     heap.f32.fill(0, this.#znp >>> 2, (this.#znp >>> 2) + padded);
     this.z = tagView(new Float32Array(heap.f32.buffer, this.#zp, this.#D), heap, this.#zp);
@@ -238,14 +248,14 @@ class WasmAmpSession implements AmpSession {
   dots(secs: Int32Array, lists: Int32Array, L: number, out: Float64Array): void {
     const kx = this.#kx, n = secs.length;
     const s = kx.stage(secs, 0), l = kx.stage(lists, 1), o = kx.outPtr(out, 2);
-    kx.exports.vsaPairDots(this.#zp, this.#D, this.#K[0], this.#K[1], this.#V[0], this.#V[1], s, n, l, L, o, kx.table);
+    kx.exports.vsaPairDots(this.#zp, this.#D, this.#K[0], this.#K[1], this.#V[0], this.#V[1], s, n, l, L, o, kx.table, kx.table8, this.#bipolar, this.#scratch);
     kx.back(out, o);
   }
 
   axpy(secs: Int32Array, lists: Int32Array, L: number, coef: Float64Array): void {
     const kx = this.#kx, n = secs.length;
     const s = kx.stage(secs, 0), l = kx.stage(lists, 1), c = kx.stage(coef, 2);
-    kx.exports.vsaPairAxpy(this.#znp, this.#D, this.#K[0], this.#K[1], this.#V[0], this.#V[1], s, n, l, L, c, kx.table);
+    kx.exports.vsaPairAxpy(this.#znp, this.#D, this.#K[0], this.#K[1], this.#V[0], this.#V[1], s, n, l, L, c, kx.table, kx.table8, this.#bipolar, this.#scratch);
   }
 
   swap(): void {
