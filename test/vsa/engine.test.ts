@@ -30,11 +30,13 @@ function randomTrits(D: number, rng: Rng, density: number): TritVector {
       nzMask = 0;
       for (let b = 0; b < 32; b++) if (rng.next() < density) nzMask |= 1 << b;
     } else if (density < 0) nzMask = s | ((rng.next() * 2 ** 32) >>> 0); // 3/4 nonzero
+    // density ≥ 1: every trit nonzero (2: then one set to zero, below)
     v.plus[w] = r & nzMask;
     v.minus[w] = ~r & nzMask;
   }
   v.plus[W - 1]! &= lastWordMask(D);
   v.minus[W - 1]! &= lastWordMask(D);
+  if (density === 2) v.setAt(Math.floor(D * 0.7), 0); // dense except one trit (past the first 256)
   return v;
 }
 
@@ -46,7 +48,7 @@ function firstDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
   for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return i;
   return -1;
 }
-const KINDS: [string, number][] = [['bipolar', 1], ['sparse 10%', 0.1], ['uniform trits', -1]];
+const KINDS: [string, number][] = [['bipolar', 1], ['sparse 10%', 0.1], ['uniform trits', -1], ['bipolar but one zero', 2]];
 
 let wasm: VsaEngine;
 beforeAll(async () => {
@@ -97,7 +99,7 @@ for (const D of DIMS) {
 
     it('bind, similarity, nnz: in wasm memory, staged, and in place', () => {
       for (const [, density] of KINDS) {
-        const a = randomTrits(D, rng, density), b = randomTrits(D, rng, big ? 1 : -1);
+        const a = randomTrits(D, rng, density), b = randomTrits(D, rng, big || density >= 1 ? 1 : -1);
         const ref = bind(a, b), sim = similarity(a, b);
         const ha = wasm.copy(a), hb = wasm.copy(b);
         expect(wasm.bind(ha, hb).equals(ref)).toBe(true);
