@@ -13,6 +13,10 @@ export { ternaryF32, initF32Table } from './ternary-f32';
 export { ternaryTernary } from './ternary-ternary';
 export { sparseI8, sparseF32 } from './sparse';
 export { padGroups8, blockSumsI8, permuteF32, planesToBlocks, planesToI8, planesToCodes } from './prep';
+export { ternarySigns, blockNnz, planesToSigns } from './ternary-signs';
+export { vsaBind, vsaSimilarity, vsaNnz, vsaPermute } from './vsa-ops';
+export { vsaAccAdd, vsaThreshold, vsaAccDot, vsaAccUnbind, vsaDigitPlanes } from './vsa-acc';
+export { initSignTable, initSignTable8, vsaPairDots, vsaPairAxpy } from './vsa-amp';
 
 /** 1 when this build uses relaxed SIMD. */
 export function relaxed(): i32 {

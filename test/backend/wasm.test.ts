@@ -78,6 +78,36 @@ describe('wasm backend layouts and zero skipping', () => {
     await be.dispose();
   });
 
+  it('weights with no zeros use the 1-bit signs layout for ternary × ternary, exactly (groups, ragged rows and columns)', async () => {
+    const be = await WasmBackend.create({ threads: 2, parallelMinWork: 0 });
+    for (const [rows, cols, gs] of [
+      [1, 64, 0],
+      [7, 300, 0],
+      [11, 1000, 256],
+      [31, 4100, 2048],
+      [3, 20_000, 0], // 157 blocks: the kernel's counters are widened mid-row
+    ] as const) {
+      const signs = randomFloats(rows * cols, rows + cols);
+      const t = TernaryTensor.fromTrits(Array.from(signs, (v) => (v >= 0 ? 1 : -1)), rows, cols, { groupSize: gs || undefined, groupScales: gs ? new Array(rows * Math.ceil(cols / gs)).fill(1) : undefined });
+      const h = await be.uploadTernary(t);
+      for (const batch of [1, 2, 5]) {
+        // activations with zeros (so pc(nz_u) varies per group) and with none
+        const x = randomFloats(batch * cols, batch * 31 + cols);
+        const u = batch === 2 ? TernaryTensor.fromTrits(Array.from(x, (v) => (v >= 0 ? 1 : -1)), batch, cols) : quantizeTernaryPerToken(x, batch, cols);
+        expect(Array.from(await be.matmulTernary(h, u)), `${rows}×${cols} gs${gs} b${batch}`).toEqual(Array.from(naiveIntAcc(t, u.toTrits(), batch)));
+      }
+      expect(be.layoutInfo(h)).toMatchObject({ density: 1, signs: { nblk: Math.ceil((gs || cols) / 128) }, blocks: null });
+      be.release(h);
+    }
+    // one zero anywhere keeps the two-plane blocks layout
+    const z = TernaryTensor.fromTrits([0, ...new Array(127).fill(1)], 1, 128);
+    const hz = await be.uploadTernary(z);
+    expect(Array.from(await be.matmulTernary(hz, z))).toEqual([127]);
+    expect(be.layoutInfo(hz)).toMatchObject({ signs: null, blocks: { nblk: 1 } });
+    await expect(WasmBackend.create({ signs: 'always' as 'auto' })).rejects.toMatchObject({ code: 'E_ARG' });
+    await be.dispose();
+  });
+
   it('outputs land in caller buffers, released handles are refused, and dispose is idempotent', async () => {
     const be = await WasmBackend.create({ threads: 2, parallelMinWork: 0 });
     const t = quantize(randomFloats(300 * 96, 1), 300, 96, 'twn').tensor;

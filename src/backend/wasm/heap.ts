@@ -27,6 +27,9 @@ export class Heap {
   #u32!: Uint32Array;
   #f32!: Float32Array;
   #u16!: Uint16Array;
+  #f64!: Float64Array;
+  /** every buffer object this memory has had (a grow makes a new one; old views stay valid) */
+  #buffers: ArrayBufferLike[] = [];
 
   constructor(readonly maxPages: number) {
     this.memory = new WebAssembly.Memory({ initial: 32, maximum: maxPages, shared: true });
@@ -41,6 +44,15 @@ export class Heap {
     this.#u32 = new Uint32Array(b);
     this.#f32 = new Float32Array(b);
     this.#u16 = new Uint16Array(b);
+    this.#f64 = new Float64Array(b);
+    if (!this.#buffers.includes(b)) this.#buffers.push(b);
+  }
+
+  /** Whether a typed array's buffer is this memory (then its byteOffset is a kernel pointer). */
+  owns(buffer: ArrayBufferLike): boolean {
+    const bs = this.#buffers;
+    for (let i = bs.length - 1; i >= 0; i--) if (bs[i] === buffer) return true;
+    return false;
   }
 
   get bytes(): number {
@@ -63,6 +75,9 @@ export class Heap {
   }
   get u16(): Uint16Array {
     return this.#u16;
+  }
+  get f64(): Float64Array {
+    return this.#f64;
   }
 
   /** A 64-byte-aligned block of at least `bytes` bytes (contents undefined). */

@@ -4,6 +4,8 @@
  *   codes   (ternary×int8, ternary×f32)  2 bits per trit, code t+1, 64 trits per 16-byte block,
  *           byte j of a block = columns 16m + j at bits 2m (see src/kernels/ternary-i8.ts)
  *   blocks  (ternary×ternary)            128 trits per 32-byte block: [nz = w⁺|w⁻][neg = w⁻]
+ *   signs   (ternary×ternary, weights with no zeros, e.g. a VSA item memory of dense bipolar
+ *           vectors)                       128 trits per 16-byte block: the sign bits w⁻ only
  *   sparse  (all three, for mostly-zero weights) per row and group, u16 column lists of the +1s
  *           and the −1s with u32 offsets (src/kernels/sparse.ts)
  *
@@ -106,6 +108,18 @@ export function buildBlocks(heap: Heap, k: KernelExports, t: TernaryTensor): Blo
   heap.free(p.plus);
   heap.free(p.minus);
   return { ptr, nblk, ...blockMask(heap, t, shape, nblk, PLANE_BLOCK / 32) };
+}
+
+/** Signs layout (every trit of `t` is ±1): the minus plane cut into 16-byte blocks per group. */
+export function buildSigns(heap: Heap, k: KernelExports, t: TernaryTensor): BlockLayout {
+  const shape = groupShape(t);
+  const nblk = Math.ceil(shape.gc / PLANE_BLOCK);
+  const ptr = heap.alloc(t.rows * shape.G * nblk * 16, 'signs');
+  const minus = heap.alloc(t.minus.length * 4, 'planes');
+  heap.u32.set(t.minus, minus >>> 2);
+  k.planesToSigns(minus, ptr, t.rows, t.cols, t.wordsPerRow, shape.gc, shape.G, nblk);
+  heap.free(minus);
+  return { ptr, nblk, mask: 0, maskWords: 0, zeroBlockFraction: 0 };
 }
 
 /** Column lists of the +1s and −1s per (row, group); needs cols ≤ 65536 (u16 indices). */

@@ -28,6 +28,22 @@ export interface KernelExports {
   planesToBlocks(plus: number, minus: number, dst: number, n: number, cols: number, wpr: number, gc: number, G: number, nblk: number): void;
   planesToI8(plus: number, minus: number, dst: number, n: number, cols: number, wpr: number): void;
   planesToCodes(plus: number, minus: number, dst: number, n: number, cols: number, wpr: number, gc: number, G: number, nblk: number): void;
+  ternarySigns(w: number, nblk: number, G: number, u: number, unz: number, batch: number, out: number, rows: number, r0: number, r1: number): void;
+  blockNnz(u: number, batch: number, G: number, nblk: number, unz: number): void;
+  planesToSigns(minus: number, dst: number, n: number, cols: number, wpr: number, gc: number, G: number, nblk: number): void;
+  vsaBind(ap: number, am: number, bp: number, bm: number, cp: number, cm: number, words: number): void;
+  vsaSimilarity(ap: number, am: number, bp: number, bm: number, words: number, withNnz: number, out: number): number;
+  vsaNnz(p: number, m: number, words: number): number;
+  vsaPermute(src: number, dst: number, dim: number, k: number): void;
+  vsaAccAdd(c: number, ap: number, am: number, bp: number, bm: number, dim: number, w: number): void;
+  vsaThreshold(c: number, dim: number, theta: number, tp: number, tm: number, op: number, om: number): void;
+  vsaAccDot(c: number, ap: number, am: number, bp: number, bm: number, dim: number): number;
+  vsaAccUnbind(c: number, ap: number, am: number, bp: number, bm: number, dim: number, out: number): void;
+  vsaDigitPlanes(x: number, dim: number, P: number, op: number, om: number, stride: number, tmp: number): void;
+  initSignTable(table: number): void;
+  initSignTable8(table: number): void;
+  vsaPairDots(z: number, dim: number, kp: number, km: number, vp: number, vm: number, secs: number, n: number, lists: number, L: number, out: number, table: number, table8: number, bipolar: number, q: number): void;
+  vsaPairAxpy(z: number, dim: number, kp: number, km: number, vp: number, vm: number, secs: number, n: number, lists: number, L: number, coef: number, table: number, table8: number, bipolar: number, e: number): void;
   relaxed(): number;
   trapAt(row: number, r0: number, r1: number): void;
 }

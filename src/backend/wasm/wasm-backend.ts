@@ -7,13 +7,15 @@
  * tensor is mostly zeros; dense f32 weights are stored with rows padded to 4 floats. Each call
  * stages the activations into reusable scratch buffers (padding, permutation, sums), runs the
  * kernel on every thread, and copies the result out. Calls are serialized (one job at a time).
+ * Ternary weights with no zeros at all (dense bipolar, like a VSA item memory) use the signs
+ * layout for ternary×ternary: one bit per trit, one popcount per 128 trits.
  */
 import { TritwiseError } from '../../errors.js';
 import type { TernaryTensor } from '../../tensor/ternary-tensor.js';
 import type { Backend, DenseWeights, TernaryWeights } from '../backend.js';
 import type { BackendOptions } from '../registry.js';
 import { Heap, Scratch } from './heap.js';
-import { buildBlocks, buildCodes, buildSparse, density, groupShape, type BlockLayout, type SparseLayout } from './layouts.js';
+import { buildBlocks, buildCodes, buildSigns, buildSparse, density, groupShape, type BlockLayout, type SparseLayout } from './layouts.js';
 import { instantiate, loadKernels, type KernelExports, type SimdChoice, type SimdFeatures } from './module.js';
 import type { Platform } from './platform.js';
 import { WorkerPool } from './pool.js';
@@ -27,6 +29,8 @@ export interface WasmBackendOptions extends BackendOptions {
   sparse?: 'auto' | 'never' | 'always';
   /** Maximum WebAssembly memory in 64 KiB pages (default 65536 = 4 GiB). */
   maxPages?: number;
+  /** ternary×ternary with weights that have no zeros: the 1-bit signs layout (default 'auto') or never. */
+  signs?: 'auto' | 'never';
 }
 
 /** Below these densities (nonzero fraction) the sparse kernels beat the block kernels. */
@@ -36,6 +40,7 @@ interface WasmTernary extends TernaryWeights {
   gc: number;
   codes: BlockLayout | null;
   blocks: BlockLayout | null;
+  signs: BlockLayout | null;
   sparse: SparseLayout | null;
   density: number;
   scales: number;
@@ -65,6 +70,7 @@ export class WasmBackend implements Backend {
   readonly #features: SimdFeatures;
   readonly #minWork: number;
   readonly #sparse: 'auto' | 'never' | 'always';
+  readonly #signs: boolean;
   readonly #platform: string;
   readonly #table: number;
   readonly #raw: Scratch;
@@ -83,6 +89,7 @@ export class WasmBackend implements Backend {
     this.#platform = platform;
     this.#minWork = opts.parallelMinWork ?? 1 << 17;
     this.#sparse = opts.sparse ?? 'auto';
+    this.#signs = opts.signs !== 'never';
     this.#table = heap.alloc(256 * 16, 'f32 multiplier table');
     k.initF32Table(this.#table);
     this.#raw = new Scratch(heap, 'raw activations');
@@ -99,6 +106,9 @@ export class WasmBackend implements Backend {
     if (opts.sparse !== undefined && !['auto', 'never', 'always'].includes(opts.sparse)) {
       throw new TritwiseError('E_ARG', 'invalid sparse option', { where: 'wasm backend option sparse', expected: 'auto | never | always', got: opts.sparse });
     }
+    if (opts.signs !== undefined && !['auto', 'never'].includes(opts.signs)) {
+      throw new TritwiseError('E_ARG', 'invalid signs option', { where: 'wasm backend option signs', expected: 'auto | never', got: opts.signs });
+    }
     const { module, features } = await loadKernels(plat, opts.simd ?? 'auto');
     const heap = new Heap(opts.maxPages ?? 65536);
     const main = await instantiate(module, heap.memory);
@@ -113,6 +123,16 @@ export class WasmBackend implements Backend {
   /** The worker pool (for tests and diagnostics). */
   get pool(): WorkerPool {
     return this.#pool;
+  }
+
+  /** The shared memory and its allocator (the VSA wasm engine places hypervectors here). */
+  get heap(): Heap {
+    return this.#heap;
+  }
+
+  /** The kernel module's exports on the calling thread (for single-thread kernels such as the VSA ops). */
+  get kernels(): KernelExports {
+    return this.#k;
   }
 
   /** One call at a time: the scratch buffers and the control block are shared. */
@@ -139,7 +159,7 @@ export class WasmBackend implements Backend {
         gscales = this.#heap.alloc(Math.max(w.groupScales.length, 1) * 4, 'group scales');
         this.#heap.f32.set(w.groupScales, gscales >>> 2);
       }
-      const h: WasmTernary = { kind: 'ternary', backend: 'wasm', rows: w.rows, cols: w.cols, groupSize: w.groupSize, groups: G, tensor: w, gc, codes: null, blocks: null, sparse: null, density: density(w), scales, gscales, released: false };
+      const h: WasmTernary = { kind: 'ternary', backend: 'wasm', rows: w.rows, cols: w.cols, groupSize: w.groupSize, groups: G, tensor: w, gc, codes: null, blocks: null, signs: null, sparse: null, density: density(w), scales, gscales, released: false };
       return h;
     });
   }
@@ -261,7 +281,14 @@ export class WasmBackend implements Backend {
       this.#heap.u32.set(x.plus, plus >>> 2);
       this.#heap.u32.set(x.minus, minus >>> 2);
       const par = this.#parallel(h.rows, h.cols, batch);
-      if (this.#useSparse(h, 'ternary')) {
+      if (this.#signs && h.density === 1) {
+        const sg = (h.signs ??= buildSigns(this.#heap, this.#k, h.tensor));
+        const u = this.#act.ensure(batch * h.groups * sg.nblk * 32);
+        this.#k.planesToBlocks(plus, minus, u, batch, h.cols, x.wordsPerRow, h.gc, h.groups, sg.nblk);
+        const unz = this.#sums.ensure(batch * h.groups * 4);
+        this.#k.blockNnz(u, batch, h.groups, sg.nblk, unz);
+        await this.#pool.run('ternarySigns', [sg.ptr, sg.nblk, h.groups, u, unz, batch, outPtr, h.rows], h.rows, par);
+      } else if (this.#useSparse(h, 'ternary')) {
         const s = h.sparse!;
         const u = this.#act.ensure(batch * h.cols);
         this.#k.planesToI8(plus, minus, u, batch, h.cols, x.wordsPerRow);
@@ -305,7 +332,7 @@ export class WasmBackend implements Backend {
     const h = w as WasmTernary;
     if (h.released) return;
     h.released = true;
-    for (const l of [h.codes, h.blocks]) {
+    for (const l of [h.codes, h.blocks, h.signs]) {
       if (!l) continue;
       heap.free(l.ptr);
       if (l.mask) heap.free(l.mask);
@@ -316,7 +343,7 @@ export class WasmBackend implements Backend {
     }
     heap.free(h.scales);
     if (h.gscales) heap.free(h.gscales);
-    h.codes = h.blocks = h.sparse = null;
+    h.codes = h.blocks = h.signs = h.sparse = null;
   }
 
   /** Bytes of the weight layouts built so far for `w` (for reports). */
@@ -326,6 +353,7 @@ export class WasmBackend implements Backend {
       density: h.density,
       codes: h.codes && { nblk: h.codes.nblk, masked: h.codes.mask !== 0, zeroBlockFraction: h.codes.zeroBlockFraction },
       blocks: h.blocks && { nblk: h.blocks.nblk, masked: h.blocks.mask !== 0, zeroBlockFraction: h.blocks.zeroBlockFraction },
+      signs: h.signs && { nblk: h.signs.nblk },
       sparse: h.sparse && { nnz: h.sparse.nnz },
     };
   }
