@@ -209,14 +209,10 @@ export class WasmBackend implements Backend {
         await this.#pool.run('sparseI8', [s.offs, s.idx, raw, h.cols, batch, h.groups, outPtr, h.rows], h.rows, par);
       } else {
         const c = (h.codes ??= buildCodes(this.#heap, this.#k, h.tensor));
-        let x = raw;
-        if (!(h.groups === 1 && h.cols === c.nblk * 64)) {
-          x = this.#act.ensure(batch * h.groups * c.nblk * 64);
-          this.#k.padGroups8(raw, x, batch, h.cols, h.gc, h.groups, c.nblk);
-        }
-        const sums = this.#sums.ensure(batch * h.groups * c.nblk * 4);
-        this.#k.blockSumsI8(x, batch, h.groups, c.nblk, sums);
-        await this.#pool.run('ternaryI8', [c.ptr, c.nblk, h.groups, c.mask, c.maskWords, x, batch, sums, outPtr, h.rows], h.rows, par);
+        const x = this.#act.ensure(this.#k.stagedI8Bytes(batch, h.groups, c.nblk));
+        const sums = this.#sums.ensure(batch * h.groups * (c.nblk + 1) * 4);
+        this.#k.stageI8(raw, x, batch, h.cols, h.gc, h.groups, c.nblk, sums);
+        await this.#pool.run('ternaryI8', [c.ptr, c.nblk, h.groups, c.mask, c.maskWords, x, batch, sums, outPtr, h.rows, 0, 0, 0, 0], h.rows, par);
       }
       return this.#result(Int32Array, n, out, outPtr, where);
     });
