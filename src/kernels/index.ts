@@ -8,10 +8,11 @@
  * Kernels that the worker pool splits take the row range [r0, r1) as their last two arguments.
  */
 export { denseF32 } from './dense-f32';
-export { ternaryI8, actI16 } from './ternary-i8';
+export { ternaryI8, actI16, dequantAcc } from './ternary-i8';
 export { ternaryF32, initF32Table } from './ternary-f32';
 export { ternaryTernary } from './ternary-ternary';
 export { sparseI8, sparseF32 } from './sparse';
+export { attentionF32 } from './attention';
 export { stageI8, stagedI8Bytes, quantI8Token, quantQ8K, permuteF32, planesToBlocks, planesToI8, planesToCodes } from './prep';
 
 /** 1 when this build uses relaxed SIMD. */

@@ -20,8 +20,7 @@
  *                 i16x8.relaxed_dot_i8x16_i7x16_s (pmaddubsw; codes ≤ 8 are valid 7-bit operands)
  *                 into two i16 sums, h1 (×1 fields) and h4 (×4 fields): acc = h1 + h4/4. A lane of
  *                 h4 grows by ≤ 2·(2·128·8) = 4096 per block, so both are widened to i32 every 7
- *                 blocks (7·4096 < 32768): exact. GEMV takes two rows per pass (one activation
- *                 load feeds both), GEMM two tokens per pass (one code extraction feeds both).
+ *                 blocks (7·4096 < 32768): exact. Two rows per pass share the activation loads.
  *   SIMD128       no byte multiply-add exists (i16x8.extmul costs ~5 x86 instructions per 8
  *                 products), so activations are widened once per call to i16 and permuted
  *                 (prep.ts stageI8): within a 64-column block, x16[8m + l] = x[16(m&3) + 2l + (m>>2)].
@@ -190,101 +189,67 @@ export function ternaryI8(
     }
     return;
   }
-  if (batch == 1 && ASC_FEATURE_RELAXED_SIMD) {
-    // GEMV, two rows per pass: the four activation loads of a block feed both rows
+  // Token by token over this chunk of rows (GEMM included): the chunk's codes stay in L1/L2
+  // while every token streams past them, so a prompt reads the weights once per chunk.
+  for (let b = 0; b < batch; b++) {
+    const xt = x + <usize>b * xs;
+    const gt = gsums + (<usize>(b * G) << 2);
     let r = r0;
-    for (; r + 2 <= r1; r += 2) {
-      const wa = w + <usize>r * rowBytes;
-      const wb = wa + rowBytes;
-      let sa: f64 = 0, sb: f64 = 0;
-      for (let g = 0; g < G; g++) {
-        const ga = wa + <usize>g * gBytes, gb = wb + <usize>g * gBytes;
-        const xg = x + <usize>g * xgBytes;
-        let aa = i32x4.splat(0), ab = i32x4.splat(0);
-        for (let k0 = 0; k0 < nblk; k0 += 7) {
-          const k1 = min(nblk, k0 + 7);
-          let h1 = i16x8.splat(0), h4 = i16x8.splat(0), e1 = i16x8.splat(0), e4 = i16x8.splat(0);
-          for (let k = k0; k < k1; k++) {
-            const xp = xg + (<usize>k << 6);
-            const x0 = v128.load(xp), x1 = v128.load(xp, 16), x2 = v128.load(xp, 32), x3 = v128.load(xp, 48);
-            const va = v128.load(ga + (<usize>k << 4)), vb = v128.load(gb + (<usize>k << 4));
-            const ta = i16x8.shr_u(va, 4), tb = i16x8.shr_u(vb, 4);
-            h1 = i16x8.add(h1, i16x8.add(dot8(x0, v128.and(va, M3)), dot8(x2, v128.and(ta, M3))));
-            h4 = i16x8.add(h4, i16x8.add(dot8(x1, v128.and(va, MC)), dot8(x3, v128.and(ta, MC))));
-            e1 = i16x8.add(e1, i16x8.add(dot8(x0, v128.and(vb, M3)), dot8(x2, v128.and(tb, M3))));
-            e4 = i16x8.add(e4, i16x8.add(dot8(x1, v128.and(vb, MC)), dot8(x3, v128.and(tb, MC))));
-          }
-          aa = i32x4.add(aa, combine(widen(h1), widen(h4)));
-          ab = i32x4.add(ab, combine(widen(e1), widen(e4)));
-        }
-        const gsum = load<i32>(gsums + (<usize>g << 2));
-        sa = emit(mode, sa, hsum(aa) - gsum, out, 0, r, g, rows, G, xsc, gscales);
-        sb = emit(mode, sb, hsum(ab) - gsum, out, 0, r + 1, g, rows, G, xsc, gscales);
-      }
-      finish(mode, sa, out, 0, r, rows, xsc, scales);
-      finish(mode, sb, out, 0, r + 1, rows, xsc, scales);
-    }
-    if (r < r1) {
-      const wr = w + <usize>r * rowBytes;
-      let s: f64 = 0;
-      for (let g = 0; g < G; g++) s = emit(mode, s, group1(wr + <usize>g * gBytes, x + <usize>g * xgBytes, nblk, M3, MC) - load<i32>(gsums + (<usize>g << 2)), out, 0, r, g, rows, G, xsc, gscales);
-      finish(mode, s, out, 0, r, rows, xsc, scales);
-    }
-    return;
-  }
-  for (let r = r0; r < r1; r++) {
-    const wr = w + <usize>r * rowBytes;
-    let b = 0;
-    // GEMM: two tokens per pass share every code extraction
-    for (; b + 2 <= batch; b += 2) {
-      let s0: f64 = 0, s1: f64 = 0;
-      for (let g = 0; g < G; g++) {
-        const wg = wr + <usize>g * gBytes;
-        const xa = x + <usize>b * xs + <usize>g * xgBytes, xb = xa + xs;
-        let a0 = i32x4.splat(0), a1 = i32x4.splat(0);
-        if (ASC_FEATURE_RELAXED_SIMD) {
+    if (ASC_FEATURE_RELAXED_SIMD) {
+      // two rows per pass: the four activation loads of a block feed both rows
+      for (; r + 2 <= r1; r += 2) {
+        const wa = w + <usize>r * rowBytes;
+        const wb = wa + rowBytes;
+        let sa: f64 = 0, sb: f64 = 0;
+        for (let g = 0; g < G; g++) {
+          const ga = wa + <usize>g * gBytes, gb = wb + <usize>g * gBytes;
+          const xg = xt + <usize>g * xgBytes;
+          let aa = i32x4.splat(0), ab = i32x4.splat(0);
           for (let k0 = 0; k0 < nblk; k0 += 7) {
             const k1 = min(nblk, k0 + 7);
             let h1 = i16x8.splat(0), h4 = i16x8.splat(0), e1 = i16x8.splat(0), e4 = i16x8.splat(0);
             for (let k = k0; k < k1; k++) {
-              const wv = v128.load(wg + (<usize>k << 4));
-              const ws = i16x8.shr_u(wv, 4);
-              const c0 = v128.and(wv, M3), c1 = v128.and(wv, MC), c2 = v128.and(ws, M3), c3 = v128.and(ws, MC);
-              const pa = xa + (<usize>k << 6), pb = xb + (<usize>k << 6);
-              h1 = i16x8.add(h1, i16x8.add(dot8(v128.load(pa), c0), dot8(v128.load(pa, 32), c2)));
-              h4 = i16x8.add(h4, i16x8.add(dot8(v128.load(pa, 16), c1), dot8(v128.load(pa, 48), c3)));
-              e1 = i16x8.add(e1, i16x8.add(dot8(v128.load(pb), c0), dot8(v128.load(pb, 32), c2)));
-              e4 = i16x8.add(e4, i16x8.add(dot8(v128.load(pb, 16), c1), dot8(v128.load(pb, 48), c3)));
+              const xp = xg + (<usize>k << 6);
+              const x0 = v128.load(xp), x1 = v128.load(xp, 16), x2 = v128.load(xp, 32), x3 = v128.load(xp, 48);
+              const va = v128.load(ga + (<usize>k << 4)), vb = v128.load(gb + (<usize>k << 4));
+              const ta = i16x8.shr_u(va, 4), tb = i16x8.shr_u(vb, 4);
+              h1 = i16x8.add(h1, i16x8.add(dot8(x0, v128.and(va, M3)), dot8(x2, v128.and(ta, M3))));
+              h4 = i16x8.add(h4, i16x8.add(dot8(x1, v128.and(va, MC)), dot8(x3, v128.and(ta, MC))));
+              e1 = i16x8.add(e1, i16x8.add(dot8(x0, v128.and(vb, M3)), dot8(x2, v128.and(tb, M3))));
+              e4 = i16x8.add(e4, i16x8.add(dot8(x1, v128.and(vb, MC)), dot8(x3, v128.and(tb, MC))));
             }
-            a0 = i32x4.add(a0, combine(widen(h1), widen(h4)));
-            a1 = i32x4.add(a1, combine(widen(e1), widen(e4)));
+            aa = i32x4.add(aa, combine(widen(h1), widen(h4)));
+            ab = i32x4.add(ab, combine(widen(e1), widen(e4)));
           }
-        } else {
-          let f0 = i32x4.splat(0), f1 = i32x4.splat(0);
-          for (let k = 0; k < nblk; k++) {
-            const L = v128.load(wg + (<usize>k << 4));
-            const s4 = i16x8.shr_u(L, 4), s8 = i16x8.shr_u(L, 8), s12 = i16x8.shr_u(L, 12);
-            const pa = xa + (<usize>k << 7), pb = xb + (<usize>k << 7);
-            a0 = i32x4.add(a0, ones16(L, s4, s8, s12, pa, M3));
-            f0 = i32x4.add(f0, fours16(L, s4, s8, s12, pa, MC));
-            a1 = i32x4.add(a1, ones16(L, s4, s8, s12, pb, M3));
-            f1 = i32x4.add(f1, fours16(L, s4, s8, s12, pb, MC));
-          }
-          a0 = combine(a0, f0);
-          a1 = combine(a1, f1);
+          const gsum = load<i32>(gt + (<usize>g << 2));
+          sa = emit(mode, sa, hsum(aa) - gsum, out, b, r, g, rows, G, xsc, gscales);
+          sb = emit(mode, sb, hsum(ab) - gsum, out, b, r + 1, g, rows, G, xsc, gscales);
         }
-        s0 = emit(mode, s0, hsum(a0) - load<i32>(gsums + (<usize>(b * G + g) << 2)), out, b, r, g, rows, G, xsc, gscales);
-        s1 = emit(mode, s1, hsum(a1) - load<i32>(gsums + (<usize>((b + 1) * G + g) << 2)), out, b + 1, r, g, rows, G, xsc, gscales);
+        finish(mode, sa, out, b, r, rows, xsc, scales);
+        finish(mode, sb, out, b, r + 1, rows, xsc, scales);
       }
-      finish(mode, s0, out, b, r, rows, xsc, scales);
-      finish(mode, s1, out, b + 1, r, rows, xsc, scales);
     }
-    for (; b < batch; b++) {
+    for (; r < r1; r++) {
+      const wr = w + <usize>r * rowBytes;
       let s: f64 = 0;
       for (let g = 0; g < G; g++) {
-        const acc = group1(wr + <usize>g * gBytes, x + <usize>b * xs + <usize>g * xgBytes, nblk, M3, MC) - load<i32>(gsums + (<usize>(b * G + g) << 2));
+        const acc = group1(wr + <usize>g * gBytes, xt + <usize>g * xgBytes, nblk, M3, MC) - load<i32>(gt + (<usize>g << 2));
         s = emit(mode, s, acc, out, b, r, g, rows, G, xsc, gscales);
       }
+      finish(mode, s, out, b, r, rows, xsc, scales);
+    }
+  }
+}
+
+/**
+ * Dequantize integer accumulators acc i32 [batch][rows][G] (from the sparse kernels) into
+ * out f32 [batch][rows] with the formulas of modes 1 and 2 above, rows [r0, r1).
+ */
+export function dequantAcc(acc: usize, batch: i32, rows: i32, G: i32, mode: i32, xsc: usize, scales: usize, gscales: usize, out: usize, r0: i32, r1: i32): void {
+  for (let b = 0; b < batch; b++) {
+    for (let r = r0; r < r1; r++) {
+      let s: f64 = 0;
+      for (let g = 0; g < G; g++) s = emit(mode, s, load<i32>(acc + (<usize>((b * rows + r) * G + g) << 2)), out, b, r, g, rows, G, xsc, gscales);
       finish(mode, s, out, b, r, rows, xsc, scales);
     }
   }

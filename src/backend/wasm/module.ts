@@ -21,6 +21,8 @@ export interface KernelExports {
   ternaryTernary(w: number, nblk: number, G: number, mask: number, maskWords: number, u: number, batch: number, out: number, rows: number, r0: number, r1: number): void;
   sparseI8(offs: number, idx: number, x: number, cols: number, batch: number, G: number, out: number, rows: number, r0: number, r1: number): void;
   sparseF32(offs: number, idx: number, x: number, cols: number, batch: number, G: number, scales: number, gscales: number, out: number, rows: number, r0: number, r1: number): void;
+  dequantAcc(acc: number, batch: number, rows: number, G: number, mode: number, xsc: number, scales: number, gscales: number, out: number, r0: number, r1: number): void;
+  attentionF32(q: number, keys: number, values: number, n: number, nHeads: number, nKvHeads: number, d: number, out: number, att: number): void;
   initF32Table(table: number): void;
   actI16(): number;
   stageI8(src: number, dst: number, n: number, cols: number, gc: number, G: number, nblk: number, sums: number): void;
