@@ -11,6 +11,7 @@ import { TritwiseError } from '../errors.js';
 import { benchKernels, benchZeros, type Comparison, type KernelBenchReport, type KernelResult } from '../eval/kernel-bench.js';
 import { barChartSvg } from '../eval/svg-chart.js';
 import { writeFileAtomic, writeAll } from '../io/atomic-write.js';
+import { runBenchModel, type BenchModelFlags } from './bench-model.js';
 import { fixed, printJson, printTable, writeJsonFile } from './output.js';
 
 function parseShape(s: string, prev: [number, number][] = []): [number, number][] {
@@ -37,7 +38,9 @@ export function positiveInt(s: string): number {
   return n;
 }
 
-interface BenchOpts {
+interface BenchOpts extends Omit<BenchModelFlags, 'threads' | 'dense'> {
+  model?: boolean;
+  dense?: boolean;
   backend: string;
   shape?: [number, number][];
   batch?: number[];
@@ -119,7 +122,21 @@ export function registerBench(program: Command): void {
     .option('--json', 'print the report as JSON')
     .option('-o, --out <file>', 'also write the JSON report to a file')
     .option('--svg <file>', 'also write SVG charts (FILE and FILE.zeros.svg)')
+    .option('--model', 'end to end instead: prompt and decode tokens/s of a BitNet-0.7B-shaped random ternary model, with llama.cpp (TQ2_0 GGUF) and dense f32 side by side')
+    .option('--layers <n>', 'model: layers (default 24)', positiveInt)
+    .option('--dim <n>', 'model: width (default 1536)', positiveInt)
+    .option('--ffn <n>', 'model: feed-forward width (default 4096)', positiveInt)
+    .option('--heads <n>', 'model: attention heads (default 16)', positiveInt)
+    .option('--vocab <n>', 'model: vocabulary (default 32000)', positiveInt)
+    .option('--prompt <n>', 'model: prompt tokens (default 512)', positiveInt)
+    .option('--decode <n>', 'model: generated tokens (default 64)', positiveInt)
+    .option('--rounds <n>', 'model: interleaved rounds, medians reported (default 3)', positiveInt)
+    .option('--no-dense', 'model: skip the dense f32 baseline')
+    .option('--dense-prompt <n>', 'model: prompt tokens of the dense f32 baseline (default 64; f32 GEMM is slow)', positiveInt)
+    .option('--activation <mode>', "model: tritwise's activation mode (default q8k, llama.cpp's)")
+    .option('--seed <n>', 'model: seed of the random weights (default 1)', positiveInt)
     .action(async (o: BenchOpts) => {
+      if (o.model) return runBenchModel({ ...o, dense: o.dense !== false });
       const d = o.backend === 'wasm' ? WASM_DEFAULTS : OTHER_DEFAULTS;
       const note = (s: string) => process.stderr.write(`  ${s}\n`);
       const progress = o.json ? undefined : (r: KernelResult) => note(`${r.name} ${r.rows}×${r.cols} b${r.batch} t${r.threads}${r.zeros !== undefined ? ` z${r.zeros}` : ''}: ${fixed(r.median_ms)} ms`);
