@@ -115,7 +115,7 @@ export class WasmBackend implements Backend {
   }
 
   describe(): Record<string, unknown> {
-    return { backend: 'wasm', threads: this.#pool.workers + 1, simd: this.#features, runtime: this.#platform, memory_bytes: this.#heap.bytes };
+    return { backend: 'wasm', threads: this.#pool.workers + 1, simd: this.#features, runtime: this.#platform, memory_bytes: this.#heap.bytes, memory_used: this.#heap.used };
   }
 
   /** The worker pool (for tests and diagnostics). */
