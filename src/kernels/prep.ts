@@ -13,8 +13,9 @@
 
 /**
  * int8 rows [n, cols] → the staged activations of ternary-i8.ts: [n, G, nblk blocks] with
- * zero-padded groups, as int8 in natural order (relaxed build) or as i16 permuted within each
- * 64-column block to x16[8m + l] = x[16(m&3) + 2l + (m>>2)] (SIMD128 build); and the sums the
+ * zero-padded groups, as int8 in natural order (relaxed build) or as i16 permuted and pre-scaled
+ * within each 64-column block to x16[8m + l] = 4^(3−(m&3))·x[16(m&3) + 2l + (m>>2)] (SIMD128
+ * build, see ternary-i8.ts); and the sums the
  * kernel subtracts: bsums i32 [n, G, nblk] (per block) then gsums i32 [n, G] (per group).
  */
 export function stageI8(src: usize, dst: usize, n: i32, cols: i32, gc: i32, G: i32, nblk: i32, sums: usize): void {
@@ -59,13 +60,15 @@ export function stageI8(src: usize, dst: usize, n: i32, cols: i32, gc: i32, G: i
           v128.store(o, v2, 32);
           v128.store(o, v3, 48);
         } else {
-          v128.store(o, i16x8.shr_s(i16x8.shl(v0, 8), 8));
-          v128.store(o, i16x8.shr_s(i16x8.shl(v1, 8), 8), 16);
-          v128.store(o, i16x8.shr_s(i16x8.shl(v2, 8), 8), 32);
+          // even columns sign-extended from the low bytes, odd ones from the high bytes, each
+          // field pre-scaled by 4^(3−n) (a left shift by 6 − 2n of the sign-extended value)
+          v128.store(o, i16x8.shl(i16x8.shr_s(i16x8.shl(v0, 8), 8), 6));
+          v128.store(o, i16x8.shl(i16x8.shr_s(i16x8.shl(v1, 8), 8), 4), 16);
+          v128.store(o, i16x8.shl(i16x8.shr_s(i16x8.shl(v2, 8), 8), 2), 32);
           v128.store(o, i16x8.shr_s(i16x8.shl(v3, 8), 8), 48);
-          v128.store(o, i16x8.shr_s(v0, 8), 64);
-          v128.store(o, i16x8.shr_s(v1, 8), 80);
-          v128.store(o, i16x8.shr_s(v2, 8), 96);
+          v128.store(o, i16x8.shl(i16x8.shr_s(v0, 8), 6), 64);
+          v128.store(o, i16x8.shl(i16x8.shr_s(v1, 8), 4), 80);
+          v128.store(o, i16x8.shl(i16x8.shr_s(v2, 8), 2), 96);
           v128.store(o, i16x8.shr_s(v3, 8), 112);
         }
       }

@@ -22,12 +22,16 @@
  *                 h4 grows by ≤ 2·(2·128·8) = 4096 per block, so both are widened to i32 every 7
  *                 blocks (7·4096 < 32768): exact. Two rows per pass share the activation loads.
  *   SIMD128       no byte multiply-add exists (i16x8.extmul costs ~5 x86 instructions per 8
- *                 products), so activations are widened once per call to i16 and permuted
- *                 (prep.ts stageI8): within a 64-column block, x16[8m + l] = x[16(m&3) + 2l + (m>>2)].
- *                 A 16-byte code block read as eight u16 lanes then gives lane l's fields by
- *                 (L >> 4s) & 3 and & 12, which i32x4.dot_i16x8_s (pmaddwd, one instruction)
- *                 multiplies and pair-sums straight into i32: 3 shifts, 8 ands, 8 pmaddwd per 64
- *                 weights, no overflow bookkeeping.
+ *                 products), so activations are widened once per call to i16, permuted and
+ *                 pre-scaled (prep.ts stageI8): within a 64-column block,
+ *                   x16[8m + l] = 4^(3 − (m&3)) · x[16(m&3) + 2l + (m>>2)]        (m, l = 0..7).
+ *                 A 16-byte code block read as eight u16 lanes L holds lane l's codes at bits 2n
+ *                 (column 16n + 2l) and 8 + 2n (column 16n + 2l + 1); masking in place,
+ *                 L & (3·4^n) = 4^n·code, so every product x16·(L & mask) = 64·code·x and one
+ *                 i32 sum of i32x4.dot_i16x8_s (pmaddwd) gives 64·Σ code·x: one shift (L >> 8)
+ *                 and eight ands per 64 weights, two rows per pass sharing the activation loads.
+ *                 A lane grows by ≤ 8·2·16384 per block, so sums are flushed (÷64, exact) every
+ *                 2048 blocks.
  *
  * The "+1" of the codes cancels with the activation sums from staging: gsums[b,g] (all blocks)
  * or, when blocks are skipped, bsums[b,g,k] of the blocks visited (a skipped block contributes
@@ -35,6 +39,7 @@
  * u32 words says whether block k of group g holds a nonzero trit; clear blocks are skipped.
  */
 
+/** Horizontal sum of four i32 lanes. */
 @inline function hsum(v: v128): i32 {
   return i32x4.extract_lane(v, 0) + i32x4.extract_lane(v, 1) + (i32x4.extract_lane(v, 2) + i32x4.extract_lane(v, 3));
 }
@@ -57,15 +62,17 @@
   return ASC_FEATURE_RELAXED_SIMD ? 64 : 128;
 }
 
-/** 1 when this build stages activations as i16 (SIMD128), 0 for int8 (relaxed). */
+/** 1 when this build stages activations as pre-scaled i16 (SIMD128), 0 for int8 (relaxed). */
 export function actI16(): i32 {
   return ASC_FEATURE_RELAXED_SIMD ? 0 : 1;
 }
 
-// ---- relaxed SIMD: int8 activations, natural order -------------------------------------------
+/** SIMD128 blocks per flush of the 64·Σ sums (see above). */
+const FLUSH = 2048;
 
-/** Σ code·q over blocks [k0, k1) of one row and one token (k1 − k0 ≤ 7). */
-@inline function chunk1(wg: usize, xg: usize, k0: i32, k1: i32, M3: v128, MC: v128): v128 {
+// ---- relaxed SIMD: one row, blocks [k0, k1) (k1 − k0 ≤ 7) -----------------------------------
+
+@inline function chunkR(wg: usize, xg: usize, k0: i32, k1: i32, M3: v128, MC: v128): v128 {
   let h1 = i16x8.splat(0), h4 = i16x8.splat(0);
   for (let k = k0; k < k1; k++) {
     const wv = v128.load(wg + (<usize>k << 4));
@@ -74,65 +81,49 @@ export function actI16(): i32 {
     h1 = i16x8.add(h1, i16x8.add(dot8(v128.load(xp), v128.and(wv, M3)), dot8(v128.load(xp, 32), v128.and(ws, M3))));
     h4 = i16x8.add(h4, i16x8.add(dot8(v128.load(xp, 16), v128.and(wv, MC)), dot8(v128.load(xp, 48), v128.and(ws, MC))));
   }
-  return combine(widen(h1), widen(h4));
+  return i32x4.add(widen(h1), i32x4.shr_s(widen(h4), 2));
 }
 
-// ---- SIMD128: i16 activations, permuted -------------------------------------------------------
+// ---- SIMD128: one block of one row, 64·Σ code·x ---------------------------------------------
 
-/** Σ code·x16 of the ×1 fields of one 64-weight block (L: eight u16 lanes of codes; s4, s8, s12: L >> 4, 8, 12). */
-@inline function ones16(L: v128, s4: v128, s8: v128, s12: v128, xp: usize, M3: v128): v128 {
-  return i32x4.add(
-    i32x4.add(i32x4.dot_i16x8_s(v128.load(xp), v128.and(L, M3)), i32x4.dot_i16x8_s(v128.load(xp, 32), v128.and(s4, M3))),
-    i32x4.add(i32x4.dot_i16x8_s(v128.load(xp, 64), v128.and(s8, M3)), i32x4.dot_i16x8_s(v128.load(xp, 96), v128.and(s12, M3))),
+@inline function blockS(L: v128, xp: usize, m0: v128, m1: v128, m2: v128, m3: v128): v128 {
+  const H = i16x8.shr_u(L, 8);
+  const a = i32x4.add(
+    i32x4.add(i32x4.dot_i16x8_s(v128.load(xp), v128.and(L, m0)), i32x4.dot_i16x8_s(v128.load(xp, 16), v128.and(L, m1))),
+    i32x4.add(i32x4.dot_i16x8_s(v128.load(xp, 32), v128.and(L, m2)), i32x4.dot_i16x8_s(v128.load(xp, 48), v128.and(L, m3))),
   );
-}
-
-/** The same for the ×4 fields (masked in place, so each product is 4·code·x). */
-@inline function fours16(L: v128, s4: v128, s8: v128, s12: v128, xp: usize, MC: v128): v128 {
-  return i32x4.add(
-    i32x4.add(i32x4.dot_i16x8_s(v128.load(xp, 16), v128.and(L, MC)), i32x4.dot_i16x8_s(v128.load(xp, 48), v128.and(s4, MC))),
-    i32x4.add(i32x4.dot_i16x8_s(v128.load(xp, 80), v128.and(s8, MC)), i32x4.dot_i16x8_s(v128.load(xp, 112), v128.and(s12, MC))),
+  const b = i32x4.add(
+    i32x4.add(i32x4.dot_i16x8_s(v128.load(xp, 64), v128.and(H, m0)), i32x4.dot_i16x8_s(v128.load(xp, 80), v128.and(H, m1))),
+    i32x4.add(i32x4.dot_i16x8_s(v128.load(xp, 96), v128.and(H, m2)), i32x4.dot_i16x8_s(v128.load(xp, 112), v128.and(H, m3))),
   );
-}
-
-/** acc = Σ(×1 fields) + Σ(×4 fields)/4 — exact: every ×4 product is a multiple of 4. */
-@inline function combine(a1: v128, a4: v128): v128 {
-  return i32x4.add(a1, i32x4.shr_s(a4, 2));
+  return i32x4.add(a, b);
 }
 
 /** Σ code·q over a whole group (no mask), one row, one token. */
-@inline function group1(wg: usize, xg: usize, nblk: i32, M3: v128, MC: v128): i32 {
+@inline function group1(wg: usize, xg: usize, nblk: i32, M3: v128, MC: v128, m2: v128, m3: v128): i32 {
   let a = i32x4.splat(0);
   if (ASC_FEATURE_RELAXED_SIMD) {
-    for (let k0 = 0; k0 < nblk; k0 += 7) a = i32x4.add(a, chunk1(wg, xg, k0, min(nblk, k0 + 7), M3, MC));
+    for (let k0 = 0; k0 < nblk; k0 += 7) a = i32x4.add(a, chunkR(wg, xg, k0, min(nblk, k0 + 7), M3, MC));
   } else {
-    let a4 = i32x4.splat(0);
-    for (let k = 0; k < nblk; k++) {
-      const L = v128.load(wg + (<usize>k << 4));
-      const s4 = i16x8.shr_u(L, 4), s8 = i16x8.shr_u(L, 8), s12 = i16x8.shr_u(L, 12);
-      const xp = xg + (<usize>k << 7);
-      a = i32x4.add(a, ones16(L, s4, s8, s12, xp, M3));
-      a4 = i32x4.add(a4, fours16(L, s4, s8, s12, xp, MC));
+    for (let k0 = 0; k0 < nblk; k0 += FLUSH) {
+      const k1 = min(nblk, k0 + FLUSH);
+      let c = i32x4.splat(0);
+      for (let k = k0; k < k1; k++) c = i32x4.add(c, blockS(v128.load(wg + (<usize>k << 4)), xg + (<usize>k << 7), M3, MC, m2, m3));
+      a = i32x4.add(a, i32x4.shr_s(c, 6));
     }
-    a = combine(a, a4);
   }
   return hsum(a);
 }
 
-/** Σ code·q over the live blocks of a group, and minus their activation sums (bs: the group's bsums). */
-@inline function group1Masked(wg: usize, xg: usize, nblk: i32, mrow: usize, kb0: i32, bs: usize, M3: v128, MC: v128): i32 {
+/** Σ code·q over the live blocks of a group, minus their activation sums (bs: the group's bsums). */
+@inline function group1Masked(wg: usize, xg: usize, nblk: i32, mrow: usize, kb0: i32, bs: usize, M3: v128, MC: v128, m2: v128, m3: v128): i32 {
   let a = i32x4.splat(0);
   let corr = 0;
   for (let k = 0; k < nblk; k++) {
     if (!live(mrow, kb0 + k)) continue;
     corr += load<i32>(bs + (<usize>k << 2));
-    if (ASC_FEATURE_RELAXED_SIMD) a = i32x4.add(a, chunk1(wg, xg, k, k + 1, M3, MC));
-    else {
-      const L = v128.load(wg + (<usize>k << 4));
-      const s4 = i16x8.shr_u(L, 4), s8 = i16x8.shr_u(L, 8), s12 = i16x8.shr_u(L, 12);
-      const xp = xg + (<usize>k << 7);
-      a = i32x4.add(a, combine(ones16(L, s4, s8, s12, xp, M3), fours16(L, s4, s8, s12, xp, MC)));
-    }
+    if (ASC_FEATURE_RELAXED_SIMD) a = i32x4.add(a, chunkR(wg, xg, k, k + 1, M3, MC));
+    else a = i32x4.add(a, i32x4.shr_s(blockS(v128.load(wg + (<usize>k << 4)), xg + (<usize>k << 7), M3, MC, m2, m3), 6));
   }
   return hsum(a) - corr;
 }
@@ -159,8 +150,8 @@ export function actI16(): i32 {
 
 /**
  * The kernel, rows [r0, r1). x: staged activations [batch][G·nblk blocks] (blockActBytes each);
- * sums: bsums i32 [batch][G][nblk] followed by gsums i32 [batch][G]; xsc: activation scales
- * (mode 1: f32 [batch]; mode 2: f32 [batch][G]); scales, gscales: the weights' f32 scales.
+ * sums: bsums i32 [batch][G][nblk] followed by gsums i32 [batch][G]; xsc: activation scales (mode 1: f32 [batch]; mode 2: f32 [batch][G]); scales,
+ * gscales: the weights' f32 scales.
  */
 export function ternaryI8(
   w: usize, nblk: i32, G: i32, mask: usize, maskWords: i32, x: usize, batch: i32, sums: usize,
@@ -172,8 +163,11 @@ export function ternaryI8(
   const xs = <usize>G * xgBytes; // staged activation bytes per token
   const gsums = sums + (<usize>(batch * G * nblk) << 2);
   // masks built from a run-time value so V8 keeps them in registers instead of rematerializing
-  const M3 = ASC_FEATURE_RELAXED_SIMD ? i8x16.splat(<i8>(3 | (nblk >>> 31))) : i16x8.splat(<i16>(3 | (nblk >>> 31)));
-  const MC = ASC_FEATURE_RELAXED_SIMD ? i8x16.splat(<i8>(12 | (nblk >>> 31))) : i16x8.splat(<i16>(12 | (nblk >>> 31)));
+  const z = nblk >>> 31;
+  const M3 = ASC_FEATURE_RELAXED_SIMD ? i8x16.splat(<i8>(3 | z)) : i16x8.splat(<i16>(3 | z));
+  const MC = ASC_FEATURE_RELAXED_SIMD ? i8x16.splat(<i8>(12 | z)) : i16x8.splat(<i16>(12 | z));
+  const m2 = i16x8.splat(<i16>(48 | z));
+  const m3 = i16x8.splat(<i16>(192 | z));
   if (mask != 0) {
     for (let r = r0; r < r1; r++) {
       const wr = w + <usize>r * rowBytes;
@@ -181,7 +175,7 @@ export function ternaryI8(
       for (let b = 0; b < batch; b++) {
         let s: f64 = 0;
         for (let g = 0; g < G; g++) {
-          const acc = group1Masked(wr + <usize>g * gBytes, x + <usize>b * xs + <usize>g * xgBytes, nblk, mrow, g * nblk, sums + (<usize>((b * G + g) * nblk) << 2), M3, MC);
+          const acc = group1Masked(wr + <usize>g * gBytes, x + <usize>b * xs + <usize>g * xgBytes, nblk, mrow, g * nblk, sums + (<usize>((b * G + g) * nblk) << 2), M3, MC, m2, m3);
           s = emit(mode, s, acc, out, b, r, g, rows, G, xsc, gscales);
         }
         finish(mode, s, out, b, r, rows, xsc, scales);
@@ -195,16 +189,16 @@ export function ternaryI8(
     const xt = x + <usize>b * xs;
     const gt = gsums + (<usize>(b * G) << 2);
     let r = r0;
-    if (ASC_FEATURE_RELAXED_SIMD) {
-      // two rows per pass: the four activation loads of a block feed both rows
-      for (; r + 2 <= r1; r += 2) {
-        const wa = w + <usize>r * rowBytes;
-        const wb = wa + rowBytes;
-        let sa: f64 = 0, sb: f64 = 0;
-        for (let g = 0; g < G; g++) {
-          const ga = wa + <usize>g * gBytes, gb = wb + <usize>g * gBytes;
-          const xg = xt + <usize>g * xgBytes;
-          let aa = i32x4.splat(0), ab = i32x4.splat(0);
+    // two rows per pass: each activation load feeds both rows
+    for (; r + 2 <= r1; r += 2) {
+      const wa = w + <usize>r * rowBytes;
+      const wb = wa + rowBytes;
+      let sa: f64 = 0, sb: f64 = 0;
+      for (let g = 0; g < G; g++) {
+        const ga = wa + <usize>g * gBytes, gb = wb + <usize>g * gBytes;
+        const xg = xt + <usize>g * xgBytes;
+        let aa = i32x4.splat(0), ab = i32x4.splat(0);
+        if (ASC_FEATURE_RELAXED_SIMD) {
           for (let k0 = 0; k0 < nblk; k0 += 7) {
             const k1 = min(nblk, k0 + 7);
             let h1 = i16x8.splat(0), h4 = i16x8.splat(0), e1 = i16x8.splat(0), e4 = i16x8.splat(0);
@@ -218,22 +212,58 @@ export function ternaryI8(
               e1 = i16x8.add(e1, i16x8.add(dot8(x0, v128.and(vb, M3)), dot8(x2, v128.and(tb, M3))));
               e4 = i16x8.add(e4, i16x8.add(dot8(x1, v128.and(vb, MC)), dot8(x3, v128.and(tb, MC))));
             }
-            aa = i32x4.add(aa, combine(widen(h1), widen(h4)));
-            ab = i32x4.add(ab, combine(widen(e1), widen(e4)));
+            aa = i32x4.add(aa, i32x4.add(widen(h1), i32x4.shr_s(widen(h4), 2)));
+            ab = i32x4.add(ab, i32x4.add(widen(e1), i32x4.shr_s(widen(e4), 2)));
           }
-          const gsum = load<i32>(gt + (<usize>g << 2));
-          sa = emit(mode, sa, hsum(aa) - gsum, out, b, r, g, rows, G, xsc, gscales);
-          sb = emit(mode, sb, hsum(ab) - gsum, out, b, r + 1, g, rows, G, xsc, gscales);
+        } else {
+          for (let k0 = 0; k0 < nblk; k0 += FLUSH) {
+            const k1 = min(nblk, k0 + FLUSH);
+            let ca = i32x4.splat(0), cb = i32x4.splat(0);
+            for (let k = k0; k < k1; k++) {
+              const LA = v128.load(ga + (<usize>k << 4)), LB = v128.load(gb + (<usize>k << 4));
+              const HA = i16x8.shr_u(LA, 8), HB = i16x8.shr_u(LB, 8);
+              const xp = xg + (<usize>k << 7);
+              let xv = v128.load(xp);
+              ca = i32x4.add(ca, i32x4.dot_i16x8_s(xv, v128.and(LA, M3)));
+              cb = i32x4.add(cb, i32x4.dot_i16x8_s(xv, v128.and(LB, M3)));
+              xv = v128.load(xp, 16);
+              ca = i32x4.add(ca, i32x4.dot_i16x8_s(xv, v128.and(LA, MC)));
+              cb = i32x4.add(cb, i32x4.dot_i16x8_s(xv, v128.and(LB, MC)));
+              xv = v128.load(xp, 32);
+              ca = i32x4.add(ca, i32x4.dot_i16x8_s(xv, v128.and(LA, m2)));
+              cb = i32x4.add(cb, i32x4.dot_i16x8_s(xv, v128.and(LB, m2)));
+              xv = v128.load(xp, 48);
+              ca = i32x4.add(ca, i32x4.dot_i16x8_s(xv, v128.and(LA, m3)));
+              cb = i32x4.add(cb, i32x4.dot_i16x8_s(xv, v128.and(LB, m3)));
+              xv = v128.load(xp, 64);
+              ca = i32x4.add(ca, i32x4.dot_i16x8_s(xv, v128.and(HA, M3)));
+              cb = i32x4.add(cb, i32x4.dot_i16x8_s(xv, v128.and(HB, M3)));
+              xv = v128.load(xp, 80);
+              ca = i32x4.add(ca, i32x4.dot_i16x8_s(xv, v128.and(HA, MC)));
+              cb = i32x4.add(cb, i32x4.dot_i16x8_s(xv, v128.and(HB, MC)));
+              xv = v128.load(xp, 96);
+              ca = i32x4.add(ca, i32x4.dot_i16x8_s(xv, v128.and(HA, m2)));
+              cb = i32x4.add(cb, i32x4.dot_i16x8_s(xv, v128.and(HB, m2)));
+              xv = v128.load(xp, 112);
+              ca = i32x4.add(ca, i32x4.dot_i16x8_s(xv, v128.and(HA, m3)));
+              cb = i32x4.add(cb, i32x4.dot_i16x8_s(xv, v128.and(HB, m3)));
+            }
+            aa = i32x4.add(aa, i32x4.shr_s(ca, 6));
+            ab = i32x4.add(ab, i32x4.shr_s(cb, 6));
+          }
         }
-        finish(mode, sa, out, b, r, rows, xsc, scales);
-        finish(mode, sb, out, b, r + 1, rows, xsc, scales);
+        const gsum = load<i32>(gt + (<usize>g << 2));
+        sa = emit(mode, sa, hsum(aa) - gsum, out, b, r, g, rows, G, xsc, gscales);
+        sb = emit(mode, sb, hsum(ab) - gsum, out, b, r + 1, g, rows, G, xsc, gscales);
       }
+      finish(mode, sa, out, b, r, rows, xsc, scales);
+      finish(mode, sb, out, b, r + 1, rows, xsc, scales);
     }
     for (; r < r1; r++) {
       const wr = w + <usize>r * rowBytes;
       let s: f64 = 0;
       for (let g = 0; g < G; g++) {
-        const acc = group1(wr + <usize>g * gBytes, xt + <usize>g * xgBytes, nblk, M3, MC) - load<i32>(gt + (<usize>g << 2));
+        const acc = group1(wr + <usize>g * gBytes, xt + <usize>g * xgBytes, nblk, M3, MC, m2, m3) - load<i32>(gt + (<usize>g << 2));
         s = emit(mode, s, acc, out, b, r, g, rows, G, xsc, gscales);
       }
       finish(mode, s, out, b, r, rows, xsc, scales);
