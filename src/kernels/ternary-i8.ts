@@ -200,12 +200,12 @@ export function ternaryI8(
         let aa = i32x4.splat(0), ab = i32x4.splat(0);
         if (ASC_FEATURE_RELAXED_SIMD) {
           for (let k0 = 0; k0 < nblk; k0 += 7) {
-            const k1 = min(nblk, k0 + 7);
             let h1 = i16x8.splat(0), h4 = i16x8.splat(0), e1 = i16x8.splat(0), e4 = i16x8.splat(0);
-            for (let k = k0; k < k1; k++) {
-              const xp = xg + (<usize>k << 6);
+            // pointer-stepped loop: V8 then adds constants instead of recomputing addresses
+            const pend = ga + (<usize>min(nblk, k0 + 7) << 4);
+            for (let pa = ga + (<usize>k0 << 4), pb = gb + (<usize>k0 << 4), xp = xg + (<usize>k0 << 6); pa < pend; pa += 16, pb += 16, xp += 64) {
               const x0 = v128.load(xp), x1 = v128.load(xp, 16), x2 = v128.load(xp, 32), x3 = v128.load(xp, 48);
-              const va = v128.load(ga + (<usize>k << 4)), vb = v128.load(gb + (<usize>k << 4));
+              const va = v128.load(pa), vb = v128.load(pb);
               const ta = i16x8.shr_u(va, 4), tb = i16x8.shr_u(vb, 4);
               h1 = i16x8.add(h1, i16x8.add(dot8(x0, v128.and(va, M3)), dot8(x2, v128.and(ta, M3))));
               h4 = i16x8.add(h4, i16x8.add(dot8(x1, v128.and(va, MC)), dot8(x3, v128.and(ta, MC))));
@@ -219,10 +219,10 @@ export function ternaryI8(
           for (let k0 = 0; k0 < nblk; k0 += FLUSH) {
             const k1 = min(nblk, k0 + FLUSH);
             let ca = i32x4.splat(0), cb = i32x4.splat(0);
-            for (let k = k0; k < k1; k++) {
-              const LA = v128.load(ga + (<usize>k << 4)), LB = v128.load(gb + (<usize>k << 4));
+            const pend = ga + (<usize>k1 << 4);
+            for (let pa = ga + (<usize>k0 << 4), pb = gb + (<usize>k0 << 4), xp = xg + (<usize>k0 << 7); pa < pend; pa += 16, pb += 16, xp += 128) {
+              const LA = v128.load(pa), LB = v128.load(pb);
               const HA = i16x8.shr_u(LA, 8), HB = i16x8.shr_u(LB, 8);
-              const xp = xg + (<usize>k << 7);
               let xv = v128.load(xp);
               ca = i32x4.add(ca, i32x4.dot_i16x8_s(xv, v128.and(LA, M3)));
               cb = i32x4.add(cb, i32x4.dot_i16x8_s(xv, v128.and(LB, M3)));
