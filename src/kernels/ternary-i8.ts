@@ -183,90 +183,94 @@ export function ternaryI8(
     }
     return;
   }
-  // Token by token over this chunk of rows (GEMM included): the chunk's codes stay in L1/L2
-  // while every token streams past them, so a prompt reads the weights once per chunk.
-  for (let b = 0; b < batch; b++) {
-    const xt = x + <usize>b * xs;
-    const gt = gsums + (<usize>(b * G) << 2);
-    let r = r0;
-    // two rows per pass: each activation load feeds both rows
-    for (; r + 2 <= r1; r += 2) {
-      const wa = w + <usize>r * rowBytes;
-      const wb = wa + rowBytes;
-      let sa: f64 = 0, sb: f64 = 0;
-      for (let g = 0; g < G; g++) {
-        const ga = wa + <usize>g * gBytes, gb = wb + <usize>g * gBytes;
-        const xg = xt + <usize>g * xgBytes;
-        let aa = i32x4.splat(0), ab = i32x4.splat(0);
-        if (ASC_FEATURE_RELAXED_SIMD) {
-          for (let k0 = 0; k0 < nblk; k0 += 7) {
-            let h1 = i16x8.splat(0), h4 = i16x8.splat(0), e1 = i16x8.splat(0), e4 = i16x8.splat(0);
-            // pointer-stepped loop: V8 then adds constants instead of recomputing addresses
-            const pend = ga + (<usize>min(nblk, k0 + 7) << 4);
-            for (let pa = ga + (<usize>k0 << 4), pb = gb + (<usize>k0 << 4), xp = xg + (<usize>k0 << 6); pa < pend; pa += 16, pb += 16, xp += 64) {
-              const x0 = v128.load(xp), x1 = v128.load(xp, 16), x2 = v128.load(xp, 32), x3 = v128.load(xp, 48);
-              const va = v128.load(pa), vb = v128.load(pb);
-              const ta = i16x8.shr_u(va, 4), tb = i16x8.shr_u(vb, 4);
-              h1 = i16x8.add(h1, i16x8.add(dot8(x0, v128.and(va, M3)), dot8(x2, v128.and(ta, M3))));
-              h4 = i16x8.add(h4, i16x8.add(dot8(x1, v128.and(va, MC)), dot8(x3, v128.and(ta, MC))));
-              e1 = i16x8.add(e1, i16x8.add(dot8(x0, v128.and(vb, M3)), dot8(x2, v128.and(tb, M3))));
-              e4 = i16x8.add(e4, i16x8.add(dot8(x1, v128.and(vb, MC)), dot8(x3, v128.and(tb, MC))));
+  // GEMM: blocks of ~16 KB of codes stay in L1 while every token streams past them, so a prompt
+  // reads each weight from memory once (GEMV: one block)
+  const RB = batch == 1 ? r1 - r0 : max(2, <i32>(16384 / rowBytes) & ~1);
+  for (let q0 = r0; q0 < r1; q0 += RB) {
+    const q1 = min(r1, q0 + RB);
+    for (let b = 0; b < batch; b++) {
+      const xt = x + <usize>b * xs;
+      const gt = gsums + (<usize>(b * G) << 2);
+      let r = q0;
+      // two rows per pass: each activation load feeds both rows
+      for (; r + 2 <= q1; r += 2) {
+        const wa = w + <usize>r * rowBytes;
+        const wb = wa + rowBytes;
+        let sa: f64 = 0, sb: f64 = 0;
+        for (let g = 0; g < G; g++) {
+          const ga = wa + <usize>g * gBytes, gb = wb + <usize>g * gBytes;
+          const xg = xt + <usize>g * xgBytes;
+          let aa = i32x4.splat(0), ab = i32x4.splat(0);
+          if (ASC_FEATURE_RELAXED_SIMD) {
+            for (let k0 = 0; k0 < nblk; k0 += 7) {
+              let h1 = i16x8.splat(0), h4 = i16x8.splat(0), e1 = i16x8.splat(0), e4 = i16x8.splat(0);
+              // pointer-stepped loop: V8 then adds constants instead of recomputing addresses
+              const pend = ga + (<usize>min(nblk, k0 + 7) << 4);
+              for (let pa = ga + (<usize>k0 << 4), pb = gb + (<usize>k0 << 4), xp = xg + (<usize>k0 << 6); pa < pend; pa += 16, pb += 16, xp += 64) {
+                const x0 = v128.load(xp), x1 = v128.load(xp, 16), x2 = v128.load(xp, 32), x3 = v128.load(xp, 48);
+                const va = v128.load(pa), vb = v128.load(pb);
+                const ta = i16x8.shr_u(va, 4), tb = i16x8.shr_u(vb, 4);
+                h1 = i16x8.add(h1, i16x8.add(dot8(x0, v128.and(va, M3)), dot8(x2, v128.and(ta, M3))));
+                h4 = i16x8.add(h4, i16x8.add(dot8(x1, v128.and(va, MC)), dot8(x3, v128.and(ta, MC))));
+                e1 = i16x8.add(e1, i16x8.add(dot8(x0, v128.and(vb, M3)), dot8(x2, v128.and(tb, M3))));
+                e4 = i16x8.add(e4, i16x8.add(dot8(x1, v128.and(vb, MC)), dot8(x3, v128.and(tb, MC))));
+              }
+              aa = i32x4.add(aa, i32x4.add(widen(h1), i32x4.shr_s(widen(h4), 2)));
+              ab = i32x4.add(ab, i32x4.add(widen(e1), i32x4.shr_s(widen(e4), 2)));
             }
-            aa = i32x4.add(aa, i32x4.add(widen(h1), i32x4.shr_s(widen(h4), 2)));
-            ab = i32x4.add(ab, i32x4.add(widen(e1), i32x4.shr_s(widen(e4), 2)));
-          }
-        } else {
-          for (let k0 = 0; k0 < nblk; k0 += FLUSH) {
-            const k1 = min(nblk, k0 + FLUSH);
-            let ca = i32x4.splat(0), cb = i32x4.splat(0);
-            const pend = ga + (<usize>k1 << 4);
-            for (let pa = ga + (<usize>k0 << 4), pb = gb + (<usize>k0 << 4), xp = xg + (<usize>k0 << 7); pa < pend; pa += 16, pb += 16, xp += 128) {
-              const LA = v128.load(pa), LB = v128.load(pb);
-              const HA = i16x8.shr_u(LA, 8), HB = i16x8.shr_u(LB, 8);
-              let xv = v128.load(xp);
-              ca = i32x4.add(ca, i32x4.dot_i16x8_s(xv, v128.and(LA, M3)));
-              cb = i32x4.add(cb, i32x4.dot_i16x8_s(xv, v128.and(LB, M3)));
-              xv = v128.load(xp, 16);
-              ca = i32x4.add(ca, i32x4.dot_i16x8_s(xv, v128.and(LA, MC)));
-              cb = i32x4.add(cb, i32x4.dot_i16x8_s(xv, v128.and(LB, MC)));
-              xv = v128.load(xp, 32);
-              ca = i32x4.add(ca, i32x4.dot_i16x8_s(xv, v128.and(LA, m2)));
-              cb = i32x4.add(cb, i32x4.dot_i16x8_s(xv, v128.and(LB, m2)));
-              xv = v128.load(xp, 48);
-              ca = i32x4.add(ca, i32x4.dot_i16x8_s(xv, v128.and(LA, m3)));
-              cb = i32x4.add(cb, i32x4.dot_i16x8_s(xv, v128.and(LB, m3)));
-              xv = v128.load(xp, 64);
-              ca = i32x4.add(ca, i32x4.dot_i16x8_s(xv, v128.and(HA, M3)));
-              cb = i32x4.add(cb, i32x4.dot_i16x8_s(xv, v128.and(HB, M3)));
-              xv = v128.load(xp, 80);
-              ca = i32x4.add(ca, i32x4.dot_i16x8_s(xv, v128.and(HA, MC)));
-              cb = i32x4.add(cb, i32x4.dot_i16x8_s(xv, v128.and(HB, MC)));
-              xv = v128.load(xp, 96);
-              ca = i32x4.add(ca, i32x4.dot_i16x8_s(xv, v128.and(HA, m2)));
-              cb = i32x4.add(cb, i32x4.dot_i16x8_s(xv, v128.and(HB, m2)));
-              xv = v128.load(xp, 112);
-              ca = i32x4.add(ca, i32x4.dot_i16x8_s(xv, v128.and(HA, m3)));
-              cb = i32x4.add(cb, i32x4.dot_i16x8_s(xv, v128.and(HB, m3)));
+          } else {
+            for (let k0 = 0; k0 < nblk; k0 += FLUSH) {
+              const k1 = min(nblk, k0 + FLUSH);
+              let ca = i32x4.splat(0), cb = i32x4.splat(0);
+              const pend = ga + (<usize>k1 << 4);
+              for (let pa = ga + (<usize>k0 << 4), pb = gb + (<usize>k0 << 4), xp = xg + (<usize>k0 << 7); pa < pend; pa += 16, pb += 16, xp += 128) {
+                const LA = v128.load(pa), LB = v128.load(pb);
+                const HA = i16x8.shr_u(LA, 8), HB = i16x8.shr_u(LB, 8);
+                let xv = v128.load(xp);
+                ca = i32x4.add(ca, i32x4.dot_i16x8_s(xv, v128.and(LA, M3)));
+                cb = i32x4.add(cb, i32x4.dot_i16x8_s(xv, v128.and(LB, M3)));
+                xv = v128.load(xp, 16);
+                ca = i32x4.add(ca, i32x4.dot_i16x8_s(xv, v128.and(LA, MC)));
+                cb = i32x4.add(cb, i32x4.dot_i16x8_s(xv, v128.and(LB, MC)));
+                xv = v128.load(xp, 32);
+                ca = i32x4.add(ca, i32x4.dot_i16x8_s(xv, v128.and(LA, m2)));
+                cb = i32x4.add(cb, i32x4.dot_i16x8_s(xv, v128.and(LB, m2)));
+                xv = v128.load(xp, 48);
+                ca = i32x4.add(ca, i32x4.dot_i16x8_s(xv, v128.and(LA, m3)));
+                cb = i32x4.add(cb, i32x4.dot_i16x8_s(xv, v128.and(LB, m3)));
+                xv = v128.load(xp, 64);
+                ca = i32x4.add(ca, i32x4.dot_i16x8_s(xv, v128.and(HA, M3)));
+                cb = i32x4.add(cb, i32x4.dot_i16x8_s(xv, v128.and(HB, M3)));
+                xv = v128.load(xp, 80);
+                ca = i32x4.add(ca, i32x4.dot_i16x8_s(xv, v128.and(HA, MC)));
+                cb = i32x4.add(cb, i32x4.dot_i16x8_s(xv, v128.and(HB, MC)));
+                xv = v128.load(xp, 96);
+                ca = i32x4.add(ca, i32x4.dot_i16x8_s(xv, v128.and(HA, m2)));
+                cb = i32x4.add(cb, i32x4.dot_i16x8_s(xv, v128.and(HB, m2)));
+                xv = v128.load(xp, 112);
+                ca = i32x4.add(ca, i32x4.dot_i16x8_s(xv, v128.and(HA, m3)));
+                cb = i32x4.add(cb, i32x4.dot_i16x8_s(xv, v128.and(HB, m3)));
+              }
+              aa = i32x4.add(aa, i32x4.shr_s(ca, 6));
+              ab = i32x4.add(ab, i32x4.shr_s(cb, 6));
             }
-            aa = i32x4.add(aa, i32x4.shr_s(ca, 6));
-            ab = i32x4.add(ab, i32x4.shr_s(cb, 6));
           }
+          const gsum = load<i32>(gt + (<usize>g << 2));
+          sa = emit(mode, sa, hsum(aa) - gsum, out, b, r, g, rows, G, xsc, gscales);
+          sb = emit(mode, sb, hsum(ab) - gsum, out, b, r + 1, g, rows, G, xsc, gscales);
         }
-        const gsum = load<i32>(gt + (<usize>g << 2));
-        sa = emit(mode, sa, hsum(aa) - gsum, out, b, r, g, rows, G, xsc, gscales);
-        sb = emit(mode, sb, hsum(ab) - gsum, out, b, r + 1, g, rows, G, xsc, gscales);
+        finish(mode, sa, out, b, r, rows, xsc, scales);
+        finish(mode, sb, out, b, r + 1, rows, xsc, scales);
       }
-      finish(mode, sa, out, b, r, rows, xsc, scales);
-      finish(mode, sb, out, b, r + 1, rows, xsc, scales);
-    }
-    for (; r < r1; r++) {
-      const wr = w + <usize>r * rowBytes;
-      let s: f64 = 0;
-      for (let g = 0; g < G; g++) {
-        const acc = group1(wr + <usize>g * gBytes, xt + <usize>g * xgBytes, nblk, M3, MC, m2, m3) - load<i32>(gt + (<usize>g << 2));
-        s = emit(mode, s, acc, out, b, r, g, rows, G, xsc, gscales);
+      for (; r < q1; r++) {
+        const wr = w + <usize>r * rowBytes;
+        let s: f64 = 0;
+        for (let g = 0; g < G; g++) {
+          const acc = group1(wr + <usize>g * gBytes, xt + <usize>g * xgBytes, nblk, M3, MC, m2, m3) - load<i32>(gt + (<usize>g << 2));
+          s = emit(mode, s, acc, out, b, r, g, rows, G, xsc, gscales);
+        }
+        finish(mode, s, out, b, r, rows, xsc, scales);
       }
-      finish(mode, s, out, b, r, rows, xsc, scales);
     }
   }
 }
