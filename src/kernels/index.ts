@@ -13,6 +13,7 @@ export { ternaryF32, initF32Table } from './ternary-f32';
 export { ternaryTernary } from './ternary-ternary';
 export { sparseI8, sparseF32 } from './sparse';
 export { attentionF32 } from './attention';
+export { planesToLut, lutTables, lutI8 } from './lut-i8';
 export { stageI8, stagedI8Bytes, quantI8Token, quantQ8K, permuteF32, planesToBlocks, planesToI8, planesToCodes } from './prep';
 
 /** 1 when this build uses relaxed SIMD. */

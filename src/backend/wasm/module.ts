@@ -23,6 +23,9 @@ export interface KernelExports {
   sparseF32(offs: number, idx: number, x: number, cols: number, batch: number, G: number, scales: number, gscales: number, out: number, rows: number, r0: number, r1: number): void;
   dequantAcc(acc: number, batch: number, rows: number, G: number, mode: number, xsc: number, scales: number, gscales: number, out: number, r0: number, r1: number): void;
   attentionF32(q: number, keys: number, values: number, n: number, nHeads: number, nKvHeads: number, d: number, out: number, att: number): void;
+  planesToLut(plus: number, minus: number, dst: number, rows: number, cols: number, wpr: number, gc: number, G: number, nq: number): void;
+  lutTables(q: number, n: number, cols: number, gc: number, G: number, nq: number, dst: number): void;
+  lutI8(w: number, G: number, nq: number, tab: number, batch: number, out: number, rows: number, mode: number, xsc: number, scales: number, gsT: number, acc16: number, sacc: number, b0: number, b1: number): void;
   initF32Table(table: number): void;
   actI16(): number;
   stageI8(src: number, dst: number, n: number, cols: number, gc: number, G: number, nblk: number, sums: number): void;

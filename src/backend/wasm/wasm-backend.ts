@@ -13,7 +13,7 @@ import type { TernaryTensor } from '../../tensor/ternary-tensor.js';
 import type { ActivationMode, AttentionShape, Backend, DenseWeights, TernaryWeights } from '../backend.js';
 import type { BackendOptions } from '../registry.js';
 import { Heap, Scratch } from './heap.js';
-import { buildBlocks, buildCodes, buildSparse, density, groupShape, type BlockLayout, type SparseLayout } from './layouts.js';
+import { buildBlocks, buildCodes, buildLut, buildSparse, density, groupShape, skipsBlocks, type BlockLayout, type LutLayout, type SparseLayout } from './layouts.js';
 import { instantiate, loadKernels, type KernelExports, type SimdChoice, type SimdFeatures } from './module.js';
 import type { Platform } from './platform.js';
 import { WorkerPool } from './pool.js';
@@ -36,6 +36,9 @@ interface WasmTernary extends TernaryWeights {
   gc: number;
   codes: BlockLayout | null;
   blocks: BlockLayout | null;
+  lut: LutLayout | null;
+  /** whether the codes layout skips all-zero blocks (decided on first int8 use) */
+  skips: boolean | null;
   sparse: SparseLayout | null;
   density: number;
   scales: number;
@@ -76,6 +79,9 @@ export class WasmBackend implements Backend {
   readonly #xsc: Scratch;
   readonly #acc: Scratch;
   readonly #att: Scratch;
+  readonly #tab: Scratch;
+  readonly #acc16: Scratch;
+  readonly #sacc: Scratch;
   #tail: Promise<unknown> = Promise.resolve();
   #disposed = false;
 
@@ -98,6 +104,9 @@ export class WasmBackend implements Backend {
     this.#xsc = new Scratch(heap, 'activation scales');
     this.#acc = new Scratch(heap, 'integer accumulators');
     this.#att = new Scratch(heap, 'attention scratch');
+    this.#tab = new Scratch(heap, 'lookup tables');
+    this.#acc16 = new Scratch(heap, 'lut group sums');
+    this.#sacc = new Scratch(heap, 'lut row sums');
   }
 
   static async create(opts: WasmBackendOptions = {}, platform?: Platform): Promise<WasmBackend> {
@@ -147,7 +156,7 @@ export class WasmBackend implements Backend {
         gscales = this.#heap.alloc(Math.max(w.groupScales.length, 1) * 4, 'group scales');
         this.#heap.f32.set(w.groupScales, gscales >>> 2);
       }
-      const h: WasmTernary = { kind: 'ternary', backend: 'wasm', rows: w.rows, cols: w.cols, groupSize: w.groupSize, groups: G, tensor: w, gc, codes: null, blocks: null, sparse: null, density: density(w), scales, gscales, released: false };
+      const h: WasmTernary = { kind: 'ternary', backend: 'wasm', rows: w.rows, cols: w.cols, groupSize: w.groupSize, groups: G, tensor: w, gc, codes: null, blocks: null, lut: null, skips: null, sparse: null, density: density(w), scales, gscales, released: false };
       return h;
     });
   }
@@ -229,17 +238,7 @@ export class WasmBackend implements Backend {
       const outPtr = this.#outPtr(out, n);
       const raw = this.#raw.ensure(batch * h.cols);
       this.#heap.i8.set(q.subarray(0, batch * h.cols), raw);
-      const par = this.#parallel(h.rows, h.cols, batch);
-      if (this.#useSparse(h, 'i8')) {
-        const s = h.sparse!;
-        await this.#pool.run('sparseI8', [s.offs, s.idx, raw, h.cols, batch, h.groups, outPtr, h.rows], h.rows, par);
-      } else {
-        const c = (h.codes ??= buildCodes(this.#heap, this.#k, h.tensor));
-        const x = this.#act.ensure(this.#k.stagedI8Bytes(batch, h.groups, c.nblk));
-        const sums = this.#sums.ensure(batch * h.groups * (c.nblk + 1) * 4);
-        this.#k.stageI8(raw, x, batch, h.cols, h.gc, h.groups, c.nblk, sums);
-        await this.#pool.run('ternaryI8', [c.ptr, c.nblk, h.groups, c.mask, c.maskWords, x, batch, sums, outPtr, h.rows, 0, 0, 0, 0], h.rows, par);
-      }
+      await this.#int8(h, raw, batch, 0, 0, outPtr);
       return this.#result(Int32Array, n, out, outPtr, where);
     });
   }
@@ -318,6 +317,37 @@ export class WasmBackend implements Backend {
     });
   }
 
+  /**
+   * Ternary × int8 activations (natural [batch, cols] at q) into outPtr, on the layout that fits:
+   * sparse lists (mostly zeros), codes with block skipping (structured zeros), else lookup tables.
+   * mode 0: i32 accumulators; 1, 2: dequantized f32 (per-token / per-block scales at xsc).
+   */
+  async #int8(h: WasmTernary, q: number, batch: number, mode: number, xsc: number, outPtr: number): Promise<void> {
+    const par = this.#parallel(h.rows, h.cols, batch);
+    if (this.#useSparse(h, 'i8')) {
+      const s = h.sparse!;
+      const acc = mode === 0 ? outPtr : this.#acc.ensure(batch * h.rows * h.groups * 4);
+      await this.#pool.run('sparseI8', [s.offs, s.idx, q, h.cols, batch, h.groups, acc, h.rows], h.rows, par);
+      if (mode !== 0) this.#k.dequantAcc(acc, batch, h.rows, h.groups, mode, xsc, h.scales, h.gscales, outPtr, 0, h.rows);
+      return;
+    }
+    h.skips ??= skipsBlocks(h.tensor);
+    if (h.skips) {
+      const c = (h.codes ??= buildCodes(this.#heap, this.#k, h.tensor));
+      const x = this.#act.ensure(this.#k.stagedI8Bytes(batch, h.groups, c.nblk));
+      const sums = this.#sums.ensure(batch * h.groups * (c.nblk + 1) * 4);
+      this.#k.stageI8(q, x, batch, h.cols, h.gc, h.groups, c.nblk, sums);
+      await this.#pool.run('ternaryI8', [c.ptr, c.nblk, h.groups, c.mask, c.maskWords, x, batch, sums, outPtr, h.rows, mode, xsc, h.scales, h.gscales], h.rows, par);
+      return;
+    }
+    const L = (h.lut ??= buildLut(this.#heap, this.#k, h.tensor));
+    const tab = this.#tab.ensure(batch * h.groups * L.nq * 64);
+    this.#k.lutTables(q, batch, h.cols, h.gc, h.groups, L.nq, tab);
+    const acc16 = this.#acc16.ensure(L.blocks * 64);
+    const sacc = this.#sacc.ensure(L.blocks * 16 * 8);
+    await this.#pool.run('lutI8', [L.ptr, h.groups, L.nq, tab, batch, outPtr, h.rows, mode, xsc, h.scales, L.gsT, acc16, sacc], L.blocks, par);
+  }
+
   readonly linearModes: readonly ActivationMode[] = ['f32', 'int8', 'q8k'];
 
   /**
@@ -344,20 +374,7 @@ export class WasmBackend implements Backend {
       const xsc = this.#xsc.ensure(batch * h.groups * 4);
       const bad = mode === 'q8k' ? this.#k.quantQ8K(xp, batch, h.cols, q, xsc) : this.#k.quantI8Token(xp, batch, h.cols, q, xsc);
       if (bad >= 0) throw new TritwiseError('E_NONFINITE', 'non-finite activation', { where: `${where} token ${bad}`, expected: 'finite values', got: 'NaN or ±Infinity' });
-      const m = mode === 'int8' ? 1 : 2;
-      const par = this.#parallel(h.rows, h.cols, batch);
-      if (this.#useSparse(h, 'i8')) {
-        const s = h.sparse!;
-        const acc = this.#acc.ensure(n * h.groups * 4);
-        await this.#pool.run('sparseI8', [s.offs, s.idx, q, h.cols, batch, h.groups, acc, h.rows], h.rows, par);
-        this.#k.dequantAcc(acc, batch, h.rows, h.groups, m, xsc, h.scales, h.gscales, outPtr, 0, h.rows);
-      } else {
-        const c = (h.codes ??= buildCodes(this.#heap, this.#k, h.tensor));
-        const xs = this.#act.ensure(this.#k.stagedI8Bytes(batch, h.groups, c.nblk));
-        const sums = this.#sums.ensure(batch * h.groups * (c.nblk + 1) * 4);
-        this.#k.stageI8(q, xs, batch, h.cols, h.gc, h.groups, c.nblk, sums);
-        await this.#pool.run('ternaryI8', [c.ptr, c.nblk, h.groups, c.mask, c.maskWords, xs, batch, sums, outPtr, h.rows, m, xsc, h.scales, h.gscales], h.rows, par);
-      }
+      await this.#int8(h, q, batch, mode === 'int8' ? 1 : 2, xsc, outPtr);
       return this.#result(Float32Array, n, out, outPtr, where);
     });
   }
@@ -428,9 +445,14 @@ export class WasmBackend implements Backend {
       heap.free(h.sparse.offs);
       heap.free(h.sparse.idx);
     }
+    if (h.lut) {
+      heap.free(h.lut.ptr);
+      if (h.lut.gsT) heap.free(h.lut.gsT);
+    }
     heap.free(h.scales);
     if (h.gscales) heap.free(h.gscales);
     h.codes = h.blocks = h.sparse = null;
+    h.lut = null;
   }
 
   /** Bytes of the weight layouts built so far for `w` (for reports). */
@@ -440,6 +462,7 @@ export class WasmBackend implements Backend {
       density: h.density,
       codes: h.codes && { nblk: h.codes.nblk, masked: h.codes.mask !== 0, zeroBlockFraction: h.codes.zeroBlockFraction },
       blocks: h.blocks && { nblk: h.blocks.nblk, masked: h.blocks.mask !== 0, zeroBlockFraction: h.blocks.zeroBlockFraction },
+      lut: h.lut && { quadsPerGroup: h.lut.nq, rowBlocks: h.lut.blocks },
       sparse: h.sparse && { nnz: h.sparse.nnz },
     };
   }
