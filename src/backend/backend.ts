@@ -16,6 +16,14 @@
  * results are scaled to f32 in one shared place (nn/ternary-linear.ts), so integer paths can be
  * compared bit for bit across backends. Calls are async because GPU backends are; CPU backends
  * resolve immediately. An optional `out` lets callers reuse buffers.
+ *
+ * Optional fast paths (a backend may leave them out; nn/ then composes the methods above):
+ *   linear         y = the whole activation pipeline of nn/linear.ts for one mode in one call
+ *                  (quantize x, integer matmul, dequantize), f32 in and out, bit-identical to the
+ *                  composition for the modes in `linearModes`;
+ *   allocF32       f32 buffers in the backend's own memory, which its kernels read and write in
+ *                  place (no staging copies); model activations and KV caches live there;
+ *   attention      exact attention (nn/attention.ts's AttentionFn contract) as a native kernel.
  */
 import type { LlamaModel } from '../nn/llama.js';
 import type { TernaryTensor } from '../tensor/ternary-tensor.js';
@@ -36,6 +44,15 @@ export interface TernaryWeights {
   readonly tensor: TernaryTensor;
 }
 
+/** Heads of one attention call (the same shape as nn/attention.ts's AttentionShape). */
+export interface AttentionShape {
+  nHeads: number;
+  nKvHeads: number;
+  headDim: number;
+  /** sliding window in positions (0 = full causal attention) */
+  window: number;
+}
+
 export interface DenseWeights {
   readonly kind: 'dense';
   readonly backend: string;
@@ -53,6 +70,17 @@ export interface Backend {
   matmulI8(w: TernaryWeights, q: Int8Array, batch: number, out?: Int32Array): Promise<Int32Array>;
   matmulTernary(w: TernaryWeights, x: TernaryTensor, out?: Int32Array): Promise<Int32Array>;
   matmulDense(w: DenseWeights, x: Float32Array, batch: number, out?: Float32Array): Promise<Float32Array>;
+  /** Modes `linear` handles (others are composed from matmulI8/matmulTernary by the caller). */
+  readonly linearModes?: readonly ActivationMode[];
+  linear?(w: TernaryWeights, x: Float32Array, batch: number, mode: ActivationMode, out?: Float32Array): Promise<Float32Array>;
+  /** A zeroed f32 buffer in backend memory (release with freeF32; never touched after that). */
+  allocF32?(n: number): Float32Array;
+  freeF32?(a: Float32Array): void;
+  /**
+   * Exact causal attention of one query token over a sequence's cached keys and values (the
+   * AttentionFn of nn/attention.ts, f32 within 1e-5 of it); fastest on allocF32 buffers.
+   */
+  attention?(q: Float32Array, qOff: number, keys: Float32Array, values: Float32Array, pos: number, shape: AttentionShape, out: Float32Array, outOff: number): void;
   /** Free a weight's backend memory. Using it afterwards is an error. */
   release(w: TernaryWeights | DenseWeights): void;
   /** Free everything (workers, GPU device). Safe to call twice. */
@@ -63,6 +91,11 @@ export interface Backend {
    * it when present.
    */
   createDecoder?(model: LlamaModel, opts?: DecoderOptions): Promise<Decoder>;
+  /**
+   * false when the backend's own decoder reads Q/K/V and gate/up as separate layers, so the
+   * model must not stack them into one matmul (nn/linear-stack.ts). Default true.
+   */
+  readonly stackLinears?: boolean;
 }
 
 /** How a decoder picks the next token: nn/sampling.ts's rules; `draw` is the sampler's PRNG. */

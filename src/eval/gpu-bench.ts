@@ -226,7 +226,7 @@ async function benchDecode(be: WebGpuBackend, c: LlamaConfig, label: string, tok
       out.push({ shape: label, config: { dim: c.dim, hiddenDim: c.hiddenDim, nLayers: c.nLayers, nHeads: c.nHeads, vocabSize: c.vocabSize }, activation, weight_bytes: model.bytes, tokens, tokens_per_second: tokens / s, ms_per_token: (s * 1000) / tokens, build_s: build });
     } finally {
       await dec.dispose();
-      for (const l of model.layers) for (const lin of [l.wq, l.wk, l.wv, l.wo, l.w1, l.w2, l.w3]) be.release((lin as unknown as { weights: GpuTernary }).weights);
+      for (const l of model.layers) for (const lin of [...l.qkv.parts, l.wo, ...l.gateUp.parts, l.w2]) be.release((lin as unknown as { weights: GpuTernary }).weights);
       be.release((model.output as unknown as { weights: GpuDense }).weights);
     }
   }

@@ -159,12 +159,16 @@ export class Model {
     const decoder = tok ? new StreamingDecoder(tok, ids) : null;
     const eos = tok?.eos ?? 2;
     let step: number[] = ids;
-    for (let i = 0; i < max && cache.length + step.length <= this.config.seqLen; i++) {
-      const [logits] = await this.llama.forward([{ tokens: step, cache }]);
-      const id = sampler.sample(logits!);
-      if (id === eos && (opts.stopAtEos ?? true)) return;
-      yield { id, text: decoder ? decoder.push(id) : '' };
-      step = [id];
+    try {
+      for (let i = 0; i < max && cache.length + step.length <= this.config.seqLen; i++) {
+        const [logits] = await this.llama.forward([{ tokens: step, cache }]);
+        const id = sampler.sample(logits!);
+        if (id === eos && (opts.stopAtEos ?? true)) return;
+        yield { id, text: decoder ? decoder.push(id) : '' };
+        step = [id];
+      }
+    } finally {
+      cache.dispose();
     }
   }
 

@@ -148,6 +148,18 @@ describe('wasm backend layouts and zero skipping', () => {
     await be.dispose();
   });
 
+  it('rows longer than the SIMD128 kernel’s flush interval (2048 blocks = 131,072 columns) stay exact, with extreme activations', async () => {
+    const be = await WasmBackend.create({ threads: 1 });
+    const rows = 3,
+      cols = 140_000;
+    const trits = Int8Array.from({ length: rows * cols }, (_, i) => (i % 5 === 0 ? 0 : i % 3 === 0 ? -1 : 1));
+    const t = TernaryTensor.fromTrits(trits, rows, cols);
+    const h = await be.uploadTernary(t);
+    const q = Int8Array.from({ length: 2 * cols }, (_, i) => (i % 11 === 0 ? -128 : i % 2 ? 127 : -127));
+    expect(Array.from(await be.matmulI8(h, q, 2))).toEqual(Array.from(naiveIntAcc(t, q, 2)));
+    await be.dispose();
+  });
+
   it('a weight matrix larger than the initial memory grows it and stays exact (GEMM batch 64)', async () => {
     const be = await WasmBackend.create({ threads: 2 });
     const rows = 512,

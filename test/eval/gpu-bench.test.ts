@@ -60,7 +60,7 @@ describe.skipIf(why !== null)('gpu bench (webgpu)', () => {
   });
 
   it('tritwise bench --backend webgpu --json names the adapter in its machine field', () => {
-    const r = spawnSync(process.execPath, [bin, 'bench', '--backend', 'webgpu', '--quick', '--no-decode', '--shape', '32x64', '--batch', '1', '--min-time', '1', '--json'], { encoding: 'utf8', timeout: 120_000 });
+    const r = spawnSync(process.execPath, [bin, 'bench', '--backend', 'webgpu', '--quick', '--no-gpu-decode', '--shape', '32x64', '--batch', '1', '--min-time', '1', '--json'], { encoding: 'utf8', timeout: 120_000 });
     expect(r.status, r.stderr).toBe(0);
     const rep = JSON.parse(r.stdout);
     expect(rep.machine).toMatchObject({ backend: 'webgpu', adapter: expect.any(String), driver: expect.any(String) });

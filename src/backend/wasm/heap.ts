@@ -28,8 +28,8 @@ export class Heap {
   #f32!: Float32Array;
   #u16!: Uint16Array;
   #f64!: Float64Array;
-  /** every buffer object this memory has had (a grow makes a new one; old views stay valid) */
-  #buffers: ArrayBufferLike[] = [];
+  /** Every buffer this memory has had (a grow gives a new, longer one; old views stay valid). */
+  readonly #buffers = new WeakSet<ArrayBufferLike>();
 
   constructor(readonly maxPages: number) {
     this.memory = new WebAssembly.Memory({ initial: 32, maximum: maxPages, shared: true });
@@ -38,6 +38,7 @@ export class Heap {
 
   #refresh(): void {
     const b = this.memory.buffer;
+    this.#buffers.add(b);
     this.#u8 = new Uint8Array(b);
     this.#i8 = new Int8Array(b);
     this.#i32 = new Int32Array(b);
@@ -45,14 +46,15 @@ export class Heap {
     this.#f32 = new Float32Array(b);
     this.#u16 = new Uint16Array(b);
     this.#f64 = new Float64Array(b);
-    if (!this.#buffers.includes(b)) this.#buffers.push(b);
   }
 
-  /** Whether a typed array's buffer is this memory (then its byteOffset is a kernel pointer). */
-  owns(buffer: ArrayBufferLike): boolean {
-    const bs = this.#buffers;
-    for (let i = bs.length - 1; i >= 0; i--) if (bs[i] === buffer) return true;
-    return false;
+  /** Whether a typed array (or a buffer) is in this memory (then a view's byteOffset is its address). */
+  owns(a: ArrayBufferView | ArrayBufferLike): boolean {
+    const b = ArrayBuffer.isView(a) ? a.buffer : a;
+    if (this.#buffers.has(b)) return true;
+    if (b !== this.memory.buffer) return false;
+    this.#buffers.add(b);
+    return true;
   }
 
   get bytes(): number {

@@ -16,14 +16,22 @@ export type SimdFeatures = 'relaxed-simd' | 'simd128';
 /** The kernel module's exports (pointers are byte offsets into the shared memory). */
 export interface KernelExports {
   denseF32(w: number, stride: number, x: number, batch: number, out: number, rows: number, r0: number, r1: number): void;
-  ternaryI8(w: number, nblk: number, G: number, mask: number, maskWords: number, x: number, batch: number, bsums: number, out: number, rows: number, r0: number, r1: number): void;
+  ternaryI8(w: number, nblk: number, G: number, mask: number, maskWords: number, x: number, batch: number, sums: number, out: number, rows: number, mode: number, xsc: number, scales: number, gscales: number, r0: number, r1: number): void;
   ternaryF32(w: number, nblk: number, G: number, mask: number, maskWords: number, x: number, batch: number, table: number, scales: number, gscales: number, out: number, rows: number, r0: number, r1: number): void;
   ternaryTernary(w: number, nblk: number, G: number, mask: number, maskWords: number, u: number, batch: number, out: number, rows: number, r0: number, r1: number): void;
   sparseI8(offs: number, idx: number, x: number, cols: number, batch: number, G: number, out: number, rows: number, r0: number, r1: number): void;
   sparseF32(offs: number, idx: number, x: number, cols: number, batch: number, G: number, scales: number, gscales: number, out: number, rows: number, r0: number, r1: number): void;
+  dequantAcc(acc: number, batch: number, rows: number, G: number, mode: number, xsc: number, scales: number, gscales: number, out: number, r0: number, r1: number): void;
+  attentionF32(q: number, keys: number, values: number, n: number, nHeads: number, nKvHeads: number, d: number, out: number, att: number): void;
+  planesToLut(plus: number, minus: number, dst: number, rows: number, cols: number, wpr: number, gc: number, G: number, nq: number): void;
+  lutTables(q: number, n: number, cols: number, gc: number, G: number, nq: number, dst: number): void;
+  lutI8(w: number, G: number, nq: number, tab: number, batch: number, out: number, rows: number, mode: number, xsc: number, scales: number, gsT: number, acc16: number, sacc: number, b0: number, b1: number): void;
   initF32Table(table: number): void;
-  padGroups8(src: number, dst: number, n: number, cols: number, gc: number, G: number, nblk: number): void;
-  blockSumsI8(x: number, n: number, G: number, nblk: number, bsums: number): void;
+  actI16(): number;
+  stageI8(src: number, dst: number, n: number, cols: number, gc: number, G: number, nblk: number, sums: number): void;
+  stagedI8Bytes(n: number, G: number, nblk: number): number;
+  quantI8Token(x: number, n: number, cols: number, q: number, s: number): number;
+  quantQ8K(x: number, n: number, cols: number, q: number, d: number): number;
   permuteF32(src: number, dst: number, n: number, cols: number, gc: number, G: number, nblk: number): void;
   planesToBlocks(plus: number, minus: number, dst: number, n: number, cols: number, wpr: number, gc: number, G: number, nblk: number): void;
   planesToI8(plus: number, minus: number, dst: number, n: number, cols: number, wpr: number): void;

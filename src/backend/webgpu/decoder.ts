@@ -22,11 +22,20 @@ import { TritwiseError } from '../../errors.js';
 import { kvDim, qDim } from '../../nn/llama-config.js';
 import type { LlamaModel } from '../../nn/llama.js';
 import type { Linear, TernaryLinear } from '../../nn/linear.js';
+import type { LinearStack } from '../../nn/linear-stack.js';
 import type { Decoder, DecoderOptions, DeviceSampling } from '../backend.js';
 import { encodeDispatches, makeDispatch, releaseDispatches, type Dispatch } from './dispatch.js';
 import { denseMatmul, ternaryF32, ternaryInt } from './matmul.js';
 import type { WebGpuBackend } from './webgpu-backend.js';
 import { destroyWeights, gpuBuffer, uploadDense, type GpuDense } from './weights.js';
+
+/** The separate layers of a Q/K/V or gate/up stack (the webgpu backend asks the model not to stack them). */
+function parts(s: LinearStack, n: number): Linear[] {
+  if (s.stacked || s.parts.length !== n) {
+    throw new TritwiseError('E_UNSUPPORTED', 'the GPU decoder needs Q/K/V and gate/up as separate layers', { where: 'webgpu decoder', expected: `${n} separate layers (backend.stackLinears = false)`, got: s.stacked ? 'one stacked layer' : `${s.parts.length} layers` });
+  }
+  return s.parts;
+}
 
 /** Attention kernels by name: shader and workgroups per head. */
 export const ATTENTION: Record<string, { shader: string }> = {
@@ -103,7 +112,7 @@ export class GpuDecoder implements Decoder {
     const H = c.hiddenDim;
     const V = c.vocabSize;
     const L = this.maxLength;
-    const linears = m.layers.flatMap((l) => [l.wq, l.wk, l.wv, l.wo, l.w1, l.w2, l.w3]).concat([m.output]);
+    const linears = m.layers.flatMap((l) => [...parts(l.qkv, 3), l.wo, ...parts(l.gateUp, 2), l.w2]).concat([m.output]);
     const maxCols = Math.max(...linears.map((l) => l.inFeatures));
     let maxAcc = 1;
     for (const l of linears) {
@@ -160,12 +169,14 @@ export class GpuDecoder implements Decoder {
       const an = this.#upload(l.attentionNorm, `${p}attention_norm`);
       const fn = this.#upload(l.ffnNorm, `${p}ffn_norm`);
       body.push(await rmsnorm(x, an, xb));
-      body.push(...(await linear(l.wq, p + 'attention.wq', xb, q)), ...(await linear(l.wk, p + 'attention.wk', xb, k)), ...(await linear(l.wv, p + 'attention.wv', xb, v)));
+      const [wq, wk, wv] = parts(l.qkv, 3);
+      const [w1, w3] = parts(l.gateUp, 2);
+      body.push(...(await linear(wq!, p + 'attention.wq', xb, q)), ...(await linear(wk!, p + 'attention.wk', xb, k)), ...(await linear(wv!, p + 'attention.wv', xb, v)));
       body.push(await makeDispatch(ctx, { shader: 'rope-kv' }, [c.nHeads, c.nKvHeads, c.headDim, c.ropeStyle === 'halves' ? 1 : 0, KV], [q, k, v, kc, vc, ropeTable], [wgs(Q / 2 + KV / 2 + KV, 64), 1, 1], step));
       body.push(await makeDispatch(ctx, { shader: attn.shader }, [c.nHeads, c.nKvHeads, c.headDim, KV, c.slidingWindow, L, { f: 1 / Math.sqrt(c.headDim) }], [q, kc, vc, scores, att], [c.nHeads, 1, 1], step));
       body.push(...(await linear(l.wo, p + 'attention.wo', att, x, true)));
       body.push(await rmsnorm(x, fn, xb));
-      body.push(...(await linear(l.w1, p + 'feed_forward.w1', xb, hb)), ...(await linear(l.w3, p + 'feed_forward.w3', xb, hb2)));
+      body.push(...(await linear(w1!, p + 'feed_forward.w1', xb, hb)), ...(await linear(w3!, p + 'feed_forward.w3', xb, hb2)));
       body.push(await makeDispatch(ctx, { shader: 'swiglu' }, [H], [hb, hb2], [wgs(H, 64), 1, 1]));
       body.push(...(await linear(l.w2, p + 'feed_forward.w2', hb, x, true)));
     }

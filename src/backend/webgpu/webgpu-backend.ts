@@ -56,6 +56,8 @@ function checkLength(have: number, want: number, what: string, where: string): v
 
 export class WebGpuBackend implements Backend {
   readonly name = 'webgpu';
+  /** the GPU decoder (decoder.ts) dispatches Q/K/V and gate/up one by one */
+  readonly stackLinears = false;
   readonly ctx: KernelContext;
   readonly limits: ShardLimits;
   readonly #x: GrowableBuffer;
