@@ -16,7 +16,16 @@
  * results are scaled to f32 in one shared place (nn/ternary-linear.ts), so integer paths can be
  * compared bit for bit across backends. Calls are async because GPU backends are; CPU backends
  * resolve immediately. An optional `out` lets callers reuse buffers.
+ *
+ * Optional fast paths (a backend may leave them out; nn/ then composes the methods above):
+ *   linear         y = the whole activation pipeline of nn/linear.ts for one mode in one call
+ *                  (quantize x, integer matmul, dequantize), f32 in and out, bit-identical to the
+ *                  composition for the modes in `linearModes`;
+ *   allocF32       f32 buffers in the backend's own memory, which its kernels read and write in
+ *                  place (no staging copies); model activations and KV caches live there;
+ *   attention      exact attention (nn/attention.ts's AttentionFn contract) as a native kernel.
  */
+import type { LlamaModel } from '../nn/llama.js';
 import type { TernaryTensor } from '../tensor/ternary-tensor.js';
 
 /** 'q8k': llama.cpp's Q8_K (int8 per 256-column block), for exact TQ1_0/TQ2_0 emulation */
@@ -33,6 +42,15 @@ export interface TernaryWeights {
   readonly groups: number;
   /** the uploaded tensor (kept for the scales and for inspection) */
   readonly tensor: TernaryTensor;
+}
+
+/** Heads of one attention call (the same shape as nn/attention.ts's AttentionShape). */
+export interface AttentionShape {
+  nHeads: number;
+  nKvHeads: number;
+  headDim: number;
+  /** sliding window in positions (0 = full causal attention) */
+  window: number;
 }
 
 export interface DenseWeights {
@@ -52,8 +70,59 @@ export interface Backend {
   matmulI8(w: TernaryWeights, q: Int8Array, batch: number, out?: Int32Array): Promise<Int32Array>;
   matmulTernary(w: TernaryWeights, x: TernaryTensor, out?: Int32Array): Promise<Int32Array>;
   matmulDense(w: DenseWeights, x: Float32Array, batch: number, out?: Float32Array): Promise<Float32Array>;
+  /** Modes `linear` handles (others are composed from matmulI8/matmulTernary by the caller). */
+  readonly linearModes?: readonly ActivationMode[];
+  linear?(w: TernaryWeights, x: Float32Array, batch: number, mode: ActivationMode, out?: Float32Array): Promise<Float32Array>;
+  /** A zeroed f32 buffer in backend memory (release with freeF32; never touched after that). */
+  allocF32?(n: number): Float32Array;
+  freeF32?(a: Float32Array): void;
+  /**
+   * Exact causal attention of one query token over a sequence's cached keys and values (the
+   * AttentionFn of nn/attention.ts, f32 within 1e-5 of it); fastest on allocF32 buffers.
+   */
+  attention?(q: Float32Array, qOff: number, keys: Float32Array, values: Float32Array, pos: number, shape: AttentionShape, out: Float32Array, outOff: number): void;
   /** Free a weight's backend memory. Using it afterwards is an error. */
   release(w: TernaryWeights | DenseWeights): void;
   /** Free everything (workers, GPU device). Safe to call twice. */
+  dispose(): Promise<void>;
+  /**
+   * Optional: whole decode steps on the device (GPU backends). The model's weights stay where
+   * this backend uploaded them; a step reads back only the sampled token. Model.generate uses
+   * it when present.
+   */
+  createDecoder?(model: LlamaModel, opts?: DecoderOptions): Promise<Decoder>;
+  /**
+   * false when the backend's own decoder reads Q/K/V and gate/up as separate layers, so the
+   * model must not stack them into one matmul (nn/linear-stack.ts). Default true.
+   */
+  readonly stackLinears?: boolean;
+}
+
+/** How a decoder picks the next token: nn/sampling.ts's rules; `draw` is the sampler's PRNG. */
+export interface DeviceSampling {
+  /** 0 = greedy */
+  temperature: number;
+  /** nucleus mass in (0, 1]; 1 = off */
+  topP: number;
+  /** the uniform number in [0, 1) for a sampled step (called once per step when temperature > 0) */
+  draw: () => number;
+}
+
+export interface DecoderOptions {
+  /** KV-cache positions to allocate (default: the model's context length) */
+  maxLength?: number;
+}
+
+/** One sequence decoded on a device, with its KV cache there. */
+export interface Decoder {
+  /** tokens in the device's KV cache (the next token's position) */
+  readonly length: number;
+  readonly maxLength: number;
+  /** Run tokens through the model (appending them to the cache); the next token, sampled from the last one's logits. */
+  step(tokens: readonly number[], sampling: DeviceSampling): Promise<number>;
+  /** The last step's logits, read back (for tests and diagnostics; generation never needs it). */
+  logits(): Promise<Float32Array>;
+  /** Empty the cache. */
+  reset(): void;
   dispose(): Promise<void>;
 }

@@ -13,6 +13,7 @@ import { registerEval } from './eval.js';
 import { registerExportGguf } from './export-gguf.js';
 import { registerQuantize } from './quantize.js';
 import { registerRun } from './run.js';
+import { registerServe } from './serve.js';
 import { registerFinetune } from './finetune.js';
 
 function version(): string {
@@ -34,6 +35,7 @@ export function buildProgram(): Command {
   registerEval(program);
   registerExportGguf(program);
   registerDemo(program);
+  registerServe(program);
   registerFinetune(program);
   program.exitOverride();
   return program;
