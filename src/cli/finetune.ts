@@ -173,6 +173,7 @@ export function registerFinetune(program: Command): void {
       process.stdout.write(
         `${f.mode}: ${res.steps_done} steps (${res.stopped}${res.resumed_from !== null ? `, resumed from step ${res.resumed_from}` : ''}), ${res.tokens} tokens in ${fixed(res.elapsed_s, 1)} s (${fixed(res.tokens_per_second, 0)} tokens/s), ` +
           `${res.trainable} trainable values, peak RSS ${formatBytes(res.peak_rss_bytes)}\n` +
+          `memory: weights ${formatBytes(res.memory.weights_bytes)}, gradients ${formatBytes(res.memory.gradient_bytes)}, AdamW moments ${formatBytes(res.memory.optimizer_bytes)}, typed arrays at peak ${formatBytes(res.memory.peak_array_buffers_bytes)}\n` +
           `validation perplexity (ctx ${opts.ctx ?? 'default'}, ${r.split.val_tokens} held-out tokens): ${first ? fixed(first.val_ppl, 3) : '?'} → ${last ? fixed(last.val_ppl, 3) : '?'}\n` +
           `saved to ${f.out}\n`,
       );

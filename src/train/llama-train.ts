@@ -239,6 +239,32 @@ export class TrainModel {
     return out;
   }
 
+  /**
+   * Bytes of the weights as training holds them: `trainable` (each also gets a gradient and two
+   * AdamW moments of the same size) and `frozen` (f32/f64 tensors at their element size, a frozen
+   * ternary base in its planes and scales).
+   */
+  weightBytes(): { trainable: number; frozen: number } {
+    const el = this.#ctor.BYTES_PER_ELEMENT;
+    let trainable = 0, frozen = 0;
+    const t = (x: Tensor) => {
+      if (x.requiresGrad) trainable += x.size * el;
+      else frozen += x.size * el;
+    };
+    t(this.embedding);
+    t(this.finalNorm);
+    for (const L of this.layers) {
+      t(L.attentionNorm);
+      t(L.ffnNorm);
+    }
+    for (const lin of this.linears.values()) {
+      if (lin instanceof LoraLinearT) frozen += lin.base.tensor.bytes;
+      else if (lin instanceof DenseLinearT) t(lin.w);
+      for (const p of lin.parameters()) if (!(lin instanceof DenseLinearT)) t(p);
+    }
+    return { trainable, frozen };
+  }
+
   /** Number of trainable values. */
   get trainableCount(): number {
     let n = 0;

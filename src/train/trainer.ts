@@ -84,6 +84,21 @@ export interface TrainResult {
   history: EvalPoint[];
   trainable: number;
   peak_rss_bytes: number;
+  memory: TrainMemory;
+}
+
+/**
+ * Where training memory goes. weights/gradients/optimizer are computed from the model (a
+ * trainable value has a gradient and two AdamW moments); peak_array_buffers_bytes is measured:
+ * the largest process.memoryUsage().arrayBuffers seen after a forward pass (all typed arrays:
+ * weights, saved activations, the token streams, the kernels' memory), which in a small model
+ * is mostly activations.
+ */
+export interface TrainMemory {
+  weights_bytes: number;
+  gradient_bytes: number;
+  optimizer_bytes: number;
+  peak_array_buffers_bytes: number;
 }
 
 function fnv(a: Int32Array): string {
@@ -174,6 +189,7 @@ export class Trainer {
     const elapsed = () => before + (performance.now() - t0) / 1000;
     const runSeconds = () => (performance.now() - t0) / 1000;
     let peak = process.memoryUsage().rss;
+    let peakBuffers = 0;
     let lastLoss = NaN;
     let stopped: TrainResult['stopped'] = 'done';
     let runTokens = 0;
@@ -204,6 +220,7 @@ export class Trainer {
         const batch = trainBatch(this.data.train, o.batch, o.ctx, this.bos, o.seed, step, u);
         const tape = new Tape(true);
         const r = this.model.loss(tape, batch, this.lossOptions());
+        peakBuffers = Math.max(peakBuffers, process.memoryUsage().arrayBuffers);
         tape.backward(r.loss, seed);
         loss += r.loss.data[0]! / o.accum;
         tokens += batch.B * batch.T;
@@ -222,6 +239,7 @@ export class Trainer {
       await new Promise((r) => setImmediate(r));
     }
     if (stopped !== 'done') save();
+    const wb = this.model.weightBytes();
     return {
       steps_done: step,
       stopped,
@@ -233,6 +251,7 @@ export class Trainer {
       history,
       trainable: this.model.trainableCount,
       peak_rss_bytes: Math.max(peak, process.resourceUsage().maxRSS * 1024),
+      memory: { weights_bytes: wb.trainable + wb.frozen, gradient_bytes: wb.trainable, optimizer_bytes: 2 * wb.trainable, peak_array_buffers_bytes: peakBuffers },
     };
   }
 }

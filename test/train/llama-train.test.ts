@@ -140,5 +140,16 @@ describe('TrainModel', () => {
     const qat = TrainModel.fromWeights(config, tinyWeights(config), { mode: 'qat' });
     expect([...qat.parameters().keys()]).toContain('tok_embeddings');
     expect(qat.parameters().size).toBe(1 + 1 + config.nLayers * 9);
+    // memory accounting: QAT holds everything trainable in f32; LoRA holds the base in planes
+    // (2 bits per weight, rounded up to 32-column words, plus one f32 scale per row)
+    const w = tinyWeights(config);
+    let planes = 0, f32 = 0;
+    for (const [name, t] of w) {
+      const [rows, cols] = (t as { shape: number[] }).shape as [number, number];
+      if (/\.(attention\.w[qkvo]|feed_forward\.w[123])$/.test(name)) planes += rows * Math.ceil(cols / 32) * 8 + rows * 4;
+      else f32 += (t as { data: Float32Array }).data.byteLength;
+    }
+    expect(qat.weightBytes()).toEqual({ trainable: 4 * qat.trainableCount, frozen: 0 });
+    expect(lora.weightBytes()).toEqual({ trainable: 4 * lora.trainableCount, frozen: planes + f32 });
   });
 });

@@ -53,6 +53,10 @@ describe('trainer', () => {
     expect(last.step).toBe(30);
     expect(last.val_loss).toBeLessThan(first.val_loss - 0.5);
     expect(r.result.stopped).toBe('done');
+    const m = r.result.memory;
+    expect(m.optimizer_bytes).toBe(2 * m.gradient_bytes);
+    expect(m.gradient_bytes).toBe(4 * r.result.trainable);
+    expect(m.peak_array_buffers_bytes).toBeGreaterThan(m.weights_bytes); // weights are typed arrays too
   });
 
   it('a run that crashes after a checkpoint and resumes ends bit-identical to an uninterrupted run (QAT and LoRA)', async () => {
