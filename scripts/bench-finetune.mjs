@@ -8,6 +8,8 @@
 // (chunks of --ctx tokens, second half scored) — the f32 and post-training ternary baselines too.
 //
 //   node scripts/bench-finetune.mjs [--minutes 10] [--modes qat,lora,full] [-o bench/results/finetune.json]
+//   node scripts/bench-finetune.mjs --variant 'qat-kl:qat:3e-3:380:--distill kl' … -o bench/results/finetune-qat-variants.json
+//     (a variant is name:mode:lr:steps[:extra flags]; variants replace --modes)
 //
 // Runs are sequential (one at a time on the machine); the load average before and after each run
 // is recorded, since other jobs may share the cores. Needs `npm run build` and ../shared/data.
@@ -26,6 +28,8 @@ const { values: a } = parseArgs({
     out: { type: 'string', short: 'o', default: join(root, 'bench/results/finetune.json') },
     work: { type: 'string', default: join(root, '.tmp/bench-finetune') },
     ctx: { type: 'string', default: '256' },
+    variant: { type: 'string', multiple: true },
+    'baselines-from': { type: 'string' },
   },
 });
 const minutes = Number(a.minutes);
@@ -73,21 +77,32 @@ const save = () => {
   writeFileSync(a.out, JSON.stringify(report, null, 2) + '\n');
 };
 
-process.stderr.write('held-out perplexity: f32 and post-training ternary (twn)\n');
-report.baselines.f32 = evaluate(model, ['--tokenizer', tokenizer]);
-report.baselines.ternary_ptq = evaluate(model, ['--tokenizer', tokenizer, '--quantizer', 'twn']);
+if (a['baselines-from']) {
+  // the same held-out text and protocol: the baselines of an earlier run of this script
+  report.baselines = JSON.parse(readFileSync(a['baselines-from'], 'utf8')).baselines;
+  report.baselines.from = a['baselines-from'].replace(root, '');
+} else {
+  process.stderr.write('held-out perplexity: f32 and post-training ternary (twn)\n');
+  report.baselines.f32 = evaluate(model, ['--tokenizer', tokenizer]);
+  report.baselines.ternary_ptq = evaluate(model, ['--tokenizer', tokenizer, '--quantizer', 'twn']);
+}
 save();
 
-for (const mode of a.modes.split(',')) {
-  const s = settings[mode];
-  const out = join(a.work, mode);
+const plans = a.variant?.length
+  ? a.variant.map((v) => {
+      const [name, mode, lr, steps, extra] = v.split(':');
+      return { name, mode, s: { lr, steps: Number(steps), extra: extra ? extra.split(/\s+/) : [] } };
+    })
+  : a.modes.split(',').map((mode) => ({ name: mode, mode, s: settings[mode] }));
+for (const { name, mode, s } of plans) {
+  const out = join(a.work, name);
   rmSync(out, { recursive: true, force: true });
   const args = [
     'finetune', model, '--tokenizer', tokenizer, '--text', textFile, '--mode', mode, '--lr', s.lr, '--steps', String(s.steps),
     '--batch', '4', '--ctx', ctx, '--val-fraction', String(valFraction), '--eval-every', '50', '--eval-chunks', '32',
     '--max-minutes', String(minutes), '--restart', '-o', out, '--json', ...s.extra,
   ];
-  process.stderr.write(`${mode}: ${s.steps} planned steps, lr ${s.lr}, at most ${minutes} min (load ${load().join(' ')})\n`);
+  process.stderr.write(`${name}: ${s.steps} planned steps, lr ${s.lr}, at most ${minutes} min (load ${load().join(' ')})\n`);
   const loadBefore = load();
   const t0 = Date.now();
   const r = JSON.parse(cli(args));
@@ -95,17 +110,18 @@ for (const mode of a.modes.split(',')) {
   const loadAfter = load();
   const held = evaluate(out);
   report.runs.push({
-    mode, lr: Number(s.lr), planned_steps: s.steps, steps_done: r.steps_done, stopped: r.stopped, batch: 4, ctx: Number(ctx), extra: s.extra,
+    name, mode, lr: Number(s.lr), planned_steps: s.steps, steps_done: r.steps_done, stopped: r.stopped, batch: 4, ctx: Number(ctx), extra: s.extra,
     train_seconds: r.elapsed_s, process_wall_seconds: wall, tokens: r.tokens, tokens_per_second: r.tokens_per_second,
     trainable: r.trainable, peak_rss_bytes: r.peak_rss_bytes, memory: r.memory,
     val_subset_ppl_before: r.val_ppl_before, val_subset_ppl_after: r.val_ppl_after, history: r.history,
     held_out: held, saved_model_bytes: held.bytes, load_before: loadBefore, load_after: loadAfter,
   });
   save();
-  process.stderr.write(`${mode}: ${r.steps_done} steps, ${Math.round(r.tokens_per_second)} tokens/s, held-out ppl ${held.perplexity.toFixed(3)}\n`);
+  process.stderr.write(`${name}: ${r.steps_done} steps, ${Math.round(r.tokens_per_second)} tokens/s, held-out ppl ${held.perplexity.toFixed(3)}\n`);
 }
 const f32 = report.baselines.f32.perplexity, ptq = report.baselines.ternary_ptq.perplexity;
 report.summary = report.runs.map((r) => ({
+  name: r.name,
   mode: r.mode,
   held_out_ppl: r.held_out.perplexity,
   ratio_to_f32: r.held_out.perplexity / f32,
