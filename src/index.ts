@@ -63,3 +63,8 @@ export { registerShaderSources } from './backend/webgpu/shader-source.js';
 export type { Decoder, DecoderOptions, DeviceSampling } from './backend/backend.js';
 export { benchGpu, type GpuBenchReport, type GpuBenchOptions } from './eval/gpu-bench.js';
 export { serveDemo, type DemoServer } from './cli/serve.js';
+export { finetune, type FinetuneOptions, type FinetuneResult, type SourceModel } from './train/finetune.js';
+export { Trainer, type TrainOptions, type TrainResult, type TrainMemory, type StepReport } from './train/trainer.js';
+export { TrainModel, type TrainMode, type TrainSpec } from './train/llama-train.js';
+export { AdamW, learningRate } from './train/optimizer.js';
+export { LoraLinear, type LoraTensors } from './nn/lora-linear.js';

@@ -14,6 +14,7 @@ import { registerExportGguf } from './export-gguf.js';
 import { registerQuantize } from './quantize.js';
 import { registerRun } from './run.js';
 import { registerServe } from './serve.js';
+import { registerFinetune } from './finetune.js';
 
 function version(): string {
   try {
@@ -35,6 +36,7 @@ export function buildProgram(): Command {
   registerExportGguf(program);
   registerDemo(program);
   registerServe(program);
+  registerFinetune(program);
   program.exitOverride();
   return program;
 }
@@ -44,7 +46,7 @@ export async function runCli(argv: string[]): Promise<number> {
   const program = buildProgram();
   try {
     await program.parseAsync(argv, { from: 'user' });
-    return 0;
+    return typeof process.exitCode === 'number' ? process.exitCode : 0; // a command may set its own (finetune: 130 when interrupted)
   } catch (e) {
     if (e instanceof CommanderError) return e.exitCode;
     if (e instanceof TritwiseError) {

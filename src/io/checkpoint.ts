@@ -12,6 +12,7 @@ import { closeSync, openSync, readSync, statSync } from 'node:fs';
 import type { ActivationMode } from '../backend/backend.js';
 import { TritwiseError } from '../errors.js';
 import type { LlamaConfig } from '../nn/llama-config.js';
+import type { LoraTensors } from '../nn/lora-linear.js';
 import { loadGgufModel } from './gguf-model.js';
 import { isHfFolder, loadHfCheckpoint } from './hf-checkpoint.js';
 import { loadLlama2c } from './llama2c.js';
@@ -31,6 +32,8 @@ export interface Checkpoint {
   activations: Map<string, ActivationMode>;
   tokenizer?: Tokenizer;
   plan?: unknown;
+  /** LoRA adapters kept beside their layers (tritwise folders only) */
+  adapters?: Map<string, LoraTensors>;
 }
 
 export interface CheckpointOptions {

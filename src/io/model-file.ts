@@ -9,18 +9,24 @@
  *   model.safetensors  the tritwise weights file (weights-file.ts): ternary layers as bit planes
  *                      + scales, everything else f32, canonical tensor names
  *   tokenizer.*        the model's own tokenizer
+ * Optional LoRA adapters kept beside their base layers (train/lora.ts): config.json has
+ *   "adapters": { linear name: { "rank": r, "alpha": α } }
+ * and model.safetensors holds `<name>.lora_a` [r, in] and `<name>.lora_b` [out, r] in F32
+ * (nn/lora-linear.ts adds (α/r)·B·A·x at inference). Files without adapters are unchanged.
  * Every file is written atomically; loading checks the weights against the config.
  */
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ActivationMode } from '../backend/backend.js';
 import { TritwiseError } from '../errors.js';
-import { checkWeights, validateConfig, type LlamaConfig } from '../nn/llama-config.js';
+import { checkWeights, shapeOf, validateConfig, type LlamaConfig } from '../nn/llama-config.js';
+import { checkLora, type LoraTensors } from '../nn/lora-linear.js';
 import { ACTIVATION_MODES } from '../quant/plan.js';
 import { writeAll, writeFileAtomic } from './atomic-write.js';
 import { HfTokenizer } from './tokenizers/hf-tokenizer.js';
 import { SentencePieceTokenizer } from './tokenizers/sentencepiece.js';
 import type { Tokenizer } from './tokenizers/tokenizer.js';
+import { TernaryTensor } from '../tensor/ternary-tensor.js';
 import { loadWeights, saveWeights, type StoredTensor } from './weights-file.js';
 
 export interface SavedModel {
@@ -29,6 +35,8 @@ export interface SavedModel {
   activations: Map<string, ActivationMode>;
   tokenizer?: Tokenizer;
   plan?: unknown;
+  /** LoRA adapters kept beside their base layers, by linear name */
+  adapters?: Map<string, LoraTensors>;
 }
 
 function writeJson(path: string, v: unknown): void {
@@ -67,13 +75,25 @@ export function saveModel(dir: string, m: SavedModel): void {
     writeJson(join(dir, 'tokenizer_config.json'), m.tokenizer.config);
     tokenizer = { kind: 'hf', file: 'tokenizer.json', config: 'tokenizer_config.json' };
   }
-  saveWeights(join(dir, 'model.safetensors'), m.weights, { 'tritwise.model': 'llama' });
+  const tensors = new Map(m.weights);
+  const adapters: Record<string, { rank: number; alpha: number }> = {};
+  for (const [name, a] of m.adapters ?? []) {
+    const base = m.weights.get(name);
+    if (!base) throw new TritwiseError('E_CONFIG', 'adapter for a layer the model does not have', { where: `saveModel: ${name}`, expected: 'a linear layer name', got: name });
+    const [rows, cols] = shapeOf(base) as [number, number];
+    checkLora(a, rows, cols, name);
+    tensors.set(`${name}.lora_a`, { shape: [a.rank, cols], data: a.a });
+    tensors.set(`${name}.lora_b`, { shape: [rows, a.rank], data: a.b });
+    adapters[name] = { rank: a.rank, alpha: a.alpha };
+  }
+  saveWeights(join(dir, 'model.safetensors'), tensors, { 'tritwise.model': 'llama' });
   writeJson(join(dir, 'config.json'), {
     tritwise: { format: 'llama', version: 1 },
     config: m.config,
     activations: Object.fromEntries(m.activations),
     ...(m.plan !== undefined ? { plan: m.plan } : {}),
     ...(tokenizer ? { tokenizer } : {}),
+    ...(m.adapters?.size ? { adapters } : {}),
   });
 }
 
@@ -99,11 +119,35 @@ export function loadModel(dir: string): SavedModel {
   if (!tw || tw.format !== 'llama' || tw.version !== 1) throw new TritwiseError('E_FORMAT', 'not a tritwise model folder', { where: cfgPath, expected: '{"tritwise": {"format": "llama", "version": 1}}', got: JSON.stringify(j.tritwise) });
   const config = validateConfig(j.config as LlamaConfig, cfgPath);
   const { tensors } = loadWeights(join(dir, 'model.safetensors'));
+  const adapters = readAdapters(cfgPath, j.adapters, tensors);
   checkWeights(config, tensors, dir);
   const activations = new Map<string, ActivationMode>();
   for (const [k, v] of Object.entries((j.activations ?? {}) as Record<string, unknown>)) {
     if (!ACTIVATION_MODES.includes(v as ActivationMode)) throw new TritwiseError('E_FORMAT', 'unknown activation mode', { where: `${cfgPath}: activations.${k}`, expected: ACTIVATION_MODES.join(' | '), got: v });
     activations.set(k, v as ActivationMode);
   }
-  return { config, weights: tensors, activations, tokenizer: readTokenizer(dir, j.tokenizer), plan: j.plan };
+  return { config, weights: tensors, activations, tokenizer: readTokenizer(dir, j.tokenizer), plan: j.plan, ...(adapters.size ? { adapters } : {}) };
+}
+
+/** Take the adapters named in config.json out of the tensor map (checking every shape). */
+function readAdapters(cfgPath: string, spec: unknown, tensors: Map<string, StoredTensor>): Map<string, LoraTensors> {
+  const out = new Map<string, LoraTensors>();
+  if (spec === undefined) return out;
+  if (typeof spec !== 'object' || spec === null || Array.isArray(spec)) throw new TritwiseError('E_FORMAT', 'adapters must be an object', { where: `${cfgPath}: adapters`, got: spec });
+  for (const [name, v] of Object.entries(spec as Record<string, unknown>)) {
+    const where = `${cfgPath}: adapters.${name}`;
+    const e = v as { rank?: unknown; alpha?: unknown };
+    if (typeof e !== 'object' || e === null || !Number.isInteger(e.rank) || typeof e.alpha !== 'number') throw new TritwiseError('E_FORMAT', 'an adapter needs an integer rank and a numeric alpha', { where, got: v });
+    const base = tensors.get(name);
+    const a = tensors.get(`${name}.lora_a`), b = tensors.get(`${name}.lora_b`);
+    if (!base || !a || !b || a instanceof TernaryTensor || b instanceof TernaryTensor) throw new TritwiseError('E_FORMAT', 'adapter tensors missing', { where, expected: `${name}, ${name}.lora_a and ${name}.lora_b (F32)`, got: [base, a, b].map((t, i) => (t ? '' : ['base', 'lora_a', 'lora_b'][i])).filter(Boolean).join(', ') + ' missing' });
+    const [rows, cols] = shapeOf(base) as [number, number];
+    const t: LoraTensors = { a: a.data, b: b.data, rank: e.rank as number, alpha: e.alpha };
+    checkLora(t, rows, cols, name);
+    if (a.shape.join(',') !== `${t.rank},${cols}` || b.shape.join(',') !== `${rows},${t.rank}`) throw new TritwiseError('E_CONFIG', 'adapter shapes do not fit the layer', { where, expected: `lora_a [${t.rank}, ${cols}], lora_b [${rows}, ${t.rank}]`, got: `[${a.shape.join(', ')}], [${b.shape.join(', ')}]` });
+    tensors.delete(`${name}.lora_a`);
+    tensors.delete(`${name}.lora_b`);
+    out.set(name, t);
+  }
+  return out;
 }

@@ -19,6 +19,8 @@ export { initSignTable, initSignTable8, vsaPairDots, vsaPairAxpy } from './vsa-a
 export { attentionF32 } from './attention';
 export { planesToLut, lutTables, lutI8 } from './lut-i8';
 export { stageI8, stagedI8Bytes, quantI8Token, quantQ8K, permuteF32, planesToBlocks, planesToI8, planesToCodes } from './prep';
+export { gemmF32 } from './gemm-f32';
+export { attnForward, attnBackward } from './attention-f32';
 
 /** 1 when this build uses relaxed SIMD. */
 export function relaxed(): i32 {

@@ -24,9 +24,10 @@ import type { DenseTensor } from '../tensor/dense-tensor.js';
 import { TernaryTensor } from '../tensor/ternary-tensor.js';
 import { exactAttention, type AttentionFn, type AttentionShape } from './attention.js';
 import { KVCache, type F32Allocator } from './kv-cache.js';
-import { checkWeights, kvDim, qDim, type LlamaConfig } from './llama-config.js';
+import { checkWeights, kvDim, linearNames, qDim, type LlamaConfig } from './llama-config.js';
 import { DenseLinear, type Linear } from './linear.js';
 import { LinearStack, makeLinear } from './linear-stack.js';
+import { LoraLinear, type LoraTensors } from './lora-linear.js';
 import { addInPlace, rmsnorm, swigluRows } from './ops.js';
 import { applyRope, RopeTables } from './rope.js';
 
@@ -52,6 +53,8 @@ export interface BuildOptions {
   attention?: (layer: number) => AttentionFn;
   /** wrap a linear layer (calibration uses this to record inputs) */
   wrapLinear?: (name: string, l: Linear) => Linear;
+  /** LoRA adapters added to these linear layers at inference (by linear name) */
+  adapters?: Map<string, LoraTensors>;
 }
 
 /** One sequence's slice of a forward batch: new tokens appended at cache.length. */
@@ -87,11 +90,21 @@ export class LlamaModel {
 
   static async build(config: LlamaConfig, weights: Map<string, StoredTensor>, backend: Backend, opts: BuildOptions = {}): Promise<LlamaModel> {
     checkWeights(config, weights, 'model');
-    const lin = async (name: string) => {
-      const l = await makeLinear(backend, name, weights.get(name)!, opts.activations?.get(name));
+    for (const name of opts.adapters?.keys() ?? []) {
+      if (!linearNames(config).includes(name)) throw new TritwiseError('E_CONFIG', 'adapter for a layer the model does not have', { where: `model: ${name}`, expected: 'a linear layer name (layers.N.attention.wq, …)', got: name });
+    }
+    // a layer with an adapter becomes LoraLinear(base); then the caller's wrap, if any
+    const wrap = (name: string, base: Linear): Linear => {
+      const ad = opts.adapters?.get(name);
+      const l = ad ? new LoraLinear(base, ad, name) : base;
       return opts.wrapLinear ? opts.wrapLinear(name, l) : l;
     };
-    const stack = (names: string[]) => LinearStack.build(backend, names.map((name) => ({ name, tensor: weights.get(name)!, activation: opts.activations?.get(name) })), { wrap: opts.wrapLinear, stack: backend.stackLinears !== false });
+    const lin = async (name: string) => wrap(name, await makeLinear(backend, name, weights.get(name)!, opts.activations?.get(name)));
+    // parts with adapters run one by one (each adds its own low-rank term), the others stack
+    const stack = (names: string[]) => {
+      const wrapped = opts.wrapLinear || names.some((n) => opts.adapters?.has(n));
+      return LinearStack.build(backend, names.map((name) => ({ name, tensor: weights.get(name)!, activation: opts.activations?.get(name) })), { wrap: wrapped ? wrap : undefined, stack: backend.stackLinears !== false });
+    };
     const native = backend.attention ? (backend.attention.bind(backend) as AttentionFn) : null;
     const layers: LlamaLayer[] = [];
     for (let l = 0; l < config.nLayers; l++) {

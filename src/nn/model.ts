@@ -24,6 +24,7 @@ import { planTargets, quantizeWeights, type LayerReport } from '../quant/quantiz
 import { TernaryTensor } from '../tensor/ternary-tensor.js';
 import type { AttentionFn } from './attention.js';
 import type { KVCache } from './kv-cache.js';
+import type { LoraTensors } from './lora-linear.js';
 import { checkWeights, type LlamaConfig } from './llama-config.js';
 import { LlamaModel, type ForwardOptions, type SequenceStep } from './llama.js';
 import { Sampler, type SamplingOptions } from './sampling.js';
@@ -81,6 +82,8 @@ export class Model {
     readonly info: ModelInfo,
     ownsBackend: boolean,
     readonly attention?: (layer: number) => AttentionFn,
+    /** LoRA adapters kept beside their layers (a fine-tuned model, train/lora.ts) */
+    readonly adapters?: Map<string, LoraTensors>,
   ) {
     this.#ownsBackend = ownsBackend;
   }
@@ -96,8 +99,8 @@ export class Model {
     const backend = typeof opts.backend === 'object' ? opts.backend : await createBackend(opts.backend, { threads: opts.threads });
     if (ck.tokenizer) checkVocab(ck.tokenizer, ck.config.vocabSize, ck.path ?? 'model');
     checkWeights(ck.config, ck.weights, ck.path ?? 'model');
-    const llama = await LlamaModel.build(ck.config, ck.weights, backend, { activations: ck.activations, attention: opts.attention });
-    return new Model(ck.config, ck.weights, ck.activations ?? new Map(), ck.tokenizer, backend, llama, { format: ck.format ?? 'memory', path: ck.path, plan: ck.plan }, owns, opts.attention);
+    const llama = await LlamaModel.build(ck.config, ck.weights, backend, { activations: ck.activations, attention: opts.attention, adapters: ck.adapters });
+    return new Model(ck.config, ck.weights, ck.activations ?? new Map(), ck.tokenizer, backend, llama, { format: ck.format ?? 'memory', path: ck.path, plan: ck.plan }, owns, opts.attention, ck.adapters);
   }
 
   /** True when any linear layer is ternary. */
@@ -138,9 +141,9 @@ export class Model {
       stats = await collectActivationStats(this.config, this.weights, this.backend, tokens, { ctx: plan.calibration?.ctx ?? Math.min(256, this.config.seqLen), bos: tok.bos, onProgress: opts.onProgress });
     }
     const q = quantizeWeights(this.config, this.weights, plan, { stats, onProgress: opts.onProgress, keepActivations: this.activations });
-    const llama = await LlamaModel.build(q.config, q.weights, this.backend, { activations: q.activations, attention: this.attention });
+    const llama = await LlamaModel.build(q.config, q.weights, this.backend, { activations: q.activations, attention: this.attention, adapters: this.adapters });
     const { calibration: _c, ...planInfo } = plan;
-    return new Model(q.config, q.weights, q.activations, this.tokenizer, this.backend, llama, { format: 'memory', path: this.info.path, plan: planInfo, layers: q.layers }, false, this.attention);
+    return new Model(q.config, q.weights, q.activations, this.tokenizer, this.backend, llama, { format: 'memory', path: this.info.path, plan: planInfo, layers: q.layers }, false, this.attention, this.adapters);
   }
 
   /** Stream generated tokens. The prompt is text (encoded with BOS) or token ids. */
@@ -211,16 +214,22 @@ export class Model {
 
   /** Save as a tritwise model folder (weights, config, tokenizer). */
   save(dir: string): void {
-    saveModel(dir, { config: this.config, weights: this.weights, activations: this.activations, tokenizer: this.tokenizer, plan: this.info.plan });
+    saveModel(dir, { config: this.config, weights: this.weights, activations: this.activations, tokenizer: this.tokenizer, plan: this.info.plan, adapters: this.adapters });
+  }
+
+  #noAdapters(what: string): void {
+    if (this.adapters?.size) throw new TritwiseError('E_UNSUPPORTED', `${what} cannot hold LoRA adapters kept beside their layers`, { where: this.info.path ?? 'model', expected: 'a model without separate adapters (fine-tune with --merge dense or --merge requantize)', got: `${this.adapters.size} adapters` });
   }
 
   /** Save as an HF-style f32 checkpoint (Q/K rows in HF's rotate-half order). */
   saveHf(dir: string): void {
+    this.#noAdapters('an HF checkpoint');
     saveHfCheckpoint(dir, { config: this.config, weights: this.weights, tokenizer: this.tokenizer });
   }
 
   /** Export a llama GGUF for llama.cpp: ternary layers as TQ2_0/TQ1_0 (or f32), the rest f32. */
   exportGguf(path: string, type: GgufExportType = 'tq2_0'): GgufExportReport {
+    this.#noAdapters('a GGUF file');
     return exportGguf(path, { config: this.config, weights: this.weights, tokenizer: this.tokenizer, name: this.info.path }, type);
   }
 

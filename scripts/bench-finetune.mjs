@@ -1,0 +1,131 @@
+#!/usr/bin/env node
+// Fine-tuning benchmark (issue 10's Measure section): stories260K from ../shared/data, made
+// single-trit (TWN, one scale per row), then fine-tuned with `tritwise finetune` for the same wall
+// time in each mode: QAT, ternary-LoRA, and f32 full fine-tuning (the baseline for memory and
+// for what the data itself is worth). Training text: the first 90 % of tinystories_val_subset.txt;
+// held out: the last 10 % (cut at a paragraph break; the CLI's --val-fraction split), which no
+// run ever trains on. Every model is then scored on the held-out part with `tritwise eval`
+// (chunks of --ctx tokens, second half scored) — the f32 and post-training ternary baselines too.
+//
+//   node scripts/bench-finetune.mjs [--minutes 10] [--modes qat,lora,full] [-o bench/results/finetune.json]
+//   node scripts/bench-finetune.mjs --variant 'qat-kl:qat:3e-3:380:--distill kl' … -o bench/results/finetune-qat-variants.json
+//     (a variant is name:mode:lr:steps[:extra flags]; variants replace --modes)
+//
+// Runs are sequential (one at a time on the machine); the load average before and after each run
+// is recorded, since other jobs may share the cores. Needs `npm run build` and ../shared/data.
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import { dirname, join } from 'node:path';
+import { parseArgs } from 'node:util';
+
+const root = new URL('..', import.meta.url).pathname;
+const shared = join(root, '..', 'shared', 'data');
+const { values: a } = parseArgs({
+  options: {
+    minutes: { type: 'string', default: '10' },
+    modes: { type: 'string', default: 'qat,lora,full' },
+    out: { type: 'string', short: 'o', default: join(root, 'bench/results/finetune.json') },
+    work: { type: 'string', default: join(root, '.tmp/bench-finetune') },
+    ctx: { type: 'string', default: '256' },
+    variant: { type: 'string', multiple: true },
+    'baselines-from': { type: 'string' },
+  },
+});
+const minutes = Number(a.minutes);
+const ctx = a.ctx;
+const model = join(shared, 'stories260K.bin');
+const tokenizer = join(shared, 'tok512.bin');
+const textFile = join(shared, 'tinystories_val_subset.txt');
+const valFraction = 0.1;
+// per mode: peak learning rate and a step count the schedule is planned for (the --max-minutes
+// cap stops a run that is slower than planned; the report says where it stopped)
+const settings = {
+  qat: { lr: '3e-3', steps: Math.round(30 * minutes), extra: [] },
+  lora: { lr: '1e-2', steps: Math.round(30 * minutes), extra: ['--rank', '8'] },
+  full: { lr: '3e-4', steps: Math.round(45 * minutes), extra: [] },
+};
+
+mkdirSync(a.work, { recursive: true });
+const cli = (args) => execFileSync(process.execPath, [join(root, 'bin/tritwise.js'), ...args], { encoding: 'utf8', maxBuffer: 64 << 20, stdio: ['ignore', 'pipe', 'inherit'] });
+
+// the held-out part, exactly as the trainer splits it (data.ts: last valFraction, cut at the
+// paragraph break nearest to that point, trimmed)
+const text = readFileSync(textFile, 'utf8');
+const at = Math.floor(text.length * (1 - valFraction));
+const after = text.indexOf('\n\n', at), before = text.lastIndexOf('\n\n', at);
+const cut = after < 0 ? before : before < 0 ? after : at - before <= after - at ? before : after;
+const heldOut = join(a.work, 'held-out.txt');
+writeFileSync(heldOut, text.slice(cut).trim());
+
+const evaluate = (m, extra = []) => {
+  const r = JSON.parse(cli(['eval', m, '--text', heldOut, '--ctx', ctx, '--batch', '4', '--json', ...extra]));
+  return { perplexity: r.perplexity, mean_nll: r.mean_nll, tokens_scored: r.tokens_scored, bytes: r.bytes };
+};
+const load = () => os.loadavg().map((x) => Math.round(x * 100) / 100);
+
+const report = {
+  what: 'stories260K single-trit (TWN, per-row scales) fine-tuned with `tritwise finetune`, equal wall time per mode; perplexity on the held-out part',
+  machine: { cpus: os.cpus().length, cpu: os.cpus()[0]?.model, node: process.version, platform: `${os.platform()} ${os.arch()}`, threads_used: 1 },
+  data: { text: 'tinystories_val_subset.txt', val_fraction: valFraction, held_out_chars: text.length - cut, ctx: Number(ctx) },
+  minutes,
+  baselines: {},
+  runs: [],
+};
+const save = () => {
+  mkdirSync(dirname(a.out), { recursive: true });
+  writeFileSync(a.out, JSON.stringify(report, null, 2) + '\n');
+};
+
+if (a['baselines-from']) {
+  // the same held-out text and protocol: the baselines of an earlier run of this script
+  report.baselines = JSON.parse(readFileSync(a['baselines-from'], 'utf8')).baselines;
+  report.baselines.from = a['baselines-from'].replace(root, '');
+} else {
+  process.stderr.write('held-out perplexity: f32 and post-training ternary (twn)\n');
+  report.baselines.f32 = evaluate(model, ['--tokenizer', tokenizer]);
+  report.baselines.ternary_ptq = evaluate(model, ['--tokenizer', tokenizer, '--quantizer', 'twn']);
+}
+save();
+
+const plans = a.variant?.length
+  ? a.variant.map((v) => {
+      const [name, mode, lr, steps, extra] = v.split(':');
+      return { name, mode, s: { lr, steps: Number(steps), extra: extra ? extra.split(/\s+/) : [] } };
+    })
+  : a.modes.split(',').map((mode) => ({ name: mode, mode, s: settings[mode] }));
+for (const { name, mode, s } of plans) {
+  const out = join(a.work, name);
+  rmSync(out, { recursive: true, force: true });
+  const args = [
+    'finetune', model, '--tokenizer', tokenizer, '--text', textFile, '--mode', mode, '--lr', s.lr, '--steps', String(s.steps),
+    '--batch', '4', '--ctx', ctx, '--val-fraction', String(valFraction), '--eval-every', '50', '--eval-chunks', '32',
+    '--max-minutes', String(minutes), '--restart', '-o', out, '--json', ...s.extra,
+  ];
+  process.stderr.write(`${name}: ${s.steps} planned steps, lr ${s.lr}, at most ${minutes} min (load ${load().join(' ')})\n`);
+  const loadBefore = load();
+  const t0 = Date.now();
+  const r = JSON.parse(cli(args));
+  const wall = (Date.now() - t0) / 1000;
+  const loadAfter = load();
+  const held = evaluate(out);
+  report.runs.push({
+    name, mode, lr: Number(s.lr), planned_steps: s.steps, steps_done: r.steps_done, stopped: r.stopped, batch: 4, ctx: Number(ctx), extra: s.extra,
+    train_seconds: r.elapsed_s, process_wall_seconds: wall, tokens: r.tokens, tokens_per_second: r.tokens_per_second,
+    trainable: r.trainable, peak_rss_bytes: r.peak_rss_bytes, memory: r.memory,
+    val_subset_ppl_before: r.val_ppl_before, val_subset_ppl_after: r.val_ppl_after, history: r.history,
+    held_out: held, saved_model_bytes: held.bytes, load_before: loadBefore, load_after: loadAfter,
+  });
+  save();
+  process.stderr.write(`${name}: ${r.steps_done} steps, ${Math.round(r.tokens_per_second)} tokens/s, held-out ppl ${held.perplexity.toFixed(3)}\n`);
+}
+const f32 = report.baselines.f32.perplexity, ptq = report.baselines.ternary_ptq.perplexity;
+report.summary = report.runs.map((r) => ({
+  name: r.name,
+  mode: r.mode,
+  held_out_ppl: r.held_out.perplexity,
+  ratio_to_f32: r.held_out.perplexity / f32,
+  gap_closed: (ptq - r.held_out.perplexity) / (ptq - f32),
+}));
+save();
+process.stdout.write(JSON.stringify({ baselines: report.baselines, summary: report.summary }, null, 2) + '\n');

@@ -1,0 +1,186 @@
+/**
+ * cross-entropy — the language-model loss, plain and fused with the output head.
+ *
+ * For logits z [V] and target y:  nll = log Σ_v e^{z_v} − z_y,   ∂nll/∂z = softmax(z) − onehot(y).
+ * The loss is the mean over counted rows (a target < 0 is not counted, e.g. an unscored position).
+ *
+ * `headLoss` fuses z = h·Wᵀ with the loss and never holds the [N, V] logits: rows go through in
+ * chunks; for each chunk it forms z, the loss and ∂L/∂z, and immediately folds ∂L/∂z into
+ *   ∂L/∂h = ∂L/∂z · W      and      ∂L/∂W += (∂L/∂z)ᵀ · h
+ * kept for the backward pass (which only scales them by the upstream gradient). Peak extra memory
+ * is one chunk of logits plus ∂h [N, D] and ∂W [V, D].
+ *
+ * Distillation from a teacher (knowledge distillation, Hinton et al.): with the teacher's logits t
+ * (its final hidden state times its head, also formed chunk by chunk), temperature τ and weight α,
+ *   L = (1−α)·mean nll + α·τ²·mean KL(softmax(t/τ) ‖ softmax(z/τ))
+ *   ∂/∂z of τ²·KL = τ·(softmax(z/τ) − softmax(t/τ))
+ */
+import { TritwiseError } from '../../errors.js';
+import { matmul } from '../gemm.js';
+import type { Tape } from '../tape.js';
+import { alloc, Tensor, type FloatArray } from '../tensor.js';
+
+export interface Distillation {
+  /** the teacher's final hidden states [N, D] (after its final norm) */
+  hidden: FloatArray;
+  /** the teacher's output head [V, D] */
+  weight: FloatArray;
+  /** weight of the KL term, 0..1 */
+  alpha: number;
+  /** softmax temperature τ (default 1) */
+  temperature?: number;
+}
+
+export interface HeadLossOptions {
+  /** rows per chunk (default 64) */
+  chunk?: number;
+  distill?: Distillation;
+}
+
+export interface HeadLossResult {
+  /** the scalar loss to back-propagate */
+  loss: Tensor;
+  /** Σ nll over counted rows (for perplexity = exp(nll/count)) */
+  nll: number;
+  /** Σ KL over counted rows (with distillation) */
+  kl: number;
+  count: number;
+}
+
+/** log Σ e^{z} over z[o, o+V), stabilised by the max. */
+function logSumExp(z: FloatArray, o: number, V: number): number {
+  let m = -Infinity;
+  for (let v = 0; v < V; v++) if (z[o + v]! > m) m = z[o + v]!;
+  let s = 0;
+  for (let v = 0; v < V; v++) s += Math.exp(z[o + v]! - m);
+  return m + Math.log(s);
+}
+
+function checkTargets(targets: ArrayLike<number>, N: number, V: number, where: string): number {
+  if (targets.length !== N) throw new TritwiseError('E_SHAPE', 'one target per row expected', { where, expected: N, got: targets.length });
+  let count = 0;
+  for (let n = 0; n < N; n++) {
+    const y = targets[n]!;
+    if (y < 0) continue;
+    if (!(Number.isInteger(y) && y < V)) throw new TritwiseError('E_VOCAB', 'target outside the vocabulary', { where: `${where} (row ${n})`, expected: `0..${V - 1} (or < 0 to skip)`, got: y });
+    count++;
+  }
+  return count;
+}
+
+/** Mean cross-entropy of logits [N, V] against targets (unfused; for tests and small heads). */
+export function crossEntropy(tape: Tape, logits: Tensor, targets: ArrayLike<number>): HeadLossResult {
+  const V = logits.shape[logits.shape.length - 1]!;
+  const N = logits.size / V;
+  const count = checkTargets(targets, N, V, 'crossEntropy');
+  const z = logits.data;
+  const lse = new Float64Array(N);
+  let nll = 0;
+  for (let n = 0; n < N; n++) {
+    if (targets[n]! < 0) continue;
+    lse[n] = logSumExp(z, n * V, V);
+    nll += lse[n]! - z[n * V + targets[n]!]!;
+  }
+  const loss = new Tensor(alloc(logits, 1), [], logits.requiresGrad);
+  loss.data[0] = count ? nll / count : 0;
+  if (tape.needs(logits) && count) {
+    tape.push(() => {
+      const g = loss.grad?.[0];
+      if (!g) return;
+      const dz = logits.ensureGrad();
+      const c = g / count;
+      for (let n = 0; n < N; n++) {
+        const y = targets[n]!;
+        if (y < 0) continue;
+        const o = n * V;
+        for (let v = 0; v < V; v++) dz[o + v]! += c * Math.exp(z[o + v]! - lse[n]!);
+        dz[o + y]! -= c;
+      }
+    });
+  }
+  return { loss, nll, kl: 0, count };
+}
+
+/** Fused output head + cross-entropy (+ optional distillation): h [N, D], W [V, D]. */
+export function headLoss(tape: Tape, h: Tensor, w: Tensor, targets: ArrayLike<number>, opts: HeadLossOptions = {}): HeadLossResult {
+  const [V, D] = w.shape as [number, number];
+  const N = h.size / D;
+  if (!Number.isInteger(N) || h.shape[h.shape.length - 1] !== D) throw new TritwiseError('E_SHAPE', 'hidden width does not match the head', { where: 'headLoss', expected: `[N, ${D}]`, got: `[${h.shape.join(', ')}]` });
+  const count = checkTargets(targets, N, V, 'headLoss');
+  const kd = opts.distill;
+  const alpha = kd ? kd.alpha : 0;
+  const tau = kd?.temperature ?? 1;
+  if (kd && (kd.hidden.length !== N * D || kd.weight.length !== V * D)) throw new TritwiseError('E_SHAPE', 'teacher shapes do not match the student', { where: 'headLoss distill', expected: `hidden ${N}×${D}, head ${V}×${D}`, got: `hidden ${kd.hidden.length}, head ${kd.weight.length}` });
+  const C = Math.max(1, opts.chunk ?? 64);
+  const grad = tape.needs(h, w) && count > 0;
+  const dh = grad && h.requiresGrad ? alloc(h, N * D) : null;
+  const dw = grad && w.requiresGrad ? alloc(w, V * D) : null;
+  const z = alloc(h, C * V);
+  const t = kd ? alloc(h, C * V) : null;
+  const dz = grad ? alloc(h, C * V) : null;
+  let nll = 0;
+  let kl = 0;
+  const cCE = count ? (1 - alpha) / count : 0;
+  const cKL = count ? (alpha * tau) / count : 0;
+  for (let n0 = 0; n0 < N; n0 += C) {
+    const c = Math.min(C, N - n0);
+    matmul(z, h.data, w.data, c, V, D, { transB: true, aOff: n0 * D });
+    if (t) matmul(t, kd!.hidden, kd!.weight, c, V, D, { transB: true, aOff: n0 * D });
+    for (let r = 0; r < c; r++) {
+      const y = targets[n0 + r]!;
+      const o = r * V;
+      if (y < 0) {
+        if (dz) dz.fill(0, o, o + V);
+        continue;
+      }
+      const lse = logSumExp(z, o, V);
+      nll += lse - z[o + y]!;
+      if (dz) {
+        for (let v = 0; v < V; v++) dz[o + v] = cCE * Math.exp(z[o + v]! - lse);
+        dz[o + y]! -= cCE;
+      }
+      if (t) {
+        // KL(pt ‖ ps) at temperature τ, ps = softmax(z/τ), pt = softmax(t/τ)
+        let ms = -Infinity, mt = -Infinity;
+        for (let v = 0; v < V; v++) {
+          if (z[o + v]! / tau > ms) ms = z[o + v]! / tau;
+          if (t[o + v]! / tau > mt) mt = t[o + v]! / tau;
+        }
+        let ss = 0, st = 0;
+        for (let v = 0; v < V; v++) {
+          ss += Math.exp(z[o + v]! / tau - ms);
+          st += Math.exp(t[o + v]! / tau - mt);
+        }
+        const ls = ms + Math.log(ss), lt = mt + Math.log(st);
+        let k = 0;
+        for (let v = 0; v < V; v++) {
+          const lpt = t[o + v]! / tau - lt;
+          const lps = z[o + v]! / tau - ls;
+          const pt = Math.exp(lpt);
+          k += pt * (lpt - lps);
+          if (dz) dz[o + v]! += cKL * (Math.exp(lps) - pt);
+        }
+        kl += k;
+      }
+    }
+    if (dh) matmul(dh, dz!, w.data, c, D, V, { cOff: n0 * D });
+    if (dw) matmul(dw, dz!, h.data.subarray(n0 * D, (n0 + c) * D), V, D, c, { transA: true, accumulate: true });
+  }
+  const loss = new Tensor(alloc(h, 1), [], h.requiresGrad || w.requiresGrad);
+  loss.data[0] = count ? (1 - alpha) * (nll / count) + alpha * tau * tau * (kl / count) : 0;
+  if (grad) {
+    tape.push(() => {
+      const g = loss.grad?.[0];
+      if (!g) return;
+      if (dh) {
+        const gh = h.ensureGrad();
+        for (let i = 0; i < gh.length; i++) gh[i]! += g * dh[i]!;
+      }
+      if (dw) {
+        const gw = w.ensureGrad();
+        for (let i = 0; i < gw.length; i++) gw[i]! += g * dw[i]!;
+      }
+    });
+  }
+  return { loss, nll, kl, count };
+}

@@ -1,0 +1,257 @@
+/**
+ * trainer — the fine-tuning loop:
+ *
+ *   for step = 0 … steps−1:
+ *     lr = warm-up + cosine schedule (optimizer.ts)
+ *     for micro = 0 … accum−1:  batch(step, micro) → loss → backward, gradients scaled by 1/accum
+ *     clip to `clip` (global norm), AdamW step
+ *     every `evalEvery` steps: validation perplexity (chunk protocol on the held-out part)
+ *     every `checkpointEvery` steps: write the training state atomically (train-state.ts)
+ *
+ * A run that finds its checkpoint resumes from it; batches depend only on (seed, step, micro), so
+ * a run interrupted and resumed ends bit-identical to one that was not. An AbortSignal (Ctrl-C
+ * in the CLI) stops after the current step and writes a checkpoint first. The loop yields to the
+ * event loop between steps so progress bars and signals stay live.
+ */
+import { existsSync } from 'node:fs';
+import { TritwiseError } from '../errors.js';
+import { validationBatches, trainBatch, type TextSplit } from './data.js';
+import type { Distill, LossOptions, TrainModel } from './llama-train.js';
+import { AdamW, learningRate } from './optimizer.js';
+import { Tape } from './tape.js';
+import { loadTrainState, saveTrainState, type EvalPoint } from './train-state.js';
+import { loadWasmGemm } from './wasm-kernels.js';
+
+export interface TrainOptions {
+  steps: number;
+  /** sequences per micro-batch (default 4) */
+  batch?: number;
+  /** tokens per sequence (default min(256, the model's context)) */
+  ctx?: number;
+  /** micro-batches per optimizer step (default 1) */
+  accum?: number;
+  lr: number;
+  /** final learning rate of the cosine (default lr/10) */
+  minLr?: number;
+  /** warm-up steps (default min(100, steps/10)) */
+  warmup?: number;
+  weightDecay?: number;
+  beta1?: number;
+  beta2?: number;
+  /** global gradient-norm clip (default 1; 0 = off) */
+  clip?: number;
+  seed?: number;
+  /** validate before training, every n steps (default: 10 times per run) and at the end; 0 = only at the end */
+  evalEvery?: number;
+  /** validation chunks (default all) */
+  evalChunks?: number;
+  /** checkpoint file; resumed from when it exists */
+  checkpoint?: string;
+  /** write the checkpoint every n steps (default: at each validation) */
+  checkpointEvery?: number;
+  recompute?: boolean;
+  recomputeAttention?: boolean;
+  distill?: Distill;
+  /** stop (after writing a checkpoint) once this many seconds of this run have passed */
+  maxSeconds?: number;
+  signal?: AbortSignal;
+  onStep?: (s: StepReport) => void;
+  onEval?: (e: EvalPoint) => void;
+  /** called after each step's checkpoint decision; a throw here simulates a crash (tests) */
+  afterStep?: (step: number) => void;
+}
+
+export interface StepReport {
+  step: number;
+  steps: number;
+  loss: number;
+  lr: number;
+  gradNorm: number;
+  tokens: number;
+  tokens_per_second: number;
+  elapsed_s: number;
+}
+
+export interface TrainResult {
+  steps_done: number;
+  stopped: 'done' | 'time' | 'signal';
+  resumed_from: number | null;
+  tokens: number;
+  /** wall seconds of all runs that led here (resumed runs included) */
+  elapsed_s: number;
+  tokens_per_second: number;
+  final_loss: number;
+  history: EvalPoint[];
+  trainable: number;
+  peak_rss_bytes: number;
+  memory: TrainMemory;
+}
+
+/**
+ * Where training memory goes. weights/gradients/optimizer are computed from the model (a
+ * trainable value has a gradient and two AdamW moments); peak_array_buffers_bytes is measured:
+ * the largest process.memoryUsage().arrayBuffers seen after a forward pass (all typed arrays:
+ * weights, saved activations, the token streams, the kernels' memory), which in a small model
+ * is mostly activations.
+ */
+export interface TrainMemory {
+  weights_bytes: number;
+  gradient_bytes: number;
+  optimizer_bytes: number;
+  peak_array_buffers_bytes: number;
+}
+
+function fnv(a: Int32Array): string {
+  let h = 2166136261;
+  for (let i = 0; i < a.length; i++) h = Math.imul(h ^ a[i]!, 16777619);
+  return (h >>> 0).toString(16);
+}
+
+export class Trainer {
+  readonly opt: AdamW;
+  readonly o: Required<Pick<TrainOptions, 'batch' | 'ctx' | 'accum' | 'warmup' | 'clip' | 'seed' | 'evalEvery'>> & TrainOptions;
+
+  constructor(
+    readonly model: TrainModel,
+    readonly data: TextSplit,
+    readonly bos: number,
+    opts: TrainOptions,
+  ) {
+    const steps = opts.steps;
+    if (!(Number.isInteger(steps) && steps > 0)) throw new TritwiseError('E_ARG', 'invalid step count', { where: 'finetune --steps', expected: 'a positive integer', got: steps });
+    if (!(opts.lr > 0 && Number.isFinite(opts.lr))) throw new TritwiseError('E_ARG', 'invalid learning rate', { where: 'finetune --lr', expected: '> 0', got: opts.lr });
+    const ctx = opts.ctx ?? Math.min(256, model.config.seqLen);
+    if (!(Number.isInteger(ctx) && ctx >= 4 && ctx <= model.config.seqLen)) throw new TritwiseError('E_ARG', 'invalid context length', { where: 'finetune --ctx', expected: `4 … ${model.config.seqLen}`, got: opts.ctx });
+    for (const [k, v] of [['batch', opts.batch], ['accum', opts.accum]] as const) {
+      if (v !== undefined && !(Number.isInteger(v) && v > 0)) throw new TritwiseError('E_ARG', `invalid ${k}`, { where: `finetune --${k}`, expected: 'a positive integer', got: v });
+    }
+    this.o = {
+      ...opts,
+      batch: opts.batch ?? 4,
+      ctx,
+      accum: opts.accum ?? 1,
+      warmup: opts.warmup ?? Math.min(100, Math.floor(steps / 10)),
+      clip: opts.clip ?? 1,
+      seed: opts.seed ?? 1,
+      evalEvery: opts.evalEvery ?? Math.max(1, Math.round(steps / 10)),
+    };
+    this.opt = new AdamW(model.parameters(), { weightDecay: opts.weightDecay ?? 0, beta1: opts.beta1, beta2: opts.beta2 });
+    if (this.opt.params.size === 0) throw new TritwiseError('E_ARG', 'nothing to train', { where: 'finetune', expected: 'at least one trainable tensor', got: 0 });
+  }
+
+  /** Everything a resumed run must share with the run that wrote the checkpoint. */
+  fingerprint(): Record<string, unknown> {
+    const o = this.o;
+    const d = o.distill;
+    return {
+      spec: this.model.spec,
+      steps: o.steps, batch: o.batch, ctx: o.ctx, accum: o.accum, lr: o.lr, minLr: o.minLr ?? null, warmup: o.warmup,
+      weightDecay: this.opt.weightDecay, beta1: this.opt.beta1, beta2: this.opt.beta2, clip: o.clip, seed: o.seed,
+      distill: d ? { kind: d.kind, alpha: d.alpha, temperature: d.kind === 'kl' ? (d.temperature ?? 1) : null } : null,
+      train_tokens: this.data.train.length, train_hash: fnv(this.data.train),
+    };
+  }
+
+  lossOptions(): LossOptions {
+    return { recompute: this.o.recompute, recomputeAttention: this.o.recomputeAttention, distill: this.o.distill };
+  }
+
+  /** Validation loss and perplexity (chunk protocol at the training context). */
+  validate(): { loss: number; ppl: number; tokens: number } {
+    const batches = validationBatches(this.data.val, this.o.ctx, this.o.batch, this.bos, this.o.evalChunks);
+    let nll = 0, n = 0;
+    for (const b of batches) {
+      const r = this.model.loss(new Tape(false), b, { recomputeAttention: true });
+      nll += r.nll;
+      n += r.count;
+    }
+    return { loss: nll / n, ppl: Math.exp(nll / n), tokens: n };
+  }
+
+  async run(): Promise<TrainResult> {
+    const o = this.o;
+    const params = this.opt.params;
+    let step = 0;
+    let history: EvalPoint[] = [];
+    let tokens = 0;
+    let before = 0;
+    let resumed: number | null = null;
+    const fp = this.fingerprint();
+    await loadWasmGemm();
+    if (o.checkpoint && existsSync(o.checkpoint)) {
+      const st = loadTrainState(o.checkpoint, params, this.opt, fp);
+      step = resumed = st.step;
+      history = st.history;
+      tokens = st.tokens;
+      before = st.elapsed_s;
+    }
+    const t0 = performance.now();
+    const elapsed = () => before + (performance.now() - t0) / 1000;
+    const runSeconds = () => (performance.now() - t0) / 1000;
+    let peak = process.memoryUsage().rss;
+    let peakBuffers = 0;
+    let lastLoss = NaN;
+    let stopped: TrainResult['stopped'] = 'done';
+    let runTokens = 0;
+    const save = () => {
+      if (o.checkpoint) saveTrainState(o.checkpoint, params, this.opt, { step, adamT: this.opt.t, fingerprint: fp, history, tokens, elapsed_s: elapsed() });
+    };
+    const evaluate = () => {
+      const v = this.validate();
+      const e: EvalPoint = { step, val_loss: v.loss, val_ppl: v.ppl, tokens, elapsed_s: elapsed() };
+      history = [...history.filter((h) => h.step !== step), e];
+      o.onEval?.(e);
+    };
+    if (step === 0 && o.evalEvery > 0 && !history.some((h) => h.step === 0)) evaluate();
+    while (step < o.steps) {
+      if (o.signal?.aborted) {
+        stopped = 'signal';
+        break;
+      }
+      if (o.maxSeconds !== undefined && runSeconds() >= o.maxSeconds) {
+        stopped = 'time';
+        break;
+      }
+      const lr = learningRate(step, { lr: o.lr, minLr: o.minLr, warmup: o.warmup, steps: o.steps });
+      this.opt.zeroGrad();
+      let loss = 0;
+      const seed = [1 / o.accum];
+      for (let u = 0; u < o.accum; u++) {
+        const batch = trainBatch(this.data.train, o.batch, o.ctx, this.bos, o.seed, step, u);
+        const tape = new Tape(true);
+        const r = this.model.loss(tape, batch, this.lossOptions());
+        peakBuffers = Math.max(peakBuffers, process.memoryUsage().arrayBuffers);
+        tape.backward(r.loss, seed);
+        loss += r.loss.data[0]! / o.accum;
+        tokens += batch.B * batch.T;
+        runTokens += batch.B * batch.T;
+      }
+      if (!Number.isFinite(loss)) throw new TritwiseError('E_NONFINITE', 'training loss is not finite', { where: `finetune step ${step + 1}`, expected: 'a finite loss (lower --lr?)', got: loss });
+      const gradNorm = this.opt.step(lr, o.clip);
+      step++;
+      lastLoss = loss;
+      peak = Math.max(peak, process.memoryUsage().rss);
+      o.onStep?.({ step, steps: o.steps, loss, lr, gradNorm, tokens, tokens_per_second: runTokens / runSeconds(), elapsed_s: elapsed() });
+      const atEval = o.evalEvery > 0 && step % o.evalEvery === 0;
+      if (atEval || step === o.steps) evaluate();
+      if (o.checkpoint && (step === o.steps || (o.checkpointEvery ? step % o.checkpointEvery === 0 : atEval))) save();
+      o.afterStep?.(step);
+      await new Promise((r) => setImmediate(r));
+    }
+    if (stopped !== 'done') save();
+    const wb = this.model.weightBytes();
+    return {
+      steps_done: step,
+      stopped,
+      resumed_from: resumed,
+      tokens,
+      elapsed_s: elapsed(),
+      tokens_per_second: runTokens / Math.max(1e-9, runSeconds()),
+      final_loss: lastLoss,
+      history,
+      trainable: this.model.trainableCount,
+      peak_rss_bytes: Math.max(peak, process.resourceUsage().maxRSS * 1024),
+      memory: { weights_bytes: wb.trainable + wb.frozen, gradient_bytes: wb.trainable, optimizer_bytes: 2 * wb.trainable, peak_array_buffers_bytes: peakBuffers },
+    };
+  }
+}
