@@ -12,6 +12,7 @@ export { ternaryI8 } from './ternary-i8';
 export { ternaryF32, initF32Table } from './ternary-f32';
 export { ternaryTernary } from './ternary-ternary';
 export { sparseI8, sparseF32 } from './sparse';
+export { multiF32, multiI8, interleaveCodes } from './multi';
 export { padGroups8, blockSumsI8, permuteF32, planesToBlocks, planesToI8, planesToCodes } from './prep';
 
 /** 1 when this build uses relaxed SIMD. */

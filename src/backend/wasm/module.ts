@@ -28,6 +28,9 @@ export interface KernelExports {
   planesToBlocks(plus: number, minus: number, dst: number, n: number, cols: number, wpr: number, gc: number, G: number, nblk: number): void;
   planesToI8(plus: number, minus: number, dst: number, n: number, cols: number, wpr: number): void;
   planesToCodes(plus: number, minus: number, dst: number, n: number, cols: number, wpr: number, gc: number, G: number, nblk: number): void;
+  multiF32(w: number, nblk: number, G: number, d: number, x: number, batch: number, table: number, scales: number, gscales: number, out: number, rows: number, r0: number, r1: number): void;
+  multiI8(w: number, nblk: number, G: number, d: number, x: number, batch: number, bsums: number, out: number, rows: number, r0: number, r1: number): void;
+  interleaveCodes(src: number, dst: number, blocks: number, d: number, p: number): void;
   relaxed(): number;
   trapAt(row: number, r0: number, r1: number): void;
 }
