@@ -11,7 +11,7 @@
  *             GEMV: up to three planes share each activation load (f32x4 × table multipliers,
  *             one accumulator per plane); GEMM: four tokens share each table load, plane by plane.
  *   multiI8   out[((b·rows + r)·d + p)·G + g] = Σ_{c∈g} t_p[r,c]·q[b,c]            (exact int32)
- *             GEMV: up to three planes share each 64-byte activation load; GEMM: two tokens
+ *             GEMV: two planes share each 64-byte activation load; GEMM: two tokens
  *             share each decoded plane block. The code offset (+1) is removed with the block
  *             sums of q exactly as in ternary-i8.ts, once per plane.
  *
@@ -212,31 +212,41 @@ export function multiI8(w: usize, nblk: i32, G: i32, d: i32, x: usize, batch: i3
           store<i32>(outAt(out, rows, d, G, b + 1, r, p, g), hsum(a1) - corr1);
         }
       }
-      // one token: up to three planes share each activation load
+      // one token: two planes share each activation load
       for (; b < batch; b++) {
         const xb = xg + <usize>b * xs;
         const corr = blockSumTotal(bsums, nblk, G, b, g);
-        for (let p = 0; p < d; p += 3) {
-          const np = min(3, d - p);
-          let aa = i32x4.splat(0), ab = i32x4.splat(0), ac = i32x4.splat(0);
+        let p = 0;
+        for (; p + 2 <= d; p += 2) {
+          let aa = i32x4.splat(0), ab = i32x4.splat(0);
           for (let k0 = 0; k0 < nblk; k0 += 14) {
             const k1 = min(nblk, k0 + 14);
-            let ha = i16x8.splat(0), hb = i16x8.splat(0), hc = i16x8.splat(0);
+            let ha = i16x8.splat(0), hb = i16x8.splat(0);
             for (let k = k0; k < k1; k++) {
               const wb = wg + <usize>k * blk + (<usize>p << 4);
               const xp = xb + (<usize>k << 6);
               const v0 = v128.load(xp), v1 = v128.load(xp, 16), v2 = v128.load(xp, 32), v3 = v128.load(xp, 48);
               ha = i16x8.add(ha, planeBlock(wb, M3, v0, v1, v2, v3));
-              if (np > 1) hb = i16x8.add(hb, planeBlock(wb + 16, M3, v0, v1, v2, v3));
-              if (np > 2) hc = i16x8.add(hc, planeBlock(wb + 32, M3, v0, v1, v2, v3));
+              hb = i16x8.add(hb, planeBlock(wb + 16, M3, v0, v1, v2, v3));
             }
             aa = i32x4.add(aa, widen(ha));
             ab = i32x4.add(ab, widen(hb));
-            ac = i32x4.add(ac, widen(hc));
           }
           store<i32>(outAt(out, rows, d, G, b, r, p, g), hsum(aa) - corr);
-          if (np > 1) store<i32>(outAt(out, rows, d, G, b, r, p + 1, g), hsum(ab) - corr);
-          if (np > 2) store<i32>(outAt(out, rows, d, G, b, r, p + 2, g), hsum(ac) - corr);
+          store<i32>(outAt(out, rows, d, G, b, r, p + 1, g), hsum(ab) - corr);
+        }
+        if (p < d) {
+          let aa = i32x4.splat(0);
+          for (let k0 = 0; k0 < nblk; k0 += 14) {
+            const k1 = min(nblk, k0 + 14);
+            let ha = i16x8.splat(0);
+            for (let k = k0; k < k1; k++) {
+              const xp = xb + (<usize>k << 6);
+              ha = i16x8.add(ha, planeBlock(wg + <usize>k * blk + (<usize>p << 4), M3, v128.load(xp), v128.load(xp, 16), v128.load(xp, 32), v128.load(xp, 48)));
+            }
+            aa = i32x4.add(aa, widen(ha));
+          }
+          store<i32>(outAt(out, rows, d, G, b, r, p, g), hsum(aa) - corr);
         }
       }
     }

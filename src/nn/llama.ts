@@ -18,11 +18,13 @@ import type { ActivationMode, Backend } from '../backend/backend.js';
 import { TritwiseError } from '../errors.js';
 import type { StoredTensor } from '../io/weights-file.js';
 import type { DenseTensor } from '../tensor/dense-tensor.js';
+import { MultiTritTensor } from '../tensor/multi-trit-tensor.js';
 import { TernaryTensor } from '../tensor/ternary-tensor.js';
 import { exactAttention, type AttentionFn, type AttentionShape } from './attention.js';
 import { KVCache } from './kv-cache.js';
 import { checkWeights, kvDim, qDim, type LlamaConfig } from './llama-config.js';
 import { DenseLinear, TernaryLinear, type Linear } from './linear.js';
+import { MultiTritLinear } from './multi-trit-linear.js';
 import { addInPlace, rmsnorm, swiglu } from './ops.js';
 import { applyRope, RopeTables } from './rope.js';
 
@@ -64,6 +66,7 @@ export interface ForwardOptions {
 
 async function makeLinear(backend: Backend, name: string, t: StoredTensor, mode: ActivationMode | undefined): Promise<Linear> {
   if (t instanceof TernaryTensor) return TernaryLinear.fromTensor(backend, t, { activation: mode ?? 'f32', name });
+  if (t instanceof MultiTritTensor) return MultiTritLinear.fromTensor(backend, t, { activation: mode ?? 'f32', name });
   const [rows, cols] = (t as DenseTensor).shape as [number, number];
   return DenseLinear.fromWeights(backend, (t as DenseTensor).data, rows, cols, { name });
 }

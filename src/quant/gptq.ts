@@ -34,8 +34,10 @@
 import { TritwiseError } from '../errors.js';
 import { MultiTritTensor, tryteMax } from '../tensor/multi-trit-tensor.js';
 import { upperCholInverse } from './linalg.js';
-import { refineCodes, refitGroupScales } from './refit.js';
-import { checkGroupSize, checkWeights, roundToGrid, searchScale } from './tryte-grid.js';
+import { TernaryTensor } from '../tensor/ternary-tensor.js';
+import { ResidualGrid, TryteGrid, type Grid } from './grids.js';
+import { refineCodes, refitGroupScales, refitScales } from './refit.js';
+import { checkGroupSize, checkWeights, searchScale } from './tryte-grid.js';
 
 export interface GptqOptions {
   /** columns per scale group (multiple of 32); 0 = one scale per row (default 0) */
@@ -54,6 +56,12 @@ export interface GptqOptions {
   scaleCandidates?: number[];
   /** sweeps of coordinate descent on the codes after GPTQ (default 0) */
   refine?: number;
+  /**
+   * 'tryte' (default): one scale per row/group, plane p worth 3^p of it; 'residual': a free scale
+   * per plane, fitted by least squares and alternated with GPTQ passes (`iterations`, default 3)
+   */
+  grid?: 'tryte' | 'residual';
+  iterations?: number;
   name?: string;
 }
 
@@ -127,21 +135,19 @@ function factorize(H: Float64Array, cols: number, actOrder: boolean, damp: numbe
 interface PassSpec {
   rows: number;
   cols: number;
-  L: number;
   gs: number;
   G: number;
   B: number;
-  /** squared-error weights of the scale search (diag H), or null */
-  searchWeights: Float64Array | null;
-  /** fixed scales (rows × G); groups without one are searched when the pass reaches them */
-  fixed: Float64Array | null;
-  /** multiplier of searched scales */
-  mult: number;
+  /**
+   * called when the pass reaches group g for the first time, with the current (updated) weights
+   * of that group: a tryte grid searches its scales there
+   */
+  onGroup?: (g: number, wt: (r: number, c: number) => number) => void;
 }
 
-/** One GPTQ pass: the integers n and the scales used. */
-function gptqPass(w: Float32Array, f: Factor, p: PassSpec): { n: Int32Array; scales: Float64Array } {
-  const { rows, cols, L, gs, G, B } = p;
+/** One GPTQ pass over the columns: the code n of every weight. */
+function gptqPass(w: Float32Array, f: Factor, p: PassSpec, grid: Grid): Int32Array {
+  const { rows, cols, gs, B } = p;
   const { perm, inv, U, dead } = f;
   // W transposed and permuted: column q (original column perm[q]) is WT[q·rows .. +rows)
   const WT = new Float64Array(cols * rows);
@@ -149,23 +155,7 @@ function gptqPass(w: Float32Array, f: Factor, p: PassSpec): { n: Int32Array; sca
     if (dead[q]) continue;
     for (let r = 0; r < rows; r++) WT[q * rows + r] = w[r * cols + perm[q]!]!;
   }
-  const scales = p.fixed ? p.fixed.slice() : new Float64Array(rows * G);
-  const haveScale = new Uint8Array(G).fill(p.fixed ? 1 : 0);
-  const seg = gs || cols;
-  const tmpW = new Float64Array(seg);
-  const tmpH = new Float64Array(seg);
-  const searchGroup = (g: number) => {
-    const c0 = g * seg,
-      c1 = Math.min(cols, c0 + seg);
-    for (let r = 0; r < rows; r++) {
-      for (let c = c0; c < c1; c++) {
-        tmpW[c - c0] = WT[inv[c]! * rows + r]!;
-        if (p.searchWeights) tmpH[c - c0] = p.searchWeights[c]!;
-      }
-      scales[r * G + g] = Math.fround(p.mult * searchScale(tmpW, 0, c1 - c0, L, p.searchWeights ? tmpH : null));
-    }
-    haveScale[g] = 1;
-  };
+  const seen = new Uint8Array(p.G);
   const n = new Int32Array(rows * cols);
   const E = new Float64Array(B * rows);
   for (let q1 = 0; q1 < cols; q1 += B) {
@@ -173,16 +163,18 @@ function gptqPass(w: Float32Array, f: Factor, p: PassSpec): { n: Int32Array; sca
     for (let q = q1; q < q2; q++) {
       const c = perm[q]!;
       const g = gs ? Math.floor(c / gs) : 0;
-      if (!haveScale[g]) searchGroup(g);
+      if (!seen[g]) {
+        p.onGroup?.(g, (r, cc) => WT[inv[cc]! * rows + r]!);
+        seen[g] = 1;
+      }
       const d = U[q * cols + q]!;
       const col = q * rows;
       const e = (q - q1) * rows;
       for (let r = 0; r < rows; r++) {
         const v = WT[col + r]!;
-        const s = scales[r * G + g]!;
-        const k = roundToGrid(v, s, L);
+        const k = grid.nearest(v, r, g);
         n[r * cols + c] = k;
-        E[e + r] = (v - s * k) / d;
+        E[e + r] = (v - grid.value(k, r, g)) / d;
       }
       // update the rest of the block now
       for (let j = q + 1; j < q2; j++) {
@@ -203,12 +195,12 @@ function gptqPass(w: Float32Array, f: Factor, p: PassSpec): { n: Int32Array; sca
       }
     }
   }
-  return { n, scales };
+  return n;
 }
 
-/** (w − ŵ)ᵀH(w − ŵ) of row r, ŵ = n·scale per group. */
-function rowError(w: ArrayLike<number>, n: Int32Array, scales: ArrayLike<number>, r: number, cols: number, gs: number, G: number, H: Float64Array, e: Float64Array): number {
-  for (let c = 0; c < cols; c++) e[c] = w[r * cols + c]! - n[r * cols + c]! * scales[r * G + (gs ? Math.floor(c / gs) : 0)]!;
+/** (w − ŵ)ᵀH(w − ŵ) of row r for codes n on a grid. */
+export function rowError(w: ArrayLike<number>, n: Int32Array, grid: Grid, r: number, cols: number, gs: number, H: Float64Array, e: Float64Array): number {
+  for (let c = 0; c < cols; c++) e[c] = w[r * cols + c]! - grid.value(n[r * cols + c]!, r, gs ? Math.floor(c / gs) : 0);
   let t = 0;
   for (let i = 0; i < cols; i++) {
     if (e[i] === 0) continue;
@@ -219,6 +211,9 @@ function rowError(w: ArrayLike<number>, n: Int32Array, scales: ArrayLike<number>
   return t;
 }
 
+/** Options used by quantization plans (quantize-model.ts). */
+export const GPTQ_DEFAULTS: GptqOptions = { scaleCandidates: [0.85, 0.9, 0.95, 1, 1.05, 1.1], refine: 4, refit: true, iterations: 3 };
+
 export function quantizeGptq(w: Float32Array, rows: number, cols: number, depth: number, H: Float64Array, opts: GptqOptions = {}): GptqResult {
   const name = opts.name ?? 'weights';
   checkWeights(w, rows, cols, name);
@@ -227,46 +222,120 @@ export function quantizeGptq(w: Float32Array, rows: number, cols: number, depth:
   checkGroupSize(gs, `${name}: groupSize`);
   const L = tryteMax(depth);
   const G = gs ? Math.ceil(cols / gs) : 1;
-  const f = factorize(H, cols, opts.actOrder ?? false, opts.damp ?? 0.01, name);
+  const seg = gs || cols;
+  const residual = (opts.grid ?? 'tryte') === 'residual' && depth > 1;
+  const actOrder = (opts.actOrder ?? false) && !residual;
+  const f = factorize(H, cols, actOrder, opts.damp ?? 0.01, name);
   const diagH = Float64Array.from({ length: cols }, (_, c) => H[c * cols + c]!);
-  const spec: PassSpec = { rows, cols, L, gs, G, B: opts.blockSize ?? 128, searchWeights: (opts.weightedSearch ?? true) ? diagH : null, fixed: null, mult: 1 };
-  if (opts.actOrder && gs) {
-    // groups are visited out of order: fix their scales up front from the original weights
-    spec.fixed = new Float64Array(rows * G);
-    for (let r = 0; r < rows; r++)
-      for (let g = 0; g < G; g++) spec.fixed[r * G + g] = Math.fround(searchScale(w, r * cols + g * gs, r * cols + Math.min(cols, (g + 1) * gs), L, null));
-  }
-  // scale candidates: each row keeps the pass whose result has the smallest output error
-  const mults = opts.scaleCandidates ?? [1];
+  const weights = (opts.weightedSearch ?? true) ? diagH : null;
+  const spec: PassSpec = { rows, cols, gs, G, B: opts.blockSize ?? 128 };
+  const tmpW = new Float64Array(seg);
+  const tmpH = new Float64Array(seg);
+  /** searched tryte scales of group g for every row, from the weights read by `at` */
+  const search = (scales: Float64Array, g: number, mult: number, at: (r: number, c: number) => number) => {
+    const c0 = g * seg,
+      c1 = Math.min(cols, c0 + seg);
+    for (let r = 0; r < rows; r++) {
+      for (let c = c0; c < c1; c++) {
+        tmpW[c - c0] = at(r, c);
+        if (weights) tmpH[c - c0] = weights[c]!;
+      }
+      scales[r * G + g] = Math.fround(mult * searchScale(tmpW, 0, c1 - c0, L, weights ? tmpH : null));
+    }
+  };
+  const original = (r: number, c: number) => w[r * cols + c]!;
+  const e = new Float64Array(cols);
+
+  // 1. tryte passes, one per scale candidate; each row keeps the pass with its smallest error
   let best: { n: Int32Array; scales: Float64Array } | null = null;
   let bestErr: Float64Array | null = null;
-  const e = new Float64Array(cols);
-  for (const m of mults) {
-    const fixed = spec.fixed;
-    const pass = gptqPass(w, f, { ...spec, mult: m, fixed: fixed ? fixed.map((v) => Math.fround(v * m)) : null });
-    const errs = Float64Array.from({ length: rows }, (_, r) => rowError(w, pass.n, pass.scales, r, cols, gs, G, H, e));
+  for (const m of opts.scaleCandidates ?? [1]) {
+    const scales = new Float64Array(rows * G);
+    // per-row scales (or act-order groups) are fixed before the pass, from the original weights;
+    // groups in column order are searched when the pass reaches them, on the updated weights
+    const upfront = !gs || actOrder;
+    if (upfront) for (let g = 0; g < G; g++) search(scales, g, m, original);
+    const grid = new TryteGrid(depth, scales, G);
+    const n = gptqPass(w, f, { ...spec, onGroup: upfront ? undefined : (g, at) => search(scales, g, m, at) }, grid);
+    const errs = Float64Array.from({ length: rows }, (_, r) => rowError(w, n, grid, r, cols, gs, H, e));
     if (!best || !bestErr) {
-      best = pass;
+      best = { n, scales };
       bestErr = errs;
       continue;
     }
     for (let r = 0; r < rows; r++) {
-      if (errs[r]! < bestErr[r]!) {
-        bestErr[r] = errs[r]!;
-        best.n.set(pass.n.subarray(r * cols, (r + 1) * cols), r * cols);
-        best.scales.set(pass.scales.subarray(r * G, (r + 1) * G), r * G);
-      }
+      if (errs[r]! >= bestErr[r]!) continue;
+      bestErr[r] = errs[r]!;
+      best.n.set(n.subarray(r * cols, (r + 1) * cols), r * cols);
+      best.scales.set(scales.subarray(r * G, (r + 1) * G), r * G);
     }
   }
   const n = best!.n;
-  let groupScales: Float32Array = Float32Array.from(best!.scales);
-  if (opts.refit ?? true) groupScales = refitGroupScales(n, w, rows, cols, H, gs, groupScales);
+  let scales: Float32Array = Float32Array.from(best!.scales);
+  const refit = opts.refit ?? true;
+  if (refit) scales = refitGroupScales(n, w, rows, cols, H, gs, scales);
   for (let it = 0; it < (opts.refine ?? 0); it++) {
-    if (refineCodes(n, groupScales, w, rows, cols, H, gs, L) === 0) break;
-    if (opts.refit ?? true) groupScales = refitGroupScales(n, w, rows, cols, H, gs, groupScales);
+    if (refineCodes(n, new TryteGrid(depth, Float64Array.from(scales), G), w, rows, cols, H, gs) === 0) break;
+    if (refit) scales = refitGroupScales(n, w, rows, cols, H, gs, scales);
   }
-  const tensor = MultiTritTensor.fromIntegers(n, rows, cols, depth, gs ? { groupSize: gs, groupScales, quantizer: 'gptq' } : { scales: groupScales, quantizer: 'gptq' });
+  let tensor = MultiTritTensor.fromIntegers(n, rows, cols, depth, gs ? { groupSize: gs, groupScales: scales, quantizer: 'gptq' } : { scales, quantizer: 'gptq' });
+
+  // 2. residual grid: free plane scales, alternating least-squares scales and GPTQ passes
+  if (residual) {
+    const alphas = new Float64Array(rows * G * depth);
+    for (let i = 0; i < rows * G; i++) for (let k = 0; k < depth; k++) alphas[i * depth + k] = scales[i]! * 3 ** k;
+    let grid = new ResidualGrid(depth, alphas, rows, G);
+    let err = Float64Array.from({ length: rows }, (_, r) => rowError(w, n, grid, r, cols, gs, H, e));
+    for (let it = 0; it < (opts.iterations ?? 3); it++) {
+      const next = new ResidualGrid(depth, refitPlanes(n, grid, w, rows, cols, H, gs), rows, G);
+      const n2 = gptqPass(w, f, spec, next);
+      for (let k = 0; k < (opts.refine ?? 0); k++) if (refineCodes(n2, next, w, rows, cols, H, gs) === 0) break;
+      const fitted = new ResidualGrid(depth, refitPlanes(n2, next, w, rows, cols, H, gs), rows, G);
+      let improved = false;
+      for (let r = 0; r < rows; r++) {
+        const er = rowError(w, n2, fitted, r, cols, gs, H, e);
+        if (!(er < err[r]!)) continue;
+        improved = true;
+        err[r] = er;
+        n.set(n2.subarray(r * cols, (r + 1) * cols), r * cols);
+        grid.alphas.set(fitted.alphas.subarray(r * G * depth, (r + 1) * G * depth), r * G * depth);
+      }
+      grid.reset();
+      if (!improved) break;
+    }
+    tensor = residualTensor(n, grid, rows, cols, gs);
+  }
   const base = outputError(w, null, rows, cols, H);
   const err = outputError(w, tensor.toDense(), rows, cols, H);
   return { tensor, relOutputError: base > 0 ? err / base : 0 };
+}
+
+/** Least-squares plane scales for fixed codes: one basis per plane (its trits), per group. */
+function refitPlanes(n: Int32Array, grid: ResidualGrid, w: Float32Array, rows: number, cols: number, H: Float64Array, gs: number): Float64Array {
+  const d = grid.depth;
+  const G = grid.G;
+  const bases = Array.from({ length: d }, () => new Int8Array(rows * cols));
+  for (let i = 0; i < rows * cols; i++) {
+    const o = (n[i]! + grid.L) * d;
+    for (let k = 0; k < d; k++) bases[k]![i] = grid.digits[o + k]!;
+  }
+  const init = Array.from({ length: d }, (_, k) => Float32Array.from({ length: rows * G }, (_, i) => grid.alphas[i * d + k]!));
+  const fit = refitScales(bases, w, rows, cols, H, gs, init);
+  const out = new Float64Array(rows * G * d);
+  for (let i = 0; i < rows * G; i++) for (let k = 0; k < d; k++) out[i * d + k] = fit[k]![i]!;
+  return out;
+}
+
+/** The residual-form tensor of codes on a residual grid: plane k has the scales α_k. */
+function residualTensor(n: Int32Array, grid: ResidualGrid, rows: number, cols: number, gs: number): MultiTritTensor {
+  const d = grid.depth;
+  const G = grid.G;
+  const planes: TernaryTensor[] = [];
+  for (let k = 0; k < d; k++) {
+    const trits = new Int8Array(rows * cols);
+    for (let i = 0; i < rows * cols; i++) trits[i] = grid.digits[(n[i]! + grid.L) * d + k]!;
+    const a = Float32Array.from({ length: rows * G }, (_, i) => grid.alphas[i * d + k]!);
+    planes.push(gs ? TernaryTensor.fromTrits(trits, rows, cols, { groupSize: gs, groupScales: a }) : TernaryTensor.fromTrits(trits, rows, cols, { scales: a }));
+  }
+  return new MultiTritTensor(planes, { quantizer: 'gptq-residual' });
 }

@@ -12,6 +12,7 @@
  * (their scale is kept). Cost per row: one H·(basis restricted to a group) per basis, i.e. about
  * bases·cols² multiply-adds.
  */
+import type { Grid } from './grids.js';
 import { solveSpd } from './linalg.js';
 
 /**
@@ -79,20 +80,19 @@ export function refitGroupScales(n: Int32Array, w: ArrayLike<number>, rows: numb
 }
 
 /**
- * Coordinate descent on the integer codes of a tryte for the objective (w − ŵ)ᵀH(w − ŵ), scales
- * fixed: with the gradient g = H·e (e = w − ŵ), moving ŵ_c by δ changes the objective by
- * −2δ·g_c + δ²·H_cc, so the best real move is δ* = g_c/H_cc; the code moves to the grid point
- * nearest ŵ_c + δ* when that lowers the objective, and g is updated by −δ·H[:,c].
- * One sweep visits every element once; returns how many codes changed.
+ * Coordinate descent on the codes for the objective (w − ŵ)ᵀH(w − ŵ), grid fixed: with the
+ * gradient g = H·e (e = w − ŵ), moving ŵ_c by δ changes the objective by −2δ·g_c + δ²·H_cc, so
+ * the best real move is δ* = g_c/H_cc; the code moves to the level nearest ŵ_c + δ* when that
+ * lowers the objective, and g is updated by −δ·H[:,c]. One sweep visits every element once;
+ * returns how many codes changed.
  */
-export function refineCodes(n: Int32Array, scales: Float32Array, w: ArrayLike<number>, rows: number, cols: number, H: Float64Array, groupSize: number, L: number): number {
-  const G = groupSize ? Math.ceil(cols / groupSize) : 1;
+export function refineCodes(n: Int32Array, grid: Grid, w: ArrayLike<number>, rows: number, cols: number, H: Float64Array, groupSize: number): number {
   const e = new Float64Array(cols);
   const g = new Float64Array(cols);
+  const grp = (c: number) => (groupSize ? Math.floor(c / groupSize) : 0);
   let changed = 0;
   for (let r = 0; r < rows; r++) {
-    const sc = (c: number) => scales[r * G + (groupSize ? Math.floor(c / groupSize) : 0)]!;
-    for (let c = 0; c < cols; c++) e[c] = w[r * cols + c]! - n[r * cols + c]! * sc(c);
+    for (let c = 0; c < cols; c++) e[c] = w[r * cols + c]! - grid.value(n[r * cols + c]!, r, grp(c));
     for (let i = 0; i < cols; i++) {
       let s = 0;
       for (let j = 0; j < cols; j++) s += H[i * cols + j]! * e[j]!;
@@ -100,13 +100,12 @@ export function refineCodes(n: Int32Array, scales: Float32Array, w: ArrayLike<nu
     }
     for (let c = 0; c < cols; c++) {
       const hcc = H[c * cols + c]!;
-      const s = sc(c);
-      if (!(hcc > 0) || !(s !== 0)) continue;
+      if (!(hcc > 0)) continue;
       const cur = n[r * cols + c]!;
-      const target = cur + g[c]! / hcc / s;
-      const k = Math.max(-L, Math.min(L, Math.round(target)));
+      const v = grid.value(cur, r, grp(c));
+      const k = grid.nearest(v + g[c]! / hcc, r, grp(c));
       if (k === cur) continue;
-      const delta = (k - cur) * s;
+      const delta = grid.value(k, r, grp(c)) - v;
       const gain = 2 * delta * g[c]! - delta * delta * hcc;
       if (!(gain > 0)) continue;
       n[r * cols + c] = k;

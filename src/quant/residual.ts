@@ -14,8 +14,10 @@ import { checkWeights } from './tryte-grid.js';
 import { quantize, type QuantizerSpec } from './weight-quantizers.js';
 
 export interface ResidualOptions {
-  /** the single-trit quantizer of each pass (default twn) */
-  base?: QuantizerSpec | string;
+  /** the single-trit quantizer of each pass (default twn): a name, a spec, or a function */
+  base?: QuantizerSpec | string | ((residual: Float32Array) => TernaryTensor);
+  /** provenance label of a function base */
+  label?: string;
   groupSize?: number;
   name?: string;
 }
@@ -26,11 +28,12 @@ export function quantizeGreedyResidual(w: Float32Array, rows: number, cols: numb
   const residual = Float64Array.from(w);
   const planes: TernaryTensor[] = [];
   for (let k = 0; k < depth; k++) {
-    const t = quantize(Float32Array.from(residual), rows, cols, opts.base ?? 'twn', { groupSize: opts.groupSize, name: `${name} (pass ${k + 1})` }).tensor;
+    const r = Float32Array.from(residual);
+    const t = typeof opts.base === 'function' ? opts.base(r) : quantize(r, rows, cols, opts.base ?? 'twn', { groupSize: opts.groupSize, name: `${name} (pass ${k + 1})` }).tensor;
     const dq = t.toDense();
     for (let i = 0; i < residual.length; i++) residual[i]! -= dq[i]!;
     planes.unshift(t);
   }
-  const base = typeof opts.base === 'string' ? opts.base : (opts.base?.kind ?? 'twn');
+  const base = typeof opts.base === 'string' ? opts.base : typeof opts.base === 'function' ? (opts.label ?? 'custom') : (opts.base?.kind ?? 'twn');
   return new MultiTritTensor(planes, { quantizer: `greedy:${base}` });
 }
