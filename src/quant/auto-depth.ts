@@ -111,9 +111,7 @@ function allocate(layers: LayerSensitivity[], can: (extraTrits: number) => boole
 
 export async function autoDepth(config: LlamaConfig, weights: Map<string, StoredTensor>, backend: Backend, base: QuantPlan, opts: AutoDepthOptions): Promise<AutoDepthResult> {
   if ((opts.bits === undefined) === (opts.maxIncrease === undefined)) throw new TritwiseError('E_ARG', 'give exactly one budget', { where: 'autoDepth', expected: 'bits or maxIncrease', got: `bits ${opts.bits}, maxIncrease ${opts.maxIncrease}` });
-  if (opts.bits !== undefined && !(opts.bits >= BITS_PER_TRIT && opts.bits <= 6 * BITS_PER_TRIT)) {
-    throw new TritwiseError('E_ARG', 'bit budget out of range', { where: 'auto bits', expected: `${BITS_PER_TRIT}..${6 * BITS_PER_TRIT} (1 to 6 trits of ${BITS_PER_TRIT} bits)`, got: opts.bits });
-  }
+  if (opts.bits !== undefined) checkBits(opts.bits);
   if (opts.maxIncrease !== undefined && !(opts.maxIncrease > 0 && Number.isFinite(opts.maxIncrease))) throw new TritwiseError('E_ARG', 'perplexity increase must be positive', { where: 'auto ppl', expected: 'a fraction > 0 (0.05 = 5 %)', got: opts.maxIncrease });
   const ctx = opts.ctx ?? Math.min(256, config.seqLen);
   const evalTokens = opts.tokens.slice(0, opts.evalTokens ?? 1024);
@@ -159,8 +157,7 @@ export async function autoDepth(config: LlamaConfig, weights: Map<string, Stored
   const predicted = () => layers.reduce((a, l) => a + l.sensitivity[l.depth - 1]!, 0);
   let measuredNll: number | undefined;
   if (opts.bits !== undefined) {
-    const budget = (opts.bits / BITS_PER_TRIT) * N;
-    allocate(layers, (extra) => trits() + extra <= budget + 1e-9, () => false);
+    allocateTrits(layers, opts.bits);
   } else {
     const limit = Math.log(1 + opts.maxIncrease!);
     allocate(layers, () => true, () => predicted() <= limit);
@@ -184,6 +181,33 @@ export async function autoDepth(config: LlamaConfig, weights: Map<string, Stored
     }
   }
   return { plan: planOf(base, layers), layers, bits: (BITS_PER_TRIT * trits()) / N, baseNll, predictedNllIncrease: predicted(), ...(measuredNll !== undefined ? { measuredNll } : {}) };
+}
+
+/** Set every layer's depth for a budget of `bits` stored bits per weight on average (greedy). */
+function allocateTrits(layers: LayerSensitivity[], bits: number): void {
+  for (const l of layers) l.depth = 1;
+  const N = layers.reduce((a, l) => a + l.weights, 0);
+  const budget = (bits / BITS_PER_TRIT) * N;
+  const trits = () => layers.reduce((a, l) => a + l.weights * l.depth, 0);
+  allocate(layers, (extra) => trits() + extra <= budget + 1e-9, () => false);
+}
+
+/**
+ * Re-allocate measured sensitivities (an AutoDepthResult's `layers`) for another bit budget,
+ * without measuring again. Returns copies; the input is not changed.
+ */
+export function allocateBits(measured: readonly LayerSensitivity[], base: QuantPlan, bits: number): { plan: QuantPlan; layers: LayerSensitivity[]; bits: number } {
+  checkBits(bits);
+  const layers = measured.map((l) => ({ ...l, sensitivity: [...l.sensitivity] }));
+  allocateTrits(layers, bits);
+  const N = layers.reduce((a, l) => a + l.weights, 0);
+  return { plan: planOf(base, layers), layers, bits: (BITS_PER_TRIT * layers.reduce((a, l) => a + l.weights * l.depth, 0)) / N };
+}
+
+function checkBits(bits: number): void {
+  if (!(bits >= BITS_PER_TRIT && bits <= 6 * BITS_PER_TRIT)) {
+    throw new TritwiseError('E_ARG', 'bit budget out of range', { where: 'auto bits', expected: `${BITS_PER_TRIT}..${6 * BITS_PER_TRIT} (1 to 6 trits of ${BITS_PER_TRIT} bits)`, got: bits });
+  }
 }
 
 /** The base plan with one depth rule per layer (exact names). */
