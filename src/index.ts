@@ -57,3 +57,9 @@ export { SentencePieceTokenizer, TokenType, type SentencePieceVocab } from './io
 export { loadLlama2cTokenizer, parseLlama2cTokenizer } from './io/tokenizers/llama2c-tokenizer.js';
 export { HfTokenizer } from './io/tokenizers/hf-tokenizer.js';
 export { spmToHfTokenizerJson, hfToSentencePiece } from './io/tokenizers/spm-hf.js';
+export { WebGpuBackend, type WebGpuBackendOptions } from './backend/webgpu/webgpu-backend.js';
+export { type GpuDriver, type GpuOptions } from './backend/webgpu/gpu.js';
+export { registerShaderSources } from './backend/webgpu/shader-source.js';
+export type { Decoder, DecoderOptions, DeviceSampling } from './backend/backend.js';
+export { benchGpu, type GpuBenchReport, type GpuBenchOptions } from './eval/gpu-bench.js';
+export { serveDemo, type DemoServer } from './cli/serve.js';

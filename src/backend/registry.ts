@@ -15,6 +15,7 @@ type Factory = (opts: BackendOptions) => Promise<Backend>;
 const factories = new Map<string, Factory>([
   ['ref', async () => new (await import('./ref/ref-backend.js')).RefBackend()],
   ['wasm', async (opts) => (await import('./wasm/wasm-backend.js')).WasmBackend.create(opts)],
+  ['webgpu', async (opts) => (await import('./webgpu/webgpu-backend.js')).WebGpuBackend.create(opts)],
 ]);
 
 export function registerBackend(name: string, factory: Factory): void {

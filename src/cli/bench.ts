@@ -11,6 +11,7 @@ import { TritwiseError } from '../errors.js';
 import { benchKernels, benchZeros, type Comparison, type KernelBenchReport, type KernelResult } from '../eval/kernel-bench.js';
 import { barChartSvg } from '../eval/svg-chart.js';
 import { writeFileAtomic, writeAll } from '../io/atomic-write.js';
+import { runBenchModel, type BenchModelFlags } from './bench-model.js';
 import { fixed, printJson, printTable, writeJsonFile } from './output.js';
 
 function parseShape(s: string, prev: [number, number][] = []): [number, number][] {
@@ -37,8 +38,12 @@ export function positiveInt(s: string): number {
   return n;
 }
 
-interface BenchOpts {
+interface BenchOpts extends Omit<BenchModelFlags, 'threads' | 'dense'> {
+  model?: boolean;
+  dense?: boolean;
   backend: string;
+  quick?: boolean;
+  gpuDecode: boolean;
   shape?: [number, number][];
   batch?: number[];
   threads?: number[];
@@ -103,6 +108,30 @@ export function writeCharts(path: string, report: KernelBenchReport): void {
   }
 }
 
+/** The WebGPU benchmark (eval/gpu-bench.ts): GEMV vs the roofline and dense f32/f16, decode tokens/s. */
+async function benchWebgpu(o: BenchOpts): Promise<void> {
+  const { WebGpuBackend } = await import('../backend/webgpu/webgpu-backend.js');
+  const { benchGpu } = await import('../eval/gpu-bench.js');
+  const be = await WebGpuBackend.create({ powerPreference: 'high-performance' });
+  try {
+    const note = (s: string) => process.stderr.write(`  ${s}\n`);
+    const report = await benchGpu(be, { quick: o.quick, shapes: o.shape, batches: o.batch, minTimeMs: o.minTime === 300 ? undefined : o.minTime, decode: o.gpuDecode ? undefined : false, zeroBlocks: o.zerosShape?.[0], onStep: o.json ? undefined : note });
+    if (o.out) writeJsonFile(o.out, report);
+    if (o.json) return printJson(report);
+    const m = report.machine;
+    process.stdout.write(`adapter: ${String(m.adapter)} (${String(m.driver)}, ${String(m.runtime)}); roofline ${fixed(report.memory.roofline_gbps, 1)} GB/s (${report.memory.roofline_source}); measured copy ${fixed(report.memory.measured_copy_gbps, 1)} GB/s\n`);
+    printTable(
+      ['kernel', 'shape', 'batch', 'median ms', 'GB/s (weights)', '% of roofline', '× vs dense f32', '× vs dense f16'],
+      report.gemv.map((r) => [r.name, `${r.rows}×${r.cols}`, r.batch, fixed(r.median_ms), fixed(r.gbps, 1), fixed(100 * r.roofline_fraction, 1), fixed(r.speedup_vs_dense_f32, 2), r.speedup_vs_dense_f16 === undefined ? '' : fixed(r.speedup_vs_dense_f16, 2)]),
+    );
+    if (report.zero_blocks.length) printTable(['kernel (zero-chunk skipping)', 'shape', 'zero blocks', 'median ms', '× vs no zero blocks'], report.zero_blocks.map((z) => [z.name, `${z.rows}×${z.cols}`, `${fixed(100 * z.zero_blocks, 1)} %`, fixed(z.median_ms), fixed(z.speedup_vs_no_zero_blocks, 2)]));
+    printTable(['decode', 'activations', 'tokens', 'tokens/s', 'ms/token'], report.decode.map((d) => [d.shape, d.activation, d.tokens, fixed(d.tokens_per_second, 2), fixed(d.ms_per_token, 2)]));
+    for (const [k, t] of Object.entries(report.targets)) process.stdout.write(`target ${k}: ${t.value === null ? 'n/a' : fixed(t.value, 3)} (target ${t.target}) ${t.met === null ? '' : t.met ? 'met' : 'not met'}${t.note ? ` — ${t.note}` : ''}\n`);
+  } finally {
+    await be.dispose();
+  }
+}
+
 export function registerBench(program: Command): void {
   program
     .command('bench')
@@ -119,7 +148,24 @@ export function registerBench(program: Command): void {
     .option('--json', 'print the report as JSON')
     .option('-o, --out <file>', 'also write the JSON report to a file')
     .option('--svg <file>', 'also write SVG charts (FILE and FILE.zeros.svg)')
+    .option('--quick', 'webgpu: small shapes and a few decode tokens (under a minute on a software driver)')
+    .option('--no-gpu-decode', 'webgpu: skip the 0.7B decode benchmark')
+    .option('--model', 'end to end instead: prompt and decode tokens/s of a BitNet-0.7B-shaped random ternary model, with llama.cpp (TQ2_0 GGUF) and dense f32 side by side')
+    .option('--layers <n>', 'model: layers (default 24)', positiveInt)
+    .option('--dim <n>', 'model: width (default 1536)', positiveInt)
+    .option('--ffn <n>', 'model: feed-forward width (default 4096)', positiveInt)
+    .option('--heads <n>', 'model: attention heads (default 16)', positiveInt)
+    .option('--vocab <n>', 'model: vocabulary (default 32000)', positiveInt)
+    .option('--prompt <n>', 'model: prompt tokens (default 512)', positiveInt)
+    .option('--decode <n>', 'model: generated tokens (default 64)', positiveInt)
+    .option('--rounds <n>', 'model: interleaved rounds, medians reported (default 3)', positiveInt)
+    .option('--no-dense', 'model: skip the dense f32 baseline')
+    .option('--dense-prompt <n>', 'model: prompt tokens of the dense f32 baseline (default 64; f32 GEMM is slow)', positiveInt)
+    .option('--activation <mode>', "model: tritwise's activation mode (default q8k, llama.cpp's)")
+    .option('--seed <n>', 'model: seed of the random weights (default 1)', positiveInt)
     .action(async (o: BenchOpts) => {
+      if (o.model) return runBenchModel({ ...o, dense: o.dense !== false });
+      if (o.backend === 'webgpu') return benchWebgpu(o);
       const d = o.backend === 'wasm' ? WASM_DEFAULTS : OTHER_DEFAULTS;
       const note = (s: string) => process.stderr.write(`  ${s}\n`);
       const progress = o.json ? undefined : (r: KernelResult) => note(`${r.name} ${r.rows}×${r.cols} b${r.batch} t${r.threads}${r.zeros !== undefined ? ` z${r.zeros}` : ''}: ${fixed(r.median_ms)} ms`);

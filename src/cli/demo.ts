@@ -6,7 +6,7 @@
 import type { Command } from 'commander';
 import { createBackend } from '../backend/registry.js';
 import { runDemo } from '../eval/demo.js';
-import { addModelFlags, addPlanFlags, buildPlan, intArg, readText, type ModelFlags, type PlanFlags } from './model-options.js';
+import { RUN_BACKEND, addModelFlags, addPlanFlags, buildPlan, intArg, readText, type ModelFlags, type PlanFlags } from './model-options.js';
 import { fixed, formatBytes, printJson, printTable } from './output.js';
 
 interface DemoFlags extends ModelFlags, PlanFlags {
@@ -42,7 +42,7 @@ export function registerDemo(program: Command): void {
     .option('--chunks <n>', 'perplexity chunks (llama.cpp protocol)', intArg, 4)
     .option('--seed <n>', 'random model seed', intArg, 1)
     .option('--json', 'print the report as JSON');
-  addPlanFlags(addModelFlags(cmd)).action(async (opts: DemoFlags) => {
+  addPlanFlags(addModelFlags(cmd, RUN_BACKEND)).action(async (opts: DemoFlags) => {
     const backend = await createBackend(opts.backend, { threads: opts.threads });
     try {
       const plan = buildPlan(opts);

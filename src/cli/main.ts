@@ -13,6 +13,7 @@ import { registerEval } from './eval.js';
 import { registerExportGguf } from './export-gguf.js';
 import { registerQuantize } from './quantize.js';
 import { registerRun } from './run.js';
+import { registerServe } from './serve.js';
 
 function version(): string {
   try {
@@ -33,6 +34,7 @@ export function buildProgram(): Command {
   registerEval(program);
   registerExportGguf(program);
   registerDemo(program);
+  registerServe(program);
   program.exitOverride();
   return program;
 }

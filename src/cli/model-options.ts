@@ -41,11 +41,14 @@ export function numArg(s: string): number {
   return n;
 }
 
-export function addModelFlags(cmd: Command): Command {
+/** The backend of commands that run a model (run, eval, demo): the fast CPU one; ref stays selectable. */
+export const RUN_BACKEND = 'wasm';
+
+export function addModelFlags(cmd: Command, defaultBackend?: string): Command {
   return cmd
     .option('--tokenizer <file>', 'tokenizer for llama2.c checkpoints (tokenizer.bin) or an HF tokenizer.json')
-    .option('--backend <name>', `compute backend (${backendNames().join(', ')})`)
-    .option('--threads <n>', 'worker threads (CPU backends)', intArg);
+    .option('--backend <name>', `compute backend (${backendNames().join(', ')})`, defaultBackend)
+    .option('--threads <n>', 'worker threads (CPU backends; default: one per core)', intArg);
 }
 
 export function addPlanFlags(cmd: Command): Command {

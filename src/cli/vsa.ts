@@ -4,19 +4,21 @@
  *   tritwise vsa --items N --dim D [--decoder single|iterative] [--seed S] [--json]
  *     stores N random key → value pairs (M = 1,000 candidate values) in one D-trit integer
  *     superposition, reads every key back, and prints {items, dim, decoder, accuracy, set_us, get_us}.
- *   tritwise vsa bench [--dims …] [--ratios …] [--out-dir bench/results]
- *     the capacity curve (JSON + SVG) and the speed table of the VSA operations.
+ *   tritwise vsa bench [--dims …] [--ratios …] [--decode N,…] [--out-dir bench/results]
+ *     the capacity curve (JSON + SVG), the speed table of the VSA operations (plain JS and WASM
+ *     side by side, one thread), and optionally AMP decode times on both engines.
  */
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import cliProgress from 'cli-progress';
 import { InvalidArgumentError, Option, type Command } from 'commander';
-import { backendNames, createBackend } from '../backend/registry.js';
 import { machineInfo } from '../eval/benchmark.js';
 import { renderLineChart, type Series } from '../eval/svg-chart.js';
-import { capacityCurve, kvTrial, vsaSpeed, type CurvePoint } from '../eval/vsa-bench.js';
+import { capacityCurve, kvTrial, type CurvePoint } from '../eval/vsa-bench.js';
+import { decodeSpeed, vsaSpeed } from '../eval/vsa-speed.js';
 import { writeFileAtomic, writeAll } from '../io/atomic-write.js';
 import { DECODERS, type DecoderName } from '../vsa/decode/index.js';
+import { createVsaEngine, VSA_ENGINES } from '../vsa/engine/engine.js';
 import { checkDim } from '../vsa/hypervector.js';
 import { ampStateEvolution, cleanupAccuracy } from '../vsa/theory.js';
 import { positiveInt } from './bench.js';
@@ -105,51 +107,58 @@ export function registerVsa(program: Command): void {
     .option('--values <m>', 'candidate values M in the cleanup memory', positiveInt, 1000)
     .option('--seed <s>', 'seed of the random keys, values and pairs', integer, 1)
     .option('--density <rho>', 'fraction of nonzero trits in keys and values (1 = dense bipolar)', density, 1)
-    .option('--backend <name>', `backend for the cleanup GEMV (${backendNames().join(', ')})`, 'ref')
+    .addOption(new Option('--engine <name>', 'VSA engine: plain TypeScript (js, with the reference backend) or WebAssembly (wasm); auto = wasm where it loads').choices([...VSA_ENGINES]).default('auto'))
     .option('--json', 'print {items, dim, decoder, accuracy, set_us, get_us} as JSON')
-    .action(async (o: { items: number; dim: number; decoder: DecoderName; values: number; seed: number; density: number; backend: string; json?: boolean }) => {
+    .action(async (o: { items: number; dim: number; decoder: DecoderName; values: number; seed: number; density: number; engine: string; json?: boolean }) => {
       checkDim(o.dim, '--dim');
-      const backend = await createBackend(o.backend, { threads: 1 });
+      const engine = await createVsaEngine(o.engine, { threads: 1 });
       try {
-        const r = await kvTrial({ ...o, backend, onProgress: o.json ? undefined : (m) => process.stderr.write(`  ${m}\n`) });
+        const r = await kvTrial({ ...o, engine, onProgress: o.json ? undefined : (m) => process.stderr.write(`  ${m}\n`) });
         if (o.json) return printJson(r);
-        const m = machineInfo(backend.describe());
-        process.stdout.write(`machine: ${m.cpu}, ${m.cores} cores, node ${m.node}, backend ${backend.name}, 1 thread\n`);
+        const m = machineInfo(engine.describe());
+        process.stdout.write(`machine: ${m.cpu}, ${m.cores} cores, node ${m.node}, engine ${engine.name} (backend ${engine.backend.name}${m.simd ? `, ${m.simd}` : ''}), 1 thread\n`);
         printTable(
           ['items', 'dim', 'values', 'decoder', 'accuracy', 'set µs/pair', 'get µs/key'],
           [[r.items, r.dim, o.values, r.decoder, `${(r.accuracy * 100).toFixed(2)}%`, fixed(r.set_us, 1), fixed(r.get_us, 1)]],
         );
       } finally {
-        await backend.dispose();
+        await engine.dispose();
       }
     });
 
   vsa
     .command('bench')
-    .description('capacity curve (accuracy vs N for several D; single-shot, AMP, greedy) as JSON + SVG, and the speed table')
+    .description('capacity curve (accuracy vs N for several D; single-shot, AMP, greedy) as JSON + SVG, and the speed table (plain JS and WASM side by side)')
     .option('--dims <list>', 'dimensions', numberList, [1024, 4096, 10000, 16384])
     .option('--ratios <list>', 'loads D/N at which to measure', numberList, [24, 16, 12, 10, 9, 8, 7, 6])
     .option('--values <m>', 'candidate values M', positiveInt, 1000)
     .option('--seed <s>', 'base seed', integer, 1)
     .option('--greedy-max-dim <d>', 'also run the (slow) greedy decoder up to this D', integer, 4096)
     .option('--speed-dim <d>', 'dimension of the speed table', positiveInt, 10000)
-    .option('--min-time <ms>', 'minimum timing per operation', positiveInt, 300)
+    .option('--min-time <ms>', 'minimum timing per operation and engine', positiveInt, 300)
+    .option('--decode <list>', 'also time one AMP decode of N pairs at the speed dimension, per engine (e.g. 1000,1250)', numberList)
     .option('--no-curve', 'skip the capacity curve')
     .option('--no-speed', 'skip the speed table')
-    .option('--backend <name>', `backend (${backendNames().join(', ')})`, 'ref')
-    .option('--out-dir <dir>', 'where to write vsa-capacity.{json,svg} and vsa-speed.json', 'bench/results')
+    .addOption(new Option('--engine <name>', 'VSA engine of the capacity curve').choices([...VSA_ENGINES]).default('auto'))
+    .option('--out-dir <dir>', 'where to write vsa-capacity.{json,svg}, vsa-speed.json and vsa-decode.json', 'bench/results')
     .option('--merge', 'add the new points to an existing vsa-capacity.json (same D, N and decoder are replaced)')
-    .action(async (o: { dims: number[]; ratios: number[]; values: number; seed: number; greedyMaxDim: number; speedDim: number; minTime: number; curve: boolean; speed: boolean; backend: string; outDir: string; merge?: boolean }) => {
+    .action(async (o: { dims: number[]; ratios: number[]; values: number; seed: number; greedyMaxDim: number; speedDim: number; minTime: number; decode?: number[]; curve: boolean; speed: boolean; engine: string; outDir: string; merge?: boolean }) => {
       for (const d of [...o.dims, o.speedDim]) checkDim(d, '--dims');
-      const backend = await createBackend(o.backend, { threads: 1 });
+      const engine = await createVsaEngine(o.engine, { threads: 1 });
       mkdirSync(o.outDir, { recursive: true });
-      const m = machineInfo({ ...backend.describe(), threads: 1 });
-      process.stdout.write(`machine: ${m.cpu}, ${m.cores} cores, node ${m.node}, backend ${backend.name}, 1 thread\n`);
+      const m = machineInfo({ ...engine.describe(), threads: 1 });
+      process.stdout.write(`machine: ${m.cpu}, ${m.cores} cores, node ${m.node}, ${m.simd ? `${m.simd}, ` : ''}1 thread\n`);
       try {
         if (o.speed) {
-          const s = await vsaSpeed(o.speedDim, o.values, backend, o.minTime);
+          const s = await vsaSpeed(o.speedDim, o.values, o.minTime);
           writeJsonFile(join(o.outDir, 'vsa-speed.json'), s);
-          printTable(['op', `D = ${o.speedDim} median µs`, 'WASM target µs', '× over target'], s.rows.map((r) => [r.op, fixed(r.median_us, 3), r.target_us ?? '—', r.target_us ? fixed(r.median_us / r.target_us, 1) : '—']));
+          process.stdout.write(`speed at D = ${o.speedDim}, µs per call: medians of ≥ ${s.rounds} interleaved rounds per engine, and the fastest round (load average ${s.load.toFixed(1)})\n`);
+          printTable(['op', 'plain JS µs', 'WASM µs', 'JS / WASM', 'best JS / WASM µs', 'WASM target µs', 'median met'], s.rows.map((r) => [r.op, fixed(r.js_us, 3), fixed(r.wasm_us, 3), `${fixed(r.speedup, 1)}×`, `${fixed(r.js_best_us, 3)} / ${fixed(r.wasm_best_us, 3)}`, r.target_us ?? '—', r.met === null ? '—' : r.met ? 'yes' : `no (${fixed(r.wasm_us / r.target_us!, 2)}×)`]));
+        }
+        if (o.decode?.length) {
+          const rows = await decodeSpeed(o.speedDim, o.decode, o.values, o.seed, (r) => process.stderr.write(`  AMP ${r.engine} D=${r.dim} N=${r.items}: ${(r.accuracy * 100).toFixed(1)}% in ${r.seconds.toFixed(1)} s\n`));
+          writeJsonFile(join(o.outDir, 'vsa-decode.json'), { machine: m, rows });
+          printTable(['D', 'N', 'engine', 'accuracy', 'AMP decode s', 'iterations', 'full scorings'], rows.map((r) => [r.dim, r.items, r.engine, `${(r.accuracy * 100).toFixed(1)}%`, fixed(r.seconds, 2), r.iterations, r.full_scorings]));
         }
         if (o.curve) {
           const total = o.dims.length * o.ratios.length;
@@ -161,7 +170,7 @@ export function registerVsa(program: Command): void {
             ratios: o.ratios,
             values: o.values,
             seed: o.seed,
-            backend,
+            engine,
             greedyMaxDim: o.greedyMaxDim,
             onPoint: (p) => {
               if (p.decoder !== 'amp') return;
@@ -191,7 +200,7 @@ export function registerVsa(program: Command): void {
           process.stdout.write(`wrote ${join(o.outDir, 'vsa-capacity.json')}, vsa-capacity.svg and vsa-capacity-load.svg\n`);
         }
       } finally {
-        await backend.dispose();
+        await engine.dispose();
       }
     });
 }

@@ -101,7 +101,13 @@ export async function evaluatePerplexity(model: Model, text: string, opts: Perpl
   let evaluated = 0;
   for (let i = 0; i < jobs.length; i += batch) {
     const group = jobs.slice(i, i + batch);
-    const logits = await model.forward(group.map((j) => ({ tokens: j.tokens, cache: model.newCache() })), { logits: 'all' });
+    const caches = group.map(() => model.newCache());
+    let logits: Float32Array[];
+    try {
+      logits = await model.forward(group.map((j, g) => ({ tokens: j.tokens, cache: caches[g]! })), { logits: 'all' });
+    } finally {
+      for (const c of caches) c.dispose();
+    }
     group.forEach((j, g) => {
       const lg = logits[g]!;
       for (let p = j.first; p <= j.last; p++) {

@@ -3,22 +3,17 @@
  *  - kvTrial: one store of N random pairs (the `tritwise vsa` command): accuracy and timings;
  *  - capacityCurve: accuracy against N for several D, single-shot and AMP (and greedy), with
  *    M random candidate values — every point is one seeded superposition;
- *  - vsaSpeed: medians of bind, bundle, similarity, permute and cleanup at one D.
+ * (The speed table of the operations is vsa-speed.ts.)
  *
  * Single-shot accuracy on the curve is read off the AMP run (its first pass is exactly the
  * single-shot decode: same exact scores, same tie rule), so each point costs one full scoring.
  */
-import type { Backend } from '../backend/backend.js';
-import { TernaryTensor } from '../tensor/ternary-tensor.js';
-import { TritVector } from '../tensor/trit-vector.js';
-import { Accumulator } from '../vsa/accumulator.js';
 import { decode, type DecoderName } from '../vsa/decode/index.js';
 import type { SuperpositionProblem } from '../vsa/decode/problem.js';
-import { randomCodebook, randomHypervector } from '../vsa/hypervector.js';
+import type { VsaEngine } from '../vsa/engine/engine.js';
+import { randomCodebook } from '../vsa/hypervector.js';
 import { ItemMemory } from '../vsa/item-memory.js';
 import { KeyValueStore } from '../vsa/kv-store.js';
-import { bindInto, permuteInto, similarity } from '../vsa/ops.js';
-import { machineInfo, measure, type MachineInfo } from './benchmark.js';
 import { seededRandom } from './random.js';
 
 export interface KvTrialOptions {
@@ -28,7 +23,7 @@ export interface KvTrialOptions {
   decoder?: DecoderName;
   seed?: number;
   density?: number;
-  backend: Backend;
+  engine: VsaEngine;
   onProgress?: (msg: string) => void;
 }
 
@@ -46,7 +41,7 @@ export interface KvTrialResult {
 /** Fill a KeyValueStore with N random pairs and read every key back. */
 export async function kvTrial(o: KvTrialOptions): Promise<KvTrialResult> {
   const M = o.values ?? 1000, decoder = o.decoder ?? 'single', seed = o.seed ?? 1;
-  const store = await KeyValueStore.create(o.dim, { backend: o.backend, seed, density: o.density, decoder });
+  const store = await KeyValueStore.create(o.dim, { engine: o.engine, seed, density: o.density, decoder });
   const rng = seededRandom(seed ^ 0x5eed);
   for (let m = 0; m < M; m++) store.values.symbol(`v${m}`);
   const keys = Array.from({ length: o.items }, (_, i) => `k${i}`);
@@ -68,13 +63,13 @@ export async function kvTrial(o: KvTrialOptions): Promise<KvTrialResult> {
 }
 
 /** A seeded superposition of N random pairs over M random values, with the truth. */
-export async function randomSuperposition(D: number, N: number, M: number, seed: number, backend: Backend): Promise<{ problem: SuperpositionProblem; truth: Int32Array }> {
+export async function randomSuperposition(D: number, N: number, M: number, seed: number, engine: VsaEngine): Promise<{ problem: SuperpositionProblem; truth: Int32Array }> {
   const rng = seededRandom(seed);
   const V = randomCodebook(M, D, rng), K = randomCodebook(N, D, rng);
-  const values = await ItemMemory.fromCodebook(V, undefined, { backend });
+  const values = await ItemMemory.fromCodebook(V, undefined, { engine });
   const truth = Int32Array.from({ length: N }, () => rng.int(M));
-  const acc = new Accumulator(D);
-  for (let i = 0; i < N; i++) acc.addBound(TritVector.fromRow(K, i), TritVector.fromRow(V, truth[i]!));
+  const acc = engine.accumulator(D);
+  for (let i = 0; i < N; i++) acc.addBoundRows(K, i, V, truth[i]!);
   return { problem: { sum: acc.counts, keys: K, values }, truth };
 }
 
@@ -94,7 +89,7 @@ export interface CurveOptions {
   ratios: number[];
   values: number;
   seed: number;
-  backend: Backend;
+  engine: VsaEngine;
   /** also run the greedy decoder for D ≤ this (it costs ~8 single-shot passes) */
   greedyMaxDim?: number;
   onPoint?: (p: CurvePoint) => void;
@@ -115,7 +110,7 @@ export async function capacityCurve(o: CurveOptions): Promise<CurvePoint[]> {
   for (const D of o.dims) {
     for (const ratio of o.ratios) {
       const N = Math.round(D / ratio);
-      const { problem, truth } = await randomSuperposition(D, N, o.values, o.seed + D + N, o.backend);
+      const { problem, truth } = await randomSuperposition(D, N, o.values, o.seed + D + N, o.engine);
       const amp = await decode(problem, 'amp');
       const s = amp.stats;
       push({ dim: D, items: N, decoder: 'single', accuracy: acc(amp.singleShot!, truth), ms: NaN, full_scorings: N, iterations: 0 });
@@ -128,52 +123,4 @@ export async function capacityCurve(o: CurveOptions): Promise<CurvePoint[]> {
     }
   }
   return out;
-}
-
-export interface SpeedRow {
-  op: string;
-  median_us: number;
-  /** the issue's WASM target in µs, where there is one */
-  target_us: number | null;
-}
-
-export interface SpeedReport {
-  machine: MachineInfo;
-  dim: number;
-  items: number;
-  rows: SpeedRow[];
-}
-
-/** Medians of the VSA operations at dimension D (cleanup against `items` stored vectors). */
-export async function vsaSpeed(D: number, items: number, backend: Backend, minTimeMs = 300): Promise<SpeedReport> {
-  const a = randomHypervector(D, 1), b = randomHypervector(D, 2), out = new TritVector(D);
-  const acc = new Accumulator(D);
-  const mem = await ItemMemory.fromCodebook(randomCodebook(items, D, 3), undefined, { backend });
-  const q = TernaryTensor.zeros(1, D);
-  q.plus.set(a.plus);
-  q.minus.set(a.minus);
-  const sum = new Accumulator(D);
-  for (let i = 0; i < 1000; i++) sum.add(randomHypervector(D, 100 + i));
-  const unbound = sum.unbind(a);
-  await mem.scoreTrits(q); // upload outside the timing
-  const opts = { minTimeMs, warmup: 3, minRuns: 5, maxRuns: 100000 };
-  const rows: SpeedRow[] = [];
-  const time = async (op: string, fn: () => unknown, target: number | null, calls = 1) => {
-    const m = await measure(calls === 1 ? fn : () => {
-      for (let i = 0; i < calls; i++) fn();
-    }, opts);
-    rows.push({ op, median_us: (m.median_ms * 1000) / calls, target_us: target });
-  };
-  // sync ops are timed in batches of 100 calls so the timer's resolution does not dominate
-  await time('bind', () => bindInto(out, a, b), 0.3, 100);
-  await time('similarity (dot + cosine)', () => similarity(a, b), 0.3, 100);
-  await time('permute by 1', () => permuteInto(out, a, 1), null, 100);
-  await time('permute by 32', () => permuteInto(out, a, 32), null, 100);
-  await time('bundle: accumulate one vector', () => acc.add(a), null, 100);
-  await time('bundle: accumulate bind(k, v)', () => acc.addBound(a, b), null, 100);
-  await time('bundle: threshold the sum to trits', () => acc.sign(), null, 10);
-  await time(`cleanup: trit query vs ${items} items (1 GEMV)`, () => mem.scoreTrits(q), 250);
-  await time(`cleanup: integer query (sum of 1,000) vs ${items} items (digit planes, 1 GEMV)`, () => mem.scoreInts([unbound]), null);
-  mem.release();
-  return { machine: machineInfo({ ...backend.describe(), threads: 1 }), dim: D, items, rows };
 }

@@ -8,12 +8,18 @@
  * Kernels that the worker pool splits take the row range [r0, r1) as their last two arguments.
  */
 export { denseF32 } from './dense-f32';
-export { ternaryI8 } from './ternary-i8';
+export { ternaryI8, actI16, dequantAcc } from './ternary-i8';
 export { ternaryF32, initF32Table } from './ternary-f32';
 export { ternaryTernary } from './ternary-ternary';
 export { sparseI8, sparseF32 } from './sparse';
-export { multiF32, multiI8, interleaveCodes } from './multi';
-export { padGroups8, blockSumsI8, permuteF32, planesToBlocks, planesToI8, planesToCodes } from './prep';
+export { ternarySigns, blockNnz, planesToSigns } from './ternary-signs';
+export { vsaBind, vsaSimilarity, vsaNnz, vsaPermute } from './vsa-ops';
+export { vsaAccAdd, vsaThreshold, vsaAccDot, vsaAccUnbind, vsaDigitPlanes } from './vsa-acc';
+export { initSignTable, initSignTable8, vsaPairDots, vsaPairAxpy } from './vsa-amp';
+export { attentionF32 } from './attention';
+export { multiF32, multiI8, interleaveCodes, padGroups8, blockSumsI8 } from './multi';
+export { planesToLut, lutTables, lutI8 } from './lut-i8';
+export { stageI8, stagedI8Bytes, quantI8Token, quantQ8K, permuteF32, planesToBlocks, planesToI8, planesToCodes } from './prep';
 
 /** 1 when this build uses relaxed SIMD. */
 export function relaxed(): i32 {

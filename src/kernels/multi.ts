@@ -258,3 +258,37 @@ export function interleaveCodes(src: usize, dst: usize, blocks: i32, d: i32, p: 
   const blk = <usize>d << 4;
   for (let i = 0; i < blocks; i++) v128.store(dst + <usize>i * blk + (<usize>p << 4), v128.load(src + (<usize>i << 4)));
 }
+
+// int8 staging of the multi-trit kernels (natural int8 order, as multiI8 reads it; the
+// single-plane kernels stage with prep.ts's stageI8 instead)
+
+@inline function groupLim8(g: i32, gc: i32, cols: i32): i32 {
+  return min(gc, cols - g * gc);
+}
+
+/** int8 rows [n, cols] → [n, G, nblk·64] with zero-padded groups. */
+export function padGroups8(src: usize, dst: usize, n: i32, cols: i32, gc: i32, G: i32, nblk: i32): void {
+  const P = nblk << 6;
+  for (let b = 0; b < n; b++) {
+    for (let g = 0; g < G; g++) {
+      const lim = groupLim8(g, gc, cols);
+      const d = dst + <usize>(b * G + g) * P;
+      memory.copy(d, src + <usize>b * cols + <usize>(g * gc), lim);
+      memory.fill(d + lim, 0, P - lim);
+    }
+  }
+}
+
+/** bsums[(b·G + g)·nblk + k] = Σ of the int8 values of block k of token b's padded group g. */
+export function blockSumsI8(x: usize, n: i32, G: i32, nblk: i32, bsums: usize): void {
+  const blocks = n * G * nblk;
+  for (let i = 0; i < blocks; i++) {
+    const p = x + (<usize>i << 6);
+    let acc = i16x8.extadd_pairwise_i8x16_s(v128.load(p));
+    acc = i16x8.add(acc, i16x8.extadd_pairwise_i8x16_s(v128.load(p, 16)));
+    acc = i16x8.add(acc, i16x8.extadd_pairwise_i8x16_s(v128.load(p, 32)));
+    acc = i16x8.add(acc, i16x8.extadd_pairwise_i8x16_s(v128.load(p, 48)));
+    const a = i32x4.extadd_pairwise_i16x8_s(acc);
+    store<i32>(bsums + (<usize>i << 2), i32x4.extract_lane(a, 0) + i32x4.extract_lane(a, 1) + i32x4.extract_lane(a, 2) + i32x4.extract_lane(a, 3));
+  }
+}

@@ -7,17 +7,14 @@
  *   s_j = q_h · k_{j,g} / √d,   a = softmax(s),   out_h = Σ_j a_j · v_{j,g}
  *
  * `AttentionFn` is the per-layer slot: the exact reference lives here; other modes (flash,
- * ternary, top-k) plug in with the same signature.
+ * ternary, top-k) plug in with the same signature. A backend may offer a native exact kernel
+ * (Backend.attention, e.g. wasm's f32 SIMD one), which models use by default.
  */
+import type { AttentionShape } from '../backend/backend.js';
 import { softmaxInPlace } from './ops.js';
 
-export interface AttentionShape {
-  nHeads: number;
-  nKvHeads: number;
-  headDim: number;
-  /** sliding window in positions (0 = full causal attention) */
-  window: number;
-}
+/** Heads of one call (defined with the Backend, whose native attention takes the same shape). */
+export type { AttentionShape };
 
 /**
  * q: the token's query heads at q[qOff, qOff + nHeads·d); keys/values: the layer's cache

@@ -94,26 +94,33 @@ export class TernaryLinear implements Linear {
 
   async forward(x: Float32Array, batch: number, out?: Float32Array): Promise<Float32Array> {
     const w = this.weights;
+    const be = this.backend;
     let y: Float32Array;
+    if (be.linear && be.linearModes?.includes(this.activation)) {
+      // the backend runs quantize → integer matmul → dequantize itself (bit-identical)
+      y = await be.linear(w, x, batch, this.activation, out);
+      addBias(y, this.bias, batch, this.outFeatures);
+      return y;
+    }
     switch (this.activation) {
       case 'f32':
-        y = await this.backend.matmulF32(w, x, batch, out);
+        y = await be.matmulF32(w, x, batch, out);
         break;
       case 'int8': {
         const a = quantizeInt8PerToken(x, batch, this.inFeatures);
-        const acc = await this.backend.matmulI8(w, a.q, batch);
+        const acc = await be.matmulI8(w, a.q, batch);
         y = dequantizeAccumulators(acc, w.tensor, a.scales, batch, out);
         break;
       }
       case 'ternary': {
         const u = quantizeTernaryPerToken(x, batch, this.inFeatures);
-        const acc = await this.backend.matmulTernary(w, u);
+        const acc = await be.matmulTernary(w, u);
         y = dequantizeAccumulators(acc, w.tensor, u.scales, batch, out);
         break;
       }
       case 'q8k': {
         const a = quantizeQ8K(x, batch, this.inFeatures);
-        const acc = await this.backend.matmulI8(w, a.q, batch);
+        const acc = await be.matmulI8(w, a.q, batch);
         y = dequantizeBlockAccumulators(acc, w.tensor, a.scales, batch, out);
         break;
       }

@@ -11,21 +11,23 @@
  *   x = x + w2·(silu(w1·xb) ⊙ w3·xb)         (SwiGLU)
  * then logits = output · rmsnorm(x, norm), with output = tok_embeddings when shared.
  *
- * Every matrix product goes through a `Linear` (ternary or dense) on the model's Backend; the
- * non-linear parts (ops.ts, rope.ts, attention.ts) are plain TypeScript.
+ * Every matrix product goes through a `Linear` (ternary or dense) on the model's Backend; Q/K/V
+ * and gate/up each run as one stacked matmul when their weights allow (linear-stack.ts). When the
+ * backend offers its own memory (allocF32), the activations and the KV caches live there, so its
+ * kernels read and write them in place, and its native attention (Backend.attention) is the
+ * default. The other non-linear parts (ops.ts, rope.ts) are plain TypeScript.
  */
 import type { ActivationMode, Backend } from '../backend/backend.js';
 import { TritwiseError } from '../errors.js';
 import type { StoredTensor } from '../io/weights-file.js';
 import type { DenseTensor } from '../tensor/dense-tensor.js';
-import { MultiTritTensor } from '../tensor/multi-trit-tensor.js';
 import { TernaryTensor } from '../tensor/ternary-tensor.js';
 import { exactAttention, type AttentionFn, type AttentionShape } from './attention.js';
-import { KVCache } from './kv-cache.js';
+import { KVCache, type F32Allocator } from './kv-cache.js';
 import { checkWeights, kvDim, qDim, type LlamaConfig } from './llama-config.js';
-import { DenseLinear, TernaryLinear, type Linear } from './linear.js';
-import { MultiTritLinear } from './multi-trit-linear.js';
-import { addInPlace, rmsnorm, swiglu } from './ops.js';
+import { DenseLinear, type Linear } from './linear.js';
+import { LinearStack, makeLinear } from './linear-stack.js';
+import { addInPlace, rmsnorm, swigluRows } from './ops.js';
 import { applyRope, RopeTables } from './rope.js';
 
 /** Activation mode of a ternary linear layer, including llama.cpp's Q8_K emulation. */
@@ -33,14 +35,13 @@ export type LinearActivation = ActivationMode;
 
 export interface LlamaLayer {
   attentionNorm: Float32Array;
-  wq: Linear;
-  wk: Linear;
-  wv: Linear;
+  /** wq, wk, wv: output row [q | k | v] */
+  qkv: LinearStack;
   wo: Linear;
   ffnNorm: Float32Array;
-  w1: Linear;
+  /** w1 (gate), w3 (up): output row [gate | up] */
+  gateUp: LinearStack;
   w2: Linear;
-  w3: Linear;
   attention: AttentionFn;
 }
 
@@ -62,13 +63,6 @@ export interface SequenceStep {
 export interface ForwardOptions {
   /** logits for every new token ('all') or only the last of each sequence (default 'last') */
   logits?: 'all' | 'last';
-}
-
-async function makeLinear(backend: Backend, name: string, t: StoredTensor, mode: ActivationMode | undefined): Promise<Linear> {
-  if (t instanceof TernaryTensor) return TernaryLinear.fromTensor(backend, t, { activation: mode ?? 'f32', name });
-  if (t instanceof MultiTritTensor) return MultiTritLinear.fromTensor(backend, t, { activation: mode ?? 'f32', name });
-  const [rows, cols] = (t as DenseTensor).shape as [number, number];
-  return DenseLinear.fromWeights(backend, (t as DenseTensor).data, rows, cols, { name });
 }
 
 function dense(weights: Map<string, StoredTensor>, name: string): Float32Array {
@@ -97,20 +91,19 @@ export class LlamaModel {
       const l = await makeLinear(backend, name, weights.get(name)!, opts.activations?.get(name));
       return opts.wrapLinear ? opts.wrapLinear(name, l) : l;
     };
+    const stack = (names: string[]) => LinearStack.build(backend, names.map((name) => ({ name, tensor: weights.get(name)!, activation: opts.activations?.get(name) })), { wrap: opts.wrapLinear, stack: backend.stackLinears !== false });
+    const native = backend.attention ? (backend.attention.bind(backend) as AttentionFn) : null;
     const layers: LlamaLayer[] = [];
     for (let l = 0; l < config.nLayers; l++) {
       const p = `layers.${l}.`;
       layers.push({
         attentionNorm: dense(weights, p + 'attention_norm'),
-        wq: await lin(p + 'attention.wq'),
-        wk: await lin(p + 'attention.wk'),
-        wv: await lin(p + 'attention.wv'),
+        qkv: await stack([p + 'attention.wq', p + 'attention.wk', p + 'attention.wv']),
         wo: await lin(p + 'attention.wo'),
         ffnNorm: dense(weights, p + 'ffn_norm'),
-        w1: await lin(p + 'feed_forward.w1'),
+        gateUp: await stack([p + 'feed_forward.w1', p + 'feed_forward.w3']),
         w2: await lin(p + 'feed_forward.w2'),
-        w3: await lin(p + 'feed_forward.w3'),
-        attention: opts.attention?.(l) ?? exactAttention,
+        attention: opts.attention?.(l) ?? native ?? exactAttention,
       });
     }
     const emb = dense(weights, 'tok_embeddings');
@@ -122,14 +115,21 @@ export class LlamaModel {
     return new LlamaModel(config, backend, emb, layers, dense(weights, 'norm'), output);
   }
 
+  /** f32 buffers in backend memory when the backend has its own (see Backend.allocF32). */
+  get allocator(): F32Allocator | undefined {
+    const b = this.backend;
+    return b.allocF32 && b.freeF32 ? { alloc: (n) => b.allocF32!(n), free: (a) => b.freeF32!(a) } : undefined;
+  }
+
+  /** A KV cache for one sequence (in backend memory when possible: dispose() it when done). */
   newCache(): KVCache {
-    return new KVCache(this.config.nLayers, kvDim(this.config), this.config.seqLen);
+    return new KVCache(this.config.nLayers, kvDim(this.config), this.config.seqLen, this.allocator);
   }
 
   /** Bytes of weights: linear layers as stored, plus embedding and norms in f32. */
   get bytes(): number {
     let b = this.embedding.byteLength + this.finalNorm.byteLength;
-    for (const L of this.layers) b += L.attentionNorm.byteLength + L.ffnNorm.byteLength + L.wq.bytes + L.wk.bytes + L.wv.bytes + L.wo.bytes + L.w1.bytes + L.w2.bytes + L.w3.bytes;
+    for (const L of this.layers) b += L.attentionNorm.byteLength + L.ffnNorm.byteLength + L.qkv.bytes + L.wo.bytes + L.gateUp.bytes + L.w2.bytes;
     if (!this.config.sharedClassifier) b += this.output.bytes;
     return b;
   }
@@ -154,68 +154,82 @@ export class LlamaModel {
       }
     });
     const N = seqOf.length;
-    // x = token embeddings
-    const x = new Float32Array(N * D);
-    let r = 0;
-    for (const s of steps) {
-      for (let j = 0; j < s.tokens.length; j++, r++) {
-        const id = s.tokens[j]!;
-        if (!(Number.isInteger(id) && id >= 0 && id < c.vocabSize)) throw new TritwiseError('E_VOCAB', 'token id outside the model vocabulary', { where: 'forward', expected: `0..${c.vocabSize - 1}`, got: id });
-        x.set(this.embedding.subarray(id * D, (id + 1) * D), r * D);
+    const S = Q + 2 * KV; // a row of [q | k | v]
+    const H = c.hiddenDim;
+    const alloc = this.allocator;
+    const bufs: Float32Array[] = [];
+    const buf = (n: number): Float32Array => {
+      const a = alloc ? alloc.alloc(n) : new Float32Array(n);
+      bufs.push(a);
+      return a;
+    };
+    try {
+      // x = token embeddings
+      const x = buf(N * D);
+      let r = 0;
+      for (const s of steps) {
+        for (let j = 0; j < s.tokens.length; j++, r++) {
+          const id = s.tokens[j]!;
+          if (!(Number.isInteger(id) && id >= 0 && id < c.vocabSize)) throw new TritwiseError('E_VOCAB', 'token id outside the model vocabulary', { where: 'forward', expected: `0..${c.vocabSize - 1}`, got: id });
+          x.set(this.embedding.subarray(id * D, (id + 1) * D), r * D);
+        }
       }
-    }
-    const xb = new Float32Array(N * D);
-    const att = new Float32Array(N * Q);
-    for (let l = 0; l < this.layers.length; l++) {
-      const L = this.layers[l]!;
-      // attention block
-      rmsnorm(xb, x, L.attentionNorm, N, D, c.normEps);
-      const q = await L.wq.forward(xb, N);
-      const k = await L.wk.forward(xb, N);
-      const v = await L.wv.forward(xb, N);
-      for (let t = 0; t < N; t++) {
-        const cache = steps[seqOf[t]!]!.cache;
-        const p = posOf[t]!;
-        applyRope(q, t * Q, c.nHeads, p, this.rope, c.ropeStyle);
-        applyRope(k, t * KV, c.nKvHeads, p, this.rope, c.ropeStyle);
-        cache.keys[l]!.set(k.subarray(t * KV, (t + 1) * KV), p * KV);
-        cache.values[l]!.set(v.subarray(t * KV, (t + 1) * KV), p * KV);
+      const xb = buf(N * D);
+      const qkv = buf(N * S);
+      const att = buf(N * Q);
+      const y = buf(N * D);
+      const gu = buf(N * 2 * H);
+      const h = buf(N * H);
+      for (let l = 0; l < this.layers.length; l++) {
+        const L = this.layers[l]!;
+        // attention block
+        rmsnorm(xb, x, L.attentionNorm, N, D, c.normEps);
+        await L.qkv.forward(xb, N, qkv);
+        for (let t = 0; t < N; t++) {
+          const cache = steps[seqOf[t]!]!.cache;
+          const p = posOf[t]!;
+          applyRope(qkv, t * S, c.nHeads, p, this.rope, c.ropeStyle);
+          applyRope(qkv, t * S + Q, c.nKvHeads, p, this.rope, c.ropeStyle);
+          cache.keys[l]!.set(qkv.subarray(t * S + Q, t * S + Q + KV), p * KV);
+          cache.values[l]!.set(qkv.subarray(t * S + Q + KV, (t + 1) * S), p * KV);
+        }
+        for (let t = 0; t < N; t++) {
+          const cache = steps[seqOf[t]!]!.cache;
+          L.attention(qkv, t * S, cache.keys[l]!, cache.values[l]!, posOf[t]!, this.attnShape, att, t * Q);
+        }
+        addInPlace(x, await L.wo.forward(att, N, y), N * D);
+        // feed-forward block
+        rmsnorm(xb, x, L.ffnNorm, N, D, c.normEps);
+        await L.gateUp.forward(xb, N, gu);
+        swigluRows(h, gu, N, H);
+        addInPlace(x, await L.w2.forward(h, N, y), N * D);
       }
-      for (let t = 0; t < N; t++) {
-        const cache = steps[seqOf[t]!]!.cache;
-        L.attention(q, t * Q, cache.keys[l]!, cache.values[l]!, posOf[t]!, this.attnShape, att, t * Q);
+      for (const s of steps) s.cache.length += s.tokens.length;
+      // classifier on the rows asked for
+      const rows: number[] = [];
+      const counts: number[] = [];
+      let base = 0;
+      for (const s of steps) {
+        const n = s.tokens.length;
+        if (opts.logits === 'all') for (let j = 0; j < n; j++) rows.push(base + j);
+        else if (n > 0) rows.push(base + n - 1);
+        counts.push(opts.logits === 'all' ? n : Math.min(n, 1));
+        base += n;
       }
-      addInPlace(x, await L.wo.forward(att, N), N * D);
-      // feed-forward block
-      rmsnorm(xb, x, L.ffnNorm, N, D, c.normEps);
-      const g = await L.w1.forward(xb, N);
-      const u = await L.w3.forward(xb, N);
-      swiglu(g, u, N * c.hiddenDim);
-      addInPlace(x, await L.w2.forward(g, N), N * D);
+      const sel = buf(rows.length * D);
+      rows.forEach((row, i) => sel.set(x.subarray(row * D, (row + 1) * D), i * D));
+      rmsnorm(sel, sel, this.finalNorm, rows.length, D, c.normEps);
+      const V = c.vocabSize;
+      const logits = await this.output.forward(sel, rows.length, buf(rows.length * V));
+      const out: Float32Array[] = [];
+      let o = 0;
+      for (const n of counts) {
+        out.push(logits.slice(o * V, (o + n) * V));
+        o += n;
+      }
+      return out;
+    } finally {
+      if (alloc) for (const a of bufs) alloc.free(a);
     }
-    for (const s of steps) s.cache.length += s.tokens.length;
-    // classifier on the rows asked for
-    const rows: number[] = [];
-    const counts: number[] = [];
-    let base = 0;
-    for (const s of steps) {
-      const n = s.tokens.length;
-      if (opts.logits === 'all') for (let j = 0; j < n; j++) rows.push(base + j);
-      else if (n > 0) rows.push(base + n - 1);
-      counts.push(opts.logits === 'all' ? n : Math.min(n, 1));
-      base += n;
-    }
-    const sel = new Float32Array(rows.length * D);
-    rows.forEach((row, i) => sel.set(x.subarray(row * D, (row + 1) * D), i * D));
-    rmsnorm(sel, sel, this.finalNorm, rows.length, D, c.normEps);
-    const logits = await this.output.forward(sel, rows.length);
-    const V = c.vocabSize;
-    const out: Float32Array[] = [];
-    let o = 0;
-    for (const n of counts) {
-      out.push(logits.slice(o * V, (o + n) * V));
-      o += n;
-    }
-    return out;
   }
 }

@@ -9,7 +9,7 @@
  * A Model is immutable: quantize() returns a new Model that shares the backend, the embedding and
  * the norms. Forward passes run on the Backend given at load (default: createBackend()).
  */
-import type { ActivationMode, Backend } from '../backend/backend.js';
+import type { ActivationMode, Backend, Decoder } from '../backend/backend.js';
 import { createBackend } from '../backend/registry.js';
 import { TritwiseError } from '../errors.js';
 import { loadCheckpoint, type Checkpoint, type CheckpointFormat, type CheckpointOptions } from '../io/checkpoint.js';
@@ -69,6 +69,9 @@ export interface ModelInfo {
 
 export class Model {
   #ownsBackend: boolean;
+  /** the backend's device decoder (GPU backends), made on first use, and whether a generation holds it */
+  #decoder: Decoder | null = null;
+  #decoderBusy = false;
 
   private constructor(
     readonly config: LlamaConfig,
@@ -150,16 +153,62 @@ export class Model {
     if (ids.length > this.config.seqLen) throw new TritwiseError('E_ARG', 'prompt is longer than the context', { where: 'generate', expected: `≤ ${this.config.seqLen} tokens`, got: `${ids.length} tokens` });
     const max = opts.maxTokens ?? 128;
     const sampler = new Sampler(opts);
+    // the device decoder reads single-plane layers only; multi-trit models decode layer by layer
+    if (this.backend.createDecoder && !this.attention && ![...this.weights.values()].some((t) => t instanceof MultiTritTensor)) {
+      yield* this.#generateOnDevice(ids, max, sampler, tok, opts.stopAtEos ?? true);
+      return;
+    }
     const cache = this.newCache();
     const decoder = tok ? new StreamingDecoder(tok, ids) : null;
     const eos = tok?.eos ?? 2;
     let step: number[] = ids;
-    for (let i = 0; i < max && cache.length + step.length <= this.config.seqLen; i++) {
-      const [logits] = await this.llama.forward([{ tokens: step, cache }]);
-      const id = sampler.sample(logits!);
-      if (id === eos && (opts.stopAtEos ?? true)) return;
-      yield { id, text: decoder ? decoder.push(id) : '' };
-      step = [id];
+    try {
+      for (let i = 0; i < max && cache.length + step.length <= this.config.seqLen; i++) {
+        const [logits] = await this.llama.forward([{ tokens: step, cache }]);
+        const id = sampler.sample(logits!);
+        if (id === eos && (opts.stopAtEos ?? true)) return;
+        yield { id, text: decoder ? decoder.push(id) : '' };
+        step = [id];
+      }
+    } finally {
+      cache.dispose();
+    }
+  }
+
+  /**
+   * Generation on a device decoder (Backend.createDecoder): the whole forward pass and the
+   * sampling run on the device, which returns only each sampled token. Same sampling rules and
+   * PRNG draws as the CPU path.
+   */
+  async *#generateOnDevice(ids: number[], max: number, sampler: Sampler, tok: Tokenizer | undefined, stopAtEos: boolean): AsyncGenerator<GeneratedToken> {
+    const need = Math.min(this.config.seqLen, ids.length + max);
+    // the cached decoder, unless another generation holds it (then a private one)
+    const shared = !this.#decoderBusy;
+    if (shared) this.#decoderBusy = true;
+    let dec: Decoder | null = null;
+    try {
+      if (shared && this.#decoder && this.#decoder.maxLength >= need) dec = this.#decoder;
+      else {
+        dec = await this.backend.createDecoder!(this.llama, { maxLength: need });
+        if (shared) {
+          await this.#decoder?.dispose();
+          this.#decoder = dec;
+        }
+      }
+      dec.reset();
+      const decoder = tok ? new StreamingDecoder(tok, ids) : null;
+      const eos = tok?.eos ?? 2;
+      const sampling = { temperature: sampler.temperature, topP: sampler.topP, draw: () => sampler.rng.next() };
+      let step: number[] = ids;
+      for (let i = 0; i < max && dec.length + step.length <= dec.maxLength; i++) {
+        const id = await dec.step(step, sampling);
+        if (id === eos && stopAtEos) return;
+        yield { id, text: decoder ? decoder.push(id) : '' };
+        step = [id];
+      }
+    } finally {
+      if (shared) this.#decoderBusy = false;
+      else await dec?.dispose();
     }
   }
 
@@ -180,6 +229,8 @@ export class Model {
 
   /** Release backend memory (and the backend itself when the model created it). */
   async dispose(): Promise<void> {
+    await this.#decoder?.dispose();
+    this.#decoder = null;
     if (this.#ownsBackend) await this.backend.dispose();
   }
 }

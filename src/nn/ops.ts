@@ -48,3 +48,15 @@ export function logSumExp(x: Float32Array, off: number, n: number): number {
   for (let i = 0; i < n; i++) s += Math.exp(x[off + i]! - m);
   return m + Math.log(s);
 }
+
+/** SwiGLU over rows of [gate | up] (a stacked w1/w3 output [rows, 2n]):  h[t] = silu(gate[t]) ⊙ up[t] */
+export function swigluRows(h: Float32Array, gu: Float32Array, rows: number, n: number): void {
+  for (let t = 0; t < rows; t++) {
+    const g = t * 2 * n;
+    const o = t * n;
+    for (let i = 0; i < n; i++) {
+      const v = gu[g + i]!;
+      h[o + i] = (v / (1 + Math.exp(-v))) * gu[g + n + i]!;
+    }
+  }
+}

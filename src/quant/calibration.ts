@@ -49,7 +49,12 @@ export async function collectActivationStats(
   const chunks = Math.ceil(tokens.length / body);
   for (let i = 0; i < chunks; i++) {
     const chunk = [opts.bos, ...tokens.slice(i * body, (i + 1) * body)];
-    await model.forward([{ tokens: chunk, cache: model.newCache() }]);
+    const cache = model.newCache();
+    try {
+      await model.forward([{ tokens: chunk, cache }]);
+    } finally {
+      cache.dispose();
+    }
     opts.onProgress?.({ phase: 'calibrate', done: i + 1, total: chunks });
   }
   const stats = new Map<string, Float64Array>();

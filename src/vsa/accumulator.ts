@@ -10,10 +10,15 @@
  * (ternary), or a caller-supplied tie-breaker for a dense bipolar result.
  *
  * Limits: weights are integers with |w| ≤ 2²⁴, and |c_d| must stay below 2³¹ (checked per add).
+ *
+ * The loops run on a VsaHost (engine/kernels.ts): plain TypeScript by default; an accumulator
+ * made by a wasm VsaEngine (`engine.accumulator(D)`) keeps its counts in the wasm memory and runs
+ * the wasm kernels, with the same results bit for bit.
  */
 import { TritwiseError } from '../errors.js';
 import type { TernaryTensor } from '../tensor/ternary-tensor.js';
-import { TritVector } from '../tensor/trit-vector.js';
+import type { TritVector } from '../tensor/trit-vector.js';
+import { jsHost, type VsaHost } from './engine/kernels.js';
 import { checkDim, checkSameDim } from './hypervector.js';
 
 const MAX_WEIGHT = 2 ** 24;
@@ -23,40 +28,20 @@ function checkWeight(w: number, where: string): number {
   return w;
 }
 
-/** c[d] += w · t_d for the trit vector given by the words of two planes. */
-function addPlanes(c: Int32Array, p: Uint32Array, m: Uint32Array, pOff: number, mOff: number, w: number): void {
-  const D = c.length;
-  for (let word = 0, d0 = 0; d0 < D; word++, d0 += 32) {
-    const pw = p[pOff + word]!, mw = m[mOff + word]!;
-    if ((pw | mw) === 0) continue;
-    const n = Math.min(32, D - d0);
-    for (let b = 0; b < n; b++) c[d0 + b]! += w * (((pw >>> b) & 1) - ((mw >>> b) & 1));
-  }
-}
-
-/** c[d] += w · (a ⊙ b)_d for two trit rows given as planes + word offsets. */
-export function addBoundPlanes(c: Int32Array, ap: Uint32Array, am: Uint32Array, aOff: number, bp: Uint32Array, bm: Uint32Array, bOff: number, w: number): void {
-  const D = c.length;
-  for (let word = 0, d0 = 0; d0 < D; word++, d0 += 32) {
-    const a1 = ap[aOff + word]!, a0 = am[aOff + word]!, b1 = bp[bOff + word]!, b0 = bm[bOff + word]!;
-    const pw = (a1 & b1) | (a0 & b0), mw = (a1 & b0) | (a0 & b1);
-    if ((pw | mw) === 0) continue;
-    const n = Math.min(32, D - d0);
-    for (let k = 0; k < n; k++) c[d0 + k]! += w * (((pw >>> k) & 1) - ((mw >>> k) & 1));
-  }
-}
-
 export class Accumulator {
   readonly dim: number;
   /** the exact integer sum c_d */
   readonly counts: Int32Array;
+  /** where the counts live and which kernels run (plain TypeScript unless an engine made it) */
+  readonly host: VsaHost;
   /** largest |weight| sum added so far: a bound on |c_d| used to detect overflow */
   #bound = 0;
 
-  constructor(dim: number, counts?: Int32Array) {
+  constructor(dim: number, counts?: Int32Array, host: VsaHost = jsHost) {
     this.dim = checkDim(dim, 'Accumulator.dim');
     if (counts && counts.length !== dim) throw new TritwiseError('E_SHAPE', 'wrong counts length', { where: 'Accumulator', expected: dim, got: counts.length });
-    this.counts = counts ?? new Int32Array(dim);
+    this.host = host;
+    this.counts = counts ?? host.counts(dim);
     if (counts) for (const v of counts) this.#bound = Math.max(this.#bound, Math.abs(v));
   }
 
@@ -74,7 +59,7 @@ export class Accumulator {
     this.#check(x, 'Accumulator.add');
     checkWeight(weight, 'Accumulator.add.weight');
     this.#grow(weight, 'Accumulator.add');
-    addPlanes(this.counts, x.plus, x.minus, 0, 0, weight);
+    this.host.kernels.accAdd(this.counts, x.plus, x.minus, 0, null, null, 0, weight);
     return this;
   }
 
@@ -100,7 +85,7 @@ export class Accumulator {
     }
     checkWeight(weight, 'Accumulator.addBound.weight');
     this.#grow(weight, 'Accumulator.addBound');
-    addBoundPlanes(this.counts, A.plus, A.minus, i * A.wordsPerRow, B.plus, B.minus, j * B.wordsPerRow, weight);
+    this.host.kernels.accAdd(this.counts, A.plus, A.minus, i * A.wordsPerRow, B.plus, B.minus, j * B.wordsPerRow, weight);
     return this;
   }
 
@@ -124,20 +109,16 @@ export class Accumulator {
    * given, the tie-breaker's trit (e.g. a fixed random bipolar vector for a dense result).
    */
   threshold(theta = 0, ties?: TritVector): TritVector {
+    return this.thresholdInto(this.host.vector(this.dim), theta, ties);
+  }
+
+  /** threshold() into `out` (allocation-free). */
+  thresholdInto(out: TritVector, theta = 0, ties?: TritVector): TritVector {
     if (!(theta >= 0)) throw new TritwiseError('E_ARG', 'invalid threshold', { where: 'Accumulator.threshold', expected: 'θ ≥ 0', got: theta });
     if (ties) this.#check(ties, 'Accumulator.threshold.ties');
-    const out = new TritVector(this.dim);
-    const c = this.counts;
-    for (let d = 0; d < this.dim; d++) {
-      const v = c[d]!;
-      const bit = 1 << (d & 31), w = d >>> 5;
-      if (v > theta) out.plus[w]! |= bit;
-      else if (v < -theta) out.minus[w]! |= bit;
-      else if (ties) {
-        out.plus[w]! |= ties.plus[w]! & bit;
-        out.minus[w]! |= ties.minus[w]! & bit;
-      }
-    }
+    this.#check(out, 'Accumulator.threshold.out');
+    this.host.kernels.threshold(this.counts, theta, ties ? ties.plus : null, ties ? ties.minus : null, out.plus, out.minus);
+    out.invalidateMetadata();
     return out;
   }
 
@@ -149,15 +130,15 @@ export class Accumulator {
   /** Σ_d c_d · x_d, exact. */
   dot(x: TritVector): number {
     this.#check(x, 'Accumulator.dot');
-    const D = this.dim, c = this.counts;
-    let s = 0;
-    for (let word = 0, d0 = 0; d0 < D; word++, d0 += 32) {
-      const pw = x.plus[word]!, mw = x.minus[word]!;
-      if ((pw | mw) === 0) continue;
-      const n = Math.min(32, D - d0);
-      for (let b = 0; b < n; b++) s += c[d0 + b]! * (((pw >>> b) & 1) - ((mw >>> b) & 1));
+    return this.host.kernels.accDot(this.counts, x.plus, x.minus, 0, null, null, 0);
+  }
+
+  /** Σ_d c_d · (A[i] ⊙ B[j])_d, exact (rows of two tensors: no copies). */
+  dotBoundRows(A: TernaryTensor, i: number, B: TernaryTensor, j: number): number {
+    if (A.cols !== this.dim || B.cols !== this.dim || !(i >= 0 && i < A.rows && j >= 0 && j < B.rows)) {
+      throw new TritwiseError('E_SHAPE', 'rows do not match the accumulator', { where: 'Accumulator.dotBoundRows', expected: `rows of width ${this.dim}`, got: `${A.rows}×${A.cols}[${i}], ${B.rows}×${B.cols}[${j}]` });
     }
-    return s;
+    return this.host.kernels.accDot(this.counts, A.plus, A.minus, i * A.wordsPerRow, B.plus, B.minus, j * B.wordsPerRow);
   }
 
   /** Σ_d c_d² */
@@ -170,17 +151,15 @@ export class Accumulator {
   /** Unbinding of the integer sum by a key: q_d = key_d · c_d (exact; the query a cleanup scores). */
   unbind(key: TritVector, out = new Int32Array(this.dim)): Int32Array {
     this.#check(key, 'Accumulator.unbind');
-    const D = this.dim, c = this.counts;
-    for (let word = 0, d0 = 0; d0 < D; word++, d0 += 32) {
-      const pw = key.plus[word]!, mw = key.minus[word]!;
-      const n = Math.min(32, D - d0);
-      for (let b = 0; b < n; b++) out[d0 + b] = c[d0 + b]! * (((pw >>> b) & 1) - ((mw >>> b) & 1));
-    }
+    if (out.length !== this.dim) throw new TritwiseError('E_SHAPE', 'wrong output length', { where: 'Accumulator.unbind', expected: this.dim, got: out.length });
+    this.host.kernels.accUnbind(this.counts, key.plus, key.minus, 0, null, null, 0, out);
     return out;
   }
 
+  /** A copy in the same memory, on the same kernels. */
   clone(): Accumulator {
-    const a = new Accumulator(this.dim, this.counts.slice());
+    const a = new Accumulator(this.dim, undefined, this.host);
+    a.counts.set(this.counts);
     a.#bound = this.#bound;
     return a;
   }
@@ -201,7 +180,7 @@ export interface BundleOptions {
   ties?: TritVector;
 }
 
-/** The exact integer sum Σ w_i x_i of a list of hypervectors. */
+/** The exact integer sum Σ w_i x_i of a list of hypervectors (plain TypeScript). */
 export function bundleSum(xs: readonly TritVector[], weights?: ArrayLike<number>): Accumulator {
   if (xs.length === 0) throw new TritwiseError('E_ARG', 'cannot bundle an empty list', { where: 'bundle', expected: 'at least one hypervector', got: 0 });
   checkSameDim('bundle', ...xs);

@@ -9,15 +9,21 @@
  * into the same single GEMV; their scores are exact integers:
  *   score[b, m] = Σ_j 3^j · acc[b·P + j, m]
  * cleanup(x) = argmax_m score(x, m), reported with its cosine  score / (‖x‖ · √nnz(item_m)).
+ *
+ * A memory runs on a VsaEngine (engine/engine.ts): its backend does the GEMVs and its kernels the
+ * digit planes. Without options it uses the shared default engine ('auto': wasm where it loads).
+ * On the wasm backend, items that are all ±1 (dense bipolar) are scored with the 1-bit signs
+ * layout (one popcount per 128 trits).
  */
 import type { Backend, TernaryWeights } from '../backend/backend.js';
 import { createBackend } from '../backend/registry.js';
 import { TritwiseError } from '../errors.js';
-import { popcount32, wordsFor } from '../tensor/bits.js';
+import { wordsFor } from '../tensor/bits.js';
 import { TernaryTensor } from '../tensor/ternary-tensor.js';
 import { TritVector } from '../tensor/trit-vector.js';
 import { Accumulator } from './accumulator.js';
 import { combinePlaneScores, digitsFor, maxAbs, writeDigitPlanes } from './digit-planes.js';
+import { defaultVsaEngine, VsaEngine } from './engine/engine.js';
 import { checkDim, symbolVector, type RandomOptions } from './hypervector.js';
 
 export interface CleanupResult {
@@ -30,7 +36,12 @@ export interface CleanupResult {
 }
 
 export interface ItemMemoryOptions extends RandomOptions {
-  /** a Backend, or a backend name for createBackend (default 'ref') */
+  /**
+   * the VSA engine, or its name ('auto' | 'js' | 'wasm'). Default: the shared default engine, or,
+   * when only `backend` is given, the engine that matches it ('wasm' on a wasm backend, else 'js').
+   */
+  engine?: VsaEngine | string;
+  /** a Backend, or a backend name for createBackend, for the GEMVs (default: the engine's) */
   backend?: Backend | string;
   /** seed for vectors made by `symbol(name)` (default 0) */
   seed?: number;
@@ -42,6 +53,7 @@ const MAX_SCORES_PER_CALL = 8 << 20;
 export class ItemMemory {
   readonly dim: number;
   readonly backend: Backend;
+  readonly engine: VsaEngine;
   readonly seed: number;
   readonly density: number;
   readonly #wpr: number;
@@ -52,11 +64,12 @@ export class ItemMemory {
   #nnz: Float64Array;
   #handle: TernaryWeights | null = null;
   #tensor: TernaryTensor | null = null;
-  /** true when create() made the backend from a name (then dispose() frees it) */
-  #ownsBackend = false;
+  /** what create() made from names (dispose() frees them) */
+  #owned: { dispose(): Promise<void> }[] = [];
 
-  private constructor(dim: number, backend: Backend, opts: ItemMemoryOptions) {
+  private constructor(dim: number, engine: VsaEngine, backend: Backend, opts: ItemMemoryOptions) {
     this.dim = checkDim(dim, 'ItemMemory.dim');
+    this.engine = engine;
     this.backend = backend;
     this.seed = opts.seed ?? 0;
     this.density = opts.density ?? 1;
@@ -67,11 +80,19 @@ export class ItemMemory {
   }
 
   static async create(dim: number, opts: ItemMemoryOptions = {}): Promise<ItemMemory> {
-    const b = opts.backend;
-    if (typeof b === 'object') return new ItemMemory(dim, b, opts);
     checkDim(dim, 'ItemMemory.dim');
-    const mem = new ItemMemory(dim, await createBackend(b ?? 'ref'), opts);
-    mem.#ownsBackend = true;
+    const owned: { dispose(): Promise<void> }[] = [];
+    let backend = typeof opts.backend === 'object' ? opts.backend : undefined;
+    if (typeof opts.backend === 'string') owned.push((backend = await createBackend(opts.backend)));
+    let engine: VsaEngine;
+    if (typeof opts.engine === 'object') engine = opts.engine;
+    else if (opts.engine !== undefined || backend) {
+      const name = opts.engine ?? (backend!.name === 'wasm' ? 'wasm' : 'js');
+      // an engine made here on a given backend shares it (and does not dispose it)
+      owned.push((engine = await VsaEngine.create(name, { backend })));
+    } else engine = await defaultVsaEngine();
+    const mem = new ItemMemory(dim, engine, backend ?? engine.backend, opts);
+    mem.#owned = owned.reverse();
     return mem;
   }
 
@@ -126,9 +147,7 @@ export class ItemMemory {
     }
     this.#plus.set(v.plus, m * w);
     this.#minus.set(v.minus, m * w);
-    let nz = 0;
-    for (let k = 0; k < w; k++) nz += popcount32(v.plus[k]! | v.minus[k]!);
-    this.#nnz[m] = nz;
+    this.#nnz[m] = this.engine.kernels.nnz(v.plus, v.minus, 0, w);
     this.#names.push(name);
     this.#index.set(name, m);
     this.#invalidate();
@@ -215,7 +234,13 @@ export class ItemMemory {
     }
     const P = digitsFor(mx);
     const planes = TernaryTensor.zeros(queries.length * P, this.dim);
-    queries.forEach((q, b) => writeDigitPlanes(q, planes, b * P, P));
+    const w = planes.wordsPerRow;
+    queries.forEach((q, b) => {
+      // Int32 queries are integers by type: the engine's kernel; anything else is checked (writeDigitPlanes)
+      if (q instanceof Int32Array) this.engine.kernels.digitPlanes(q, P, planes.plus, planes.minus, b * P * w, w);
+      else writeDigitPlanes(q, planes, b * P, P);
+    });
+    planes.invalidateMetadata();
     return this.scorePlanes(planes, P);
   }
 
@@ -241,11 +266,7 @@ export class ItemMemory {
     }
     const scores = await this.scoreTrits(t);
     const out: CleanupResult[] = [];
-    for (let b = 0; b < t.rows; b++) {
-      let nz = 0;
-      for (let k = 0; k < this.#wpr; k++) nz += popcount32(t.plus[b * this.#wpr + k]! | t.minus[b * this.#wpr + k]!);
-      out.push(this.#result(scores, b * this.size, Math.sqrt(nz)));
-    }
+    for (let b = 0; b < t.rows; b++) out.push(this.#result(scores, b * this.size, Math.sqrt(this.engine.kernels.nnz(t.plus, t.minus, b * this.#wpr, this.#wpr))));
     return out;
   }
 
@@ -288,9 +309,9 @@ export class ItemMemory {
     this.#invalidate();
   }
 
-  /** Release the items and, if this memory created its backend from a name, dispose of it. */
+  /** Release the items and dispose of the engine or backend this memory made from a name. */
   async dispose(): Promise<void> {
     this.#invalidate();
-    if (this.#ownsBackend) await this.backend.dispose();
+    for (const o of this.#owned.splice(0)) await o.dispose();
   }
 }

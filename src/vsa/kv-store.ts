@@ -52,7 +52,8 @@ export class KeyValueStore {
 
   private constructor(dim: number, keyVectors: ItemMemory, values: ItemMemory, opts: KeyValueStoreOptions) {
     this.dim = dim;
-    this.memory = new Accumulator(dim);
+    // the sum lives in the value memory's engine (wasm memory and kernels on the wasm engine)
+    this.memory = new Accumulator(dim, undefined, values.engine);
     this.keyVectors = keyVectors;
     this.values = values;
     this.decoder = checkDecoder(opts.decoder ?? 'single', 'KeyValueStore.decoder');
@@ -64,7 +65,7 @@ export class KeyValueStore {
     checkDim(dim, 'KeyValueStore.dim');
     const values = opts.values ?? (await ItemMemory.create(dim, { ...opts, seed: (opts.seed ?? 0) + 1 }));
     if (values.dim !== dim) throw new TritwiseError('E_SHAPE', 'value codebook dimension differs', { where: 'KeyValueStore.create', expected: dim, got: values.dim });
-    const keys = await ItemMemory.create(dim, { ...opts, backend: values.backend });
+    const keys = await ItemMemory.create(dim, { ...opts, engine: values.engine, backend: values.backend });
     return new KeyValueStore(dim, keys, values, opts);
   }
 

@@ -78,6 +78,36 @@ describe('wasm backend layouts and zero skipping', () => {
     await be.dispose();
   });
 
+  it('weights with no zeros use the 1-bit signs layout for ternary × ternary, exactly (groups, ragged rows and columns)', async () => {
+    const be = await WasmBackend.create({ threads: 2, parallelMinWork: 0 });
+    for (const [rows, cols, gs] of [
+      [1, 64, 0],
+      [7, 300, 0],
+      [11, 1000, 256],
+      [31, 4100, 2048],
+      [3, 20_000, 0], // 157 blocks: the kernel's counters are widened mid-row
+    ] as const) {
+      const signs = randomFloats(rows * cols, rows + cols);
+      const t = TernaryTensor.fromTrits(Array.from(signs, (v) => (v >= 0 ? 1 : -1)), rows, cols, { groupSize: gs || undefined, groupScales: gs ? new Array(rows * Math.ceil(cols / gs)).fill(1) : undefined });
+      const h = await be.uploadTernary(t);
+      for (const batch of [1, 2, 5]) {
+        // activations with zeros (so pc(nz_u) varies per group) and with none
+        const x = randomFloats(batch * cols, batch * 31 + cols);
+        const u = batch === 2 ? TernaryTensor.fromTrits(Array.from(x, (v) => (v >= 0 ? 1 : -1)), batch, cols) : quantizeTernaryPerToken(x, batch, cols);
+        expect(Array.from(await be.matmulTernary(h, u)), `${rows}×${cols} gs${gs} b${batch}`).toEqual(Array.from(naiveIntAcc(t, u.toTrits(), batch)));
+      }
+      expect(be.layoutInfo(h)).toMatchObject({ density: 1, signs: { nblk: Math.ceil((gs || cols) / 128) }, blocks: null });
+      be.release(h);
+    }
+    // one zero anywhere keeps the two-plane blocks layout
+    const z = TernaryTensor.fromTrits([0, ...new Array(127).fill(1)], 1, 128);
+    const hz = await be.uploadTernary(z);
+    expect(Array.from(await be.matmulTernary(hz, z))).toEqual([127]);
+    expect(be.layoutInfo(hz)).toMatchObject({ signs: null, blocks: { nblk: 1 } });
+    await expect(WasmBackend.create({ signs: 'always' as 'auto' })).rejects.toMatchObject({ code: 'E_ARG' });
+    await be.dispose();
+  });
+
   it('outputs land in caller buffers, released handles are refused, and dispose is idempotent', async () => {
     const be = await WasmBackend.create({ threads: 2, parallelMinWork: 0 });
     const t = quantize(randomFloats(300 * 96, 1), 300, 96, 'twn').tensor;
@@ -115,6 +145,18 @@ describe('wasm backend layouts and zero skipping', () => {
       }
       be.release(h);
     }
+    await be.dispose();
+  });
+
+  it('rows longer than the SIMD128 kernel’s flush interval (2048 blocks = 131,072 columns) stay exact, with extreme activations', async () => {
+    const be = await WasmBackend.create({ threads: 1 });
+    const rows = 3,
+      cols = 140_000;
+    const trits = Int8Array.from({ length: rows * cols }, (_, i) => (i % 5 === 0 ? 0 : i % 3 === 0 ? -1 : 1));
+    const t = TernaryTensor.fromTrits(trits, rows, cols);
+    const h = await be.uploadTernary(t);
+    const q = Int8Array.from({ length: 2 * cols }, (_, i) => (i % 11 === 0 ? -128 : i % 2 ? 127 : -127));
+    expect(Array.from(await be.matmulI8(h, q, 2))).toEqual(Array.from(naiveIntAcc(t, q, 2)));
     await be.dispose();
   });
 

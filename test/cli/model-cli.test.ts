@@ -40,7 +40,7 @@ describe('model commands', () => {
     const r = cli('run', f('q'), '--prompt', 'the cat', '-n', '6', '--temperature', '0.8', '--seed', '3');
     expect(r.code, r.err).toBe(0);
     expect(r.out.startsWith('the cat')).toBe(true);
-    expect(r.err).toMatch(/6 tokens in [\d.]+ s: [\d.]+ tokens\/s \(backend ref\)/);
+    expect(r.err).toMatch(/6 tokens in [\d.]+ s: [\d.]+ tokens\/s \(backend wasm\)/);
     expect(cli('run', f('q'), '--prompt', 'the cat', '-n', '6', '--temperature', '0.8', '--seed', '3').out).toBe(r.out);
     const e = cli('eval', f('q'), '--text', f('text.txt'), '--ctx', '32', '--limit', '2', '--json');
     expect(e.code, e.err).toBe(0);

@@ -59,7 +59,13 @@ describe('tritwise vsa (built bin)', () => {
     expect(readFileSync(join(out, 'vsa-capacity-load.svg'), 'utf8')).toContain('theory AMP (state evol.)');
     const speed = JSON.parse(readFileSync(join(out, 'vsa-speed.json'), 'utf8'));
     expect(speed.rows.map((x: { op: string }) => x.op)).toContain('bind');
-    for (const x of speed.rows) expect(x.median_us).toBeGreaterThan(0);
+    expect(speed).toMatchObject({ dim: 256, threads: 1 });
+    for (const x of speed.rows) {
+      expect(x.js_us).toBeGreaterThan(0);
+      expect(x.wasm_us).toBeGreaterThan(0);
+      expect(x.speedup).toBeCloseTo(x.js_us / x.wasm_us, 6);
+    }
+    expect(r.out).toMatch(/plain JS µs.*WASM µs/);
     expect(r.out).toMatch(/single.*greedy.*AMP/);
   });
 });

@@ -4,6 +4,7 @@ import { TritVector } from '../../src/tensor/trit-vector.js';
 import { Accumulator } from '../../src/vsa/accumulator.js';
 import { decode, type DecoderName } from '../../src/vsa/decode/index.js';
 import { ampCore } from '../../src/vsa/decode/amp.js';
+import { jsKernels } from '../../src/vsa/engine/kernels.js';
 import { randomCodebook } from '../../src/vsa/hypervector.js';
 import { ItemMemory } from '../../src/vsa/item-memory.js';
 import { KeyValueStore } from '../../src/vsa/kv-store.js';
@@ -124,8 +125,7 @@ describe('decoders (D = 1,024, M = 1,000 random values)', () => {
     const D = 64, rng = seededRandom(8);
     const K = randomCodebook(2, D, rng), V = randomCodebook(3, D, rng);
     const R = new Accumulator(D).addBound(TritVector.fromRow(K, 0), TritVector.fromRow(V, 2)).addBound(TritVector.fromRow(K, 1), TritVector.fromRow(V, 0)).counts;
-    const dense = (t: typeof K) => Float32Array.from(t.toTrits());
-    const out = ampCore({ R, K: Int8Array.from(K.toTrits()), V: dense(V), logTail: new Float64Array(2).fill(-Infinity), secs: Int32Array.of(0, 1), L: 3, lists: Int32Array.of(0, 1, 2, 0, 1, 2), E: new Float64Array(6).fill(D), maxIterations: 30, onsager: true });
+    const out = ampCore({ R, session: jsKernels.ampSession(K, V), logTail: new Float64Array(2).fill(-Infinity), secs: Int32Array.of(0, 1), L: 3, lists: Int32Array.of(0, 1, 2, 0, 1, 2), E: new Float64Array(6).fill(D), maxIterations: 30, onsager: true });
     expect(out.p[2]).toBeGreaterThan(0.999);
     expect(out.p[3]).toBeGreaterThan(0.999);
     expect(out.tau2).toBeLessThan(1e-6);

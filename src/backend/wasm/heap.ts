@@ -27,6 +27,9 @@ export class Heap {
   #u32!: Uint32Array;
   #f32!: Float32Array;
   #u16!: Uint16Array;
+  #f64!: Float64Array;
+  /** Every buffer this memory has had (a grow gives a new, longer one; old views stay valid). */
+  readonly #buffers = new WeakSet<ArrayBufferLike>();
 
   constructor(readonly maxPages: number) {
     this.memory = new WebAssembly.Memory({ initial: 32, maximum: maxPages, shared: true });
@@ -35,12 +38,23 @@ export class Heap {
 
   #refresh(): void {
     const b = this.memory.buffer;
+    this.#buffers.add(b);
     this.#u8 = new Uint8Array(b);
     this.#i8 = new Int8Array(b);
     this.#i32 = new Int32Array(b);
     this.#u32 = new Uint32Array(b);
     this.#f32 = new Float32Array(b);
     this.#u16 = new Uint16Array(b);
+    this.#f64 = new Float64Array(b);
+  }
+
+  /** Whether a typed array (or a buffer) is in this memory (then a view's byteOffset is its address). */
+  owns(a: ArrayBufferView | ArrayBufferLike): boolean {
+    const b = ArrayBuffer.isView(a) ? a.buffer : a;
+    if (this.#buffers.has(b)) return true;
+    if (b !== this.memory.buffer) return false;
+    this.#buffers.add(b);
+    return true;
   }
 
   get bytes(): number {
@@ -63,6 +77,9 @@ export class Heap {
   }
   get u16(): Uint16Array {
     return this.#u16;
+  }
+  get f64(): Float64Array {
+    return this.#f64;
   }
 
   /** A 64-byte-aligned block of at least `bytes` bytes (contents undefined). */

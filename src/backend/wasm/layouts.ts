@@ -4,6 +4,10 @@
  *   codes   (ternary×int8, ternary×f32)  2 bits per trit, code t+1, 64 trits per 16-byte block,
  *           byte j of a block = columns 16m + j at bits 2m (see src/kernels/ternary-i8.ts)
  *   blocks  (ternary×ternary)            128 trits per 32-byte block: [nz = w⁺|w⁻][neg = w⁻]
+ *   signs   (ternary×ternary, weights with no zeros, e.g. a VSA item memory of dense bipolar
+ *           vectors)                       128 trits per 16-byte block: the sign bits w⁻ only
+ *   lut     (ternary×int8 without zero skipping) 4-bit pair indices, 16 rows per 16-byte vector
+ *           (src/kernels/lut-i8.ts), and the group scales transposed to [G][rows padded to 16]
  *   sparse  (all three, for mostly-zero weights) per row and group, u16 column lists of the +1s
  *           and the −1s with u32 offsets (src/kernels/sparse.ts)
  *
@@ -58,8 +62,8 @@ function stagePlanes(heap: Heap, t: TernaryTensor): { plus: number; minus: numbe
   return { plus, minus };
 }
 
-/** The block bitmap from the tensor's word bitmap: a block is live if any of its words is. */
-function blockMask(heap: Heap, t: TernaryTensor, { gc, G }: GroupShape, nblk: number, blockWords: number): { mask: number; maskWords: number; zeroBlockFraction: number } {
+/** Per row, one bit per block: whether any of its words holds a nonzero trit (from the tensor's word bitmap). */
+function blockLiveness(t: TernaryTensor, { gc, G }: GroupShape, nblk: number, blockWords: number): { words: Uint32Array; maskWords: number; zeroBlockFraction: number } {
   const maskWords = Math.ceil((G * nblk) / 32);
   const words = new Uint32Array(t.rows * maskWords);
   const wm = t.nonzeroWordMask();
@@ -79,11 +83,55 @@ function blockMask(heap: Heap, t: TernaryTensor, { gc, G }: GroupShape, nblk: nu
     }
   }
   const total = t.rows * G * nblk;
-  const zeroBlockFraction = total ? zero / total : 0;
-  if (zeroBlockFraction < 1 / 16 || words.length === 0) return { mask: 0, maskWords: 0, zeroBlockFraction };
+  return { words, maskWords, zeroBlockFraction: total ? zero / total : 0 };
+}
+
+/** Below this fraction of all-zero blocks a bitmap costs more than it skips. */
+const MASK_MIN_ZERO_FRACTION = 1 / 16;
+
+/** The block bitmap, kept only when enough blocks are all zero. */
+function blockMask(heap: Heap, t: TernaryTensor, shape: GroupShape, nblk: number, blockWords: number): { mask: number; maskWords: number; zeroBlockFraction: number } {
+  const { words, maskWords, zeroBlockFraction } = blockLiveness(t, shape, nblk, blockWords);
+  if (zeroBlockFraction < MASK_MIN_ZERO_FRACTION || words.length === 0) return { mask: 0, maskWords: 0, zeroBlockFraction };
   const mask = heap.alloc(words.byteLength, 'block mask');
   heap.u32.set(words, mask >>> 2);
   return { mask, maskWords, zeroBlockFraction };
+}
+
+/** Whether the codes layout would skip blocks (then the masked codes kernel beats the lut one). */
+export function skipsBlocks(t: TernaryTensor): boolean {
+  const shape = groupShape(t);
+  return blockLiveness(t, shape, Math.ceil(shape.gc / CODE_BLOCK), CODE_BLOCK / 32).zeroBlockFraction >= MASK_MIN_ZERO_FRACTION;
+}
+
+export interface LutLayout {
+  ptr: number;
+  /** quads (4 columns) per group */
+  nq: number;
+  /** row blocks of 16 */
+  blocks: number;
+  /** group scales transposed to [G][blocks·16] (0 without group scales) */
+  gsT: number;
+}
+
+export function buildLut(heap: Heap, k: KernelExports, t: TernaryTensor): LutLayout {
+  const { gc, G } = groupShape(t);
+  const nq = Math.ceil(gc / 4);
+  const blocks = Math.ceil(t.rows / 16);
+  const ptr = heap.alloc(blocks * G * nq * 16, 'lut');
+  const p = stagePlanes(heap, t);
+  k.planesToLut(p.plus, p.minus, ptr, t.rows, t.cols, t.wordsPerRow, gc, G, nq);
+  heap.free(p.plus);
+  heap.free(p.minus);
+  let gsT = 0;
+  if (t.groupScales) {
+    const R = blocks * 16;
+    gsT = heap.alloc(G * R * 4, 'transposed group scales');
+    const f = heap.f32;
+    f.fill(0, gsT >>> 2, (gsT >>> 2) + G * R);
+    for (let r = 0; r < t.rows; r++) for (let g = 0; g < G; g++) f[(gsT >>> 2) + g * R + r] = t.groupScales[r * G + g]!;
+  }
+  return { ptr, nq, blocks, gsT };
 }
 
 export function buildCodes(heap: Heap, k: KernelExports, t: TernaryTensor): BlockLayout {
@@ -106,6 +154,18 @@ export function buildBlocks(heap: Heap, k: KernelExports, t: TernaryTensor): Blo
   heap.free(p.plus);
   heap.free(p.minus);
   return { ptr, nblk, ...blockMask(heap, t, shape, nblk, PLANE_BLOCK / 32) };
+}
+
+/** Signs layout (every trit of `t` is ±1): the minus plane cut into 16-byte blocks per group. */
+export function buildSigns(heap: Heap, k: KernelExports, t: TernaryTensor): BlockLayout {
+  const shape = groupShape(t);
+  const nblk = Math.ceil(shape.gc / PLANE_BLOCK);
+  const ptr = heap.alloc(t.rows * shape.G * nblk * 16, 'signs');
+  const minus = heap.alloc(t.minus.length * 4, 'planes');
+  heap.u32.set(t.minus, minus >>> 2);
+  k.planesToSigns(minus, ptr, t.rows, t.cols, t.wordsPerRow, shape.gc, shape.G, nblk);
+  heap.free(minus);
+  return { ptr, nblk, mask: 0, maskWords: 0, zeroBlockFraction: 0 };
 }
 
 /** Column lists of the +1s and −1s per (row, group); needs cols ≤ 65536 (u16 indices). */

@@ -7,14 +7,16 @@
  * tensor is mostly zeros; dense f32 weights are stored with rows padded to 4 floats. Each call
  * stages the activations into reusable scratch buffers (padding, permutation, sums), runs the
  * kernel on every thread, and copies the result out. Calls are serialized (one job at a time).
+ * Ternary weights with no zeros at all (dense bipolar, like a VSA item memory) use the signs
+ * layout for ternary×ternary: one bit per trit, one popcount per 128 trits.
  */
 import { TritwiseError } from '../../errors.js';
 import type { MultiTritTensor } from '../../tensor/multi-trit-tensor.js';
 import type { TernaryTensor } from '../../tensor/ternary-tensor.js';
-import type { Backend, DenseWeights, MultiTritWeights, TernaryWeights } from '../backend.js';
+import type { ActivationMode, AttentionShape, Backend, DenseWeights, MultiTritWeights, TernaryWeights } from '../backend.js';
 import type { BackendOptions } from '../registry.js';
 import { Heap, Scratch } from './heap.js';
-import { buildBlocks, buildCodes, buildSparse, density, groupShape, type BlockLayout, type SparseLayout } from './layouts.js';
+import { buildBlocks, buildCodes, buildLut, buildSigns, buildSparse, density, groupShape, skipsBlocks, type BlockLayout, type LutLayout, type SparseLayout } from './layouts.js';
 import { instantiate, loadKernels, type KernelExports, type SimdChoice, type SimdFeatures } from './module.js';
 import { multiF32, multiI8, releaseMulti, uploadMulti, type MultiContext } from './multi-trit.js';
 import type { Platform } from './platform.js';
@@ -29,6 +31,8 @@ export interface WasmBackendOptions extends BackendOptions {
   sparse?: 'auto' | 'never' | 'always';
   /** Maximum WebAssembly memory in 64 KiB pages (default 65536 = 4 GiB). */
   maxPages?: number;
+  /** ternary×ternary with weights that have no zeros: the 1-bit signs layout (default 'auto') or never. */
+  signs?: 'auto' | 'never';
 }
 
 /** Below these densities (nonzero fraction) the sparse kernels beat the block kernels. */
@@ -38,6 +42,10 @@ interface WasmTernary extends TernaryWeights {
   gc: number;
   codes: BlockLayout | null;
   blocks: BlockLayout | null;
+  signs: BlockLayout | null;
+  lut: LutLayout | null;
+  /** whether the codes layout skips all-zero blocks (decided on first int8 use) */
+  skips: boolean | null;
   sparse: SparseLayout | null;
   density: number;
   scales: number;
@@ -67,6 +75,7 @@ export class WasmBackend implements Backend {
   readonly #features: SimdFeatures;
   readonly #minWork: number;
   readonly #sparse: 'auto' | 'never' | 'always';
+  readonly #signs: boolean;
   readonly #platform: string;
   readonly #table: number;
   readonly #raw: Scratch;
@@ -74,6 +83,13 @@ export class WasmBackend implements Backend {
   readonly #act: Scratch;
   readonly #sums: Scratch;
   readonly #out: Scratch;
+  readonly #q8: Scratch;
+  readonly #xsc: Scratch;
+  readonly #acc: Scratch;
+  readonly #att: Scratch;
+  readonly #tab: Scratch;
+  readonly #acc16: Scratch;
+  readonly #sacc: Scratch;
   #tail: Promise<unknown> = Promise.resolve();
   #disposed = false;
 
@@ -85,6 +101,7 @@ export class WasmBackend implements Backend {
     this.#platform = platform;
     this.#minWork = opts.parallelMinWork ?? 1 << 17;
     this.#sparse = opts.sparse ?? 'auto';
+    this.#signs = opts.signs !== 'never';
     this.#table = heap.alloc(256 * 16, 'f32 multiplier table');
     k.initF32Table(this.#table);
     this.#raw = new Scratch(heap, 'raw activations');
@@ -92,6 +109,13 @@ export class WasmBackend implements Backend {
     this.#act = new Scratch(heap, 'staged activations');
     this.#sums = new Scratch(heap, 'activation block sums');
     this.#out = new Scratch(heap, 'output');
+    this.#q8 = new Scratch(heap, 'quantized activations');
+    this.#xsc = new Scratch(heap, 'activation scales');
+    this.#acc = new Scratch(heap, 'integer accumulators');
+    this.#att = new Scratch(heap, 'attention scratch');
+    this.#tab = new Scratch(heap, 'lookup tables');
+    this.#acc16 = new Scratch(heap, 'lut group sums');
+    this.#sacc = new Scratch(heap, 'lut row sums');
   }
 
   static async create(opts: WasmBackendOptions = {}, platform?: Platform): Promise<WasmBackend> {
@@ -101,6 +125,9 @@ export class WasmBackend implements Backend {
     if (opts.sparse !== undefined && !['auto', 'never', 'always'].includes(opts.sparse)) {
       throw new TritwiseError('E_ARG', 'invalid sparse option', { where: 'wasm backend option sparse', expected: 'auto | never | always', got: opts.sparse });
     }
+    if (opts.signs !== undefined && !['auto', 'never'].includes(opts.signs)) {
+      throw new TritwiseError('E_ARG', 'invalid signs option', { where: 'wasm backend option signs', expected: 'auto | never', got: opts.signs });
+    }
     const { module, features } = await loadKernels(plat, opts.simd ?? 'auto');
     const heap = new Heap(opts.maxPages ?? 65536);
     const main = await instantiate(module, heap.memory);
@@ -109,12 +136,22 @@ export class WasmBackend implements Backend {
   }
 
   describe(): Record<string, unknown> {
-    return { backend: 'wasm', threads: this.#pool.workers + 1, simd: this.#features, runtime: this.#platform, memory_bytes: this.#heap.bytes };
+    return { backend: 'wasm', threads: this.#pool.workers + 1, simd: this.#features, runtime: this.#platform, memory_bytes: this.#heap.bytes, memory_used: this.#heap.used };
   }
 
   /** The worker pool (for tests and diagnostics). */
   get pool(): WorkerPool {
     return this.#pool;
+  }
+
+  /** The shared memory and its allocator (the VSA wasm engine places hypervectors here). */
+  get heap(): Heap {
+    return this.#heap;
+  }
+
+  /** The kernel module's exports on the calling thread (for single-thread kernels such as the VSA ops). */
+  get kernels(): KernelExports {
+    return this.#k;
   }
 
   /** One call at a time: the scratch buffers and the control block are shared. */
@@ -141,7 +178,7 @@ export class WasmBackend implements Backend {
         gscales = this.#heap.alloc(Math.max(w.groupScales.length, 1) * 4, 'group scales');
         this.#heap.f32.set(w.groupScales, gscales >>> 2);
       }
-      const h: WasmTernary = { kind: 'ternary', backend: 'wasm', rows: w.rows, cols: w.cols, groupSize: w.groupSize, groups: G, tensor: w, gc, codes: null, blocks: null, sparse: null, density: density(w), scales, gscales, released: false };
+      const h: WasmTernary = { kind: 'ternary', backend: 'wasm', rows: w.rows, cols: w.cols, groupSize: w.groupSize, groups: G, tensor: w, gc, codes: null, blocks: null, signs: null, lut: null, skips: null, sparse: null, density: density(w), scales, gscales, released: false };
       return h;
     });
   }
@@ -186,9 +223,27 @@ export class WasmBackend implements Backend {
     return true;
   }
 
+  /** Where a kernel writes n 4-byte outputs: straight into `out` when it is heap memory that none of `reads` overlaps. */
+  #outPtr(out: Int32Array | Float32Array | undefined, n: number, ...reads: ArrayBufferView[]): number {
+    if (out && out.length >= n && this.#heap.owns(out)) {
+      const a = out.byteOffset, e = a + n * 4;
+      if (reads.every((r) => !this.#heap.owns(r) || r.byteOffset >= e || r.byteOffset + r.byteLength <= a)) return a;
+    }
+    return this.#out.ensure(n * 4);
+  }
+
+  /** The address of f32 activations: in place when they are heap memory, else copied to `scratch`. */
+  #inF32(x: Float32Array, n: number, scratch: Scratch): number {
+    if (this.#heap.owns(x)) return x.byteOffset;
+    const p = scratch.ensure(n * 4);
+    this.#heap.f32.set(x.subarray(0, n), p >>> 2);
+    return p;
+  }
+
   #result<T extends Int32Array | Float32Array>(ctor: { new (n: number): T }, n: number, out: T | undefined, outPtr: number, where: string): T {
     if (out && out.length < n) throw new TritwiseError('E_SHAPE', 'output buffer too short', { where, expected: n, got: out.length });
     const y = out ?? new ctor(n);
+    if (this.#heap.owns(y) && y.byteOffset === outPtr) return y;
     const view = y instanceof Int32Array ? this.#heap.i32 : this.#heap.f32;
     y.set(view.subarray(outPtr >>> 2, (outPtr >>> 2) + n) as T);
     return y;
@@ -202,24 +257,10 @@ export class WasmBackend implements Backend {
       checkLength(q.length, batch * h.cols, 'activations', where);
       const n = batch * h.rows * h.groups;
       if (out) checkLength(out.length, n, 'output buffer', where);
-      const outPtr = this.#out.ensure(n * 4);
+      const outPtr = this.#outPtr(out, n);
       const raw = this.#raw.ensure(batch * h.cols);
       this.#heap.i8.set(q.subarray(0, batch * h.cols), raw);
-      const par = this.#parallel(h.rows, h.cols, batch);
-      if (this.#useSparse(h, 'i8')) {
-        const s = h.sparse!;
-        await this.#pool.run('sparseI8', [s.offs, s.idx, raw, h.cols, batch, h.groups, outPtr, h.rows], h.rows, par);
-      } else {
-        const c = (h.codes ??= buildCodes(this.#heap, this.#k, h.tensor));
-        let x = raw;
-        if (!(h.groups === 1 && h.cols === c.nblk * 64)) {
-          x = this.#act.ensure(batch * h.groups * c.nblk * 64);
-          this.#k.padGroups8(raw, x, batch, h.cols, h.gc, h.groups, c.nblk);
-        }
-        const sums = this.#sums.ensure(batch * h.groups * c.nblk * 4);
-        this.#k.blockSumsI8(x, batch, h.groups, c.nblk, sums);
-        await this.#pool.run('ternaryI8', [c.ptr, c.nblk, h.groups, c.mask, c.maskWords, x, batch, sums, outPtr, h.rows], h.rows, par);
-      }
+      await this.#int8(h, raw, batch, 0, 0, outPtr);
       return this.#result(Int32Array, n, out, outPtr, where);
     });
   }
@@ -232,9 +273,8 @@ export class WasmBackend implements Backend {
       checkLength(x.length, batch * h.cols, 'activations', where);
       const n = batch * h.rows;
       if (out) checkLength(out.length, n, 'output buffer', where);
-      const outPtr = this.#out.ensure(n * 4);
-      const raw = this.#raw.ensure(batch * h.cols * 4);
-      this.#heap.f32.set(x.subarray(0, batch * h.cols), raw >>> 2);
+      const outPtr = this.#outPtr(out, n, x);
+      const raw = this.#inF32(x, batch * h.cols, this.#raw);
       const par = this.#parallel(h.rows, h.cols, batch);
       if (this.#useSparse(h, 'f32')) {
         const s = h.sparse!;
@@ -257,13 +297,20 @@ export class WasmBackend implements Backend {
       const batch = x.rows;
       const n = batch * h.rows * h.groups;
       if (out) checkLength(out.length, n, 'output buffer', where);
-      const outPtr = this.#out.ensure(n * 4);
+      const outPtr = this.#outPtr(out, n);
       const plus = this.#raw.ensure(x.plus.length * 4);
       const minus = this.#raw2.ensure(x.minus.length * 4);
       this.#heap.u32.set(x.plus, plus >>> 2);
       this.#heap.u32.set(x.minus, minus >>> 2);
       const par = this.#parallel(h.rows, h.cols, batch);
-      if (this.#useSparse(h, 'ternary')) {
+      if (this.#signs && h.density === 1) {
+        const sg = (h.signs ??= buildSigns(this.#heap, this.#k, h.tensor));
+        const u = this.#act.ensure(batch * h.groups * sg.nblk * 32);
+        this.#k.planesToBlocks(plus, minus, u, batch, h.cols, x.wordsPerRow, h.gc, h.groups, sg.nblk);
+        const unz = this.#sums.ensure(batch * h.groups * 4);
+        this.#k.blockNnz(u, batch, h.groups, sg.nblk, unz);
+        await this.#pool.run('ternarySigns', [sg.ptr, sg.nblk, h.groups, u, unz, batch, outPtr, h.rows], h.rows, par);
+      } else if (this.#useSparse(h, 'ternary')) {
         const s = h.sparse!;
         const u = this.#act.ensure(batch * h.cols);
         this.#k.planesToI8(plus, minus, u, batch, h.cols, x.wordsPerRow);
@@ -287,12 +334,123 @@ export class WasmBackend implements Backend {
       checkLength(x.length, batch * h.cols, 'activations', where);
       const n = batch * h.rows;
       if (out) checkLength(out.length, n, 'output buffer', where);
-      const outPtr = this.#out.ensure(n * 4);
-      const xp = this.#act.ensure(batch * h.stride * 4);
-      this.#stageRows(x, batch, h.cols, h.stride, xp);
+      const outPtr = this.#outPtr(out, n, x);
+      let xp: number;
+      if (h.stride === h.cols && this.#heap.owns(x)) xp = x.byteOffset;
+      else {
+        xp = this.#act.ensure(batch * h.stride * 4);
+        this.#stageRows(x, batch, h.cols, h.stride, xp);
+      }
       await this.#pool.run('denseF32', [h.ptr, h.stride, xp, batch, outPtr, h.rows], h.rows, this.#parallel(h.rows, h.cols, batch));
       return this.#result(Float32Array, n, out, outPtr, where);
     });
+  }
+
+  /**
+   * Ternary × int8 activations (natural [batch, cols] at q) into outPtr, on the layout that fits:
+   * sparse lists (mostly zeros), codes with block skipping (structured zeros), else lookup tables.
+   * mode 0: i32 accumulators; 1, 2: dequantized f32 (per-token / per-block scales at xsc).
+   */
+  async #int8(h: WasmTernary, q: number, batch: number, mode: number, xsc: number, outPtr: number): Promise<void> {
+    const par = this.#parallel(h.rows, h.cols, batch);
+    if (this.#useSparse(h, 'i8')) {
+      const s = h.sparse!;
+      const acc = mode === 0 ? outPtr : this.#acc.ensure(batch * h.rows * h.groups * 4);
+      await this.#pool.run('sparseI8', [s.offs, s.idx, q, h.cols, batch, h.groups, acc, h.rows], h.rows, par);
+      if (mode !== 0) this.#k.dequantAcc(acc, batch, h.rows, h.groups, mode, xsc, h.scales, h.gscales, outPtr, 0, h.rows);
+      return;
+    }
+    h.skips ??= skipsBlocks(h.tensor);
+    if (h.skips) {
+      const c = (h.codes ??= buildCodes(this.#heap, this.#k, h.tensor));
+      const x = this.#act.ensure(this.#k.stagedI8Bytes(batch, h.groups, c.nblk));
+      const sums = this.#sums.ensure(batch * h.groups * (c.nblk + 1) * 4);
+      this.#k.stageI8(q, x, batch, h.cols, h.gc, h.groups, c.nblk, sums);
+      await this.#pool.run('ternaryI8', [c.ptr, c.nblk, h.groups, c.mask, c.maskWords, x, batch, sums, outPtr, h.rows, mode, xsc, h.scales, h.gscales], h.rows, par);
+      return;
+    }
+    const L = (h.lut ??= buildLut(this.#heap, this.#k, h.tensor));
+    const tab = this.#tab.ensure(batch * h.groups * L.nq * 64);
+    this.#k.lutTables(q, batch, h.cols, h.gc, h.groups, L.nq, tab);
+    const acc16 = this.#acc16.ensure(L.blocks * 64);
+    const sacc = this.#sacc.ensure(L.blocks * 16 * 8);
+    await this.#pool.run('lutI8', [L.ptr, h.groups, L.nq, tab, batch, outPtr, h.rows, mode, xsc, h.scales, L.gsT, acc16, sacc], L.blocks, par);
+  }
+
+  readonly linearModes: readonly ActivationMode[] = ['f32', 'int8', 'q8k'];
+
+  /**
+   * The whole activation pipeline of a ternary layer in WASM: f32 x → int8 (per token, or Q8_K
+   * per 256-column block) → integer matmul → dequantized f32 y, bit-identical to nn/linear.ts's
+   * composition of quantizeInt8PerToken / quantizeQ8K, matmulI8 and quant/dequantize.ts.
+   */
+  async linear(w: TernaryWeights, x: Float32Array, batch: number, mode: ActivationMode, out?: Float32Array): Promise<Float32Array> {
+    if (mode === 'f32') return this.matmulF32(w, x, batch, out);
+    return this.#serial(async () => {
+      const where = `wasm.linear (${mode})`;
+      if (mode !== 'int8' && mode !== 'q8k') throw new TritwiseError('E_ARG', 'activation mode not handled by wasm.linear', { where, expected: this.linearModes.join(' | '), got: mode });
+      const h = this.#ternary(w, where);
+      checkBatch(batch, where);
+      checkLength(x.length, batch * h.cols, 'activations', where);
+      if (mode === 'q8k' && h.groups !== Math.ceil(h.cols / 256)) {
+        throw new TritwiseError('E_UNSUPPORTED', "activation 'q8k' needs weight scale groups of 256 columns", { where, expected: 'groupSize 256', got: h.groupSize });
+      }
+      const n = batch * h.rows;
+      if (out) checkLength(out.length, n, 'output buffer', where);
+      const outPtr = this.#outPtr(out, n, x);
+      const xp = this.#inF32(x, batch * h.cols, this.#raw);
+      const q = this.#q8.ensure(batch * h.cols);
+      const xsc = this.#xsc.ensure(batch * h.groups * 4);
+      const bad = mode === 'q8k' ? this.#k.quantQ8K(xp, batch, h.cols, q, xsc) : this.#k.quantI8Token(xp, batch, h.cols, q, xsc);
+      if (bad >= 0) throw new TritwiseError('E_NONFINITE', 'non-finite activation', { where: `${where} token ${bad}`, expected: 'finite values', got: 'NaN or ±Infinity' });
+      await this.#int8(h, q, batch, mode === 'int8' ? 1 : 2, xsc, outPtr);
+      return this.#result(Float32Array, n, out, outPtr, where);
+    });
+  }
+
+  allocF32(n: number): Float32Array {
+    if (this.#disposed) throw new TritwiseError('E_BACKEND', 'backend is disposed', { where: 'wasm.allocF32' });
+    if (!Number.isInteger(n) || n < 0) throw new TritwiseError('E_ARG', 'invalid buffer length', { where: 'wasm.allocF32', expected: 'an integer ≥ 0', got: n });
+    const ptr = this.#heap.alloc(Math.max(n, 1) * 4, 'f32 buffer');
+    this.#heap.f32.fill(0, ptr >>> 2, (ptr >>> 2) + n);
+    return new Float32Array(this.#heap.memory.buffer, ptr, n);
+  }
+
+  freeF32(a: Float32Array): void {
+    if (this.#heap.owns(a)) this.#heap.free(a.byteOffset);
+  }
+
+  /** Exact attention in f32 SIMD on the calling thread (KV caches from allocF32 are read in place). */
+  attention(q: Float32Array, qOff: number, keys: Float32Array, values: Float32Array, pos: number, s: AttentionShape, out: Float32Array, outOff: number): void {
+    const d = s.headDim;
+    const kvDim = s.nKvHeads * d;
+    const start = s.window > 0 ? Math.max(0, pos - s.window + 1) : 0;
+    const n = pos - start + 1;
+    const qn = s.nHeads * d;
+    const heap = this.#heap;
+    checkLength(q.length, qOff + qn, 'query', 'wasm.attention');
+    checkLength(out.length, outOff + qn, 'output', 'wasm.attention');
+    checkLength(Math.min(keys.length, values.length), (pos + 1) * kvDim, 'KV cache', 'wasm.attention');
+    const kvIn = heap.owns(keys) && heap.owns(values);
+    // scratch: softmax weights (f64), then whatever is not backend memory already
+    const parts = [n * 8, heap.owns(q) ? 0 : qn * 4, heap.owns(out) ? 0 : qn * 4, kvIn ? 0 : n * kvDim * 4, kvIn ? 0 : n * kvDim * 4].map((b) => Math.ceil(b / 64) * 64);
+    let p = this.#att.ensure(parts.reduce((a, b) => a + b, 0));
+    const att = p;
+    p += parts[0]!;
+    const stage = (a: Float32Array, from: number, len: number, bytes: number): number => {
+      if (heap.owns(a)) return a.byteOffset + from * 4;
+      const at = p;
+      p += bytes;
+      heap.f32.set(a.subarray(from, from + len), at >>> 2);
+      return at;
+    };
+    const qp = stage(q, qOff, qn, parts[1]!);
+    const op = heap.owns(out) ? out.byteOffset + outOff * 4 : p;
+    p += parts[2]!;
+    const kp = kvIn ? keys.byteOffset + start * kvDim * 4 : stage(keys, start * kvDim, n * kvDim, parts[3]!);
+    const vp = kvIn ? values.byteOffset + start * kvDim * 4 : stage(values, start * kvDim, n * kvDim, parts[4]!);
+    this.#k.attentionF32(qp, kp, vp, n, s.nHeads, s.nKvHeads, d, op, att);
+    if (!heap.owns(out)) out.set(heap.f32.subarray(op >>> 2, (op >>> 2) + qn), outOff);
   }
 
   // multi-trit weights (issue 6): kernels in src/kernels/multi.ts, host side in multi-trit.ts
@@ -325,7 +483,7 @@ export class WasmBackend implements Backend {
     const h = w as WasmTernary;
     if (h.released) return;
     h.released = true;
-    for (const l of [h.codes, h.blocks]) {
+    for (const l of [h.codes, h.blocks, h.signs]) {
       if (!l) continue;
       heap.free(l.ptr);
       if (l.mask) heap.free(l.mask);
@@ -334,9 +492,14 @@ export class WasmBackend implements Backend {
       heap.free(h.sparse.offs);
       heap.free(h.sparse.idx);
     }
+    if (h.lut) {
+      heap.free(h.lut.ptr);
+      if (h.lut.gsT) heap.free(h.lut.gsT);
+    }
     heap.free(h.scales);
     if (h.gscales) heap.free(h.gscales);
-    h.codes = h.blocks = h.sparse = null;
+    h.codes = h.blocks = h.signs = h.sparse = null;
+    h.lut = null;
   }
 
   /** Bytes of the weight layouts built so far for `w` (for reports). */
@@ -346,6 +509,8 @@ export class WasmBackend implements Backend {
       density: h.density,
       codes: h.codes && { nblk: h.codes.nblk, masked: h.codes.mask !== 0, zeroBlockFraction: h.codes.zeroBlockFraction },
       blocks: h.blocks && { nblk: h.blocks.nblk, masked: h.blocks.mask !== 0, zeroBlockFraction: h.blocks.zeroBlockFraction },
+      signs: h.signs && { nblk: h.signs.nblk },
+      lut: h.lut && { quadsPerGroup: h.lut.nq, rowBlocks: h.lut.blocks },
       sparse: h.sparse && { nnz: h.sparse.nnz },
     };
   }

@@ -37,11 +37,14 @@
  *    against R (a wrong one shows ⟨k_i ⊙ v_ĉ, R⟩ ≈ −e) and released if inconsistent. The rest are
  *    re-scored in full against R (far less crosstalk now) for fresh shortlists, and AMP runs again
  *    on that smaller problem, until everything is fixed or a round makes no progress.
+ *
+ * The two loops that cost N·L·D per iteration — the shortlist scores ⟨z, k_i ⊙ v_m⟩ and the
+ * residual update z −= k_i ⊙ Σ_m p v_m — run in an AmpSession of the value memory's engine
+ * (engine/kernels.ts: f64 in plain TypeScript; WebAssembly on bit planes with an f32 residual).
  */
-import { wordsFor } from '../../tensor/bits.js';
-import type { TernaryTensor } from '../../tensor/ternary-tensor.js';
+import type { AmpSession } from '../engine/kernels.js';
 import type { DecodeResult, SuperpositionProblem } from './problem.js';
-import { addPair, checkProblem, pairDot, pairEnergy, scoreSections, topL } from './problem.js';
+import { addPair, checkProblem, kernelsOf, pairDot, pairEnergy, scoreSections, topL } from './problem.js';
 
 export interface AmpOptions {
   /** candidates kept per key after full scoring (default 32) */
@@ -57,35 +60,10 @@ export interface AmpOptions {
   onProgress?: (msg: string) => void;
 }
 
-/** The trits of the rows of t as an Int8Array [rows, cols]. */
-export function denseI8(t: TernaryTensor): Int8Array {
-  const D = t.cols, w = wordsFor(D), out = new Int8Array(t.rows * D);
-  for (let r = 0; r < t.rows; r++) {
-    for (let d = 0; d < D; d++) {
-      const bit = 1 << (d & 31), i = r * w + (d >>> 5);
-      out[r * D + d] = t.plus[i]! & bit ? 1 : t.minus[i]! & bit ? -1 : 0;
-    }
-  }
-  return out;
-}
-
-/** Σ_d q_d · V[o + d] (four accumulators, to break the add-latency chain). */
-function dotF(q: Float32Array, V: Float32Array, o: number, D: number): number {
-  let s0 = 0, s1 = 0, s2 = 0, s3 = 0, d = 0;
-  for (; d + 3 < D; d += 4) {
-    s0 += q[d]! * V[o + d]!;
-    s1 += q[d + 1]! * V[o + d + 1]!;
-    s2 += q[d + 2]! * V[o + d + 2]!;
-    s3 += q[d + 3]! * V[o + d + 3]!;
-  }
-  for (; d < D; d++) s0 += q[d]! * V[o + d]!;
-  return s0 + s1 + s2 + s3;
-}
-
-interface CoreInput {
+export interface CoreInput {
   R: Int32Array;
-  K: Int8Array;
-  V: Float32Array;
+  /** the keys and values, in an engine's session (its z / zn buffers hold the residual) */
+  session: AmpSession;
   /** key rows in this sub-problem */
   secs: Int32Array;
   L: number;
@@ -115,32 +93,31 @@ function unlistedLogWeight(s: Float64Array, o: number, M: number, lists: Int32Ar
 
 /** AMP on one (sub-)problem; returns the posteriors [n, L] and the iterations run. */
 export function ampCore(c: CoreInput): { p: Float64Array; iterations: number; tau2: number } {
-  const { R, K, V, secs, L, lists, E } = c;
+  const { R, session: S, secs, L, lists, E } = c;
   const D = R.length, n = secs.length;
-  let z = Float64Array.from(R), zn = new Float64Array(D);
   let p = new Float64Array(n * L), pn = new Float64Array(n * L);
-  const q = new Float32Array(D), est = new Float64Array(D), a = new Float64Array(L);
-  const norm2 = (x: Float64Array) => {
+  const u = new Float64Array(n * L), coef = new Float64Array(n * L), a = new Float64Array(L);
+  const norm2 = (x: Float32Array | Float64Array) => {
     let s = 0;
     for (let d = 0; d < D; d++) s += x[d]! * x[d]!;
     return s / D;
   };
-  let tau2 = norm2(z), it = 0, stall = 0;
+  S.z.set(R);
+  let tau2 = norm2(S.z), it = 0, stall = 0;
   for (; it < c.maxIterations && tau2 > 1e-9; it++) {
     // denoise: p' from u = ⟨v_m, k_i ⊙ z⟩ + e·p
+    S.dots(secs, lists, L, u);
     let div = 0;
     for (let s = 0; s < n; s++) {
-      const ko = secs[s]! * D, lo = s * L, logTail = c.logTail[s]!;
-      for (let d = 0; d < D; d++) q[d] = K[ko + d]! * z[d]!;
+      const lo = s * L, logTail = c.logTail[s]!;
       let mx = logTail;
       for (let j = 0; j < L; j++) {
-        const m = lists[lo + j]!;
-        if (m < 0) {
+        if (lists[lo + j]! < 0) {
           a[j] = -Infinity;
           continue;
         }
         const e = E[lo + j]!;
-        a[j] = (dotF(q, V, m * D, D) + e * (p[lo + j]! - 0.5)) / tau2;
+        a[j] = (u[lo + j]! + e * (p[lo + j]! - 0.5)) / tau2;
         if (a[j]! > mx) mx = a[j]!;
       }
       let den = logTail > -Infinity ? Math.exp(logTail - mx) : 0;
@@ -148,26 +125,18 @@ export function ampCore(c: CoreInput): { p: Float64Array; iterations: number; ta
       for (let j = 0; j < L; j++) {
         const pj = a[j]! / den;
         pn[lo + j] = pj;
+        coef[lo + j] = pj < 1e-9 ? 0 : -pj;
         div += E[lo + j]! * pj * (1 - pj);
       }
     }
     // residual with the Onsager term: z' = R − Σ_i k_i ⊙ est_i + b·z
     const b = c.onsager ? div / (D * tau2) : 0;
+    const z = S.z, zn = S.zn;
     for (let d = 0; d < D; d++) zn[d] = R[d]! + b * z[d]!;
-    for (let s = 0; s < n; s++) {
-      const ko = secs[s]! * D, lo = s * L;
-      est.fill(0);
-      for (let j = 0; j < L; j++) {
-        const pj = pn[lo + j]!;
-        if (pj < 1e-9) continue;
-        const vo = lists[lo + j]! * D;
-        for (let d = 0; d < D; d++) est[d]! += pj * V[vo + d]!;
-      }
-      for (let d = 0; d < D; d++) zn[d]! -= K[ko + d]! * est[d]!;
-    }
+    S.axpy(secs, lists, L, coef);
     [p, pn] = [pn, p];
-    [z, zn] = [zn, z];
-    const t2 = norm2(z);
+    S.swap();
+    const t2 = norm2(S.z);
     stall = t2 > tau2 * 0.999 ? stall + 1 : 0;
     tau2 = t2;
     if (stall >= 3) {
@@ -182,12 +151,20 @@ export function ampCore(c: CoreInput): { p: Float64Array; iterations: number; ta
 export async function decodeAmp(p: SuperpositionProblem, opts: AmpOptions = {}): Promise<DecodeResult> {
   checkProblem(p, 'decodeAmp');
   const t0 = performance.now();
+  const session = kernelsOf(p).ampSession(p.keys, p.values.tensor());
+  try {
+    return await ampRounds(p, opts, session, t0);
+  } finally {
+    session.release();
+  }
+}
+
+async function ampRounds(p: SuperpositionProblem, opts: AmpOptions, session: AmpSession, t0: number): Promise<DecodeResult> {
   const N = p.keys.rows, M = p.values.size, D = p.sum.length;
   const L = Math.max(1, Math.min(opts.shortlist ?? 32, M));
   const accept = opts.accept ?? 0.99;
   const log = opts.onProgress ?? (() => {});
-  const Vt = p.values.tensor(), Kt = p.keys;
-  const K = denseI8(Kt), V = Float32Array.from(denseI8(Vt));
+  const Vt = p.values.tensor(), Kt = p.keys, kx = kernelsOf(p);
   const fixed = new Int32Array(N).fill(-1), guess = new Int32Array(N), conf = new Float64Array(N);
   const lists = new Int32Array(N * L);
   const R = Int32Array.from(p.sum);
@@ -224,7 +201,7 @@ export async function decodeAmp(p: SuperpositionProblem, opts: AmpOptions = {}):
         E[s * L + j] = m < 0 ? 0 : pairEnergy(Kt, i, Vt, m);
       }
     }
-    const core = ampCore({ R, K, V, secs: active, L, lists: sl, E, logTail, maxIterations: opts.maxIterations ?? 60, onsager: !opts.noOnsager });
+    const core = ampCore({ R, session, secs: active, L, lists: sl, E, logTail, maxIterations: opts.maxIterations ?? 60, onsager: !opts.noOnsager });
     iterations += core.iterations;
     // accept confident keys and peel them off the exact residual
     let accepted = 0;
@@ -237,7 +214,7 @@ export async function decodeAmp(p: SuperpositionProblem, opts: AmpOptions = {}):
       conf[i] = pm;
       if (pm >= accept) {
         fixed[i] = m;
-        addPair(R, Kt, i, Vt, m, -1);
+        addPair(kx, R, Kt, i, Vt, m, -1);
         accepted++;
       }
     }
@@ -246,8 +223,8 @@ export async function decodeAmp(p: SuperpositionProblem, opts: AmpOptions = {}):
     for (let i = 0; i < N; i++) {
       const m = fixed[i]!;
       if (m < 0) continue;
-      if (pairDot(R, Kt, i, Vt, m) < -pairEnergy(Kt, i, Vt, m) / 2) {
-        addPair(R, Kt, i, Vt, m, 1);
+      if (pairDot(kx, R, Kt, i, Vt, m) < -pairEnergy(Kt, i, Vt, m) / 2) {
+        addPair(kx, R, Kt, i, Vt, m, 1);
         fixed[i] = -1;
         released++;
       }

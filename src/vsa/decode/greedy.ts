@@ -16,7 +16,7 @@
  * (1/(2·fraction) + sweeps) single-shot passes.
  */
 import type { DecodeResult, SuperpositionProblem } from './problem.js';
-import { addPair, checkProblem, pairEnergy, scoreSections } from './problem.js';
+import { addPair, checkProblem, kernelsOf, pairEnergy, scoreSections } from './problem.js';
 
 export interface GreedyOptions {
   /** fraction of all keys accepted per round (default 0.1) */
@@ -29,7 +29,7 @@ export async function decodeGreedy(p: SuperpositionProblem, opts: GreedyOptions 
   checkProblem(p, 'decodeGreedy');
   const t0 = performance.now();
   const N = p.keys.rows, M = p.values.size;
-  const Vt = p.values.tensor(), Kt = p.keys;
+  const Vt = p.values.tensor(), Kt = p.keys, kx = kernelsOf(p);
   const perRound = Math.max(1, Math.ceil((opts.fraction ?? 0.1) * N));
   const R = Int32Array.from(p.sum);
   const dec = new Int32Array(N).fill(-1), conf = new Float64Array(N);
@@ -50,7 +50,7 @@ export async function decodeGreedy(p: SuperpositionProblem, opts: GreedyOptions 
     for (const i of order.slice(0, perRound)) {
       dec[i] = best[i]!;
       conf[i] = margin[i]! / Math.max(1, pairEnergy(Kt, i, Vt, best[i]!));
-      addPair(R, Kt, i, Vt, best[i]!, -1);
+      addPair(kx, R, Kt, i, Vt, best[i]!, -1);
     }
     undecided = Int32Array.from(order.slice(perRound));
   }
@@ -68,8 +68,8 @@ export async function decodeGreedy(p: SuperpositionProblem, opts: GreedyOptions 
     let changed = 0;
     for (let i = 0; i < N; i++) {
       if (next[i] === dec[i]) continue;
-      addPair(R, Kt, i, Vt, dec[i]!, 1);
-      addPair(R, Kt, i, Vt, next[i]!, -1);
+      addPair(kx, R, Kt, i, Vt, dec[i]!, 1);
+      addPair(kx, R, Kt, i, Vt, next[i]!, -1);
       dec[i] = next[i]!;
       changed++;
     }

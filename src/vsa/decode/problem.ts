@@ -12,14 +12,14 @@
  * Full scoring (every section against all M values) goes through the value ItemMemory, i.e.
  * one ternary GEMV per chunk on its Backend, with the integer query written as digit planes:
  * the planes of k_i ⊙ R are k_i ⊙ (planes of R), so they are built with one bind per plane.
+ * The word loops run on the value memory's engine kernels (`kernelsOf(p)`).
  */
 import { TritwiseError } from '../../errors.js';
 import { popcount32 } from '../../tensor/bits.js';
 import { TernaryTensor } from '../../tensor/ternary-tensor.js';
-import { addBoundPlanes } from '../accumulator.js';
-import { digitsFor, maxAbs, writeDigitPlanes } from '../digit-planes.js';
+import { digitsFor, maxAbs } from '../digit-planes.js';
+import type { VsaKernels } from '../engine/kernels.js';
 import type { ItemMemory } from '../item-memory.js';
-import { bindWords } from '../ops.js';
 
 export interface SuperpositionProblem {
   /** the exact integer sum S (length D) */
@@ -70,17 +70,18 @@ const SECTIONS_PER_CALL = 256;
  * s_{i,m} = ⟨v_m, k_i ⊙ R⟩. `R` is an integer vector (the sum, or a residual).
  */
 export async function scoreSections(p: SuperpositionProblem, sections: ArrayLike<number>, R: Int32Array, visit: SectionVisitor): Promise<void> {
-  const D = R.length, M = p.values.size, K = p.keys, wpr = K.wordsPerRow;
+  const D = R.length, M = p.values.size, K = p.keys, wpr = K.wordsPerRow, kx = kernelsOf(p);
   const P = digitsFor(maxAbs(R));
   const rPlanes = TernaryTensor.zeros(P, D);
-  writeDigitPlanes(R, rPlanes, 0, P);
+  kx.digitPlanes(R, P, rPlanes.plus, rPlanes.minus, 0, wpr);
   for (let s0 = 0; s0 < sections.length; s0 += SECTIONS_PER_CALL) {
     const nb = Math.min(SECTIONS_PER_CALL, sections.length - s0);
     const q = TernaryTensor.zeros(nb * P, D);
     for (let b = 0; b < nb; b++) {
       const i = sections[s0 + b]!;
-      for (let j = 0; j < P; j++) bindWords(K.plus, K.minus, i * wpr, rPlanes.plus, rPlanes.minus, j * wpr, q.plus, q.minus, (b * P + j) * wpr, wpr);
+      for (let j = 0; j < P; j++) kx.bind(K.plus, K.minus, i * wpr, rPlanes.plus, rPlanes.minus, j * wpr, q.plus, q.minus, (b * P + j) * wpr, wpr);
     }
+    q.invalidateMetadata();
     const scores = await p.values.scorePlanes(q, P);
     for (let b = 0; b < nb; b++) visit(sections[s0 + b]!, scores, b * M);
   }
@@ -104,27 +105,26 @@ export function topL(scores: ArrayLike<number>, off: number, M: number, L: numbe
   for (let k = n; k < L; k++) out[outOff + k] = -1;
 }
 
+/** The kernels a problem's word loops run on: those of its value memory's engine. */
+export function kernelsOf(p: SuperpositionProblem): VsaKernels {
+  return p.values.engine.kernels;
+}
+
 /** R += w · (k_i ⊙ v_m), exact (w = −1 removes a decoded pair from a residual). */
-export function addPair(R: Int32Array, keys: TernaryTensor, i: number, values: TernaryTensor, m: number, w: number): void {
-  addBoundPlanes(R, keys.plus, keys.minus, i * keys.wordsPerRow, values.plus, values.minus, m * values.wordsPerRow, w);
+export function addPair(kx: VsaKernels, R: Int32Array, keys: TernaryTensor, i: number, values: TernaryTensor, m: number, w: number): void {
+  kx.accAdd(R, keys.plus, keys.minus, i * keys.wordsPerRow, values.plus, values.minus, m * values.wordsPerRow, w);
 }
 
 /** ⟨k_i ⊙ v_m, R⟩, exact. */
-export function pairDot(R: Int32Array, keys: TernaryTensor, i: number, values: TernaryTensor, m: number): number {
-  const D = R.length, wpr = keys.wordsPerRow, ko = i * wpr, vo = m * wpr;
-  let s = 0;
-  for (let word = 0, d0 = 0; d0 < D; word++, d0 += 32) {
-    const a1 = keys.plus[ko + word]!, a0 = keys.minus[ko + word]!, b1 = values.plus[vo + word]!, b0 = values.minus[vo + word]!;
-    const pw = (a1 & b1) | (a0 & b0), mw = (a1 & b0) | (a0 & b1);
-    if ((pw | mw) === 0) continue;
-    const n = Math.min(32, D - d0);
-    for (let b = 0; b < n; b++) s += R[d0 + b]! * (((pw >>> b) & 1) - ((mw >>> b) & 1));
-  }
-  return s;
+export function pairDot(kx: VsaKernels, R: Int32Array, keys: TernaryTensor, i: number, values: TernaryTensor, m: number): number {
+  return kx.accDot(R, keys.plus, keys.minus, i * keys.wordsPerRow, values.plus, values.minus, m * values.wordsPerRow);
 }
 
-/** ‖k_i ⊙ v_m‖² = the number of dimensions where both are nonzero. */
+/** ‖k_i ⊙ v_m‖² = the number of dimensions where both are nonzero (D when both rows are dense). */
 export function pairEnergy(keys: TernaryTensor, i: number, values: TernaryTensor, m: number): number {
+  const D = keys.cols;
+  if (keys.rowNnz(i) === D) return values.rowNnz(m);
+  if (values.rowNnz(m) === D) return keys.rowNnz(i);
   const wpr = keys.wordsPerRow, ko = i * wpr, vo = m * wpr;
   let e = 0;
   for (let w = 0; w < wpr; w++) {

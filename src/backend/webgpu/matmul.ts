@@ -1,0 +1,84 @@
+/**
+ * matmul — launches of the matrix kernels (shaders ternary-f32, ternary-int, dense), one per
+ * weight shard. `x` holds the activations in the kernel's layout (see stage* below), `y` the
+ * output: f32 [batch, outStride] for ternary-f32/dense (rows of a shard land at its row0),
+ * i32 [batch, rows, groups] accumulators for ternary-int.
+ */
+/// <reference types="@webgpu/types" />
+import type { TernaryTensor } from '../../tensor/ternary-tensor.js';
+import { makeDispatch, type Binding, type Dispatch, type KernelContext } from './dispatch.js';
+import { ROWS_PER_WG, type GpuDense, type GpuTernary } from './weights.js';
+
+/** tokens per workgroup (the kernels' T) and scale groups per workgroup (ternary-int's GC) */
+const TOKENS_PER_WG = 4;
+const GROUPS_PER_WG = 64;
+
+export interface MatmulIO {
+  x: Binding;
+  y: Binding;
+  batch: number;
+  /** y += W·x instead of y = W·x (f32 outputs) */
+  accumulate?: boolean;
+  /** output row stride (default: the weight's rows) */
+  outStride?: number;
+}
+
+const wgs = (n: number, per: number) => Math.ceil(n / per);
+
+export function ternaryF32(ctx: KernelContext, w: GpuTernary, io: MatmulIO): Promise<Dispatch[]> {
+  return Promise.all(
+    w.shards.map((s) =>
+      makeDispatch(ctx, { shader: 'ternary-f32' }, [s.rows, w.wpr, w.groups, w.wpg, io.batch, w.nzWords, s.row0, io.outStride ?? w.rows, io.accumulate ? 1 : 0, 8 * w.wpr], [s.planes, s.scales, s.nz, io.x, io.y], [wgs(s.rows, ROWS_PER_WG), wgs(io.batch, TOKENS_PER_WG), 1]),
+    ),
+  );
+}
+
+export function ternaryInt(ctx: KernelContext, w: GpuTernary, mode: 'int8' | 'ternary', io: MatmulIO): Promise<Dispatch[]> {
+  return Promise.all(
+    w.shards.map((s) =>
+      makeDispatch(
+        ctx,
+        { shader: 'ternary-int', constants: { MODE: mode === 'int8' ? 0 : 1 } },
+        [s.rows, w.wpr, w.groups, w.wpg, io.batch, w.nzWords, s.row0, io.outStride ?? w.rows, (mode === 'int8' ? 8 : 2) * w.wpr],
+        [s.planes, s.nz, io.x, io.y],
+        [wgs(s.rows, ROWS_PER_WG), wgs(io.batch, TOKENS_PER_WG), wgs(w.groups, GROUPS_PER_WG)],
+      ),
+    ),
+  );
+}
+
+export function denseMatmul(ctx: KernelContext, w: GpuDense, io: MatmulIO): Promise<Dispatch[]> {
+  return Promise.all(
+    w.shards.map((s) =>
+      makeDispatch(ctx, { shader: 'dense', variant: w.dtype }, [s.rows, w.cs, io.batch, s.row0, io.outStride ?? w.rows, io.accumulate ? 1 : 0], [s.data, io.x, io.y], [wgs(s.rows, ROWS_PER_WG), wgs(io.batch, TOKENS_PER_WG), 1]),
+    ),
+  );
+}
+
+/** f32 activations [batch, cols] → [batch, width] (zero padded), width = 32·wpr or 4·cs. */
+export function stageF32(x: Float32Array, batch: number, cols: number, width: number): Float32Array {
+  if (width === cols) return x.length === batch * cols ? x : x.subarray(0, batch * cols);
+  const out = new Float32Array(batch * width);
+  for (let b = 0; b < batch; b++) out.set(x.subarray(b * cols, (b + 1) * cols), b * width);
+  return out;
+}
+
+/** int8 activations [batch, cols] → bytes [batch, 32·wpr] (zero padded), 4 per u32. */
+export function stageI8(q: Int8Array, batch: number, cols: number, wpr: number): Uint8Array {
+  const width = 32 * wpr;
+  const out = new Uint8Array(batch * width);
+  const src = new Uint8Array(q.buffer, q.byteOffset, batch * cols);
+  for (let b = 0; b < batch; b++) out.set(src.subarray(b * cols, (b + 1) * cols), b * width);
+  return out;
+}
+
+/** ternary activations → (plus, minus) word pairs [batch, wpr]. */
+export function stageTernary(u: TernaryTensor): Uint32Array {
+  const n = u.rows * u.wordsPerRow;
+  const out = new Uint32Array(2 * n);
+  for (let i = 0; i < n; i++) {
+    out[2 * i] = u.plus[i]!;
+    out[2 * i + 1] = u.minus[i]!;
+  }
+  return out;
+}

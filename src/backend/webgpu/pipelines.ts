@@ -1,0 +1,83 @@
+/**
+ * pipelines — compiled compute pipelines, cached by shader, variant and override constants.
+ * The host prepends a per-device prelude where a shader needs one:
+ *   ternary-int  tw_dot4(a, b): dot4I8Packed when the WGSL feature exists, else four extractBits
+ *   dense        WT = vec4<f32>, or vec4<f16> with `enable f16` (variant 'f16')
+ * Compilation errors become E_BACKEND errors carrying the WGSL compiler's messages.
+ */
+/// <reference types="@webgpu/types" />
+import { TritwiseError } from '../../errors.js';
+import type { GpuDevice } from './gpu.js';
+import { shaderSource } from './shader-source.js';
+
+const DOT4_NATIVE = 'fn tw_dot4(a: u32, b: u32) -> i32 { return dot4I8Packed(a, b); }\n';
+const DOT4_PORTABLE = `fn tw_dot4(a: u32, b: u32) -> i32 {
+  let x = bitcast<i32>(a);
+  let y = bitcast<i32>(b);
+  return extractBits(x, 0u, 8u) * extractBits(y, 0u, 8u) + extractBits(x, 8u, 8u) * extractBits(y, 8u, 8u)
+       + extractBits(x, 16u, 8u) * extractBits(y, 16u, 8u) + extractBits(x, 24u, 8u) * extractBits(y, 24u, 8u);
+}
+`;
+
+export interface PipelineKey {
+  shader: string;
+  variant?: string;
+  entry?: string;
+  constants?: Record<string, number>;
+}
+
+export class Pipelines {
+  readonly #cache = new Map<string, Promise<GPUComputePipeline>>();
+  readonly #modules = new Map<string, Promise<GPUShaderModule>>();
+
+  constructor(readonly gpu: GpuDevice) {}
+
+  prelude(shader: string, variant?: string): string {
+    if (shader === 'ternary-int') return this.gpu.dot4 ? DOT4_NATIVE : DOT4_PORTABLE;
+    if (shader === 'dense') return variant === 'f16' ? 'enable f16;\nalias WT = vec4<f16>;\n' : 'alias WT = vec4<f32>;\n';
+    return '';
+  }
+
+  #module(shader: string, variant?: string): Promise<GPUShaderModule> {
+    const key = `${shader}/${variant ?? ''}`;
+    let m = this.#modules.get(key);
+    if (!m) {
+      m = shaderSource(shader).then((src) => this.gpu.device.createShaderModule({ label: key, code: this.prelude(shader, variant) + src }));
+      this.#modules.set(key, m);
+    }
+    return m;
+  }
+
+  get(k: PipelineKey): Promise<GPUComputePipeline> {
+    const key = JSON.stringify([k.shader, k.variant ?? '', k.entry ?? 'main', k.constants ?? {}]);
+    let p = this.#cache.get(key);
+    if (!p) {
+      p = this.#create(k);
+      this.#cache.set(key, p);
+      p.catch(() => this.#cache.delete(key));
+    }
+    return p;
+  }
+
+  async #create(k: PipelineKey): Promise<GPUComputePipeline> {
+    const module = await this.#module(k.shader, k.variant);
+    try {
+      return await this.gpu.device.createComputePipelineAsync({ label: `${k.shader}:${k.entry ?? 'main'}`, layout: 'auto', compute: { module, entryPoint: k.entry ?? 'main', constants: k.constants } });
+    } catch (e) {
+      const info = await module.getCompilationInfo().catch(() => null);
+      const msgs = info?.messages.map((m) => `${m.type} ${m.lineNum}:${m.linePos} ${m.message}`).join('; ');
+      throw new TritwiseError('E_BACKEND', 'WGSL pipeline creation failed', { where: `${k.shader}.wgsl${k.variant ? ` (${k.variant})` : ''}`, got: msgs || (e as Error).message, cause: e });
+    }
+  }
+}
+
+/** Pack a uniform block: u32 fields as given, f32 fields as { f: value }; padded to 16 bytes. */
+export function packParams(fields: (number | { f: number })[]): ArrayBuffer {
+  const buf = new ArrayBuffer(Math.max(16, Math.ceil((fields.length * 4) / 16) * 16));
+  const dv = new DataView(buf);
+  fields.forEach((v, i) => {
+    if (typeof v === 'number') dv.setUint32(i * 4, v >>> 0, true);
+    else dv.setFloat32(i * 4, v.f, true);
+  });
+  return buf;
+}

@@ -1,0 +1,55 @@
+// dense — the dense baseline: y[b, r] = Σ_c W[r,c] · x[b,c], W in f32 (or f16 where the device
+// has shader-f16; the host prepends `alias WT = vec4<f32>;` or `enable f16; alias WT = vec4<f16>;`).
+// Rows are padded to whole vec4s. Same tiling as ternary-f32: R rows × T tokens per workgroup,
+// consecutive threads read consecutive vec4s, partial sums reduced through workgroup memory.
+
+struct Params {
+  rows: u32,
+  cs: u32,        // vec4s per weight row (and per activation row)
+  batch: u32,
+  outRow0: u32,
+  outStride: u32,
+  accumulate: u32,
+}
+
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read> w: array<WT>;
+@group(0) @binding(2) var<storage, read> x: array<vec4<f32>>;
+@group(0) @binding(3) var<storage, read_write> y: array<f32>;
+
+const WG = 64u;
+const R = 4u;
+const T = 4u;
+
+var<workgroup> red: array<f32, 1024>;
+
+@compute @workgroup_size(64)
+fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wg: vec3<u32>) {
+  let r0 = wg.x * R;
+  let b0 = wg.y * T;
+  let nt = min(T, p.batch - b0);
+  let nr = min(R, p.rows - r0);
+  var acc: array<f32, 16>;
+  for (var i = 0u; i < R * T; i++) { acc[i] = 0.0; }
+  for (var k = lid; k < p.cs; k += WG) {
+    var wv: array<vec4<f32>, 4>;
+    for (var r = 0u; r < nr; r++) { wv[r] = vec4<f32>(w[(r0 + r) * p.cs + k]); }
+    for (var t = 0u; t < nt; t++) {
+      let xv = x[(b0 + t) * p.cs + k];
+      for (var r = 0u; r < nr; r++) { acc[r * T + t] += dot(wv[r], xv); }
+    }
+  }
+  for (var i = 0u; i < R * T; i++) { red[i * WG + lid] = acc[i]; }
+  workgroupBarrier();
+  if (lid < R * T) {
+    let r = lid / T;
+    let t = lid % T;
+    if (r < nr && t < nt) {
+      var s = 0.0;
+      for (var k = 0u; k < WG; k++) { s += red[lid * WG + k]; }
+      let idx = (b0 + t) * p.outStride + p.outRow0 + r0 + r;
+      if (p.accumulate == 1u) { s += y[idx]; }
+      y[idx] = s;
+    }
+  }
+}

@@ -1,0 +1,181 @@
+/**
+ * lut-i8 — ternary × int8 by table lookup (the T-MAC / bitnet.cpp "TL" idea, kept exact):
+ * instead of multiplying, each pair of activations (x₁, x₂) gets a table of its nine possible
+ * contributions, and the weights pick entries with i8x16.swizzle, 16 rows per instruction.
+ *
+ *   T_p[idx] = t₁·x₁ + t₂·x₂   for idx = 3·(t₁+1) + (t₂+1) ∈ 0..8   (pair p = columns 2p, 2p+1)
+ *   acc[b,r,g] = Σ_{p∈g} T_p[idx(r, p)]
+ *
+ * T lies in [−256, 256], so each table is stored as two 16-byte halves, low bytes and high bytes
+ * (entries 9..15 are 0); two swizzles fetch both halves for 16 rows and an interleaving shuffle
+ * (punpcklbw/punpckhbw) rebuilds the exact i16 values. Per 64 weights: one 16-byte weight load,
+ * three ops to cut the 4-bit indices, four swizzles, four shuffles, four adds — against the
+ * multiply kernel's 13–30 (ternary-i8.ts). Sums are widened to i32 every 32 steps (32 · 2 · 512
+ * < 32768, exact even for q = −128).
+ *
+ * Weight layout ("lut", prep below, built once per tensor): rows in blocks of 16 (the last block
+ * zero-padded), each row cut into G groups of nq quads (4 columns; groups zero-padded to whole
+ * quads); per (row block, group, quad) 16 bytes, byte r = idx(row 16·rb + r, columns 4q, 4q+1) |
+ * idx(…, 4q+2, 4q+3) << 4. Zero trits (and padding) have code 1, so a padded pair reads T[4] = 0.
+ * Two bits per weight, as the codes layout. Tables (per call): [token][group][pair] 32 bytes.
+ *
+ * Outputs are those of ternary-i8.ts (mode 0: the i32 accumulators; modes 1, 2: the f32 outputs of
+ * quant/dequantize.ts, bit-identical), computed for 16 rows at once in f64x2 lanes: the per-row
+ * f64 sums over groups live in `sacc` (f64 per padded row; chunks own disjoint rows) and the group
+ * scales come transposed (gsT: f32 [G][rows padded to 16]).
+ */
+
+@inline function sw(t: v128, i: v128): v128 {
+  if (ASC_FEATURE_RELAXED_SIMD) return i8x16.relaxed_swizzle(t, i); // indices < 16: same result
+  return i8x16.swizzle(t, i);
+}
+
+@inline function lo16(l: v128, h: v128): v128 {
+  return v128.shuffle<u8>(l, h, 0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
+}
+
+@inline function hi16(l: v128, h: v128): v128 {
+  return v128.shuffle<u8>(l, h, 8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
+}
+
+@inline function trit(plus: usize, minus: usize, row: i32, wpr: i32, c: i32): i32 {
+  const o = (<usize>(row * wpr + (c >> 5))) << 2;
+  return <i32>((load<u32>(plus + o) >>> (c & 31)) & 1) - <i32>((load<u32>(minus + o) >>> (c & 31)) & 1);
+}
+
+/** Bit planes → the lut layout (see above). */
+export function planesToLut(plus: usize, minus: usize, dst: usize, rows: i32, cols: i32, wpr: i32, gc: i32, G: i32, nq: i32): void {
+  const R = (rows + 15) >> 4;
+  for (let rb = 0; rb < R; rb++) {
+    for (let g = 0; g < G; g++) {
+      const lim = min(gc, cols - g * gc);
+      for (let q = 0; q < nq; q++) {
+        const d = dst + ((<usize>((rb * G + g) * nq + q)) << 4);
+        for (let r = 0; r < 16; r++) {
+          const row = (rb << 4) + r;
+          let byte = 0x44;
+          if (row < rows) {
+            const c = g * gc + (q << 2);
+            const j = lim - (q << 2); // real columns left in the group
+            const t0 = j > 0 ? trit(plus, minus, row, wpr, c) : 0;
+            const t1 = j > 1 ? trit(plus, minus, row, wpr, c + 1) : 0;
+            const t2 = j > 2 ? trit(plus, minus, row, wpr, c + 2) : 0;
+            const t3 = j > 3 ? trit(plus, minus, row, wpr, c + 3) : 0;
+            byte = (3 * (t0 + 1) + (t1 + 1)) | ((3 * (t2 + 1) + (t3 + 1)) << 4);
+          }
+          store<u8>(d + <usize>r, <u8>byte);
+        }
+      }
+    }
+  }
+}
+
+/**
+ * int8 activations [n, cols] → tables [n][G][2·nq pairs] of 32 bytes (low bytes, high bytes of
+ * T_p[0..15]); columns past a group's end count as x = 0.
+ */
+export function lutTables(q: usize, n: i32, cols: i32, gc: i32, G: i32, nq: i32, dst: usize): void {
+  // t₁ and t₂ of idx 0..7 and 8..15 as i16 lanes
+  const A0 = i16x8(-1, -1, -1, 0, 0, 0, 1, 1), B0 = i16x8(-1, 0, 1, -1, 0, 1, -1, 0);
+  const A1 = i16x8(1, 0, 0, 0, 0, 0, 0, 0), B1 = i16x8(1, 0, 0, 0, 0, 0, 0, 0);
+  for (let b = 0; b < n; b++) {
+    for (let g = 0; g < G; g++) {
+      const lim = min(gc, cols - g * gc);
+      const src = q + <usize>b * cols + <usize>(g * gc);
+      let d = dst + ((<usize>((b * G + g) * nq)) << 6);
+      for (let c = 0; c < nq << 2; c += 2, d += 32) {
+        const x1 = i16x8.splat(c < lim ? <i16>load<i8>(src + <usize>c) : 0);
+        const x2 = i16x8.splat(c + 1 < lim ? <i16>load<i8>(src + <usize>c + 1) : 0);
+        const v0 = i16x8.add(i16x8.mul(A0, x1), i16x8.mul(B0, x2));
+        const v1 = i16x8.add(i16x8.mul(A1, x1), i16x8.mul(B1, x2));
+        v128.store(d, v128.shuffle<u8>(v0, v1, 0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30));
+        v128.store(d, v128.shuffle<u8>(v0, v1, 1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31), 16);
+      }
+    }
+  }
+}
+
+/** acc (4 × i32x4 = 16 rows) for one group of one token: Σ over its nq quads. */
+@inline function groupSums(wg: usize, tg: usize, nq: i32, M: v128, out: usize): void {
+  let c0 = i32x4.splat(0), c1 = i32x4.splat(0), c2 = i32x4.splat(0), c3 = i32x4.splat(0);
+  for (let q0 = 0; q0 < nq; q0 += 32) {
+    let a0 = i16x8.splat(0), a1 = i16x8.splat(0);
+    const end = wg + (<usize>min(nq, q0 + 32) << 4);
+    for (let wp = wg + (<usize>q0 << 4), tp = tg + (<usize>q0 << 6); wp < end; wp += 16, tp += 64) {
+      const v = v128.load(wp);
+      const ia = v128.and(v, M), ib = v128.and(i16x8.shr_u(v, 4), M);
+      const la = sw(v128.load(tp), ia), ha = sw(v128.load(tp, 16), ia);
+      const lb = sw(v128.load(tp, 32), ib), hb = sw(v128.load(tp, 48), ib);
+      a0 = i16x8.add(a0, i16x8.add(lo16(la, ha), lo16(lb, hb)));
+      a1 = i16x8.add(a1, i16x8.add(hi16(la, ha), hi16(lb, hb)));
+    }
+    c0 = i32x4.add(c0, i32x4.extend_low_i16x8_s(a0));
+    c1 = i32x4.add(c1, i32x4.extend_high_i16x8_s(a0));
+    c2 = i32x4.add(c2, i32x4.extend_low_i16x8_s(a1));
+    c3 = i32x4.add(c3, i32x4.extend_high_i16x8_s(a1));
+  }
+  v128.store(out, c0);
+  v128.store(out, c1, 16);
+  v128.store(out, c2, 32);
+  v128.store(out, c3, 48);
+}
+
+/** s[0..1] (f64x2 at sp) += w[0..1] · acc[k..k+1] — the exact dequantize.ts step for two rows. */
+@inline function fold2(sp: usize, w: v128, acc: v128): void {
+  v128.store(sp, f64x2.add(v128.load(sp), f64x2.mul(w, f64x2.convert_low_i32x4_s(acc))));
+}
+
+/**
+ * Rows blocks [b0, b1) (16 rows each). tab: this call's tables; acc16: 64 bytes of scratch per
+ * row block (i32 sums of one group), sacc: f64 per padded row. Other arguments as ternary-i8.ts.
+ */
+export function lutI8(
+  w: usize, G: i32, nq: i32, tab: usize, batch: i32, out: usize, rows: i32, mode: i32,
+  xsc: usize, scales: usize, gsT: usize, acc16: usize, sacc: usize, b0: i32, b1: i32,
+): void {
+  const M = i8x16.splat(<i8>(15 | (nq >>> 31)));
+  const blkBytes = <usize>(G * nq) << 4;
+  const gBytes = <usize>nq << 4;
+  const tTok = <usize>(G * nq) << 6;
+  const tG = <usize>nq << 6;
+  const R16 = ((rows + 15) >> 4) << 4;
+  for (let rb = b0; rb < b1; rb++) {
+    const wr = w + <usize>rb * blkBytes;
+    const r0 = rb << 4;
+    const nr = min(16, rows - r0);
+    const a = acc16 + (<usize>rb << 6);
+    const sp = sacc + (<usize>r0 << 3);
+    for (let b = 0; b < batch; b++) {
+      const tb = tab + <usize>b * tTok;
+      if (mode != 0) for (let k = 0; k < 16; k += 2) v128.store(sp + (<usize>k << 3), f64x2.splat(0));
+      for (let g = 0; g < G; g++) {
+        groupSums(wr + <usize>g * gBytes, tb + <usize>g * tG, nq, M, a);
+        if (mode == 0) {
+          for (let k = 0; k < nr; k++) store<i32>(out + (<usize>((b * rows + r0 + k) * G + g) << 2), load<i32>(a + (<usize>k << 2)));
+          continue;
+        }
+        if (mode == 1 && gsT == 0) {
+          // no group scales: s = acc (one group)
+          for (let k = 0; k < 16; k += 2) v128.store(sp + (<usize>k << 3), f64x2.convert_low_i32x4_s(v128.load(a + (<usize>k << 2))));
+          continue;
+        }
+        const gp = gsT + (<usize>(g * R16 + r0) << 2);
+        const xs = mode == 2 ? f64x2.splat(<f64>load<f32>(xsc + (<usize>(b * G + g) << 2))) : f64x2.splat(1);
+        for (let k = 0; k < 16; k += 4) {
+          const g4 = gsT != 0 ? v128.load(gp + (<usize>k << 2)) : f32x4.splat(1);
+          const a4 = v128.load(a + (<usize>k << 2));
+          // mode 2: (gs·xs)·acc; mode 1: gs·acc (xs = 1 is exact: gs·1 = gs)
+          fold2(sp + (<usize>k << 3), f64x2.mul(f64x2.promote_low_f32x4(g4), xs), a4);
+          fold2(sp + (<usize>(k + 2) << 3), f64x2.mul(f64x2.promote_low_f32x4(v128.shuffle<u32>(g4, g4, 2, 3, 2, 3)), xs), v128.shuffle<u32>(a4, a4, 2, 3, 2, 3));
+        }
+      }
+      if (mode == 0) continue;
+      const xt = mode == 1 ? <f64>load<f32>(xsc + (<usize>b << 2)) : 1.0;
+      for (let k = 0; k < nr; k++) {
+        const rs = <f64>load<f32>(scales + (<usize>(r0 + k) << 2));
+        const s = load<f64>(sp + (<usize>k << 3));
+        store<f32>(out + (<usize>(b * rows + r0 + k) << 2), <f32>(mode == 1 ? xt * rs * s : rs * s));
+      }
+    }
+  }
+}
