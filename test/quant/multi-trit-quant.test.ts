@@ -12,6 +12,7 @@ import { evaluatePerplexity } from '../../src/eval/perplexity.js';
 import { Model } from '../../src/nn/model.js';
 import { allocateBits, autoDepth, BITS_PER_TRIT } from '../../src/quant/auto-depth.js';
 import { outputError, quantizeGptq } from '../../src/quant/gptq.js';
+import { collectHessians } from '../../src/quant/hessian.js';
 import { validatePlan } from '../../src/quant/plan.js';
 import { quantizeGreedyResidual } from '../../src/quant/residual.js';
 import { quantizeTryteRtn } from '../../src/quant/tryte-grid.js';
@@ -106,6 +107,19 @@ const vocab = syntheticVocab(300);
 const TEXT = 'the cat and the dog ran in the sun and then the cat sat on a mat. a bird sang to the dog. '.repeat(30);
 
 describe('multi-trit models', () => {
+  it('Hessians of a few layers (the pass stops after the last of them) equal those of a full pass', async () => {
+    const c = tinyConfig();
+    const m = await Model.fromCheckpoint({ config: c, weights: tinyWeights(c), activations: new Map(), tokenizer: vocab }, { backend: 'ref' });
+    const tokens = vocab.encode(TEXT, { bos: false }).slice(0, 200);
+    const all = await collectHessians(c, m.weights, m.backend, tokens, { ctx: 64, bos: 1 });
+    const some = await collectHessians(c, m.weights, m.backend, tokens, { ctx: 64, bos: 1, names: ['layers.0.attention.wo', 'layers.0.feed_forward.w3'] });
+    expect([...some.keys()]).toEqual(['layers.0.attention.wo', 'layers.0.feed_forward.w3']);
+    expect(some.get('layers.0.feed_forward.w3')!.h).toEqual(all.get('layers.0.feed_forward.w1')!.h);
+    expect(some.get('layers.0.attention.wo')!.h).toEqual(all.get('layers.0.attention.wo')!.h);
+    expect(some.get('layers.0.attention.wo')!.tokens).toBe(all.get('layers.1.feed_forward.w2')!.tokens);
+    await m.dispose();
+  });
+
   it('gptq at depth 2 (sequential calibration): deeper layers, no stacking, ref = wasm, saved and loaded bit for bit, GGUF refuses', async () => {
     const c = tinyConfig();
     const f32 = await Model.fromCheckpoint({ config: c, weights: tinyWeights(c), activations: new Map(), tokenizer: vocab }, { backend: 'ref' });
