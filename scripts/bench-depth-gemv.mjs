@@ -5,7 +5,8 @@
  * plane; for d = 1..6, batch 1, f32 and int8 activations, the calls are interleaved round by
  * round (so load from other processes falls on every d alike) and the medians are reported,
  * with the ratio t_d / (d · t_1) against the multi-trit kernel at d = 1 and against the
- * single-plane kernel (uploadTernary + matmulF32 / matmulI8). Times are CPU time of the process
+ * single-plane kernel (uploadTernary + matmulF32 / matmulI8); and whole int8 layers
+ * (MultiTritLinear: quantize, matmul, dequantize) on the multi kernel and plane by plane. Times are CPU time of the process
  * on one thread (no worker pool), so other jobs on the machine do not inflate them.
  *
  *   node scripts/bench-depth-gemv.mjs [--backend wasm] [--threads 1] [--shape 2048x2048] [--rounds 40]
@@ -15,6 +16,7 @@ import { parseArgs } from 'node:util';
 import { createBackend } from '../dist/backend/registry.js';
 import { MultiTritTensor } from '../dist/tensor/multi-trit-tensor.js';
 import { randomTernaryTensor } from '../dist/nn/random-model.js';
+import { MultiTritLinear } from '../dist/nn/multi-trit-linear.js';
 
 const { values: a } = parseArgs({ options: { backend: { type: 'string', default: 'wasm' }, threads: { type: 'string', default: '1' }, shape: { type: 'string', default: '2048x2048' }, rounds: { type: 'string', default: '40' }, depths: { type: 'string', default: '1,2,3,4,5,6' } } });
 const [rows, cols] = a.shape.split('x').map(Number);
@@ -26,7 +28,14 @@ const x = Float32Array.from({ length: cols }, (_, i) => Math.sin(i * 0.37));
 const q = Int8Array.from({ length: cols }, (_, i) => ((i * 37) % 255) - 127);
 const single = await be.uploadTernary(planes[0]);
 const multi = new Map();
-for (const d of depths) multi.set(d, await be.uploadMultiTrit(new MultiTritTensor(planes.slice(0, d))));
+const layers = new Map();
+for (const d of depths) {
+  const m = new MultiTritTensor(planes.slice(0, d));
+  multi.set(d, await be.uploadMultiTrit(m));
+  // whole int8 layers (quantize x, matmul, dequantize): the shared-load multi kernel against d
+  // fused single-plane calls (backend.linear: table lookup on wasm), which MultiTritLinear uses there
+  layers.set(d, { planes: await MultiTritLinear.fromTensor(be, m, { activation: 'int8', path: 'planes' }), multi: await MultiTritLinear.fromTensor(be, m, { activation: 'int8', path: 'multi' }) });
+}
 const times = new Map();
 // CPU time of this process (kernels run on this thread), not wall time: on a machine shared
 // with other jobs a wall-clock sample is often cut by the scheduler for several ms
@@ -43,6 +52,8 @@ for (let r = 0; r < Number(a.rounds); r++) {
   for (const d of depths) {
     await time(`f32 ${d}`, () => be.matmulMultiF32(multi.get(d), x, 1));
     await time(`i8 ${d}`, () => be.matmulMultiI8(multi.get(d), q, 1));
+    await time(`layer multi ${d}`, () => layers.get(d).multi.forward(x, 1));
+    await time(`layer planes ${d}`, () => layers.get(d).planes.forward(x, 1));
   }
 }
 const med = (k) => {
@@ -55,6 +66,8 @@ for (const d of depths) {
     const t = med(`${m} ${d}`);
     out.rows.push({ depth: d, activation: m, us: +(t * 1e3).toFixed(1), per_plane_vs_multi1: +(t / (d * med(`${m} 1`))).toFixed(3), per_plane_vs_single: +(t / (d * med(`single ${m}`))).toFixed(3) });
   }
+  const lm = med(`layer multi ${d}`), lp = med(`layer planes ${d}`);
+  out.rows.push({ depth: d, activation: 'int8 layer', multi_us: +(lm * 1e3).toFixed(1), planes_us: +(lp * 1e3).toFixed(1), multi_per_plane_vs_planes1: +(lm / (d * med('layer planes 1'))).toFixed(3), planes_per_plane_vs_planes1: +(lp / (d * med('layer planes 1'))).toFixed(3) });
 }
 console.log(JSON.stringify(out, null, 1));
 await be.dispose();

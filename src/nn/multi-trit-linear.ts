@@ -8,6 +8,10 @@
  * accumulators come back per plane and group and are scaled by dequantizeMultiAccumulators.
  * Otherwise — other backends, or the 'ternary' and 'q8k' modes — every plane is its own
  * TernaryLinear and the d outputs are added (exactly the same sum, d kernel calls).
+ * 'int8' also goes plane by plane on a backend whose fused `linear` handles int8 (wasm: the
+ * table-lookup kernel, whose per-call tables make one plane about 2× cheaper than a plane of the
+ * shared-load multi kernel; bench-depth-gemv.mjs). `path` forces one way ('multi' needs the
+ * backend's multi-trit kernels and the f32 or int8 mode).
  */
 import type { ActivationMode, Backend, MultiTritWeights } from '../backend/backend.js';
 import { TritwiseError } from '../errors.js';
@@ -38,13 +42,15 @@ export class MultiTritLinear implements Linear {
     this.bias = opts.bias;
   }
 
-  static async fromTensor(backend: Backend, m: MultiTritTensor, opts: TernaryLinearOptions = {}): Promise<MultiTritLinear> {
+  static async fromTensor(backend: Backend, m: MultiTritTensor, opts: TernaryLinearOptions & { path?: 'multi' | 'planes' } = {}): Promise<MultiTritLinear> {
     const mode = opts.activation ?? 'f32';
     const where = opts.name ?? 'MultiTritLinear';
     if (!['f32', 'int8', 'ternary', 'q8k'].includes(mode)) throw new TritwiseError('E_ARG', 'unknown activation mode', { where, expected: 'f32 | int8 | ternary | q8k', got: mode });
     if (opts.bias && opts.bias.length !== m.rows) throw new TritwiseError('E_SHAPE', 'bias length does not match output features', { where, expected: m.rows, got: opts.bias.length });
     const kernels = backend.uploadMultiTrit && backend.matmulMultiF32 && backend.matmulMultiI8;
-    if (kernels && (mode === 'f32' || mode === 'int8')) return new MultiTritLinear(backend, m, await backend.uploadMultiTrit!(m), [], opts);
+    const lutInt8 = mode === 'int8' && !!backend.linear && !!backend.linearModes?.includes('int8');
+    const multi = opts.path === 'multi' ? mode === 'f32' || mode === 'int8' : opts.path !== 'planes' && (mode === 'f32' || (mode === 'int8' && !lutInt8));
+    if (kernels && multi) return new MultiTritLinear(backend, m, await backend.uploadMultiTrit!(m), [], opts);
     const planes: TernaryLinear[] = [];
     for (const [p, t] of m.planes.entries()) planes.push(await TernaryLinear.fromTensor(backend, t, { activation: mode, name: `${where} plane ${p}` }));
     return new MultiTritLinear(backend, m, null, planes, opts);
