@@ -24,8 +24,17 @@
  *   allocF32       f32 buffers in the backend's own memory, which its kernels read and write in
  *                  place (no staging copies); model activations and KV caches live there;
  *   attention      exact attention (nn/attention.ts's AttentionFn contract) as a native kernel.
+ *
+ * Multi-trit weights (optional, issue 6): W = Σ_p T_p with d planes, each with its own row and
+ * group scales (MultiTritTensor). A backend that has kernels for them implements all three
+ * methods below; others are served by one TernaryWeights per plane (nn/multi-trit-linear.ts).
+ *
+ *   matmulMultiF32  y[b,r] = Σ_p rs_p[r] · Σ_g gs_p[r,g] · Σ_{c∈g} t_p[r,c]·x[b,c]      (f32)
+ *   matmulMultiI8   acc[b,r,p,g] = Σ_{c∈g} t_p[r,c]·q[b,c]             (exact int32, shape
+ *                   [batch, rows, depth, groups]; scaled by dequantizeMultiAccumulators)
  */
 import type { LlamaModel } from '../nn/llama.js';
+import type { MultiTritTensor } from '../tensor/multi-trit-tensor.js';
 import type { TernaryTensor } from '../tensor/ternary-tensor.js';
 
 /** 'q8k': llama.cpp's Q8_K (int8 per 256-column block), for exact TQ1_0/TQ2_0 emulation */
@@ -42,6 +51,18 @@ export interface TernaryWeights {
   readonly groups: number;
   /** the uploaded tensor (kept for the scales and for inspection) */
   readonly tensor: TernaryTensor;
+}
+
+export interface MultiTritWeights {
+  readonly kind: 'multitrit';
+  readonly backend: string;
+  readonly rows: number;
+  readonly cols: number;
+  readonly depth: number;
+  readonly groupSize: number;
+  /** scale groups per row and plane (1 when groupSize is 0) */
+  readonly groups: number;
+  readonly tensor: MultiTritTensor;
 }
 
 /** Heads of one attention call (the same shape as nn/attention.ts's AttentionShape). */
@@ -70,6 +91,10 @@ export interface Backend {
   matmulI8(w: TernaryWeights, q: Int8Array, batch: number, out?: Int32Array): Promise<Int32Array>;
   matmulTernary(w: TernaryWeights, x: TernaryTensor, out?: Int32Array): Promise<Int32Array>;
   matmulDense(w: DenseWeights, x: Float32Array, batch: number, out?: Float32Array): Promise<Float32Array>;
+  /** Upload d trit planes as one weight whose kernels read the activations once for all planes. */
+  uploadMultiTrit?(w: MultiTritTensor): Promise<MultiTritWeights>;
+  matmulMultiF32?(w: MultiTritWeights, x: Float32Array, batch: number, out?: Float32Array): Promise<Float32Array>;
+  matmulMultiI8?(w: MultiTritWeights, q: Int8Array, batch: number, out?: Int32Array): Promise<Int32Array>;
   /** Modes `linear` handles (others are composed from matmulI8/matmulTernary by the caller). */
   readonly linearModes?: readonly ActivationMode[];
   linear?(w: TernaryWeights, x: Float32Array, batch: number, mode: ActivationMode, out?: Float32Array): Promise<Float32Array>;
@@ -82,7 +107,7 @@ export interface Backend {
    */
   attention?(q: Float32Array, qOff: number, keys: Float32Array, values: Float32Array, pos: number, shape: AttentionShape, out: Float32Array, outOff: number): void;
   /** Free a weight's backend memory. Using it afterwards is an error. */
-  release(w: TernaryWeights | DenseWeights): void;
+  release(w: TernaryWeights | DenseWeights | MultiTritWeights): void;
   /** Free everything (workers, GPU device). Safe to call twice. */
   dispose(): Promise<void>;
   /**

@@ -25,6 +25,8 @@ export interface PlanFlags {
   activation?: ActivationMode;
   dense?: string[];
   calibration?: string;
+  calibrate?: string;
+  depth?: number;
 }
 
 export function intArg(s: string): number {
@@ -52,15 +54,17 @@ export function addModelFlags(cmd: Command, defaultBackend?: string): Command {
 export function addPlanFlags(cmd: Command): Command {
   return cmd
     .option('--plan <file>', 'a quantization plan (JSON); flags below override its defaults')
-    .option('--quantizer <q>', 'absmean | twn | mse | threshold:Δ | percentile:p | calibrated')
+    .option('--quantizer <q>', 'absmean | twn | mse | threshold:Δ | percentile:p | calibrated | rtn | gptq | gptq-residual')
     .option('--group-size <n>', 'columns per scale group (multiple of 32; 0 = per row)', intArg)
     .option('--activation <mode>', 'activations of ternary layers: f32 | int8 | ternary | q8k')
     .option('--dense <pattern...>', 'layers kept dense (globs; default: output)')
-    .option('--calibration <file>', 'calibration text (needed by the calibrated quantizer)');
+    .option('--calibration <file>', 'calibration text (needed by the calibrated and gptq quantizers)')
+    .option('--calibrate <file>', 'the same as --calibration')
+    .option('--depth <d>', 'trits per weight, 1..6 (default quantizer: gptq with calibration text, else rtn)', intArg);
 }
 
 export function hasPlanFlags(f: PlanFlags): boolean {
-  return f.plan !== undefined || f.quantizer !== undefined || f.groupSize !== undefined || f.activation !== undefined || f.dense !== undefined;
+  return f.plan !== undefined || f.quantizer !== undefined || f.groupSize !== undefined || f.activation !== undefined || f.dense !== undefined || f.depth !== undefined;
 }
 
 export function readText(path: string, what: string): string {
@@ -87,7 +91,12 @@ export function buildPlan(f: PlanFlags): QuantPlan {
   if (f.groupSize !== undefined) plan.groupSize = f.groupSize;
   if (f.activation !== undefined) plan.activation = f.activation;
   if (f.dense !== undefined) plan.dense = f.dense;
-  if (f.calibration !== undefined) plan.calibration = { ...plan.calibration, text: f.calibration };
+  const calibration = f.calibrate ?? f.calibration;
+  if (calibration !== undefined) plan.calibration = { ...plan.calibration, text: calibration };
+  if (f.depth !== undefined) {
+    plan.depth = f.depth;
+    if (f.quantizer === undefined && plan.quantizer === undefined) plan.quantizer = plan.calibration?.text ? 'gptq' : 'rtn';
+  }
   return validatePlan(plan, 'command line');
 }
 

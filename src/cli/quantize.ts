@@ -1,10 +1,33 @@
 /**
  * `tritwise quantize <in> -o <out> [--plan file | flags]` — quantize a checkpoint under a plan
  * and save it as a tritwise model folder (weights, config, tokenizer).
+ *
+ *   --depth d [--calibrate text]      d trits per weight everywhere (gptq with text, else rtn)
+ *   --auto-bits b --calibrate text    choose each layer's depth for b stored bits per weight on
+ *                                     average (1.6 per trit), by measured sensitivity
+ *   --auto-ppl p --calibrate text     … for at most p % more perplexity on the calibration text
+ *   --plan-out plan.json              write the chosen plan (for `quantize --plan`)
  */
-import type { Command } from 'commander';
-import { addModelFlags, addPlanFlags, buildPlan, openModel, quantizeWithProgress, type ModelFlags, type PlanFlags } from './model-options.js';
-import { fixed, formatBytes, printJson, printTable } from './output.js';
+import { InvalidArgumentError, type Command } from 'commander';
+import { TritwiseError } from '../errors.js';
+import { autoDepth, BITS_PER_TRIT } from '../quant/auto-depth.js';
+import { addModelFlags, addPlanFlags, buildPlan, numArg, openModel, quantizeWithProgress, readText, type ModelFlags, type PlanFlags } from './model-options.js';
+import { fixed, formatBytes, printJson, printTable, writeJsonFile } from './output.js';
+import { progressBar } from './progress.js';
+
+interface QuantizeFlags extends ModelFlags, PlanFlags {
+  out: string;
+  json?: boolean;
+  autoBits?: number;
+  autoPpl?: number;
+  planOut?: string;
+}
+
+function positive(s: string): number {
+  const n = numArg(s);
+  if (!(n > 0)) throw new InvalidArgumentError(`expected a positive number, got "${s}"`);
+  return n;
+}
 
 export function registerQuantize(program: Command): void {
   const cmd = program
@@ -12,21 +35,60 @@ export function registerQuantize(program: Command): void {
     .description('quantize a model (llama2.c, HF folder, GGUF) to trits under a plan and save it as a tritwise model folder')
     .argument('<in>', 'checkpoint file or folder')
     .requiredOption('-o, --out <dir>', 'output folder')
+    .option('--auto-bits <bits>', `choose each layer's depth (1..6 trits) for this average of stored bits per weight (${BITS_PER_TRIT} per trit); needs --calibrate`, positive)
+    .option('--auto-ppl <percent>', "choose each layer's depth for at most this perplexity increase (%) on the calibration text; needs --calibrate", positive)
+    .option('--plan-out <file>', 'write the plan used (with the chosen depths) as JSON')
     .option('--json', 'print the per-layer report as JSON');
-  addPlanFlags(addModelFlags(cmd)).action(async (input: string, opts: ModelFlags & PlanFlags & { out: string; json?: boolean }) => {
+  addPlanFlags(addModelFlags(cmd)).action(async (input: string, opts: QuantizeFlags) => {
     const model = await openModel(input, opts);
     try {
-      const plan = buildPlan(opts);
+      let plan = buildPlan(opts);
+      let auto: Awaited<ReturnType<typeof autoDepth>> | undefined;
+      if (opts.autoBits !== undefined || opts.autoPpl !== undefined) {
+        if (opts.autoBits !== undefined && opts.autoPpl !== undefined) throw new TritwiseError('E_ARG', 'choose one budget', { where: 'quantize', expected: '--auto-bits or --auto-ppl', got: 'both' });
+        const file = plan.calibration?.text;
+        if (!file) throw new TritwiseError('E_ARG', 'auto-tuning measures sensitivity on calibration text', { where: 'quantize --auto-bits/--auto-ppl', expected: '--calibrate <text file>', got: 'none' });
+        plan.quantizer ??= 'gptq';
+        const tok = model.requireTokenizer();
+        const tokens = tok.encode(readText(file, 'calibration text'), { bos: false }).slice(0, plan.calibration?.tokens ?? 4096);
+        const bar = progressBar('auto-tune');
+        try {
+          auto = await autoDepth(model.config, model.weights, model.backend, plan, {
+            bits: opts.autoBits,
+            maxIncrease: opts.autoPpl !== undefined ? opts.autoPpl / 100 : undefined,
+            tokens,
+            bos: tok.bos,
+            ctx: plan.calibration?.ctx,
+            onProgress: (p) => bar.update(p.done, p.total, p.phase === 'calibrate' ? 'calibrating' : p.name),
+          });
+        } finally {
+          bar.stop();
+        }
+        plan = { ...auto.plan, calibration: plan.calibration };
+      }
+      if (opts.planOut) writeJsonFile(opts.planOut, plan);
       const { model: q, ms } = await quantizeWithProgress(model, plan);
       q.save(opts.out);
       const layers = q.info.layers ?? [];
-      const report = { input, output: opts.out, plan, bytes_before: model.bytes, bytes_after: q.bytes, quantize_ms: ms, layers };
+      const report = {
+        input,
+        output: opts.out,
+        plan,
+        bytes_before: model.bytes,
+        bytes_after: q.bytes,
+        quantize_ms: ms,
+        layers,
+        ...(auto ? { auto: { bits: auto.bits, base_nll: auto.baseNll, predicted_nll_increase: auto.predictedNllIncrease, measured_nll: auto.measuredNll, sensitivity: auto.layers } } : {}),
+      };
       if (opts.json) return printJson(report);
+      if (auto) {
+        process.stdout.write(`auto-tuned: ${fixed(auto.bits, 3)} stored bits per weight (${fixed(auto.bits / BITS_PER_TRIT, 3)} trits); calibration NLL ${fixed(auto.baseNll, 4)} + predicted ${fixed(auto.predictedNllIncrease, 4)}${auto.measuredNll !== undefined ? `, measured ${fixed(auto.measuredNll - auto.baseNll, 4)}` : ''}\n`);
+      }
       printTable(
-        ['layer', 'shape', 'kind', 'quantizer', 'group', 'activation', 'sparsity', 'rel. error', 'bytes'],
-        layers.map((l) => [l.name, l.shape.join('×'), l.dense ? 'dense' : 'ternary', l.dense ? '—' : l.quantizer, l.dense ? '—' : l.groupSize || 'row', l.dense ? '—' : l.activation, l.sparsity === undefined ? '—' : `${(l.sparsity * 100).toFixed(1)}%`, l.relError === undefined ? '—' : fixed(l.relError, 3), formatBytes(l.bytes)]),
+        ['layer', 'shape', 'kind', 'quantizer', 'depth', 'group', 'activation', 'sparsity', 'rel. error', 'bytes'],
+        layers.map((l) => [l.name, l.shape.join('×'), l.dense ? 'dense' : 'ternary', l.dense ? '—' : l.quantizer, l.dense ? '—' : l.depth, l.dense ? '—' : l.groupSize || 'row', l.dense ? '—' : l.activation, l.sparsity === undefined ? '—' : `${(l.sparsity * 100).toFixed(1)}%`, l.relError === undefined ? '—' : fixed(l.relError, 3), formatBytes(l.bytes)]),
       );
-      process.stdout.write(`weights: ${formatBytes(model.bytes)} → ${formatBytes(q.bytes)} (${fixed(model.bytes / q.bytes, 2)}× smaller) in ${fixed(ms / 1000, 2)} s; saved to ${opts.out}\n`);
+      process.stdout.write(`weights: ${formatBytes(model.bytes)} → ${formatBytes(q.bytes)} (${fixed(model.bytes / q.bytes, 2)}× smaller) in ${fixed(ms / 1000, 2)} s; saved to ${opts.out}${opts.planOut ? `; plan written to ${opts.planOut}` : ''}\n`);
     } finally {
       await model.dispose();
     }

@@ -157,7 +157,7 @@ export async function benchModel(o: ModelBenchOptions): Promise<ModelBenchReport
   let f32Params = 0;
   for (const t of weights.values()) {
     if (t instanceof TernaryTensor) ternaryParams += t.rows * t.cols;
-    else f32Params += t.data.length;
+    else if ('data' in t) f32Params += t.data.length;
   }
   const tokenizer = syntheticVocabulary(shape.vocab);
   const rng = (i: number) => 3 + ((i * 7919 + seed * 104729) % (shape.vocab - 3));

@@ -16,6 +16,8 @@ import { TritwiseError } from '../errors.js';
 import { defaultConfig, validateConfig, type LlamaConfig } from '../nn/llama-config.js';
 import { ropeRowPermutation } from '../nn/rope.js';
 import { permuteRows } from '../tensor/permute-rows.js';
+import type { DenseTensor } from '../tensor/dense-tensor.js';
+import { MultiTritTensor } from '../tensor/multi-trit-tensor.js';
 import { TernaryTensor } from '../tensor/ternary-tensor.js';
 import { GGML_TYPE_IDS } from './ggml-types.js';
 import { planesToTq1, planesToTq2 } from './ggml-ternary.js';
@@ -206,12 +208,20 @@ export function exportGguf(
     { key: 'tokenizer.ggml.add_eos_token', type: 'bool', value: false },
     { key: 'tokenizer.ggml.add_space_prefix', type: 'bool', value: tok.addSpacePrefix },
   ];
+  // llama.cpp's ternary types hold one trit per weight: deeper multi-trit layers have no GGUF type
+  if (type !== 'f32') {
+    for (const [name, t] of model.weights) {
+      if (t instanceof MultiTritTensor && t.depth > 1) {
+        throw new TritwiseError('E_UNSUPPORTED', `GGUF export of multi-trit weights: llama.cpp's ${type.toUpperCase()} holds one trit per weight, this layer has ${t.depth}; export --type f32 (dequantized) or quantize at depth 1`, { where: name, expected: 'depth 1', got: `depth ${t.depth}` });
+      }
+    }
+  }
   const tensors: GgufTensorToWrite[] = [];
   const report: GgufExportReport = { bytes: 0, types: {}, fallbacks: [] };
   const qPerm = c.ropeStyle === 'halves' ? ropeRowPermutation(c.nHeads, c.headDim, 'halves', 'adjacent') : null;
   const kPerm = c.ropeStyle === 'halves' ? ropeRowPermutation(c.nKvHeads, c.headDim, 'halves', 'adjacent') : null;
-  for (const [name, t0] of model.weights) {
-    let t = t0;
+  for (const [name, t1] of model.weights) {
+    let t = t1 instanceof MultiTritTensor ? (t1.depth === 1 ? t1.planes[0]! : ({ shape: [t1.rows, t1.cols], data: t1.toDense() } as DenseTensor)) : t1;
     if (qPerm && name.endsWith('attention.wq')) t = permuteRows(t, qPerm);
     if (kPerm && name.endsWith('attention.wk')) t = permuteRows(t, kPerm);
     const gname = canonicalToGguf(name);

@@ -18,6 +18,7 @@ import { TritwiseError } from '../errors.js';
 import { checkWeights, defaultConfig, validateConfig, type LlamaConfig } from '../nn/llama-config.js';
 import { ropeRowPermutation } from '../nn/rope.js';
 import { permuteRows } from '../tensor/permute-rows.js';
+import { MultiTritTensor } from '../tensor/multi-trit-tensor.js';
 import { TernaryTensor } from '../tensor/ternary-tensor.js';
 import { writeAll, writeFileAtomic } from './atomic-write.js';
 import { SafetensorsFile, writeSafetensors, type TensorToWrite } from './safetensors.js';
@@ -174,8 +175,8 @@ export function saveHfCheckpoint(dir: string, model: { config: LlamaConfig; weig
     let t = t0;
     if (qPerm && name.endsWith('attention.wq')) t = permuteRows(t, qPerm);
     if (kPerm && name.endsWith('attention.wk')) t = permuteRows(t, kPerm);
-    const shape = t instanceof TernaryTensor ? [t.rows, t.cols] : t.shape;
-    entries.push({ name: canonicalToHf(name), dtype: 'F32', shape, data: t instanceof TernaryTensor ? t.toDense() : t.data });
+    if (t instanceof TernaryTensor || t instanceof MultiTritTensor) entries.push({ name: canonicalToHf(name), dtype: 'F32', shape: [t.rows, t.cols], data: t.toDense() });
+    else entries.push({ name: canonicalToHf(name), dtype: 'F32', shape: t.shape, data: t.data });
   }
   writeSafetensors(join(dir, 'model.safetensors'), entries, { format: 'pt' });
   const json = (p: string, v: unknown) => writeFileAtomic(join(dir, p), (fd) => writeAll(fd, new TextEncoder().encode(JSON.stringify(v, null, 2) + '\n')));

@@ -5,6 +5,7 @@
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { numel } from '../tensor/dense-tensor.js';
+import { MultiTritTensor } from '../tensor/multi-trit-tensor.js';
 import { TernaryTensor } from '../tensor/ternary-tensor.js';
 import { GgufFile, type GgufValue } from './gguf-reader.js';
 import type { FileSummary, TensorSummary } from './inspect.js';
@@ -46,7 +47,7 @@ export function inspectLlama2c(path: string): FileSummary {
   const tensors: TensorSummary[] = [];
   let bytes = 28;
   for (const [name, t] of weights) {
-    if (t instanceof TernaryTensor) continue;
+    if (t instanceof TernaryTensor || t instanceof MultiTritTensor) continue;
     tensors.push({ name, shape: t.shape, format: 'f32', bits_per_weight: 32, sparsity: zeros(t.data), bytes: t.data.byteLength });
     bytes += t.data.byteLength;
   }

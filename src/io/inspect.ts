@@ -8,7 +8,8 @@ import { TritwiseError } from '../errors.js';
 import { inspectFolder, inspectGguf, inspectLlama2c } from './inspect-model.js';
 import { numel } from '../tensor/dense-tensor.js';
 import { SafetensorsFile, DTYPE_BYTES } from './safetensors.js';
-import { readTernary, ternaryDescriptors } from './weights-file.js';
+import { MultiTritTensor } from '../tensor/multi-trit-tensor.js';
+import { readStoredTernary, ternaryDescriptors } from './weights-file.js';
 
 export interface TensorSummary {
   name: string;
@@ -48,9 +49,16 @@ export function inspectSafetensors(path: string): FileSummary {
     const tensors: TensorSummary[] = [];
     const covered = new Set<string>();
     for (const [name, d] of Object.entries(descs)) {
-      const t = readTernary(f, name, d);
+      const { tensor: t, parts } = readStoredTernary(f, name, d);
+      for (const p of parts) covered.add(p);
+      if (t instanceof MultiTritTensor) {
+        // stored bytes (packed trits + scales); sparsity: zero trits over all planes
+        const bytes = parts.reduce((s, p) => s + f.info(p).byteLength, 0);
+        const sp = t.planeSparsity().reduce((a, b) => a + b, 0) / t.depth;
+        tensors.push({ name, shape: [t.rows, t.cols], format: `${(d as { format: string }).format}×${t.depth}`, bits_per_weight: t.rows * t.cols ? (bytes * 8) / (t.rows * t.cols) : 0, sparsity: sp, bytes, quantizer: t.quantizer, group_size: t.groupSize });
+        continue;
+      }
       const s = t.stats();
-      for (const p of ['plus', 'minus', 'scales', 'group_scales']) covered.add(`${name}.${p}`);
       tensors.push({ name, shape: [t.rows, t.cols], format: 'planes', bits_per_weight: s.bitsPerWeight, sparsity: s.sparsity, bytes: s.bytes, quantizer: t.quantizer, group_size: t.groupSize });
     }
     for (const name of f.names()) {

@@ -26,6 +26,7 @@ import { writeAll, writeFileAtomic } from './atomic-write.js';
 import { HfTokenizer } from './tokenizers/hf-tokenizer.js';
 import { SentencePieceTokenizer } from './tokenizers/sentencepiece.js';
 import type { Tokenizer } from './tokenizers/tokenizer.js';
+import { MultiTritTensor } from '../tensor/multi-trit-tensor.js';
 import { TernaryTensor } from '../tensor/ternary-tensor.js';
 import { loadWeights, saveWeights, type StoredTensor } from './weights-file.js';
 
@@ -140,7 +141,7 @@ function readAdapters(cfgPath: string, spec: unknown, tensors: Map<string, Store
     if (typeof e !== 'object' || e === null || !Number.isInteger(e.rank) || typeof e.alpha !== 'number') throw new TritwiseError('E_FORMAT', 'an adapter needs an integer rank and a numeric alpha', { where, got: v });
     const base = tensors.get(name);
     const a = tensors.get(`${name}.lora_a`), b = tensors.get(`${name}.lora_b`);
-    if (!base || !a || !b || a instanceof TernaryTensor || b instanceof TernaryTensor) throw new TritwiseError('E_FORMAT', 'adapter tensors missing', { where, expected: `${name}, ${name}.lora_a and ${name}.lora_b (F32)`, got: [base, a, b].map((t, i) => (t ? '' : ['base', 'lora_a', 'lora_b'][i])).filter(Boolean).join(', ') + ' missing' });
+    if (!base || !a || !b || a instanceof TernaryTensor || b instanceof TernaryTensor || a instanceof MultiTritTensor || b instanceof MultiTritTensor) throw new TritwiseError('E_FORMAT', 'adapter tensors missing', { where, expected: `${name}, ${name}.lora_a and ${name}.lora_b (F32)`, got: [base, a, b].map((t, i) => (t ? '' : ['base', 'lora_a', 'lora_b'][i])).filter(Boolean).join(', ') + ' missing' });
     const [rows, cols] = shapeOf(base) as [number, number];
     const t: LoraTensors = { a: a.data, b: b.data, rank: e.rank as number, alpha: e.alpha };
     checkLora(t, rows, cols, name);

@@ -11,20 +11,23 @@
  *   "tritwise.format_version": "1"
  *   "tritwise.ternary": JSON { "w": { "shape": [rows, cols], "group_size": 0, "quantizer": "twn",
  *                                     "format": "planes" }, … }
- * Dense tensors are stored as ordinary F32 tensors. Round trips are bit-exact; loading validates
- * every ternary tensor's invariants.
+ * Dense tensors are stored as ordinary F32 tensors. Multi-trit tensors (depth d ≥ 1, issue 6) are
+ * stored packed, 1.6 bits per trit, with format "trytes" or "residual" (multi-trit-file.ts).
+ * Round trips are bit-exact; loading validates every ternary tensor's invariants.
  */
 import { TritwiseError } from '../errors.js';
 import { wordsFor } from '../tensor/bits.js';
 import type { DenseTensor } from '../tensor/dense-tensor.js';
+import { MultiTritTensor } from '../tensor/multi-trit-tensor.js';
 import { TernaryTensor } from '../tensor/ternary-tensor.js';
+import { encodeMultiTrit, multiTritParts, readMultiTrit, type MultiTritDescriptor } from './multi-trit-file.js';
 import { SafetensorsFile, writeSafetensors, type TensorToWrite } from './safetensors.js';
 
 export const FORMAT_VERSION = '1';
 const KEY_VERSION = 'tritwise.format_version';
 const KEY_TERNARY = 'tritwise.ternary';
 
-export type StoredTensor = TernaryTensor | DenseTensor;
+export type StoredTensor = TernaryTensor | DenseTensor | MultiTritTensor;
 
 export interface TernaryDescriptor {
   shape: [number, number];
@@ -32,6 +35,8 @@ export interface TernaryDescriptor {
   quantizer?: string;
   format: 'planes';
 }
+
+export type StoredDescriptor = TernaryDescriptor | MultiTritDescriptor;
 
 export interface WeightsFile {
   tensors: Map<string, StoredTensor>;
@@ -46,7 +51,7 @@ export function isTernary(t: StoredTensor): t is TernaryTensor {
 /** The safetensors entries and metadata that encode a collection. */
 export function encodeWeights(tensors: Iterable<[string, StoredTensor]>, metadata: Record<string, string> = {}): { entries: TensorToWrite[]; metadata: Record<string, string> } {
   const entries: TensorToWrite[] = [];
-  const ternary: Record<string, TernaryDescriptor> = {};
+  const ternary: Record<string, StoredDescriptor> = {};
   for (const [name, t] of tensors) {
     if (isTernary(t)) {
       t.validate(name);
@@ -56,6 +61,10 @@ export function encodeWeights(tensors: Iterable<[string, StoredTensor]>, metadat
       entries.push({ name: `${name}.scales`, dtype: 'F32', shape: [t.rows], data: t.scales });
       if (t.groupScales) entries.push({ name: `${name}.group_scales`, dtype: 'F32', shape: [t.rows, t.groupsPerRow], data: t.groupScales });
       ternary[name] = { shape: [t.rows, t.cols], group_size: t.groupSize, format: 'planes', ...(t.quantizer ? { quantizer: t.quantizer } : {}) };
+    } else if (t instanceof MultiTritTensor) {
+      const m = encodeMultiTrit(name, t);
+      entries.push(...m.entries);
+      ternary[name] = m.desc;
     } else {
       entries.push({ name, dtype: 'F32', shape: t.shape, data: t.data });
     }
@@ -74,7 +83,7 @@ export function saveWeights(path: string, tensors: Record<string, StoredTensor> 
 }
 
 /** The ternary descriptors of a tritwise file ({} for an ordinary safetensors file). */
-export function ternaryDescriptors(f: SafetensorsFile): Record<string, TernaryDescriptor> {
+export function ternaryDescriptors(f: SafetensorsFile): Record<string, StoredDescriptor> {
   const raw = f.metadata[KEY_TERNARY];
   if (raw === undefined) return {};
   const v = f.metadata[KEY_VERSION];
@@ -86,7 +95,14 @@ export function ternaryDescriptors(f: SafetensorsFile): Record<string, TernaryDe
     throw new TritwiseError('E_FORMAT', `${KEY_TERNARY} metadata is not JSON`, { where: f.name, got: (e as Error).message });
   }
   if (typeof d !== 'object' || d === null || Array.isArray(d)) throw new TritwiseError('E_FORMAT', `${KEY_TERNARY} metadata is not an object`, { where: f.name });
-  return d as Record<string, TernaryDescriptor>;
+  return d as Record<string, StoredDescriptor>;
+}
+
+/** Read the ternary or multi-trit tensor a descriptor describes, with the file tensors it owns. */
+export function readStoredTernary(f: SafetensorsFile, name: string, desc: StoredDescriptor): { tensor: TernaryTensor | MultiTritTensor; parts: string[] } {
+  const fmt = (desc as { format?: unknown })?.format;
+  if (fmt === 'trytes' || fmt === 'residual') return { tensor: readMultiTrit(f, name, desc as MultiTritDescriptor), parts: multiTritParts(name, desc as MultiTritDescriptor) };
+  return { tensor: readTernary(f, name, desc as TernaryDescriptor), parts: ['plus', 'minus', 'scales', 'group_scales'].map((p) => `${name}.${p}`) };
 }
 
 /** Read one ternary tensor described by `desc` from an open file. */
@@ -96,7 +112,7 @@ export function readTernary(f: SafetensorsFile, name: string, desc: TernaryDescr
   if (!Array.isArray(shape) || shape.length !== 2 || !shape.every((x) => Number.isSafeInteger(x) && x >= 0)) {
     throw new TritwiseError('E_FORMAT', 'invalid ternary shape in metadata', { where, expected: '[rows, cols]', got: shape });
   }
-  if (desc.format !== 'planes') throw new TritwiseError('E_FORMAT', 'unknown ternary storage format', { where, expected: 'planes', got: desc.format });
+  if (desc.format !== 'planes') throw new TritwiseError('E_FORMAT', 'unknown ternary storage format', { where, expected: 'planes | trytes | residual', got: desc.format });
   const [rows, cols] = shape;
   const gs = desc.group_size ?? 0;
   const wpr = wordsFor(cols);
@@ -143,8 +159,9 @@ export function readWeights(f: SafetensorsFile): WeightsFile {
   const tensors = new Map<string, StoredTensor>();
   const parts = new Set<string>();
   for (const [name, d] of Object.entries(descs)) {
-    tensors.set(name, readTernary(f, name, d));
-    for (const p of ['plus', 'minus', 'scales', 'group_scales']) parts.add(`${name}.${p}`);
+    const r = readStoredTernary(f, name, d);
+    tensors.set(name, r.tensor);
+    for (const p of r.parts) parts.add(p);
   }
   for (const name of f.names()) if (!parts.has(name)) tensors.set(name, f.readF32(name));
   const metadata = { ...f.metadata };

@@ -5,7 +5,8 @@
  * Every kernel computes each output row on its own (and quantizes the shared input the same way),
  * so the stacked layer's outputs are bit-identical to the separate layers'. It saves one kernel
  * dispatch and one activation quantization per extra part. Parts stack when they are all ternary
- * with the same columns, group size and activation mode, or all dense; otherwise (or when layers
+ * with the same columns, group size and activation mode, or all dense; a part with several trit
+ * planes (MultiTritTensor, issue 6) never stacks; otherwise (or when layers
  * are wrapped, as calibration does, or the backend asks for separate layers) they run one by one
  * into the same output rows.
  *
@@ -14,9 +15,11 @@
 import type { ActivationMode, Backend } from '../backend/backend.js';
 import type { StoredTensor } from '../io/weights-file.js';
 import type { DenseTensor } from '../tensor/dense-tensor.js';
+import { MultiTritTensor } from '../tensor/multi-trit-tensor.js';
 import { stackDenseRows, stackTernaryRows } from '../tensor/stack-rows.js';
 import { TernaryTensor } from '../tensor/ternary-tensor.js';
 import { DenseLinear, TernaryLinear, type Linear } from './linear.js';
+import { MultiTritLinear } from './multi-trit-linear.js';
 
 export interface StackPart {
   name: string;
@@ -26,12 +29,13 @@ export interface StackPart {
 
 export async function makeLinear(backend: Backend, name: string, t: StoredTensor, mode: ActivationMode | undefined): Promise<Linear> {
   if (t instanceof TernaryTensor) return TernaryLinear.fromTensor(backend, t, { activation: mode ?? 'f32', name });
+  if (t instanceof MultiTritTensor) return MultiTritLinear.fromTensor(backend, t, { activation: mode ?? 'f32', name });
   const [rows, cols] = (t as DenseTensor).shape as [number, number];
   return DenseLinear.fromWeights(backend, (t as DenseTensor).data, rows, cols, { name });
 }
 
 function stackable(parts: readonly StackPart[]): 'ternary' | 'dense' | null {
-  if (parts.length < 2) return null;
+  if (parts.length < 2 || parts.some((p) => p.tensor instanceof MultiTritTensor)) return null;
   const [a] = parts;
   if (parts.every((p) => p.tensor instanceof TernaryTensor)) {
     const t0 = a!.tensor as TernaryTensor;
@@ -66,7 +70,7 @@ export class LinearStack {
   }
 
   static async build(backend: Backend, parts: StackPart[], opts: { wrap?: (name: string, l: Linear) => Linear; stack?: boolean } = {}): Promise<LinearStack> {
-    const widths = parts.map((p) => (p.tensor instanceof TernaryTensor ? p.tensor.rows : (p.tensor as DenseTensor).shape[0]!));
+    const widths = parts.map((p) => (p.tensor instanceof TernaryTensor || p.tensor instanceof MultiTritTensor ? p.tensor.rows : (p.tensor as DenseTensor).shape[0]!));
     const kind = opts.wrap || opts.stack === false ? null : stackable(parts);
     if (kind) {
       const name = parts.map((p) => p.name).join('+');

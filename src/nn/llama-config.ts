@@ -16,6 +16,7 @@
  */
 import { TritwiseError } from '../errors.js';
 import type { StoredTensor } from '../io/weights-file.js';
+import { MultiTritTensor } from '../tensor/multi-trit-tensor.js';
 import { TernaryTensor } from '../tensor/ternary-tensor.js';
 
 /** Which RoPE pairs rotate: (2i, 2i+1) as in llama2.c/Meta/llama.cpp, or (i, i+d/2) as in HF. */
@@ -111,7 +112,7 @@ export function validateConfig(c: LlamaConfig, where: string): LlamaConfig {
 }
 
 export function shapeOf(t: StoredTensor): number[] {
-  return t instanceof TernaryTensor ? [t.rows, t.cols] : t.shape;
+  return t instanceof TernaryTensor || t instanceof MultiTritTensor ? [t.rows, t.cols] : t.shape;
 }
 
 /** Every expected tensor present with its shape, nothing unexpected; E_CONFIG naming the tensor. */
@@ -123,7 +124,7 @@ export function checkWeights(c: LlamaConfig, weights: Map<string, StoredTensor>,
     if (!t) throw new TritwiseError('E_CONFIG', 'tensor missing for this config', { where: `${where}: ${name}`, expected: `[${shape.join(', ')}]`, got: 'no such tensor' });
     const got = shapeOf(t);
     if (got.join(',') !== shape.join(',')) throw new TritwiseError('E_CONFIG', 'tensor shape does not match the config', { where: `${where}: ${name}`, expected: shape, got });
-    if (t instanceof TernaryTensor && !(name.includes('.attention.w') || name.includes('.feed_forward.w') || name === 'output')) {
+    if ((t instanceof TernaryTensor || t instanceof MultiTritTensor) && !(name.includes('.attention.w') || name.includes('.feed_forward.w') || name === 'output')) {
       throw new TritwiseError('E_CONFIG', 'only linear layers may be ternary', { where: `${where}: ${name}`, expected: 'f32', got: 'ternary' });
     }
   }

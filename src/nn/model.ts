@@ -18,9 +18,11 @@ import { saveHfCheckpoint } from '../io/hf-checkpoint.js';
 import { saveModel } from '../io/model-file.js';
 import { checkVocab, StreamingDecoder, type Tokenizer } from '../io/tokenizers/tokenizer.js';
 import type { StoredTensor } from '../io/weights-file.js';
-import { collectActivationStats, type Progress } from '../quant/calibration.js';
-import { needsCalibration, resolvePlan, validatePlan, type QuantPlan } from '../quant/plan.js';
-import { planTargets, quantizeWeights, type LayerReport } from '../quant/quantize-model.js';
+import type { Progress } from '../quant/calibration.js';
+import { needsCalibration, needsHessian, resolvePlan, validatePlan, type QuantPlan } from '../quant/plan.js';
+import { quantizeModelWeights } from '../quant/quantize-pipeline.js';
+import { planTargets, type LayerReport } from '../quant/quantize-model.js';
+import { MultiTritTensor } from '../tensor/multi-trit-tensor.js';
 import { TernaryTensor } from '../tensor/ternary-tensor.js';
 import type { AttentionFn } from './attention.js';
 import type { KVCache } from './kv-cache.js';
@@ -105,7 +107,7 @@ export class Model {
 
   /** True when any linear layer is ternary. */
   get isQuantized(): boolean {
-    for (const t of this.weights.values()) if (t instanceof TernaryTensor) return true;
+    for (const t of this.weights.values()) if (t instanceof TernaryTensor || t instanceof MultiTritTensor) return true;
     return false;
   }
 
@@ -131,16 +133,16 @@ export class Model {
   /** Quantize under a plan; returns a new Model (this one is unchanged). */
   async quantize(plan: QuantPlan = {}, opts: QuantizeModelOptions = {}): Promise<Model> {
     validatePlan(plan);
-    let stats: Map<string, Float64Array> | undefined;
-    if (needsCalibration(resolvePlan(plan, planTargets(this.config)))) {
+    let tokens: number[] | undefined;
+    const resolved = resolvePlan(plan, planTargets(this.config));
+    if (needsCalibration(resolved)) {
       const text = opts.calibrationText;
-      if (text === undefined) throw new TritwiseError('E_ARG', "the 'calibrated' quantizer needs calibration text", { where: 'quantize', expected: 'calibrationText (or --calibration <file>)', got: 'none' });
+      const which = resolved.find((l) => !l.dense && (l.quantizer === 'calibrated' || needsHessian(l)))!.quantizer;
+      if (text === undefined) throw new TritwiseError('E_ARG', `the '${which}' quantizer needs calibration text`, { where: 'quantize', expected: 'calibrationText (or --calibrate <file>)', got: 'none' });
       const tok = this.requireTokenizer();
-      const n = plan.calibration?.tokens ?? 4096;
-      const tokens = tok.encode(text, { bos: false }).slice(0, n);
-      stats = await collectActivationStats(this.config, this.weights, this.backend, tokens, { ctx: plan.calibration?.ctx ?? Math.min(256, this.config.seqLen), bos: tok.bos, onProgress: opts.onProgress });
+      tokens = tok.encode(text, { bos: false }).slice(0, plan.calibration?.tokens ?? 4096);
     }
-    const q = quantizeWeights(this.config, this.weights, plan, { stats, onProgress: opts.onProgress, keepActivations: this.activations });
+    const q = await quantizeModelWeights(this.config, this.weights, plan, { backend: this.backend, tokens, bos: this.tokenizer?.bos, onProgress: opts.onProgress, keepActivations: this.activations });
     const llama = await LlamaModel.build(q.config, q.weights, this.backend, { activations: q.activations, attention: this.attention, adapters: this.adapters });
     const { calibration: _c, ...planInfo } = plan;
     return new Model(q.config, q.weights, q.activations, this.tokenizer, this.backend, llama, { format: 'memory', path: this.info.path, plan: planInfo, layers: q.layers }, false, this.attention, this.adapters);
@@ -154,7 +156,8 @@ export class Model {
     if (ids.length > this.config.seqLen) throw new TritwiseError('E_ARG', 'prompt is longer than the context', { where: 'generate', expected: `≤ ${this.config.seqLen} tokens`, got: `${ids.length} tokens` });
     const max = opts.maxTokens ?? 128;
     const sampler = new Sampler(opts);
-    if (this.backend.createDecoder && !this.attention) {
+    // the device decoder reads single-plane layers only; multi-trit models decode layer by layer
+    if (this.backend.createDecoder && !this.attention && ![...this.weights.values()].some((t) => t instanceof MultiTritTensor)) {
       yield* this.#generateOnDevice(ids, max, sampler, tok, opts.stopAtEos ?? true);
       return;
     }

@@ -10,11 +10,19 @@
  *       { "match": "layers.*.feed_forward.w2", "groupSize": 64 },
  *       { "match": "layers.0.*", "dense": true }
  *     ],
- *     "calibration": { "text": "calib.txt", "tokens": 2048, "ctx": 256 }   // for `calibrated`
+ *     "calibration": { "text": "calib.txt", "tokens": 2048, "ctx": 256 },  // for `calibrated`, `gptq`
+ *     "depth": 1                     // trits per weight, 1..6 (issue 6): see below
  *   }
  * Names are the canonical linear names (layers.N.attention.wq … feed_forward.w3, output). The
  * embedding and the norms always stay f32; layers that are already ternary keep their trits and
  * only take the activation mode. Globs: `*` matches any run of characters.
+ *
+ * Depth (trits per weight, 1..6; rules may set it per layer): a layer of depth d > 1 becomes a
+ * MultiTritTensor. The single-trit quantizers (absmean, twn, mse, threshold, percentile,
+ * calibrated) are then applied greedily to the residual, d times (residual.ts); `rtn` rounds to
+ * the uniform tryte grid with a searched scale (tryte-grid.ts); `gptq` is the calibrated,
+ * error-compensating quantizer on the tryte grid and `gptq-residual` the same with free scales per
+ * plane (gptq.ts; both need calibration text). At depth 1 every result is a TernaryTensor.
  */
 import type { ActivationMode } from '../backend/backend.js';
 import { TritwiseError } from '../errors.js';
@@ -26,6 +34,8 @@ export interface LayerRule {
   groupSize?: number;
   activation?: ActivationMode;
   dense?: boolean;
+  /** trits per weight, 1..6 */
+  depth?: number;
 }
 
 export interface CalibrationSettings {
@@ -35,6 +45,11 @@ export interface CalibrationSettings {
   tokens?: number;
   /** context per calibration chunk (default: min(256, the model's context)) */
   ctx?: number;
+  /**
+   * gptq: quantize stage by stage (wq/wk/wv, wo, w1/w3, w2 of each layer in order), measuring
+   * each stage's inputs on the model whose earlier stages are already quantized (default true)
+   */
+  sequential?: boolean;
 }
 
 export interface QuantPlan {
@@ -44,6 +59,8 @@ export interface QuantPlan {
   dense?: string[];
   layers?: LayerRule[];
   calibration?: CalibrationSettings;
+  /** trits per weight for every layer (default 1) */
+  depth?: number;
 }
 
 export interface ResolvedLayer {
@@ -52,7 +69,12 @@ export interface ResolvedLayer {
   quantizer: string;
   groupSize: number;
   activation: ActivationMode;
+  depth: number;
 }
+
+/** Quantizers that only exist for the tryte grid / need the Hessian of the layer inputs. */
+export const TRYTE_QUANTIZERS = ['rtn', 'gptq', 'gptq-residual'] as const;
+export const HESSIAN_QUANTIZERS = ['gptq', 'gptq-residual'] as const;
 
 export const ACTIVATION_MODES: readonly ActivationMode[] = ['f32', 'int8', 'ternary', 'q8k'];
 
@@ -62,7 +84,7 @@ export function globToRegExp(glob: string): RegExp {
 }
 
 function checkQuantizer(q: string, where: string): void {
-  if (q === 'calibrated') return;
+  if (q === 'calibrated' || (TRYTE_QUANTIZERS as readonly string[]).includes(q)) return;
   try {
     parseQuantizer(q);
   } catch (e) {
@@ -74,6 +96,10 @@ function checkGroup(g: unknown, where: string): void {
   if (!(Number.isInteger(g) && (g as number) >= 0 && (g as number) % 32 === 0)) throw new TritwiseError('E_ARG', 'invalid group size', { where, expected: '0 or a positive multiple of 32', got: g });
 }
 
+function checkDepth(d: unknown, where: string): void {
+  if (!(Number.isInteger(d) && (d as number) >= 1 && (d as number) <= 6)) throw new TritwiseError('E_ARG', 'invalid depth', { where, expected: 'an integer 1..6 (trits per weight)', got: d });
+}
+
 function checkActivation(a: unknown, where: string): void {
   if (!ACTIVATION_MODES.includes(a as ActivationMode)) throw new TritwiseError('E_ARG', 'unknown activation mode', { where, expected: ACTIVATION_MODES.join(' | '), got: a });
 }
@@ -82,11 +108,19 @@ function checkActivation(a: unknown, where: string): void {
 export function validatePlan(p: unknown, where = 'plan'): QuantPlan {
   if (typeof p !== 'object' || p === null || Array.isArray(p)) throw new TritwiseError('E_ARG', 'a plan must be an object', { where, got: Array.isArray(p) ? 'array' : typeof p });
   const plan = p as QuantPlan;
-  const known = new Set(['quantizer', 'groupSize', 'activation', 'dense', 'layers', 'calibration']);
+  const known = new Set(['quantizer', 'groupSize', 'activation', 'dense', 'layers', 'calibration', 'depth']);
   for (const k of Object.keys(plan)) if (!known.has(k)) throw new TritwiseError('E_ARG', 'unknown plan field', { where: `${where}.${k}`, expected: [...known].join(', '), got: k });
   if (plan.quantizer !== undefined) checkQuantizer(plan.quantizer, `${where}.quantizer`);
   if (plan.groupSize !== undefined) checkGroup(plan.groupSize, `${where}.groupSize`);
   if (plan.activation !== undefined) checkActivation(plan.activation, `${where}.activation`);
+  if (plan.depth !== undefined) checkDepth(plan.depth, `${where}.depth`);
+  if (plan.calibration !== undefined) {
+    const c = plan.calibration;
+    if (typeof c !== 'object' || c === null || Array.isArray(c)) throw new TritwiseError('E_ARG', 'calibration must be an object', { where: `${where}.calibration`, got: c });
+    if (c.text !== undefined && typeof c.text !== 'string') throw new TritwiseError('E_ARG', 'calibration text must be a file name', { where: `${where}.calibration.text`, got: c.text });
+    for (const k of ['tokens', 'ctx'] as const) if (c[k] !== undefined && !(Number.isInteger(c[k]) && c[k]! > 0)) throw new TritwiseError('E_ARG', `calibration ${k} must be a positive integer`, { where: `${where}.calibration.${k}`, got: c[k] });
+    if (c.sequential !== undefined && typeof c.sequential !== 'boolean') throw new TritwiseError('E_ARG', 'calibration.sequential must be true or false', { where: `${where}.calibration.sequential`, got: c.sequential });
+  }
   if (plan.dense !== undefined && !(Array.isArray(plan.dense) && plan.dense.every((d) => typeof d === 'string'))) throw new TritwiseError('E_ARG', 'dense must be a list of patterns', { where: `${where}.dense`, got: plan.dense });
   if (plan.layers !== undefined) {
     if (!Array.isArray(plan.layers)) throw new TritwiseError('E_ARG', 'layers must be a list of rules', { where: `${where}.layers`, got: typeof plan.layers });
@@ -96,6 +130,7 @@ export function validatePlan(p: unknown, where = 'plan'): QuantPlan {
       if (r.quantizer !== undefined) checkQuantizer(r.quantizer, `${w}.quantizer`);
       if (r.groupSize !== undefined) checkGroup(r.groupSize, `${w}.groupSize`);
       if (r.activation !== undefined) checkActivation(r.activation, `${w}.activation`);
+      if (r.depth !== undefined) checkDepth(r.depth, `${w}.depth`);
       if (r.dense !== undefined && typeof r.dense !== 'boolean') throw new TritwiseError('E_ARG', 'dense must be true or false', { where: `${w}.dense`, got: r.dense });
     });
   }
@@ -114,6 +149,7 @@ export function resolvePlan(plan: QuantPlan, names: readonly string[]): Resolved
       quantizer: plan.quantizer ?? 'absmean',
       groupSize: plan.groupSize ?? 0,
       activation: plan.activation ?? 'f32',
+      depth: plan.depth ?? 1,
     };
     for (const { re, r } of rules) {
       if (!re.test(name)) continue;
@@ -121,12 +157,18 @@ export function resolvePlan(plan: QuantPlan, names: readonly string[]): Resolved
       if (r.quantizer !== undefined) out.quantizer = r.quantizer;
       if (r.groupSize !== undefined) out.groupSize = r.groupSize;
       if (r.activation !== undefined) out.activation = r.activation;
+      if (r.depth !== undefined) out.depth = r.depth;
     }
     return out;
   });
 }
 
-/** True when any layer of the resolved plan needs calibration statistics. */
+/** True when any layer of the resolved plan needs calibration text (statistics or Hessians). */
 export function needsCalibration(layers: ResolvedLayer[]): boolean {
-  return layers.some((l) => !l.dense && l.quantizer === 'calibrated');
+  return layers.some((l) => !l.dense && (l.quantizer === 'calibrated' || needsHessian(l)));
+}
+
+/** True when the layer's quantizer needs E[x xᵀ] of its inputs. */
+export function needsHessian(l: ResolvedLayer): boolean {
+  return !l.dense && (HESSIAN_QUANTIZERS as readonly string[]).includes(l.quantizer);
 }

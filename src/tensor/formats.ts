@@ -7,18 +7,23 @@
  */
 import { TritwiseError } from '../errors.js';
 import { decodeBase3, decodeCodes2, encodeBase3, encodeCodes2, type PackedTrits } from './codecs.js';
+import type { MultiTritTensor } from './multi-trit-tensor.js';
 import type { TernaryTensor } from './ternary-tensor.js';
+import { packTrytes, unpackTrytes, type PackedTrytes } from './trytes.js';
 
 export interface FormatDescriptor {
   name: string;
   description: string;
-  /** nominal storage bits per weight, scales excluded */
+  /** nominal storage bits per weight, scales excluded (per trit of depth when `perTrit`) */
   bitsPerWeight: number;
+  /** multi-trit formats: a weight of depth d takes d × bitsPerWeight */
+  perTrit?: boolean;
   ternary: boolean;
   /** backends with kernels for this format (others convert first) */
   kernels: string[];
-  encode?: (t: TernaryTensor) => unknown;
-  decode?: (p: never) => TernaryTensor;
+  /** to the format's own representation (the argument is a TernaryTensor, or a MultiTritTensor when `perTrit`) */
+  encode?: (t: never) => unknown;
+  decode?: (p: never) => TernaryTensor | MultiTritTensor;
 }
 
 const table: FormatDescriptor[] = [
@@ -31,7 +36,7 @@ const table: FormatDescriptor[] = [
     bitsPerWeight: 2,
     ternary: true,
     kernels: ['ref', 'wasm'],
-    encode: (t) => t,
+    encode: (t: TernaryTensor) => t,
     decode: (p: TernaryTensor) => p,
   },
   {
@@ -51,6 +56,26 @@ const table: FormatDescriptor[] = [
     kernels: [],
     encode: encodeBase3,
     decode: (p: PackedTrits) => decodeBase3(p),
+  },
+  {
+    name: 'multi-planes',
+    description: 'd trits per weight as d bit-plane pairs, each with its own scales: W = Σ_k α_k·T_k (residual form; trytes are α_k = α·3^k)',
+    bitsPerWeight: 2,
+    perTrit: true,
+    ternary: true,
+    kernels: ['ref', 'wasm'],
+    encode: (t: MultiTritTensor) => t,
+    decode: (p: MultiTritTensor) => p,
+  },
+  {
+    name: 'trytes',
+    description: 'balanced-ternary trytes: d trits per weight, packed 5 per byte in base 3, one scale per row or group',
+    bitsPerWeight: 1.6,
+    perTrit: true,
+    ternary: true,
+    kernels: [],
+    encode: (t: MultiTritTensor) => packTrytes(t),
+    decode: (p: PackedTrytes) => unpackTrytes(p),
   },
 ];
 

@@ -1,12 +1,15 @@
 /**
  * permute-rows — reorder the rows of a dense or ternary matrix: row r of the result is row
- * perm[r] of the input. Ternary rows move with their planes, row scale and group scales.
+ * perm[r] of the input. Ternary rows move with their planes, row scale and group scales (every
+ * plane of a multi-trit tensor alike).
  */
 import { TritwiseError } from '../errors.js';
 import type { DenseTensor } from './dense-tensor.js';
+import { MultiTritTensor } from './multi-trit-tensor.js';
 import { TernaryTensor } from './ternary-tensor.js';
 
-export function permuteRows<T extends DenseTensor | TernaryTensor>(t: T, perm: Int32Array): T {
+export function permuteRows<T extends DenseTensor | TernaryTensor | MultiTritTensor>(t: T, perm: Int32Array): T {
+  if (t instanceof MultiTritTensor) return new MultiTritTensor(t.planes.map((p) => permuteRows(p, perm)), { quantizer: t.quantizer }) as T;
   const rows = t instanceof TernaryTensor ? t.rows : (t as DenseTensor).shape[0]!;
   if (perm.length !== rows) throw new TritwiseError('E_SHAPE', 'permutation does not match the rows', { where: 'permuteRows', expected: rows, got: perm.length });
   if (t instanceof TernaryTensor) {

@@ -24,6 +24,7 @@ import { RopeTables } from '../nn/rope.js';
 import { globToRegExp } from '../quant/plan.js';
 import { quantize } from '../quant/weight-quantizers.js';
 import type { DenseTensor } from '../tensor/dense-tensor.js';
+import { MultiTritTensor } from '../tensor/multi-trit-tensor.js';
 import { TernaryTensor } from '../tensor/ternary-tensor.js';
 import { FrozenTernary, LoraAdapter, loraForward, mergeDense, mergeRequantize, type LoraOptions } from './lora.js';
 import { attention } from './ops/attention.js';
@@ -178,6 +179,7 @@ export class TrainModel {
     let loraCount = 0;
     const makeLinear = (name: string): TrainLinear => {
       const src = weights.get(name)!;
+      if (src instanceof MultiTritTensor) throw new TritwiseError('E_UNSUPPORTED', 'fine-tuning a multi-trit (depth > 1) model is not supported', { where: `finetune: ${name}`, expected: 'an f32 or single-trit model (fine-tune the f32 checkpoint with --depth d instead)', got: `${src.depth} trits per weight` });
       const [rows, cols] = src instanceof TernaryTensor ? [src.rows, src.cols] : ((src as DenseTensor).shape as [number, number]);
       if (mode === 'qat') return new QatLinearT(name, new QatWeight(this.#ctor.from(denseOf(src)), rows, cols, name, spec.qat));
       if (mode === 'lora' || (mode === 'frozen' && src instanceof TernaryTensor)) {

@@ -98,7 +98,7 @@ describe('saved models', () => {
     for (const [k, v] of q.weights) {
       const b = back.weights.get(k)!;
       if (v instanceof TernaryTensor) expect((b as TernaryTensor).equals(v)).toBe(true);
-      else expect((b as { data: Float32Array }).data).toEqual(v.data);
+      else expect((b as { data: Float32Array }).data).toEqual((v as { data: Float32Array }).data);
     }
     expect(back.activations.get('layers.0.attention.wq')).toBe('int8');
     expect(back.activations.get('layers.0.feed_forward.w2')).toBe('f32');

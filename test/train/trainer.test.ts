@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
 import { TritwiseError } from '../../src/errors.js';
+import { TernaryTensor } from '../../src/tensor/ternary-tensor.js';
 import { splitText, trainBatch, validationBatches } from '../../src/train/data.js';
 import { finetune, type FinetuneOptions } from '../../src/train/finetune.js';
 import { AdamW, learningRate } from '../../src/train/optimizer.js';
@@ -41,7 +42,10 @@ const base: FinetuneOptions = { mode: 'qat', steps: 6, lr: 3e-3, batch: 2, ctx: 
 
 function paramsOf(r: Awaited<ReturnType<typeof finetune>>): Map<string, Float32Array> {
   const out = new Map<string, Float32Array>();
-  for (const [k, t] of r.model.weights) out.set(k, 'data' in t ? t.data : Float32Array.from([...t.plus, ...t.minus].map(Number).concat([...t.scales])));
+  for (const [k, t] of r.model.weights) {
+    if (!('data' in t) && !(t instanceof TernaryTensor)) throw new Error(`unexpected multi-trit tensor ${k}`);
+    out.set(k, 'data' in t ? t.data : Float32Array.from([...t.plus, ...t.minus].map(Number).concat([...t.scales])));
+  }
   return out;
 }
 

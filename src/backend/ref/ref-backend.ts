@@ -3,14 +3,19 @@
  * Slow and obviously correct; the conformance suite compares every other backend against it.
  */
 import { TritwiseError } from '../../errors.js';
+import type { MultiTritTensor } from '../../tensor/multi-trit-tensor.js';
 import type { TernaryTensor } from '../../tensor/ternary-tensor.js';
-import type { Backend, DenseWeights, TernaryWeights } from '../backend.js';
+import type { Backend, DenseWeights, MultiTritWeights, TernaryWeights } from '../backend.js';
 import { gemmDense, gemmTernaryF32, gemmTernaryI8, gemmTernaryTernary } from './kernels.js';
+import { gemmMultiF32, gemmMultiI8 } from './multi-kernels.js';
 
 interface RefDense extends DenseWeights {
   data: Float32Array | null;
 }
 interface RefTernary extends TernaryWeights {
+  released: boolean;
+}
+interface RefMulti extends MultiTritWeights {
   released: boolean;
 }
 
@@ -55,9 +60,27 @@ export class RefBackend implements Backend {
     return gemmDense(d, w.rows, w.cols, x, batch, out);
   }
 
-  release(w: TernaryWeights | DenseWeights): void {
+  async uploadMultiTrit(w: MultiTritTensor): Promise<MultiTritWeights> {
+    const h: RefMulti = { kind: 'multitrit', backend: 'ref', rows: w.rows, cols: w.cols, depth: w.depth, groupSize: w.groupSize, groups: w.planes[0]!.groupsPerRow, tensor: w, released: false };
+    return h;
+  }
+
+  #multi(w: MultiTritWeights): MultiTritTensor {
+    if (w.backend !== 'ref' || w.kind !== 'multitrit' || (w as RefMulti).released) throw new TritwiseError('E_BACKEND', 'weight handle is not live on this backend', { where: 'ref', expected: 'a handle from ref.uploadMultiTrit', got: `${w.backend} ${w.kind}${(w as RefMulti).released ? ' (released)' : ''}` });
+    return w.tensor;
+  }
+
+  async matmulMultiF32(w: MultiTritWeights, x: Float32Array, batch: number, out?: Float32Array): Promise<Float32Array> {
+    return gemmMultiF32(this.#multi(w), x, batch, out);
+  }
+
+  async matmulMultiI8(w: MultiTritWeights, q: Int8Array, batch: number, out?: Int32Array): Promise<Int32Array> {
+    return gemmMultiI8(this.#multi(w), q, batch, out);
+  }
+
+  release(w: TernaryWeights | DenseWeights | MultiTritWeights): void {
     if (w.kind === 'dense') (w as RefDense).data = null;
-    else (w as RefTernary).released = true;
+    else (w as RefTernary | RefMulti).released = true;
   }
 
   async dispose(): Promise<void> {}

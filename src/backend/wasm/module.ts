@@ -52,6 +52,11 @@ export interface KernelExports {
   initSignTable8(table: number): void;
   vsaPairDots(z: number, dim: number, kp: number, km: number, vp: number, vm: number, secs: number, n: number, lists: number, L: number, out: number, table: number, table8: number, bipolar: number, q: number): void;
   vsaPairAxpy(z: number, dim: number, kp: number, km: number, vp: number, vm: number, secs: number, n: number, lists: number, L: number, coef: number, table: number, table8: number, bipolar: number, e: number): void;
+  multiF32(w: number, nblk: number, G: number, d: number, x: number, batch: number, table: number, scales: number, gscales: number, out: number, rows: number, r0: number, r1: number): void;
+  multiI8(w: number, nblk: number, G: number, d: number, x: number, batch: number, bsums: number, out: number, rows: number, r0: number, r1: number): void;
+  interleaveCodes(src: number, dst: number, blocks: number, d: number, p: number): void;
+  padGroups8(src: number, dst: number, n: number, cols: number, gc: number, G: number, nblk: number): void;
+  blockSumsI8(x: number, n: number, G: number, nblk: number, bsums: number): void;
   relaxed(): number;
   trapAt(row: number, r0: number, r1: number): void;
 }

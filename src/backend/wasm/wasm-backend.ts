@@ -11,12 +11,14 @@
  * layout for ternary×ternary: one bit per trit, one popcount per 128 trits.
  */
 import { TritwiseError } from '../../errors.js';
+import type { MultiTritTensor } from '../../tensor/multi-trit-tensor.js';
 import type { TernaryTensor } from '../../tensor/ternary-tensor.js';
-import type { ActivationMode, AttentionShape, Backend, DenseWeights, TernaryWeights } from '../backend.js';
+import type { ActivationMode, AttentionShape, Backend, DenseWeights, MultiTritWeights, TernaryWeights } from '../backend.js';
 import type { BackendOptions } from '../registry.js';
 import { Heap, Scratch } from './heap.js';
 import { buildBlocks, buildCodes, buildLut, buildSigns, buildSparse, density, groupShape, skipsBlocks, type BlockLayout, type LutLayout, type SparseLayout } from './layouts.js';
 import { instantiate, loadKernels, type KernelExports, type SimdChoice, type SimdFeatures } from './module.js';
+import { multiF32, multiI8, releaseMulti, uploadMulti, type MultiContext } from './multi-trit.js';
 import type { Platform } from './platform.js';
 import { WorkerPool } from './pool.js';
 
@@ -451,9 +453,27 @@ export class WasmBackend implements Backend {
     if (!heap.owns(out)) out.set(heap.f32.subarray(op >>> 2, (op >>> 2) + qn), outOff);
   }
 
-  release(w: TernaryWeights | DenseWeights): void {
+  // multi-trit weights (issue 6): kernels in src/kernels/multi.ts, host side in multi-trit.ts
+  #multiCtx(): MultiContext {
+    return { heap: this.#heap, k: this.#k, pool: this.#pool, raw: this.#raw, act: this.#act, sums: this.#sums, out: this.#out, table: this.#table, parallel: (r, c, b) => this.#parallel(r, c, b) };
+  }
+
+  async uploadMultiTrit(w: MultiTritTensor): Promise<MultiTritWeights> {
+    return this.#serial(() => uploadMulti(this.#multiCtx(), w));
+  }
+
+  async matmulMultiF32(w: MultiTritWeights, x: Float32Array, batch: number, out?: Float32Array): Promise<Float32Array> {
+    return this.#serial(() => multiF32(this.#multiCtx(), w, x, batch, out));
+  }
+
+  async matmulMultiI8(w: MultiTritWeights, q: Int8Array, batch: number, out?: Int32Array): Promise<Int32Array> {
+    return this.#serial(() => multiI8(this.#multiCtx(), w, q, batch, out));
+  }
+
+  release(w: TernaryWeights | DenseWeights | MultiTritWeights): void {
     if (w.backend !== 'wasm') return;
     const heap = this.#heap;
+    if (w.kind === 'multitrit') return releaseMulti(heap, w);
     if (w.kind === 'dense') {
       const h = w as WasmDense;
       if (!h.released) heap.free(h.ptr);

@@ -192,6 +192,7 @@ export class GpuDecoder implements Decoder {
     const ctx = be.ctx;
     if ((l as { bias?: Float32Array }).bias) throw new TritwiseError('E_UNSUPPORTED', 'linear layers with a bias are not supported by the GPU decoder', { where: name, expected: 'no bias', got: 'bias' });
     if (l.kind === 'dense') return denseMatmul(ctx, be.denseHandle((l as unknown as { weights: GpuDense }).weights, name), { x: input, y: out, batch: 1, accumulate });
+    if (!('weights' in l) || (l as TernaryLinear).weights?.kind !== 'ternary') throw new TritwiseError('E_UNSUPPORTED', 'multi-trit layers are not supported by the GPU decoder', { where: name, expected: 'one trit plane per weight', got: 'a multi-trit layer' });
     const tl = l as TernaryLinear;
     const h = be.ternaryHandle(tl.weights, name);
     const mode = tl.activation;

@@ -1,0 +1,72 @@
+#!/usr/bin/env node
+/**
+ * measure-depth — issue 6's accuracy table for stories260K: perplexity on the 6-story protocol of
+ * ../shared/data/README.md for greedy residual (twn), tryte rtn and gptq at depths 1..4 (per row
+ * and per group), and auto-tuned plans at several bit budgets; prints one JSON line per row.
+ *
+ *   node scripts/measure-depth.mjs [--data ../shared/data] [--rows fixed,auto] [--group 32]
+ *        [--backend ref|wasm] [--depths 1,2,3,4] [--quantizers twn,rtn,gptq] [--bits 2,2.5,3.2,4.8]
+ *
+ * Calibration: stories 10..39 of tinystories_val_subset.txt (disjoint from the 6 scored stories).
+ */
+import { readFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { Model } from '../dist/nn/model.js';
+import { evaluatePerplexity, splitDocuments } from '../dist/eval/perplexity.js';
+import { autoDepth, allocateBits } from '../dist/quant/auto-depth.js';
+
+const { values: a } = parseArgs({
+  options: {
+    data: { type: 'string', default: '../shared/data' },
+    rows: { type: 'string', default: 'fixed,auto' },
+    group: { type: 'string', default: '32' },
+    backend: { type: 'string', default: 'ref' },
+    depths: { type: 'string', default: '1,2,3,4' },
+    quantizers: { type: 'string', default: 'twn,rtn,gptq' },
+    bits: { type: 'string', default: '2,2.5,3.2,4.8' },
+    groups: { type: 'string', default: '0,32' },
+    threads: { type: 'string', default: '1' },
+  },
+});
+const D = a.data;
+const start = /^(Once upon a time|One day)/;
+const text = readFileSync(`${D}/tinystories_val_subset.txt`, 'utf8');
+const docs = splitDocuments(text, start);
+const calibText = docs.slice(10, 40).join('\n\n');
+const model = await Model.load(`${D}/stories260K.bin`, { tokenizer: `${D}/tok512.bin`, backend: a.backend, threads: Number(a.threads) });
+const calibTokens = model.requireTokenizer().encode(calibText, { bos: false });
+const calibration = { tokens: calibTokens.length };
+const ppl = async (m) => (await evaluatePerplexity(m, text, { protocol: 'documents', docStart: start, limit: 6, ctx: 512 }));
+const out = (row) => process.stdout.write(JSON.stringify(row) + '\n');
+const t0 = performance.now();
+const f = await ppl(model);
+out({ row: 'f32', bytes: model.bytes, ppl: f.perplexity, tokens: f.tokensScored, calib_tokens: calibTokens.length, ms: Math.round(performance.now() - t0) });
+
+if (a.rows.includes('fixed')) {
+  for (const g of a.groups.split(',').map(Number)) {
+    for (const q of a.quantizers.split(',')) {
+      for (const d of a.depths.split(',').map(Number)) {
+        const t = performance.now();
+        const plan = { quantizer: q, depth: d, groupSize: g, calibration };
+        const qm = await model.quantize(plan, { calibrationText: calibText });
+        const r = await ppl(qm);
+        out({ row: 'fixed', quantizer: q, depth: d, group: g, bytes: qm.bytes, ppl: r.perplexity, vs_f32: r.perplexity / f.perplexity - 1, ms: Math.round(performance.now() - t) });
+      }
+    }
+  }
+}
+if (a.rows.includes('auto')) {
+  const bitsList = a.bits.split(',').map(Number);
+  const t = performance.now();
+  const base = { quantizer: 'gptq', groupSize: Number(a.groups.split(',').at(-1)), calibration };
+  const first = await autoDepth(model.config, model.weights, model.backend, base, { bits: bitsList[0], tokens: calibTokens, bos: model.requireTokenizer().bos });
+  out({ row: 'sensitivity', ms: Math.round(performance.now() - t), base_nll: first.baseNll, layers: first.layers.map((l) => ({ name: l.name, s: l.sensitivity.map((x) => +x.toFixed(5)) })) });
+  for (const bits of bitsList) {
+    const t1 = performance.now();
+    const alloc = allocateBits(first.layers, base, bits);
+    const qm = await model.quantize(alloc.plan, { calibrationText: calibText });
+    const r = await ppl(qm);
+    out({ row: 'auto', budget_bits: bits, bits: alloc.bits, group: base.groupSize, depths: alloc.layers.map((l) => l.depth).join(''), bytes: qm.bytes, ppl: r.perplexity, vs_f32: r.perplexity / f.perplexity - 1, ms: Math.round(performance.now() - t1) });
+  }
+}
+await model.dispose();

@@ -1,0 +1,72 @@
+/**
+ * `tritwise quantize --depth / --calibrate / --auto-bits / --auto-ppl / --plan-out` through the
+ * built bin (issue 6), and export-gguf refusing a multi-trit folder.
+ */
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { encodeLlama2c } from '../../src/io/llama2c.js';
+import { validatePlan } from '../../src/quant/plan.js';
+import type { DenseTensor } from '../../src/tensor/dense-tensor.js';
+import { encodeTokenizerBin, syntheticVocab, tinyConfig, tinyWeights } from '../helpers/models.js';
+
+const bin = resolve(import.meta.dirname, '../../bin/tritwise.js');
+const dir = mkdtempSync(join(tmpdir(), 'tritwise-dcli-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+const f = (n: string) => join(dir, n);
+
+function cli(...args: string[]) {
+  const r = spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8', timeout: 120_000 });
+  return { code: r.status, out: r.stdout, err: r.stderr };
+}
+
+beforeAll(() => {
+  const c = tinyConfig({ sharedClassifier: true });
+  writeFileSync(f('tiny.bin'), encodeLlama2c(c, tinyWeights(c) as Map<string, DenseTensor>));
+  writeFileSync(f('tok.bin'), encodeTokenizerBin(syntheticVocab(300)));
+  writeFileSync(f('text.txt'), 'the cat and the dog ran in the sun and then the cat sat on a mat. a bird sang.\n\n'.repeat(20));
+  writeFileSync(f('small.json'), JSON.stringify({ calibration: { tokens: 300, ctx: 64 } }));
+});
+
+describe('quantize with depth', () => {
+  it('--depth 2 (rtn without text, gptq with --calibrate) saves a multi-trit folder that eval reads; GGUF TQ2_0 refuses it', () => {
+    const q = cli('quantize', f('tiny.bin'), '--tokenizer', f('tok.bin'), '--depth', '2', '-o', f('d2'), '--json');
+    expect(q.code, q.err).toBe(0);
+    const rep = JSON.parse(q.out);
+    const wq = rep.layers.find((l: { name: string }) => l.name === 'layers.0.attention.wq');
+    expect(wq).toMatchObject({ depth: 2, quantizer: 'rtn', dense: false });
+    const g = cli('quantize', f('tiny.bin'), '--tokenizer', f('tok.bin'), '--plan', f('small.json'), '--depth', '3', '--calibrate', f('text.txt'), '-o', f('d3'), '--json');
+    expect(g.code, g.err).toBe(0);
+    expect(JSON.parse(g.out).layers.find((l: { name: string }) => l.name === 'layers.1.feed_forward.w2')).toMatchObject({ depth: 3, quantizer: 'gptq' });
+    const e = cli('eval', f('d2'), '--text', f('text.txt'), '--ctx', '32', '--limit', '2', '--json');
+    expect(e.code, e.err).toBe(0);
+    expect(JSON.parse(e.out).perplexity).toBeGreaterThan(1);
+    const x = cli('export-gguf', f('d2'), '-o', f('d2.gguf'), '--type', 'tq2_0');
+    expect(x.code).toBe(2);
+    expect(x.err).toMatch(/E_UNSUPPORTED: GGUF export of multi-trit weights.*one trit per weight/);
+    expect(cli('quantize', f('tiny.bin'), '--tokenizer', f('tok.bin'), '--depth', '7', '-o', f('bad')).code).toBe(2);
+  }, 60_000);
+
+  it('--auto-bits writes a plan with per-layer depths within the budget, which quantize --plan reproduces', () => {
+    const a = cli('quantize', f('tiny.bin'), '--tokenizer', f('tok.bin'), '--plan', f('small.json'), '--quantizer', 'rtn', '--auto-bits', '2.4', '--calibrate', f('text.txt'), '--plan-out', f('auto.json'), '-o', f('auto'), '--json');
+    expect(a.code, a.err).toBe(0);
+    const rep = JSON.parse(a.out);
+    expect(rep.auto.bits).toBeLessThanOrEqual(2.4);
+    const plan = validatePlan(JSON.parse(readFileSync(f('auto.json'), 'utf8')));
+    const depths = rep.layers.filter((l: { dense: boolean }) => !l.dense).map((l: { depth: number }) => l.depth);
+    expect(new Set(depths).size).toBeGreaterThan(1);
+    const trits = rep.layers.filter((l: { dense: boolean }) => !l.dense).reduce((s: number, l: { depth: number; shape: number[] }) => s + l.depth * l.shape[0]! * l.shape[1]!, 0);
+    const n = rep.layers.filter((l: { dense: boolean }) => !l.dense).reduce((s: number, l: { shape: number[] }) => s + l.shape[0]! * l.shape[1]!, 0);
+    expect((1.6 * trits) / n).toBeCloseTo(rep.auto.bits, 9);
+    const b = cli('quantize', f('tiny.bin'), '--tokenizer', f('tok.bin'), '--plan', f('auto.json'), '-o', f('again'), '--json');
+    expect(b.code, b.err).toBe(0);
+    expect(JSON.parse(b.out).layers.map((l: { depth: number }) => l.depth)).toEqual(rep.layers.map((l: { depth: number }) => l.depth));
+    expect(plan.layers!.length).toBeGreaterThan(0);
+    const no = cli('quantize', f('tiny.bin'), '--tokenizer', f('tok.bin'), '--auto-bits', '2.5', '-o', f('x'));
+    expect(no.code).toBe(2);
+    expect(no.err).toMatch(/E_ARG: auto-tuning measures sensitivity on calibration text/);
+    expect(cli('quantize', f('tiny.bin'), '--tokenizer', f('tok.bin'), '--auto-bits', '-1', '--calibrate', f('text.txt'), '-o', f('x')).code).toBe(1);
+  }, 90_000);
+});
