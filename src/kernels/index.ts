@@ -17,6 +17,8 @@ export { vsaBind, vsaSimilarity, vsaNnz, vsaPermute } from './vsa-ops';
 export { vsaAccAdd, vsaThreshold, vsaAccDot, vsaAccUnbind, vsaDigitPlanes } from './vsa-acc';
 export { initSignTable, initSignTable8, vsaPairDots, vsaPairAxpy } from './vsa-amp';
 export { attentionF32 } from './attention';
+export { flashF32, scoresF32 } from './attention-flash';
+export { quantTrits, ternaryScores, ternaryAttn, topkAttn } from './attention-ternary';
 export { planesToLut, lutTables, lutI8 } from './lut-i8';
 export { stageI8, stagedI8Bytes, quantI8Token, quantQ8K, permuteF32, planesToBlocks, planesToI8, planesToCodes } from './prep';
 

@@ -19,10 +19,11 @@ import { saveModel } from '../io/model-file.js';
 import { checkVocab, StreamingDecoder, type Tokenizer } from '../io/tokenizers/tokenizer.js';
 import type { StoredTensor } from '../io/weights-file.js';
 import { collectActivationStats, type Progress } from '../quant/calibration.js';
-import { needsCalibration, resolvePlan, validatePlan, type QuantPlan } from '../quant/plan.js';
+import { needsCalibration, resolveAttention, resolvePlan, validatePlan, type QuantPlan } from '../quant/plan.js';
 import { planTargets, quantizeWeights, type LayerReport } from '../quant/quantize-model.js';
 import { TernaryTensor } from '../tensor/ternary-tensor.js';
 import type { AttentionFn } from './attention.js';
+import { attentionFactory } from './attention-modes.js';
 import type { KVCache } from './kv-cache.js';
 import { checkWeights, type LlamaConfig } from './llama-config.js';
 import { LlamaModel, type ForwardOptions, type SequenceStep } from './llama.js';
@@ -33,8 +34,8 @@ export interface ModelLoadOptions extends CheckpointOptions {
   backend?: Backend | string;
   /** worker threads, when the backend is created here */
   threads?: number;
-  /** attention implementation per layer (default exact) */
-  attention?: (layer: number) => AttentionFn;
+  /** attention implementation per layer (default exact); attentionFactory('topk:32') makes one */
+  attention?: (layer: number, backend: Backend) => AttentionFn;
 }
 
 export interface GenerateOptions extends SamplingOptions {
@@ -80,7 +81,7 @@ export class Model {
     readonly llama: LlamaModel,
     readonly info: ModelInfo,
     ownsBackend: boolean,
-    readonly attention?: (layer: number) => AttentionFn,
+    readonly attention?: (layer: number, backend: Backend) => AttentionFn,
   ) {
     this.#ownsBackend = ownsBackend;
   }
@@ -138,9 +139,12 @@ export class Model {
       stats = await collectActivationStats(this.config, this.weights, this.backend, tokens, { ctx: plan.calibration?.ctx ?? Math.min(256, this.config.seqLen), bos: tok.bos, onProgress: opts.onProgress });
     }
     const q = quantizeWeights(this.config, this.weights, plan, { stats, onProgress: opts.onProgress, keepActivations: this.activations });
-    const llama = await LlamaModel.build(q.config, q.weights, this.backend, { activations: q.activations, attention: this.attention });
+    // the plan's attention modes (if it sets any) replace the model's
+    const modes = resolveAttention(plan, this.config.nLayers);
+    const attention = modes ? attentionFactory(modes, 'plan attention') : this.attention;
+    const llama = await LlamaModel.build(q.config, q.weights, this.backend, { activations: q.activations, attention });
     const { calibration: _c, ...planInfo } = plan;
-    return new Model(q.config, q.weights, q.activations, this.tokenizer, this.backend, llama, { format: 'memory', path: this.info.path, plan: planInfo, layers: q.layers }, false, this.attention);
+    return new Model(q.config, q.weights, q.activations, this.tokenizer, this.backend, llama, { format: 'memory', path: this.info.path, plan: planInfo, layers: q.layers }, false, attention);
   }
 
   /** Stream generated tokens. The prompt is text (encoded with BOS) or token ids. */

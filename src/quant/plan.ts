@@ -10,14 +10,19 @@
  *       { "match": "layers.*.feed_forward.w2", "groupSize": 64 },
  *       { "match": "layers.0.*", "dense": true }
  *     ],
- *     "calibration": { "text": "calib.txt", "tokens": 2048, "ctx": 256 }   // for `calibrated`
+ *     "calibration": { "text": "calib.txt", "tokens": 2048, "ctx": 256 },  // for `calibrated`
+ *     "attention": "exact"           // exact | flash | ternary | topk:K | topk:t=τ (nn/attention-modes.ts)
  *   }
+ * Attention modes are set per layer by rules matching `layers.N.attention`, e.g.
+ *   { "match": "layers.4.attention", "attention": "topk:32" }  (rules naming linear layers never
+ * change attention, except through globs such as `layers.0.*` that match both).
  * Names are the canonical linear names (layers.N.attention.wq … feed_forward.w3, output). The
  * embedding and the norms always stay f32; layers that are already ternary keep their trits and
  * only take the activation mode. Globs: `*` matches any run of characters.
  */
 import type { ActivationMode } from '../backend/backend.js';
 import { TritwiseError } from '../errors.js';
+import { parseAttentionMode } from '../nn/attention-modes.js';
 import { parseQuantizer } from './weight-quantizers.js';
 
 export interface LayerRule {
@@ -26,6 +31,7 @@ export interface LayerRule {
   groupSize?: number;
   activation?: ActivationMode;
   dense?: boolean;
+  attention?: string;
 }
 
 export interface CalibrationSettings {
@@ -44,6 +50,7 @@ export interface QuantPlan {
   dense?: string[];
   layers?: LayerRule[];
   calibration?: CalibrationSettings;
+  attention?: string;
 }
 
 export interface ResolvedLayer {
@@ -82,11 +89,12 @@ function checkActivation(a: unknown, where: string): void {
 export function validatePlan(p: unknown, where = 'plan'): QuantPlan {
   if (typeof p !== 'object' || p === null || Array.isArray(p)) throw new TritwiseError('E_ARG', 'a plan must be an object', { where, got: Array.isArray(p) ? 'array' : typeof p });
   const plan = p as QuantPlan;
-  const known = new Set(['quantizer', 'groupSize', 'activation', 'dense', 'layers', 'calibration']);
+  const known = new Set(['quantizer', 'groupSize', 'activation', 'dense', 'layers', 'calibration', 'attention']);
   for (const k of Object.keys(plan)) if (!known.has(k)) throw new TritwiseError('E_ARG', 'unknown plan field', { where: `${where}.${k}`, expected: [...known].join(', '), got: k });
   if (plan.quantizer !== undefined) checkQuantizer(plan.quantizer, `${where}.quantizer`);
   if (plan.groupSize !== undefined) checkGroup(plan.groupSize, `${where}.groupSize`);
   if (plan.activation !== undefined) checkActivation(plan.activation, `${where}.activation`);
+  if (plan.attention !== undefined) parseAttentionMode(plan.attention, `${where}.attention`);
   if (plan.dense !== undefined && !(Array.isArray(plan.dense) && plan.dense.every((d) => typeof d === 'string'))) throw new TritwiseError('E_ARG', 'dense must be a list of patterns', { where: `${where}.dense`, got: plan.dense });
   if (plan.layers !== undefined) {
     if (!Array.isArray(plan.layers)) throw new TritwiseError('E_ARG', 'layers must be a list of rules', { where: `${where}.layers`, got: typeof plan.layers });
@@ -96,6 +104,7 @@ export function validatePlan(p: unknown, where = 'plan'): QuantPlan {
       if (r.quantizer !== undefined) checkQuantizer(r.quantizer, `${w}.quantizer`);
       if (r.groupSize !== undefined) checkGroup(r.groupSize, `${w}.groupSize`);
       if (r.activation !== undefined) checkActivation(r.activation, `${w}.activation`);
+      if (r.attention !== undefined) parseAttentionMode(r.attention, `${w}.attention`);
       if (r.dense !== undefined && typeof r.dense !== 'boolean') throw new TritwiseError('E_ARG', 'dense must be true or false', { where: `${w}.dense`, got: r.dense });
     });
   }
@@ -129,4 +138,20 @@ export function resolvePlan(plan: QuantPlan, names: readonly string[]): Resolved
 /** True when any layer of the resolved plan needs calibration statistics. */
 export function needsCalibration(layers: ResolvedLayer[]): boolean {
   return layers.some((l) => !l.dense && l.quantizer === 'calibrated');
+}
+
+/**
+ * The attention mode of every layer under a plan (rules matched against `layers.N.attention`),
+ * or null when the plan sets no attention anywhere (the model keeps its default).
+ */
+export function resolveAttention(plan: QuantPlan, nLayers: number): string[] | null {
+  validatePlan(plan);
+  const rules = (plan.layers ?? []).filter((r) => r.attention !== undefined);
+  if (plan.attention === undefined && rules.length === 0) return null;
+  const res = rules.map((r) => ({ re: globToRegExp(r.match), mode: r.attention! }));
+  return Array.from({ length: nLayers }, (_, l) => {
+    let mode = plan.attention ?? 'exact';
+    for (const { re, mode: m } of res) if (re.test(`layers.${l}.attention`)) mode = m;
+    return mode;
+  });
 }

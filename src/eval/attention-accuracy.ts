@@ -1,0 +1,110 @@
+/**
+ * attention-accuracy — how close the fast attention modes come to exact attention inside a real
+ * forward pass. A probe AttentionFn sits in every layer: it writes the exact (float64) output, so
+ * the model runs exactly, and on the same inputs it also runs every mode under test and records
+ *
+ *   cosine     cos(out_mode, out_exact) per query head and token (mean and minimum);
+ *   recall@k   |top-k by popcount ∩ top-k by exact scores| / k per query head, over calls with
+ *              more than k attended keys (ties in the exact scores broken by position).
+ */
+import type { AttentionShape } from '../backend/backend.js';
+import type { AttentionFn } from '../nn/attention.js';
+import { exact64, windowStart } from '../nn/attention-reference.js';
+import { TernaryKeyTables, topKIndices } from '../nn/attention-ternary.js';
+import { quantizeTrits, tritDot, tritWords } from '../nn/attention-trits.js';
+
+export interface ModeAccuracy {
+  name: string;
+  cosine_mean: number;
+  cosine_min: number;
+  vectors: number;
+}
+
+export interface RecallAccuracy {
+  k: number;
+  recall_mean: number;
+  samples: number;
+}
+
+export class AttentionProbe {
+  readonly #modes: { name: string; fns: AttentionFn[]; sum: number; min: number; n: number }[];
+  readonly #recall: { k: number; sum: number; n: number }[];
+  readonly #tables = new TernaryKeyTables();
+
+  constructor(modes: { name: string; make: () => AttentionFn }[], recallK: number[], layers: number) {
+    this.#modes = modes.map((m) => ({ name: m.name, fns: Array.from({ length: layers }, () => m.make()), sum: 0, min: Infinity, n: 0 }));
+    this.#recall = recallK.map((k) => ({ k, sum: 0, n: 0 }));
+  }
+
+  /** The probe of layer l (give it to LlamaModel.build as the attention hook). */
+  layer(l: number): AttentionFn {
+    return (q, qOff, keys, values, pos, s, out, outOff) => {
+      const d = s.headDim;
+      const ref = exact64(q, qOff, keys, values, pos, s);
+      for (let i = 0; i < ref.length; i++) out[outOff + i] = ref[i]!;
+      const tmp = new Float32Array(ref.length);
+      for (const m of this.#modes) {
+        m.fns[l]!(q, qOff, keys, values, pos, s, tmp, 0);
+        for (let h = 0; h < s.nHeads; h++) {
+          let ab = 0, aa = 0, bb = 0;
+          for (let i = h * d; i < (h + 1) * d; i++) {
+            ab += tmp[i]! * ref[i]!;
+            aa += tmp[i]! * tmp[i]!;
+            bb += ref[i]! * ref[i]!;
+          }
+          const c = aa === 0 && bb === 0 ? 1 : ab / Math.sqrt(aa * bb);
+          m.sum += c;
+          m.min = Math.min(m.min, c);
+          m.n++;
+        }
+      }
+      if (this.#recall.length) this.#recallAt(q, qOff, keys, pos, s);
+    };
+  }
+
+  #recallAt(q: Float32Array, qOff: number, keys: Float32Array, pos: number, s: AttentionShape): void {
+    const d = s.headDim;
+    const kvDim = s.nKvHeads * d;
+    const group = s.nHeads / s.nKvHeads;
+    const rows = this.#tables.get(keys, pos, s);
+    const start = windowStart(pos, s);
+    const n = pos - start + 1;
+    const exact = new Float64Array(n);
+    const tern = new Float64Array(n);
+    const qp = new Uint32Array(2 * tritWords(d));
+    const kmax = Math.max(...this.#recall.map((r) => r.k));
+    const ia = new Int32Array(kmax);
+    const ib = new Int32Array(kmax);
+    for (let h = 0; h < s.nHeads; h++) {
+      const g = Math.floor(h / group);
+      const qo = qOff + h * d;
+      const aq = quantizeTrits(q, qo, d, qp, 0);
+      for (let j = 0; j < n; j++) {
+        const kb = (start + j) * kvDim + g * d;
+        let dot = 0;
+        for (let i = 0; i < d; i++) dot += q[qo + i]! * keys[kb + i]!;
+        exact[j] = dot;
+        const v = (start + j) * s.nKvHeads + g;
+        tern[j] = aq * rows.scales[v]! * tritDot(qp, 0, rows.planes, v * 2 * rows.W, rows.W);
+      }
+      for (const r of this.#recall) {
+        if (n <= r.k) continue;
+        topKIndices(exact, n, r.k, ia);
+        topKIndices(tern, n, r.k, ib);
+        const set = new Set(ia.subarray(0, r.k));
+        let hit = 0;
+        for (let t = 0; t < r.k; t++) if (set.has(ib[t]!)) hit++;
+        r.sum += hit / r.k;
+        r.n++;
+      }
+    }
+  }
+
+  get modes(): ModeAccuracy[] {
+    return this.#modes.map((m) => ({ name: m.name, cosine_mean: m.sum / m.n, cosine_min: m.min, vectors: m.n }));
+  }
+
+  get recall(): RecallAccuracy[] {
+    return this.#recall.map((r) => ({ k: r.k, recall_mean: r.sum / r.n, samples: r.n }));
+  }
+}
