@@ -38,7 +38,7 @@ describe('modes inside the model', () => {
   const ids = Array.from({ length: 70 }, (_, i) => (i * 37 + 11) % c.vocabSize);
 
   async function logits(backend: string, attention?: string | string[]) {
-    const m = await Model.fromCheckpoint({ config: c, weights }, { backend, attention: attention ? attentionFactory(attention) : undefined });
+    const m = await Model.fromCheckpoint({ config: c, weights, activations: new Map() }, { backend, attention: attention ? attentionFactory(attention) : undefined });
     try {
       return (await promptLogits(m, ids)).map((r) => Array.from(r)).flat();
     } finally {
@@ -63,7 +63,7 @@ describe('modes inside the model', () => {
   });
 
   it('Model.quantize takes the plan’s attention modes (dense weights: only attention changes)', async () => {
-    const m = await Model.fromCheckpoint({ config: c, weights }, { backend: 'ref' });
+    const m = await Model.fromCheckpoint({ config: c, weights, activations: new Map() }, { backend: 'ref' });
     try {
       const q = await m.quantize({ dense: ['*'], layers: [{ match: 'layers.1.attention', attention: 'topk:2' }] });
       const want = await logits('ref', ['exact', 'topk:2']);

@@ -65,7 +65,7 @@ describe('trit quantization and the popcount dot', () => {
         quantizeTrits(t, 0, d, a, 0);
         quantizeTrits(u, 0, d, b, 0);
         expect(trits(a, 0, d)).toEqual(t.map((x) => x + 0));
-        expect(tritDot(a, 0, b, 0, W)).toBe(t.reduce((s, x, i) => s + x * u[i]!, 0));
+        expect(tritDot(a, 0, b, 0, W)).toBe(t.reduce((s: number, x, i) => s + x * u[i]!, 0));
       }),
       { numRuns: 200 },
     );
