@@ -7,11 +7,15 @@
  *   recall@k   |top-k by popcount ∩ top-k by exact scores| / k per query head, over calls with
  *              more than k attended keys (ties in the exact scores broken by position).
  */
-import type { AttentionShape } from '../backend/backend.js';
+import type { AttentionShape, Backend } from '../backend/backend.js';
+import type { LlamaConfig } from '../nn/llama-config.js';
+import type { StoredTensor } from '../io/weights-file.js';
+import { parseAttentionMode, referenceAttention } from '../nn/attention-modes.js';
+import { Model } from '../nn/model.js';
 import type { AttentionFn } from '../nn/attention.js';
 import { exact64, windowStart } from '../nn/attention-reference.js';
-import { TernaryKeyTables, topKIndices } from '../nn/attention-ternary.js';
-import { quantizeTrits, tritDot, tritWords } from '../nn/attention-trits.js';
+import { TernaryKeyTables, ternaryScores, topKIndices } from '../nn/attention-ternary.js';
+import { quantizeTrits, tritWords } from '../nn/attention-trits.js';
 
 export interface ModeAccuracy {
   name: string;
@@ -78,14 +82,12 @@ export class AttentionProbe {
     for (let h = 0; h < s.nHeads; h++) {
       const g = Math.floor(h / group);
       const qo = qOff + h * d;
-      const aq = quantizeTrits(q, qo, d, qp, 0);
+      ternaryScores(qp, quantizeTrits(q, qo, d, qp, 0), rows, g, start, n, tern);
       for (let j = 0; j < n; j++) {
         const kb = (start + j) * kvDim + g * d;
         let dot = 0;
         for (let i = 0; i < d; i++) dot += q[qo + i]! * keys[kb + i]!;
         exact[j] = dot;
-        const v = (start + j) * s.nKvHeads + g;
-        tern[j] = aq * rows.scales[v]! * tritDot(qp, 0, rows.planes, v * 2 * rows.W, rows.W);
       }
       for (const r of this.#recall) {
         if (n <= r.k) continue;
@@ -107,4 +109,46 @@ export class AttentionProbe {
   get recall(): RecallAccuracy[] {
     return this.#recall.map((r) => ({ k: r.k, recall_mean: r.sum / r.n, samples: r.n }));
   }
+}
+
+export interface AccuracyReport {
+  model: string;
+  sequences: number;
+  tokens: number;
+  modes: ModeAccuracy[];
+  recall: RecallAccuracy[];
+}
+
+/**
+ * Run token sequences through a model (from an empty cache each) with the probe in every layer;
+ * modes are reference implementations (nn/attention-modes.ts names), recall at each k.
+ */
+export async function measureAttentionAccuracy(
+  label: string,
+  ck: { config: LlamaConfig; weights: Map<string, StoredTensor> },
+  sequences: number[][],
+  o: { modes: string[]; recallK: number[]; backend: Backend; onStep?: (s: string) => void },
+): Promise<AccuracyReport> {
+  const probe = new AttentionProbe(
+    o.modes.map((name) => ({ name, make: () => referenceAttention(parseAttentionMode(name)) })),
+    o.recallK,
+    ck.config.nLayers,
+  );
+  const m = await Model.fromCheckpoint({ ...ck, activations: new Map() }, { backend: o.backend, attention: (l) => probe.layer(l) });
+  let tokens = 0;
+  try {
+    for (const [i, ids] of sequences.entries()) {
+      const cache = m.newCache();
+      try {
+        await m.forward([{ tokens: ids, cache }]);
+      } finally {
+        cache.dispose();
+      }
+      tokens += ids.length;
+      o.onStep?.(`${label}: sequence ${i + 1}/${sequences.length} (${ids.length} tokens)`);
+    }
+  } finally {
+    await m.dispose();
+  }
+  return { model: label, sequences: sequences.length, tokens, modes: probe.modes, recall: probe.recall };
 }
