@@ -40,7 +40,7 @@ interface Flags {
   prefillBatch?: number[];
   heads?: number;
   phase?: AttentionBenchPhase[];
-  topk?: number[];
+  hybrid?: string[];
   quick?: boolean;
   json?: boolean;
   out?: string;
@@ -60,7 +60,7 @@ export function registerBenchAttention(program: Command): void {
     .option('--prefill-batch <list>', 'batch sizes of prefill (default 1: prefill is O(seq²))', list)
     .option('--heads <n>', 'query heads (= kv heads; default 16)', (s) => list(s)[0]!)
     .option('--phase <list>', 'decode,prefill (default both)', phases)
-    .option('--topk <list>', 'k of the top-k hybrid (default 32)', list)
+    .option('--hybrid <modes>', 'top-k hybrid modes, comma-separated (default topk:32,topk:32/t2/r8)', (v: string) => v.split(','))
     .option('--quick', 'a small grid: seq 512,1024, head dim 64, batch 1, decode')
     .option('--json', 'print the report as JSON')
     .option('-o, --out <file>', 'write the JSON report here')
@@ -80,7 +80,7 @@ export function registerBenchAttention(program: Command): void {
           prefillBatches: o.prefillBatch,
           heads: o.heads,
           phases: o.phase ?? (o.quick ? ['decode'] : undefined),
-          topk: o.topk,
+          hybrids: o.hybrid,
           onStep: note,
         });
         if (o.out) writeJsonFile(o.out, rep);

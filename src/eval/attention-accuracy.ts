@@ -82,7 +82,7 @@ export class AttentionProbe {
     for (let h = 0; h < s.nHeads; h++) {
       const g = Math.floor(h / group);
       const qo = qOff + h * d;
-      ternaryScores(qp, quantizeTrits(q, qo, d, qp, 0), rows, g, start, n, tern);
+      ternaryScores(qp, [quantizeTrits(q, qo, d, qp, 0)], rows, g, start, n, tern);
       for (let j = 0; j < n; j++) {
         const kb = (start + j) * kvDim + g * d;
         let dot = 0;

@@ -6,7 +6,8 @@
  *                     the keys' trits are what a ternary K cache holds, made before timing)
  *   flash-f32         flash-style attention, f32 (the baseline of the attention modes)
  *   ternary           attention on popcount scores, exact softmax, f32 V
- *   topk:K            the top-k hybrid (popcount picks K keys per head, exact f32 over them)
+ *   topk:K…           top-k hybrids (popcount picks K keys per head, exact f32 over them), by
+ *                     mode name: topk:32 and topk:32/t2/r8 (two-trit Q/K, 8 recent keys kept)
  *
  * Phases: decode = one query (the last position) against a cache of `seq` keys; prefill = all
  * `seq` queries of a sequence, each causal over the keys before it, with the keys quantized to
@@ -18,6 +19,7 @@
  */
 import type { WasmBackend } from '../backend/wasm/wasm-backend.js';
 import type { AttentionKernels } from '../nn/attention-wasm.js';
+import { parseAttentionMode } from '../nn/attention-modes.js';
 import { tritWords } from '../nn/attention-trits.js';
 import { machineInfo, measure, type MachineInfo } from './benchmark.js';
 import { loadavg } from 'node:os';
@@ -32,8 +34,8 @@ export interface AttentionBenchOptions {
   prefillBatches?: number[];
   heads?: number;
   phases?: AttentionBenchPhase[];
-  /** top-k values of the hybrid (default [32]) */
-  topk?: number[];
+  /** top-k hybrid modes (nn/attention-modes.ts names; default topk:32 and topk:32/t2/r8) */
+  hybrids?: string[];
   /** a first run longer than this is reported alone (default 400 ms) */
   longMs?: number;
   minTimeMs?: number;
@@ -75,9 +77,11 @@ class Case {
   q: number[] = [];
   k: number[] = [];
   v: number[] = [];
-  kp: number[] = [];
-  ks: number[] = [];
+  /** per depth (1, 2): per sequence, the keys' records and scales */
+  kp: number[][] = [[], [], []];
+  ks: number[][] = [[], [], []];
   readonly W: number;
+  readonly tmp: number;
   constructor(
     readonly be: WasmBackend,
     readonly seq: number,
@@ -85,6 +89,7 @@ class Case {
     readonly d: number,
     readonly batch: number,
     seed: number,
+    readonly depths: number[],
   ) {
     this.W = tritWords(d);
     let x = seed >>> 0 || 1;
@@ -108,16 +113,19 @@ class Case {
       this.q.push(f32(seq * H * d));
       this.k.push(f32(seq * H * d));
       this.v.push(f32(seq * H * d));
-      this.kp.push(raw(H * seq * 2 * this.W * 4));
-      this.ks.push(raw(H * seq * 4));
-      this.quantizeKeys(b);
+      for (const D of depths) {
+        this.kp[D]!.push(raw(H * seq * D * 2 * this.W * 4));
+        this.ks[D]!.push(raw(H * seq * D * 4));
+      }
     }
+    this.tmp = raw(d * 4);
+    for (let b = 0; b < batch; b++) for (const D of depths) this.quantizeKeys(b, D);
   }
-  /** Trits of every key, head-major like the f32 keys ([head][position][d]). */
-  quantizeKeys(b: number): void {
+  /** Trits (depth D) of every key, head-major like the f32 keys ([head][position][d]). */
+  quantizeKeys(b: number, D: number): void {
     const K = this.be.kernels as unknown as AttentionKernels;
     const { seq, H, d, W } = this;
-    K.quantTrits(this.k[b]!, H * seq, d, d, this.kp[b]!, 2 * W, this.ks[b]!);
+    K.quantTrits(this.k[b]!, H * seq, d, d, this.kp[D]![b]!, D * 2 * W, this.ks[D]![b]!, D, this.tmp);
   }
   free(): void {
     for (const p of this.ptrs) this.be.heap.free(p);
@@ -131,7 +139,8 @@ export async function benchAttention(be: WasmBackend, o: AttentionBenchOptions =
   const prefillBatches = o.prefillBatches ?? [1];
   const H = o.heads ?? 16;
   const phases = o.phases ?? ['decode', 'prefill'];
-  const topk = o.topk ?? [32];
+  const hybrids = (o.hybrids ?? ['topk:32', 'topk:32/t2/r8']).map((n) => ({ name: n, m: parseAttentionMode(n, 'bench attention --hybrid') }));
+  const depths = [...new Set([1, ...hybrids.map((h) => (h.m.kind === 'topk' ? h.m.depth ?? 1 : 1))])];
   const longMs = o.longMs ?? 400;
   const K = be.kernels as unknown as AttentionKernels;
   const results: AttentionBenchResult[] = [];
@@ -139,48 +148,65 @@ export async function benchAttention(be: WasmBackend, o: AttentionBenchOptions =
   const maxD = Math.max(...dims);
   const scratch = be.heap.alloc(Math.ceil((H * maxSeq * 4 + maxSeq * 12 + 4096) / 64) * 64, 'attention bench scratch'); // scores of all heads, or top-k's 3n
   const out = be.heap.alloc(H * maxD * 4 * 2, 'attention bench output');
-  const qtr = be.heap.alloc(H * (2 * tritWords(maxD) * 4 + 4), 'attention bench query trits');
+  const qtr = be.heap.alloc(H * 2 * (2 * tritWords(maxD) * 4 + 4), 'attention bench query trits');
   try {
     for (const d of dims)
       for (const seq of seqs)
         for (const batch of [...new Set([...(phases.includes('decode') ? batches : []), ...(phases.includes('prefill') ? prefillBatches : [])])].sort((a, b) => a - b)) {
-          const c = new Case(be, seq, H, d, batch, seq * 131 + d * 7 + batch);
+          const c = new Case(be, seq, H, d, batch, seq * 131 + d * 7 + batch, depths);
           const W = c.W;
-          const qs = qtr + H * 2 * W * 4;
+          const qs = qtr + H * 2 * 2 * W * 4;
           // one query at position p of sequence b (q row p), keys [0, p]; every kernel is called
           // per head on that head's contiguous keys/values (head-major, stride d)
           const hk = (b: number, h: number) => c.k[b]! + h * seq * d * 4;
           const hv = (b: number, h: number) => c.v[b]! + h * seq * d * 4;
           const hq = (b: number, p: number, h: number) => c.q[b]! + (p * H + h) * d * 4;
-          const quantQ = (b: number, p: number) => K.quantTrits(hq(b, p, 0), H, d, d, qtr, 2 * W, qs);
-          const kp = (b: number, h: number) => c.kp[b]! + h * seq * 2 * W * 4;
-          const ks = (b: number, h: number) => c.ks[b]! + h * seq * 4;
-          const kernels: Record<string, (b: number, p: number) => void> = {
-            'f32-scores': (b, p) => {
-              for (let h = 0; h < H; h++) K.scoresF32(hq(b, p, h), hk(b, h), p + 1, 1, 1, d, scratch + h * (p + 1) * 4);
+          const quantQ = (b: number, p: number, D = 1) => K.quantTrits(hq(b, p, 0), H, d, d, qtr, D * 2 * W, qs, D, c.tmp);
+          const kp = (b: number, h: number, D = 1) => c.kp[D]![b]! + h * seq * D * 2 * W * 4;
+          const ks = (b: number, h: number, D = 1) => c.ks[D]![b]! + h * seq * D * 4;
+          const kernels: Record<string, { depth: number; fn: (b: number, p: number) => void }> = {
+            'f32-scores': {
+              depth: 0,
+              fn: (b, p) => {
+                for (let h = 0; h < H; h++) K.scoresF32(hq(b, p, h), hk(b, h), p + 1, 1, 1, d, scratch + h * (p + 1) * 4);
+              },
             },
-            'popcount-scores': (b, p) => {
-              quantQ(b, p);
-              for (let h = 0; h < H; h++) K.ternaryScores(qtr + h * 2 * W * 4, qs + h * 4, kp(b, h), ks(b, h), seq, 0, p + 1, 1, 1, d, scratch + h * (p + 1) * 4);
+            'popcount-scores': {
+              depth: 1,
+              fn: (b, p) => {
+                quantQ(b, p);
+                for (let h = 0; h < H; h++) K.ternaryScores(qtr + h * 2 * W * 4, qs + h * 4, kp(b, h), ks(b, h), seq, 0, p + 1, 1, 1, d, 1, scratch + h * (p + 1) * 4);
+              },
             },
-            'flash-f32': (b, p) => {
-              for (let h = 0; h < H; h++) K.flashF32(hq(b, p, h), hk(b, h), hv(b, h), p + 1, 1, 1, d, out + h * d * 4, scratch);
+            'flash-f32': {
+              depth: 0,
+              fn: (b, p) => {
+                for (let h = 0; h < H; h++) K.flashF32(hq(b, p, h), hk(b, h), hv(b, h), p + 1, 1, 1, d, out + h * d * 4, scratch);
+              },
             },
-            ternary: (b, p) => {
-              quantQ(b, p);
-              for (let h = 0; h < H; h++) K.ternaryAttn(qtr + h * 2 * W * 4, qs + h * 4, kp(b, h), ks(b, h), seq, 0, p + 1, hv(b, h), 1, 1, d, out + h * d * 4, scratch);
+            ternary: {
+              depth: 1,
+              fn: (b, p) => {
+                quantQ(b, p);
+                for (let h = 0; h < H; h++) K.ternaryAttn(qtr + h * 2 * W * 4, qs + h * 4, kp(b, h), ks(b, h), seq, 0, p + 1, hv(b, h), 1, 1, d, 1, out + h * d * 4, scratch);
+              },
             },
           };
-          for (const k of topk)
-            kernels[`topk:${k}`] = (b, p) => {
-              quantQ(b, p);
-              for (let h = 0; h < H; h++) K.topkAttn(hq(b, p, h), qtr + h * 2 * W * 4, qs + h * 4, kp(b, h), ks(b, h), seq, 0, p + 1, hk(b, h), hv(b, h), 1, 1, d, k, -1, out + h * d * 4, scratch);
+          for (const { name, m } of hybrids) {
+            if (m.kind !== 'topk') continue;
+            const D = m.depth ?? 1;
+            kernels[name] = {
+              depth: D,
+              fn: (b, p) => {
+                quantQ(b, p, D);
+                for (let h = 0; h < H; h++) K.topkAttn(hq(b, p, h), qtr + h * D * 2 * W * 4, qs + h * D * 4, kp(b, h, D), ks(b, h, D), seq, 0, p + 1, hk(b, h), hv(b, h), 1, 1, d, D, m.k ?? 32, m.threshold ?? -1, m.recent ?? 0, out + h * d * 4, scratch);
+              },
             };
+          }
           for (const phase of phases) {
             if (!(phase === 'decode' ? batches : prefillBatches).includes(batch)) continue;
             const row: AttentionBenchResult[] = [];
-            for (const [name, fn] of Object.entries(kernels)) {
-              const ternaryKeys = name !== 'f32-scores' && name !== 'flash-f32';
+            for (const [name, { depth, fn }] of Object.entries(kernels)) {
               const run =
                 phase === 'decode'
                   ? () => {
@@ -188,7 +214,7 @@ export async function benchAttention(be: WasmBackend, o: AttentionBenchOptions =
                     }
                   : () => {
                       for (let b = 0; b < batch; b++) {
-                        if (ternaryKeys) c.quantizeKeys(b);
+                        if (depth) c.quantizeKeys(b, depth);
                         for (let p = 0; p < seq; p++) fn(b, p);
                       }
                     };
@@ -202,7 +228,7 @@ export async function benchAttention(be: WasmBackend, o: AttentionBenchOptions =
             const med = (n: string) => row.find((r) => r.name === n)!.median_ms;
             for (const r of row) {
               if (r.name === 'popcount-scores') r.speedup_vs_f32_scores = med('f32-scores') / r.median_ms;
-              if (r.name === 'ternary' || r.name.startsWith('topk:')) r.speedup_vs_flash = med('flash-f32') / r.median_ms;
+              if (r.name === 'ternary' || r.name.startsWith('topk')) r.speedup_vs_flash = med('flash-f32') / r.median_ms;
             }
             results.push(...row);
           }

@@ -73,7 +73,7 @@ export class TernaryKVCache {
     const vs = this.values[l]!;
     for (let h = 0; h < s.nHeads; h++) {
       const g = Math.floor(h / group);
-      ternaryScores(qp, quantizeTrits(q, qOff + h * d, d, qp, 0), rows, g, start, n, sc);
+      ternaryScores(qp, [quantizeTrits(q, qOff + h * d, d, qp, 0)], rows, g, start, n, sc);
       let m = -Infinity;
       for (let j = 0; j < n; j++) m = Math.max(m, sc[j]!);
       let sum = 0;

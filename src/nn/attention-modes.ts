@@ -7,6 +7,8 @@
  *   ternary    popcount Q·Kᵀ over ternary Q/K, exact online softmax, f32 V
  *   topk:K     ternary scores pick K keys per query head, exact attention over them
  *   topk:t=τ   threshold mode: keys within τ logits of the best ternary score
+ * Suffixes of ternary and top-k: `/t2` two-trit residual Q and K (4 popcount dots per key),
+ * `/rR` (top-k) the R most recent keys are always picked — e.g. topk:32/t2/r8.
  *
  * `attentionFactory(modes)` turns one mode (every layer) or a list (one per layer) into the
  * (layer, backend) → AttentionFn hook of LlamaModel.build / Model.load.
@@ -18,28 +20,43 @@ import { flashAttention } from './attention-flash.js';
 import { ternaryAttention, topKAttention } from './attention-ternary.js';
 import { wasmAttention } from './attention-wasm.js';
 
-export type AttentionMode = { kind: 'exact' } | { kind: 'flash' } | { kind: 'ternary' } | { kind: 'topk'; k?: number; threshold?: number };
+export type AttentionMode = { kind: 'exact' } | { kind: 'flash' } | { kind: 'ternary'; depth?: number } | { kind: 'topk'; k?: number; threshold?: number; depth?: number; recent?: number };
 
-export const ATTENTION_MODES_HELP = 'exact | flash | ternary | topk:K | topk:t=τ';
+export const ATTENTION_MODES_HELP = 'exact | flash | ternary[/t2] | topk:K[/t2][/rR] | topk:t=τ[/t2][/rR]';
 
 /** Parse a mode name; throws E_ARG naming `where` on anything else. */
 export function parseAttentionMode(s: unknown, where = 'attention mode'): AttentionMode {
   const bad = () => new TritwiseError('E_ARG', 'unknown attention mode', { where, expected: ATTENTION_MODES_HELP, got: s });
   if (typeof s !== 'string') throw bad();
-  if (s === 'exact' || s === 'flash' || s === 'ternary') return { kind: s };
-  const m = /^topk:(?:(\d+)|t=([0-9]*\.?[0-9]+(?:e[+-]?\d+)?))$/.exec(s);
+  if (s === 'exact' || s === 'flash') return { kind: s };
+  const m = /^(ternary|topk:(?:(\d+)|t=([0-9]*\.?[0-9]+(?:e[+-]?\d+)?)))((?:\/t2|\/r\d+)*)$/.exec(s);
   if (!m) throw bad();
-  if (m[1] !== undefined) {
-    const k = Number(m[1]);
-    if (!(k >= 1)) throw new TritwiseError('E_ARG', 'top-k needs k ≥ 1', { where, expected: 'topk:K with K ≥ 1', got: s });
-    return { kind: 'topk', k };
+  const suffix = m[4] ?? '';
+  const opts = suffix.split('/').filter(Boolean);
+  if (new Set(opts.map((o) => o[0])).size !== opts.length) throw bad();
+  const depth = opts.includes('t2') ? 2 : undefined;
+  const r = opts.find((o) => o.startsWith('r'));
+  const recent = r ? Number(r.slice(1)) : undefined;
+  if (m[1] === 'ternary') {
+    if (recent !== undefined) throw bad();
+    return depth ? { kind: 'ternary', depth } : { kind: 'ternary' };
   }
-  return { kind: 'topk', threshold: Number(m[2]) };
+  const mode: AttentionMode = { kind: 'topk' };
+  if (m[2] !== undefined) {
+    const k = Number(m[2]);
+    if (!(k >= 1)) throw new TritwiseError('E_ARG', 'top-k needs k ≥ 1', { where, expected: 'topk:K with K ≥ 1', got: s });
+    mode.k = k;
+  } else mode.threshold = Number(m[3]);
+  if (depth) mode.depth = depth;
+  if (recent !== undefined) mode.recent = recent;
+  return mode;
 }
 
 export function formatAttentionMode(m: AttentionMode): string {
-  if (m.kind !== 'topk') return m.kind;
-  return m.threshold !== undefined ? `topk:t=${m.threshold}` : `topk:${m.k ?? 32}`;
+  if (m.kind === 'exact' || m.kind === 'flash') return m.kind;
+  const t2 = m.depth === 2 ? '/t2' : '';
+  if (m.kind === 'ternary') return `ternary${t2}`;
+  return `${m.threshold !== undefined ? `topk:t=${m.threshold}` : `topk:${m.k ?? 32}`}${t2}${m.recent ? `/r${m.recent}` : ''}`;
 }
 
 /** The reference (plain TypeScript) implementation of a mode. */
@@ -50,9 +67,9 @@ export function referenceAttention(m: AttentionMode): AttentionFn {
     case 'flash':
       return flashAttention;
     case 'ternary':
-      return ternaryAttention();
+      return ternaryAttention({ depth: m.depth });
     case 'topk':
-      return topKAttention({ k: m.k, threshold: m.threshold });
+      return topKAttention({ k: m.k, threshold: m.threshold, depth: m.depth, recent: m.recent });
   }
 }
 

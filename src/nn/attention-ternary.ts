@@ -6,7 +6,8 @@
  *   top-k     "ternary for speed, full precision for accuracy": the popcount scores pick keys
  *             per query head — the k best (k ≥ 1), or in threshold mode every key whose ternary
  *             score is within τ (logits) of the best — then the exact scores q·k_j/√d (f64) and
- *             softmax run over only the picked keys.
+ *             softmax run over only the picked keys. Options: depth 2 (two-trit residual Q/K,
+ *             four popcount dots per key) and `recent` (the latest keys are always picked).
  * Ternary scores are computed in f32 (ternaryScores), exactly as kernels/attention-ternary.ts does.
  * Causality and the sliding window come from `pos` (only positions ≤ pos are read); GQA: query
  * head h reads kv head ⌊h/(nHeads/nKvHeads)⌋ and picks its own keys.
@@ -19,13 +20,20 @@
 import type { AttentionShape } from '../backend/backend.js';
 import type { AttentionFn } from './attention.js';
 import { windowStart } from './attention-reference.js';
-import { quantizeTrits, TernaryRows, tritDot, tritWords } from './attention-trits.js';
+import { quantizeDepth, TernaryRows, tritDot, tritWords } from './attention-trits.js';
 
-export interface TopKOptions {
+export interface TernaryOptions {
+  /** trit vectors per Q/K head vector: 1, or 2 for residual two-trit scores (default 1) */
+  depth?: number;
+}
+
+export interface TopKOptions extends TernaryOptions {
   /** keys kept per query head (default 32) */
   k?: number;
   /** threshold mode: keep keys whose ternary score ≥ best − threshold (logits); overrides k */
   threshold?: number;
+  /** the `recent` latest keys are always kept (they take part of k; default 0) */
+  recent?: number;
 }
 
 interface KeyTable {
@@ -37,10 +45,12 @@ interface KeyTable {
 export class TernaryKeyTables {
   readonly #tables = new WeakMap<Float32Array, KeyTable>();
 
+  constructor(readonly depth = 1) {}
+
   get(keys: Float32Array, pos: number, s: AttentionShape): TernaryRows {
     let t = this.#tables.get(keys);
     if (!t || pos <= t.last || t.rows.d !== s.headDim || t.rows.perRow !== s.nKvHeads) {
-      t = { rows: new TernaryRows(s.headDim, s.nKvHeads), last: -1 };
+      t = { rows: new TernaryRows(s.headDim, s.nKvHeads, this.depth), last: -1 };
       this.#tables.set(keys, t);
     }
     const kvDim = s.nKvHeads * s.headDim;
@@ -53,17 +63,26 @@ export class TernaryKeyTables {
 const f = Math.fround;
 
 /**
- * Ternary scores of one query head (trits in qp, scale aq) against keys [start, start+n) of kv
- * head g, into sc[0, n), in f32 as the WASM kernel computes them (so both rank keys alike):
- *   c = f32(α_q)·f32(1/√d);  s_j = (c·α_k)·(t_q·t_k)
+ * Ternary scores of one query head (its D records in qp, scales in qs) against keys
+ * [start, start+n) of kv head g, into sc[0, n), in f32 as the WASM kernel computes them (so both
+ * rank keys alike):  c_a = f32(α_qa)·f32(1/√d);  s_j = Σ_a Σ_b (c_a·α_kb)·(t_qa·t_kb), summed in f32.
  */
-export function ternaryScores(qp: Uint32Array, aq: number, rows: TernaryRows, g: number, start: number, n: number, sc: Float64Array): void {
+export function ternaryScores(qp: Uint32Array, qs: ArrayLike<number>, rows: TernaryRows, g: number, start: number, n: number, sc: Float64Array): void {
   const W = rows.W;
-  const c = f(f(aq) * f(1 / Math.sqrt(rows.d)));
+  const D = rows.depth;
+  const inv = f(1 / Math.sqrt(rows.d));
+  const c = Array.from({ length: D }, (_, a) => f(f(qs[a]!) * inv));
   for (let j = 0; j < n; j++) {
     const v = (start + j) * rows.perRow + g;
-    sc[j] = f(f(c * rows.scales[v]!) * tritDot(qp, 0, rows.planes, v * 2 * W, W));
+    let acc = 0;
+    for (let a = 0; a < D; a++) for (let b = 0; b < D; b++) acc = f(acc + f(f(c[a]! * rows.scales[v * D + b]!) * tritDot(qp, a * 2 * W, rows.planes, v * rows.R + b * 2 * W, W)));
+    sc[j] = acc;
   }
+}
+
+/** Quantize query head h (depth D) into qp / qs. */
+function quantizeQuery(q: Float32Array, qo: number, d: number, D: number, qp: Uint32Array, qs: Float32Array): void {
+  quantizeDepth(q, qo, d, D, qp, 0, qs, 0);
 }
 
 /** out_h = Σ_j softmax(sc)_j · v_{idx_j}, softmax in f64 (idx null: positions start + j). */
@@ -82,8 +101,9 @@ function softmaxValues(sc: Float64Array, n: number, idx: Int32Array | null, star
 }
 
 /** Attention with ternary Q·Kᵀ scores (popcount) and f32 values. */
-export function ternaryAttention(): AttentionFn {
-  const tables = new TernaryKeyTables();
+export function ternaryAttention(opts: TernaryOptions = {}): AttentionFn {
+  const D = opts.depth ?? 1;
+  const tables = new TernaryKeyTables(D);
   let sc = new Float64Array(256);
   return (q, qOff, keys, values, pos, s, out, outOff) => {
     const d = s.headDim;
@@ -93,12 +113,13 @@ export function ternaryAttention(): AttentionFn {
     const start = windowStart(pos, s);
     const n = pos - start + 1;
     if (sc.length < n) sc = new Float64Array(n * 2);
-    const qp = new Uint32Array(2 * tritWords(d));
+    const qp = new Uint32Array(D * 2 * tritWords(d));
+    const qs = new Float32Array(D);
     const acc = new Float64Array(d);
     for (let h = 0; h < s.nHeads; h++) {
       const g = Math.floor(h / group);
-      const aq = quantizeTrits(q, qOff + h * d, d, qp, 0);
-      ternaryScores(qp, aq, rows, g, start, n, sc);
+      quantizeQuery(q, qOff + h * d, d, D, qp, qs);
+      ternaryScores(qp, qs, rows, g, start, n, sc);
       softmaxValues(sc, n, null, start, values, kvDim, g * d, d, out, outOff + h * d, acc);
     }
   };
@@ -152,7 +173,9 @@ export function thresholdIndices(sc: Float64Array, n: number, tau: number, idx: 
 export function topKAttention(opts: TopKOptions = {}): AttentionFn {
   const k = opts.k ?? 32;
   const tau = opts.threshold;
-  const tables = new TernaryKeyTables();
+  const D = opts.depth ?? 1;
+  const recent = opts.recent ?? 0;
+  const tables = new TernaryKeyTables(D);
   let sc = new Float64Array(256);
   let idx = new Int32Array(256);
   return (q, qOff, keys, values, pos, s, out, outOff) => {
@@ -166,15 +189,28 @@ export function topKAttention(opts: TopKOptions = {}): AttentionFn {
       sc = new Float64Array(n * 2);
       idx = new Int32Array(n * 2);
     }
-    const qp = new Uint32Array(2 * tritWords(d));
+    const qp = new Uint32Array(D * 2 * tritWords(d));
+    const qs = new Float32Array(D);
     const acc = new Float64Array(d);
     const scale = 1 / Math.sqrt(d);
     for (let h = 0; h < s.nHeads; h++) {
       const g = Math.floor(h / group);
       const qo = qOff + h * d;
-      const aq = quantizeTrits(q, qo, d, qp, 0);
-      ternaryScores(qp, aq, rows, g, start, n, sc);
-      const c = tau !== undefined ? thresholdIndices(sc, n, tau, idx) : topKIndices(sc, n, k, idx);
+      quantizeQuery(q, qo, d, D, qp, qs);
+      ternaryScores(qp, qs, rows, g, start, n, sc);
+      // the recent keys always pass: +∞ (the threshold's best is taken before)
+      let c: number;
+      if (tau !== undefined) {
+        let m = -Infinity;
+        for (let j = 0; j < n; j++) if (sc[j]! > m) m = sc[j]!;
+        for (let j = Math.max(0, n - recent); j < n; j++) sc[j] = Infinity;
+        const cut = f(m - tau);
+        c = 0;
+        for (let j = 0; j < n; j++) if (sc[j]! >= cut) idx[c++] = j;
+      } else {
+        for (let j = Math.max(0, n - recent); j < n; j++) sc[j] = Infinity;
+        c = topKIndices(sc, n, k, idx);
+      }
       // exact scores of the picked keys (idx → absolute positions)
       for (let t = 0; t < c; t++) {
         const jp = start + idx[t]!;

@@ -10,6 +10,11 @@
  * Dot product of two trit vectors by popcount (as kernels/ternary-ternary.ts):
  *   Σ t·u = pc(nz_t & nz_u) − 2·pc(nz_t & nz_u & (neg_t ^ neg_u))
  * and the scaled score of query q against key k is α_q·α_k·(Σ t·u)/√d.
+ *
+ * Depth D (1 or 2): a vector is also kept as D trit vectors by residual quantization,
+ *   x ≈ α_1·t_1 + α_2·t_2,  t_2 = trits of the f32 residual r = x − α_1·t_1 (rounded to f32),
+ * a record of D·2W words and D scales; scores then sum the D² popcount dots
+ *   s = Σ_a Σ_b α_qa·α_kb·(t_qa·t_kb)/√d.
  */
 
 /** Words per plane of a d-vector. */
@@ -64,11 +69,39 @@ export function tritDot(a: Uint32Array, ap: number, b: Uint32Array, bp: number, 
 }
 
 /**
+ * Depth-D residual quantization of x[off, off+d): records at planes[p + t·2W] and scales at
+ * scales[sOff + t] for t < D (the WASM kernel computes the residual in f32 the same way).
+ */
+export function quantizeDepth(x: ArrayLike<number>, off: number, d: number, depth: number, planes: Uint32Array, p: number, scales: Float32Array, sOff: number): void {
+  const W = tritWords(d);
+  scales[sOff] = quantizeTrits(x, off, d, planes, p);
+  if (depth < 2) return;
+  const r = new Float32Array(d);
+  const a = scales[sOff]!;
+  for (let i = 0; i < d; i++) {
+    const bit = 1 << (i & 31);
+    const t = planes[p + (i >>> 5)]! & bit ? (planes[p + W + (i >>> 5)]! & bit ? -1 : 1) : 0;
+    r[i] = x[off + i]! - a * t;
+  }
+  for (let t = 1; t < depth; t++) {
+    const pt = p + t * 2 * W;
+    const at = (scales[sOff + t] = quantizeTrits(r, 0, d, planes, pt));
+    for (let i = 0; i < d && t + 1 < depth; i++) {
+      const bit = 1 << (i & 31);
+      r[i] = r[i]! - at * (planes[pt + (i >>> 5)]! & bit ? (planes[pt + W + (i >>> 5)]! & bit ? -1 : 1) : 0);
+    }
+  }
+}
+
+/**
  * Quantized d-vectors, `perRow` of them per row (a position's kv heads), growing by doubling.
- * Vector (r, g) sits at planes[((r·perRow + g)·2W], its α at scales[r·perRow + g].
+ * Vector (r, g) sits at planes[(r·perRow + g)·R] (R = depth·2W words), its α's at
+ * scales[(r·perRow + g)·depth + t].
  */
 export class TernaryRows {
   readonly W: number;
+  /** words per vector: depth·2W */
+  readonly R: number;
   planes = new Uint32Array(0);
   scales = new Float32Array(0);
   /** rows filled */
@@ -77,17 +110,19 @@ export class TernaryRows {
   constructor(
     readonly d: number,
     readonly perRow: number,
+    readonly depth = 1,
   ) {
     this.W = tritWords(d);
+    this.R = depth * 2 * this.W;
   }
 
   #reserve(rows: number): void {
-    const cap = this.scales.length / this.perRow;
+    const cap = this.scales.length / (this.perRow * this.depth);
     if (rows <= cap) return;
     const n = Math.max(rows, cap * 2, 16);
-    const p = new Uint32Array(n * this.perRow * 2 * this.W);
+    const p = new Uint32Array(n * this.perRow * this.R);
     p.set(this.planes);
-    const s = new Float32Array(n * this.perRow);
+    const s = new Float32Array(n * this.perRow * this.depth);
     s.set(this.scales);
     this.planes = p;
     this.scales = s;
@@ -97,24 +132,27 @@ export class TernaryRows {
   set(r: number, x: ArrayLike<number>, off: number): void {
     this.#reserve(r + 1);
     const v = r * this.perRow;
-    for (let g = 0; g < this.perRow; g++) this.scales[v + g] = quantizeTrits(x, off + g * this.d, this.d, this.planes, (v + g) * 2 * this.W);
+    for (let g = 0; g < this.perRow; g++) quantizeDepth(x, off + g * this.d, this.d, this.depth, this.planes, (v + g) * this.R, this.scales, (v + g) * this.depth);
     if (r + 1 > this.length) this.length = r + 1;
   }
 
-  /** Dequantized vector (r, g) into out[o, o+d): α·t. */
+  /** Dequantized vector (r, g) into out[o, o+d): Σ_t α_t·t_t. */
   dequantize(r: number, g: number, out: Float32Array | Float64Array, o: number): void {
     const v = r * this.perRow + g;
-    const a = this.scales[v]!;
-    const p = v * 2 * this.W;
-    for (let i = 0; i < this.d; i++) {
-      const bit = 1 << (i & 31);
-      const w = i >>> 5;
-      out[o + i] = this.planes[p + w]! & bit ? (this.planes[p + this.W + w]! & bit ? -a : a) : 0;
+    for (let i = 0; i < this.d; i++) out[o + i] = 0;
+    for (let t = 0; t < this.depth; t++) {
+      const a = this.scales[v * this.depth + t]!;
+      const p = v * this.R + t * 2 * this.W;
+      for (let i = 0; i < this.d; i++) {
+        const bit = 1 << (i & 31);
+        const w = i >>> 5;
+        out[o + i]! += this.planes[p + w]! & bit ? (this.planes[p + this.W + w]! & bit ? -a : a) : 0;
+      }
     }
   }
 
-  /** Bytes used by the filled rows: 2W words + one f32 scale per vector. */
+  /** Bytes used by the filled rows: depth·(2W words + one f32 scale) per vector. */
   get bytes(): number {
-    return this.length * this.perRow * (2 * this.W * 4 + 4);
+    return this.length * this.perRow * this.depth * (2 * this.W * 4 + 4);
   }
 }

@@ -21,10 +21,10 @@ import { tritWords } from './attention-trits.js';
 export interface AttentionKernels {
   flashF32(q: number, keys: number, values: number, n: number, nHeads: number, nKvHeads: number, d: number, out: number, scratch: number): void;
   scoresF32(q: number, keys: number, n: number, nHeads: number, nKvHeads: number, d: number, out: number): void;
-  quantTrits(x: number, count: number, d: number, xStride: number, planes: number, recWords: number, scales: number): void;
-  ternaryScores(qp: number, qs: number, kp: number, ks: number, cap: number, start: number, n: number, nHeads: number, nKvHeads: number, d: number, out: number): void;
-  ternaryAttn(qp: number, qs: number, kp: number, ks: number, cap: number, start: number, n: number, values: number, nHeads: number, nKvHeads: number, d: number, out: number, scratch: number): void;
-  topkAttn(q: number, qp: number, qs: number, kp: number, ks: number, cap: number, start: number, n: number, keys: number, values: number, nHeads: number, nKvHeads: number, d: number, k: number, tau: number, out: number, scratch: number): void;
+  quantTrits(x: number, count: number, d: number, xStride: number, planes: number, recWords: number, scales: number, depth: number, tmp: number): void;
+  ternaryScores(qp: number, qs: number, kp: number, ks: number, cap: number, start: number, n: number, nHeads: number, nKvHeads: number, d: number, depth: number, out: number): void;
+  ternaryAttn(qp: number, qs: number, kp: number, ks: number, cap: number, start: number, n: number, values: number, nHeads: number, nKvHeads: number, d: number, depth: number, out: number, scratch: number): void;
+  topkAttn(q: number, qp: number, qs: number, kp: number, ks: number, cap: number, start: number, n: number, keys: number, values: number, nHeads: number, nKvHeads: number, d: number, depth: number, k: number, tau: number, recent: number, out: number, scratch: number): void;
 }
 
 /** What this file needs of the wasm backend (WasmBackend has both). */
@@ -40,10 +40,13 @@ export function wasmHost(b: Backend): WasmHost | null {
 
 const a64 = (n: number) => Math.ceil(n / 64) * 64;
 
-/** Ternary trits of keys positions [0, length), head-major with room for `cap` positions. */
+/** Ternary trits (depth D) of keys positions [0, length), head-major with room for `cap` positions. */
 export class WasmTritKeys {
   readonly W: number;
+  /** bytes of one vector's D records */
   readonly recBytes: number;
+  /** bytes of one vector's D scales */
+  readonly scaleBytes: number;
   cap = 0;
   kp = 0;
   ks = 0;
@@ -54,9 +57,11 @@ export class WasmTritKeys {
     readonly host: WasmHost,
     readonly d: number,
     readonly nKv: number,
+    readonly depth: number,
   ) {
     this.W = tritWords(d);
-    this.recBytes = 2 * this.W * 4;
+    this.recBytes = depth * 2 * this.W * 4;
+    this.scaleBytes = depth * 4;
   }
 
   /** Quantize positions [length, upto) of the keys at byte address `keys` (rows of nKv·d f32, row 0 at `keys`). */
@@ -66,10 +71,11 @@ export class WasmTritKeys {
     if (upto > this.cap) {
       const cap = Math.max(upto, this.cap * 2, 64);
       const kp = heap.alloc(a64(this.nKv * cap * this.recBytes), 'ternary keys');
-      const ks = heap.alloc(a64(this.nKv * cap * 4), 'ternary key scales');
+      const ks = heap.alloc(a64(this.nKv * cap * this.scaleBytes), 'ternary key scales');
+      const sb = this.scaleBytes;
       for (let g = 0; g < this.nKv && this.length > 0; g++) {
         heap.u8.copyWithin(kp + g * cap * this.recBytes, this.kp + g * this.cap * this.recBytes, this.kp + (g * this.cap + this.length) * this.recBytes);
-        heap.u8.copyWithin(ks + g * cap * 4, this.ks + g * this.cap * 4, this.ks + (g * this.cap + this.length) * 4);
+        heap.u8.copyWithin(ks + g * cap * sb, this.ks + g * this.cap * sb, this.ks + (g * this.cap + this.length) * sb);
       }
       this.free();
       Object.assign(this, { kp, ks, cap });
@@ -77,9 +83,14 @@ export class WasmTritKeys {
     const n = upto - this.length;
     if (n > 0) {
       const kvDim = this.nKv * this.d;
-      for (let g = 0; g < this.nKv; g++) {
-        const v = g * this.cap + this.length;
-        k.quantTrits(keys + (this.length * kvDim + g * this.d) * 4, n, this.d, kvDim, this.kp + v * this.recBytes, 2 * this.W, this.ks + v * 4);
+      const tmp = heap.alloc(a64(this.d * 4), 'trit residual');
+      try {
+        for (let g = 0; g < this.nKv; g++) {
+          const v = g * this.cap + this.length;
+          k.quantTrits(keys + (this.length * kvDim + g * this.d) * 4, n, this.d, kvDim, this.kp + v * this.recBytes, this.recBytes / 4, this.ks + v * this.scaleBytes, this.depth, tmp);
+        }
+      } finally {
+        heap.free(tmp);
       }
       this.length = upto;
     }
@@ -87,7 +98,7 @@ export class WasmTritKeys {
 
   /** Bytes of the filled positions (records + f32 scales). */
   get bytes(): number {
-    return this.length * this.nKv * (this.recBytes + 4);
+    return this.length * this.nKv * (this.recBytes + this.scaleBytes);
   }
 
   free(): void {
@@ -152,24 +163,25 @@ export function wasmAttention(m: AttentionMode, backend: Backend): AttentionFn |
       } else {
         let t = tables.get(keys);
         if (!t || pos <= t.last || t.d !== d || t.nKv !== s.nKvHeads) {
+          const depth = m.depth ?? 1;
           if (t) {
             collected.unregister(t);
             t.free();
           }
-          t = new WasmTritKeys(host, d, s.nKvHeads);
+          t = new WasmTritKeys(host, d, s.nKvHeads, depth);
           tables.set(keys, t);
           collected.register(keys, t, t);
         }
         if (t.length < pos + 1) t.append(st.ptr(keys, t.length * kvDim, (pos + 1 - t.length) * kvDim, true) - t.length * kvDim * 4, pos + 1);
         t.last = pos;
-        const rec = t.recBytes;
-        const tq = st.scratch(s.nHeads * rec);
-        const tqs = st.scratch(s.nHeads * 4);
-        k.quantTrits(qp, s.nHeads, d, d, tq, 2 * t.W, tqs);
-        if (m.kind === 'ternary') k.ternaryAttn(tq, tqs, t.kp, t.ks, t.cap, start, n, vp, s.nHeads, s.nKvHeads, d, op, st.scratch(n * 4));
+        const D = t.depth;
+        const tq = st.scratch(s.nHeads * t.recBytes);
+        const tqs = st.scratch(s.nHeads * t.scaleBytes);
+        k.quantTrits(qp, s.nHeads, d, d, tq, t.recBytes / 4, tqs, D, st.scratch(d * 4));
+        if (m.kind === 'ternary') k.ternaryAttn(tq, tqs, t.kp, t.ks, t.cap, start, n, vp, s.nHeads, s.nKvHeads, d, D, op, st.scratch(n * 4));
         else {
           const kp = st.ptr(keys, start * kvDim, n * kvDim, true);
-          k.topkAttn(qp, tq, tqs, t.kp, t.ks, t.cap, start, n, kp, vp, s.nHeads, s.nKvHeads, d, m.k ?? 32, m.threshold ?? -1, op, st.scratch(n * 12));
+          k.topkAttn(qp, tq, tqs, t.kp, t.ks, t.cap, start, n, kp, vp, s.nHeads, s.nKvHeads, d, D, m.k ?? 32, m.threshold ?? -1, m.recent ?? 0, op, st.scratch(n * 12));
         }
       }
       if (!heap.owns(out)) out.set(heap.f32.subarray(op >>> 2, (op >>> 2) + qn), outOff);

@@ -16,9 +16,10 @@ import { encodeTokenizerBin, promptLogits, syntheticVocab, tinyConfig, tinyWeigh
 
 describe('mode names and plans', () => {
   it('parses exact | flash | ternary | topk:K | topk:t=τ and rejects anything else with E_ARG', () => {
-    for (const s of ['exact', 'flash', 'ternary', 'topk:32', 'topk:1', 'topk:t=2.5', 'topk:t=0']) expect(formatAttentionMode(parseAttentionMode(s))).toBe(s);
+    for (const s of ['exact', 'flash', 'ternary', 'ternary/t2', 'topk:32', 'topk:1', 'topk:t=2.5', 'topk:t=0', 'topk:32/t2/r8', 'topk:16/r4', 'topk:t=1/t2']) expect(formatAttentionMode(parseAttentionMode(s))).toBe(s);
+    expect(parseAttentionMode('topk:32/r8/t2')).toEqual({ kind: 'topk', k: 32, depth: 2, recent: 8 });
     expect(parseAttentionMode('topk:t=.5')).toEqual({ kind: 'topk', threshold: 0.5 });
-    for (const s of ['', 'topk', 'topk:0', 'topk:-3', 'topk:t=', 'topk:t=-1', 'Flash', 42, null]) expect(() => parseAttentionMode(s, 'here')).toThrow(expect.objectContaining({ code: 'E_ARG', message: expect.stringMatching(/here/) }));
+    for (const s of ['', 'topk', 'topk:0', 'topk:-3', 'topk:t=', 'topk:t=-1', 'Flash', 42, null, 'ternary/r8', 'topk:8/t3', 'topk:8/t2/t2', 'flash/t2']) expect(() => parseAttentionMode(s, 'here')).toThrow(expect.objectContaining({ code: 'E_ARG', message: expect.stringMatching(/here/) }));
   });
 
   it('plan: a default plus per-layer rules on layers.N.attention; null when the plan sets none; bad modes rejected', () => {

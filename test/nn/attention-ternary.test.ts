@@ -14,7 +14,7 @@ import { TernaryKVCache } from '../../src/nn/attention-kv-cache.js';
 import { makeAttention } from '../../src/nn/attention-modes.js';
 import { exact64 } from '../../src/nn/attention-reference.js';
 import { ternaryAttention, ternaryScores, topKAttention } from '../../src/nn/attention-ternary.js';
-import { quantizeTrits, TernaryRows, tritDot, tritWords, TRIT_THRESHOLD } from '../../src/nn/attention-trits.js';
+import { quantizeDepth, quantizeTrits, TernaryRows, tritDot, tritWords, TRIT_THRESHOLD } from '../../src/nn/attention-trits.js';
 import type { AttentionKernels } from '../../src/nn/attention-wasm.js';
 import { randomFloats } from '../helpers/arbitraries.js';
 
@@ -71,19 +71,36 @@ describe('trit quantization and the popcount dot', () => {
     );
   });
 
-  it('WASM quantTrits matches the reference bit for bit (planes and f32 scales), d 8/33/64/96/128', () => {
-    for (const d of [8, 33, 64, 96, 128]) {
-      const W = tritWords(d);
-      const count = 37;
-      const x = wasm.allocF32(count * d);
-      x.set(randomFloats(count * d, d, 3));
-      const planes = wasm.allocF32(count * 2 * W), scales = wasm.allocF32(count);
-      K.quantTrits(x.byteOffset, count, d, d, planes.byteOffset, 2 * W, scales.byteOffset);
-      const rows = new TernaryRows(d, count);
-      rows.set(0, x, 0);
-      expect(new Uint32Array(planes.buffer, planes.byteOffset, count * 2 * W)).toEqual(rows.planes.subarray(0, count * 2 * W));
-      expect(Array.from(scales)).toEqual(Array.from(rows.scales.subarray(0, count)));
-      for (const a of [x, planes, scales]) wasm.freeF32(a);
+  it('WASM quantTrits matches the reference bit for bit (planes and f32 scales), d 8/33/64/96/128, depth 1 and 2', () => {
+    const tmp = wasm.allocF32(128);
+    for (const D of [1, 2])
+      for (const d of [8, 33, 64, 96, 128]) {
+        const R = D * 2 * tritWords(d);
+        const count = 37;
+        const x = wasm.allocF32(count * d);
+        x.set(randomFloats(count * d, d, 3));
+        const planes = wasm.allocF32(count * R), scales = wasm.allocF32(count * D);
+        K.quantTrits(x.byteOffset, count, d, d, planes.byteOffset, R, scales.byteOffset, D, tmp.byteOffset);
+        const rows = new TernaryRows(d, count, D);
+        rows.set(0, x, 0);
+        expect(new Uint32Array(planes.buffer, planes.byteOffset, count * R)).toEqual(rows.planes.subarray(0, count * R));
+        expect(Array.from(scales)).toEqual(Array.from(rows.scales.subarray(0, count * D)));
+        for (const a of [x, planes, scales]) wasm.freeF32(a);
+      }
+    wasm.freeF32(tmp);
+  });
+
+  it('depth 2 is a residual: α₁t₁ + α₂t₂ is closer to x than α₁t₁', () => {
+    const x = randomFloats(64 * 50, 8, 2);
+    const r1 = new TernaryRows(64, 50, 1), r2 = new TernaryRows(64, 50, 2);
+    r1.set(0, x, 0);
+    r2.set(0, x, 0);
+    const a = new Float32Array(64), b = new Float32Array(64);
+    for (let g = 0; g < 50; g++) {
+      r1.dequantize(0, g, a, 0);
+      r2.dequantize(0, g, b, 0);
+      const err = (y: Float32Array) => y.reduce((s, v, i) => s + (v - x[g * 64 + i]!) ** 2, 0);
+      expect(err(b)).toBeLessThan(err(a));
     }
   });
 });
@@ -136,36 +153,42 @@ function expectClose(a: ArrayLike<number>, b: ArrayLike<number>, tol: number, wh
 }
 
 describe('ternary-score attention', () => {
-  it('reference = independent float64 formula; WASM = reference (GQA 2, window, d 64/96)', () => {
+  it('reference = independent float64 formula; WASM = reference (GQA 2, window, d 8/64/96; depth 2 too)', () => {
     for (const [d, win] of [[64, 0], [96, 50], [8, 0]] as const) {
       const x = setup(150, d, 4, 2, d + win, win);
       const want = Array.from({ length: 4 }, (_, h) => weighted(ternaryScoresF64(x.q, x.keys, x.s, h, 149), x.values, 2 * d, Math.floor(h / 2) * d, d)).flat();
       const ref = run(ternaryAttention(), x, 149);
       expectClose(ref, want, 2e-5, `ref d=${d}`);
       expectClose(run(makeAttention({ kind: 'ternary' }, wasm), x, 149), ref, 2e-5, `wasm d=${d}`);
+      expectClose(run(makeAttention({ kind: 'ternary', depth: 2 }, wasm), x, 149), run(ternaryAttention({ depth: 2 }), x, 149), 2e-5, `wasm depth 2 d=${d}`);
     }
   });
 
-  it('WASM popcount scores equal the reference f32 scores exactly', () => {
-    const d = 128, nKv = 2, nH = 4, seq = 90, cap = 128;
-    const x = setup(seq, d, nH, nKv, 77);
-    const W = tritWords(d);
-    const kp = wasm.allocF32(nKv * cap * 2 * W), ks = wasm.allocF32(nKv * cap), kx = wasm.allocF32(seq * nKv * d);
-    kx.set(x.keys);
-    for (let g = 0; g < nKv; g++) K.quantTrits(kx.byteOffset + g * d * 4, seq, d, nKv * d, kp.byteOffset + g * cap * 2 * W * 4, 2 * W, ks.byteOffset + g * cap * 4);
-    const qx = wasm.allocF32(nH * d), qp = wasm.allocF32(nH * 2 * W), qs = wasm.allocF32(nH), out = wasm.allocF32(nH * (seq - 5));
-    qx.set(x.q);
-    K.quantTrits(qx.byteOffset, nH, d, d, qp.byteOffset, 2 * W, qs.byteOffset);
-    K.ternaryScores(qp.byteOffset, qs.byteOffset, kp.byteOffset, ks.byteOffset, cap, 5, seq - 5, nH, nKv, d, out.byteOffset);
-    const rows = new TernaryRows(d, nKv);
-    for (let r = 0; r < seq; r++) rows.set(r, x.keys, r * nKv * d);
-    const sc = new Float64Array(seq);
-    const rq = new Uint32Array(2 * W);
-    for (let h = 0; h < nH; h++) {
-      ternaryScores(rq, quantizeTrits(x.q, h * d, d, rq, 0), rows, h >> 1, 5, seq - 5, sc);
-      expect(Array.from(out.subarray(h * (seq - 5), (h + 1) * (seq - 5)))).toEqual(Array.from(sc.subarray(0, seq - 5)));
+  it('WASM popcount scores equal the reference f32 scores exactly (depth 1 and 2)', () => {
+    for (const D of [1, 2]) {
+      const d = 128, nKv = 2, nH = 4, seq = 90, cap = 128;
+      const x = setup(seq, d, nH, nKv, 77);
+      const R = D * 2 * tritWords(d);
+      const tmp = wasm.allocF32(d);
+      const kp = wasm.allocF32(nKv * cap * R), ks = wasm.allocF32(nKv * cap * D), kx = wasm.allocF32(seq * nKv * d);
+      kx.set(x.keys);
+      for (let g = 0; g < nKv; g++) K.quantTrits(kx.byteOffset + g * d * 4, seq, d, nKv * d, kp.byteOffset + g * cap * R * 4, R, ks.byteOffset + g * cap * D * 4, D, tmp.byteOffset);
+      const qx = wasm.allocF32(nH * d), qp = wasm.allocF32(nH * R), qs = wasm.allocF32(nH * D), out = wasm.allocF32(nH * (seq - 5));
+      qx.set(x.q);
+      K.quantTrits(qx.byteOffset, nH, d, d, qp.byteOffset, R, qs.byteOffset, D, tmp.byteOffset);
+      K.ternaryScores(qp.byteOffset, qs.byteOffset, kp.byteOffset, ks.byteOffset, cap, 5, seq - 5, nH, nKv, d, D, out.byteOffset);
+      const rows = new TernaryRows(d, nKv, D);
+      for (let r = 0; r < seq; r++) rows.set(r, x.keys, r * nKv * d);
+      const sc = new Float64Array(seq);
+      const rq = new Uint32Array(R);
+      const rs = new Float32Array(D);
+      for (let h = 0; h < nH; h++) {
+        quantizeDepth(x.q, h * d, d, D, rq, 0, rs, 0);
+        ternaryScores(rq, rs, rows, h >> 1, 5, seq - 5, sc);
+        expect(Array.from(out.subarray(h * (seq - 5), (h + 1) * (seq - 5)))).toEqual(Array.from(sc.subarray(0, seq - 5)));
+      }
+      for (const a of [kp, ks, kx, qx, qp, qs, out, tmp]) wasm.freeF32(a);
     }
-    for (const a of [kp, ks, kx, qx, qp, qs, out]) wasm.freeF32(a);
   });
 
   it('the ternary KV cache: f32 values = ternaryAttention; trit values = the formula on α·t values; bytes ≤ 1/12 of f32 keys at d 64/128', () => {
@@ -193,23 +216,30 @@ describe('ternary-score attention', () => {
   });
 });
 
-/** Brute-force top-k: sort ternary scores (ties: earlier key), keep k, exact scores over them. */
-function bruteTopK(x: ReturnType<typeof setup>, pos: number, k: number | null, tau?: number): number[] {
+/**
+ * Brute-force top-k: sort ternary scores (depth D; the `recent` latest first; ties: earlier key),
+ * keep k (or the threshold set), exact float64 attention over them.
+ */
+function bruteTopK(x: ReturnType<typeof setup>, pos: number, k: number | null, tau?: number, D = 1, recent = 0): number[] {
   const { s, q, keys, values } = x;
   const d = s.headDim;
   const kvDim = s.nKvHeads * d;
-  const rows = new TernaryRows(d, s.nKvHeads);
+  const rows = new TernaryRows(d, s.nKvHeads, D);
   for (let r = 0; r <= pos; r++) rows.set(r, keys, r * kvDim);
   const start = s.window > 0 ? Math.max(0, pos - s.window + 1) : 0;
   const n = pos - start + 1;
   const out: number[] = [];
   for (let h = 0; h < s.nHeads; h++) {
     const g = Math.floor(h / (s.nHeads / s.nKvHeads));
-    const qp = new Uint32Array(2 * rows.W);
+    const qp = new Uint32Array(rows.R);
+    const qs = new Float32Array(D);
     const sc = new Float64Array(n);
-    ternaryScores(qp, quantizeTrits(q, h * d, d, qp, 0), rows, g, start, n, sc);
-    let order = Array.from({ length: n }, (_, j) => j).sort((a, b) => sc[b]! - sc[a]! || a - b);
-    if (tau !== undefined) order = order.filter((j) => sc[j]! >= Math.fround(sc[order[0]!]! - tau));
+    quantizeDepth(q, h * d, d, D, qp, 0, qs, 0);
+    ternaryScores(qp, qs, rows, g, start, n, sc);
+    const best = Math.max(...sc);
+    const key = (j: number) => (j >= n - recent ? Infinity : sc[j]!);
+    let order = Array.from({ length: n }, (_, j) => j).sort((a, b) => key(b) - key(a) || a - b);
+    if (tau !== undefined) order = order.filter((j) => key(j) >= Math.fround(best - tau));
     else order = order.slice(0, k!);
     const pairs = order.map((j) => {
       let dot = 0;
@@ -222,16 +252,16 @@ function bruteTopK(x: ReturnType<typeof setup>, pos: number, k: number | null, t
 }
 
 describe('top-k hybrid', () => {
-  it('= brute-force selection + exact attention (ref and WASM), random shapes, GQA 1/2/4, windows', () => {
+  it('= brute-force selection + exact attention (ref and WASM), random shapes, GQA 1/2/4, windows, depth 1/2, recent keys', () => {
     fc.assert(
       fc.property(
-        fc.record({ seq: fc.integer({ min: 1, max: 300 }), d: fc.constantFrom(8, 64, 96, 128), ratio: fc.constantFrom(1, 2, 4), k: fc.integer({ min: 1, max: 40 }), win: fc.oneof(fc.constant(0), fc.integer({ min: 1, max: 100 })), seed: fc.integer({ min: 1, max: 1 << 30 }) }),
+        fc.record({ seq: fc.integer({ min: 1, max: 300 }), d: fc.constantFrom(8, 64, 96, 128), ratio: fc.constantFrom(1, 2, 4), k: fc.integer({ min: 1, max: 40 }), win: fc.oneof(fc.constant(0), fc.integer({ min: 1, max: 100 })), seed: fc.integer({ min: 1, max: 1 << 30 }), depth: fc.constantFrom(1, 2), recent: fc.constantFrom(0, 0, 3, 8) }),
         (c) => {
           const x = setup(c.seq, c.d, 2 * c.ratio, 2, c.seed, c.win);
-          const want = bruteTopK(x, c.seq - 1, c.k);
-          const ref = run(topKAttention({ k: c.k }), x, c.seq - 1);
+          const want = bruteTopK(x, c.seq - 1, c.k, undefined, c.depth, c.recent);
+          const ref = run(topKAttention({ k: c.k, depth: c.depth, recent: c.recent }), x, c.seq - 1);
           expectClose(ref, want, 1e-5, 'ref');
-          expectClose(run(makeAttention({ kind: 'topk', k: c.k }, wasm), x, c.seq - 1), ref, 1e-5, 'wasm');
+          expectClose(run(makeAttention({ kind: 'topk', k: c.k, depth: c.depth, recent: c.recent }, wasm), x, c.seq - 1), ref, 1e-5, 'wasm');
         },
       ),
       { numRuns: 40 },
@@ -240,10 +270,10 @@ describe('top-k hybrid', () => {
 
   it('threshold mode = brute force; huge τ or k ≥ n gives exact attention; τ = 0 keeps only the best', () => {
     const x = setup(200, 64, 4, 2, 99);
-    for (const tau of [0, 0.5, 2]) {
-      const want = bruteTopK(x, 199, null, tau);
-      expectClose(run(topKAttention({ threshold: tau }), x, 199), want, 1e-5, `ref τ=${tau}`);
-      expectClose(run(makeAttention({ kind: 'topk', threshold: tau }, wasm), x, 199), want, 1e-5, `wasm τ=${tau}`);
+    for (const [tau, D, r] of [[0, 1, 0], [0.5, 1, 0], [2, 1, 0], [0.5, 2, 4], [0, 1, 6]] as const) {
+      const want = bruteTopK(x, 199, null, tau, D, r);
+      expectClose(run(topKAttention({ threshold: tau, depth: D, recent: r }), x, 199), want, 1e-5, `ref τ=${tau}`);
+      expectClose(run(makeAttention({ kind: 'topk', threshold: tau, depth: D, recent: r }, wasm), x, 199), want, 1e-5, `wasm τ=${tau}`);
     }
     const exact = exact64(x.q, 0, x.keys, x.values, 199, x.s);
     expectClose(run(topKAttention({ threshold: 1e9 }), x, 199), exact, 1e-5, 'τ = ∞');
