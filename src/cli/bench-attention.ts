@@ -99,7 +99,7 @@ export function registerBenchAttention(program: Command): void {
 }
 
 interface AccuracyFlags {
-  model?: string;
+  checkpoint?: string;
   tokenizer?: string;
   text?: string;
   ctx: number;
@@ -117,36 +117,36 @@ function addAccuracyCommand(bench: Command): void {
   bench
     .command('attention-accuracy')
     .description('cosine vs exact attention and recall@k of popcount top-k, inside forward passes of a checkpoint and/or the 0.7B-shaped random model')
-    .option('--model <file>', 'a checkpoint (e.g. stories260K.bin) scored on --text')
+    .option('--checkpoint <file>', 'a checkpoint (e.g. stories260K.bin) scored on --text (not --model: that is a flag of bench itself)')
     .option('--tokenizer <file>', 'its tokenizer (llama2.c checkpoints)')
-    .option('--text <file>', 'text for --model: chunks of --ctx tokens, BOS first (the perplexity chunk protocol)')
+    .option('--text <file>', 'text for --checkpoint: chunks of --ctx tokens, BOS first (the perplexity chunk protocol)')
     .option('--ctx <n>', 'tokens per chunk', intArg, 512)
     .option('--chunks <n>', 'chunks of the text', intArg, 4)
     .option('--random-07b', 'also the BitNet-0.7B-shaped random ternary model (dim 1536, 16 heads of 96)')
     .option('--random-tokens <n>', 'tokens through the random model', intArg, 256)
     .option('--random-layers <n>', 'layers of the random model (default 24)', intArg)
-    .option('--modes <list>', 'modes compared with exact', 'flash,ternary,topk:16,topk:32,topk:64')
+    .option('--modes <list>', 'modes compared with exact', 'flash,ternary,ternary/t2,topk:16,topk:32,topk:64,topk:32/t2/r8')
     .option('--recall <list>', 'k of recall@k', '16,32,64')
     .option('-o, --out <file>', 'write the JSON report here')
     .action(async (local: AccuracyFlags, cmd: Command) => {
       const parent = (cmd.parent?.opts() ?? {}) as Partial<AccuracyFlags>;
       const o: AccuracyFlags = { ...local, json: local.json ?? parent.json, out: local.out ?? parent.out };
-      if (!o.model && !o.random07b) throw new TritwiseError('E_ARG', 'nothing to measure', { where: 'bench attention-accuracy', expected: '--model <file> --text <file> and/or --random-07b', got: 'neither' });
+      if (!o.checkpoint && !o.random07b) throw new TritwiseError('E_ARG', 'nothing to measure', { where: 'bench attention-accuracy', expected: '--checkpoint <file> --text <file> and/or --random-07b', got: 'neither' });
       const modes = o.modes.split(',');
       const recallK = list(o.recall);
       const be = await WasmBackend.create({ threads: 2 });
       const note = o.json ? undefined : (s: string) => process.stderr.write(`  ${s}\n`);
       const reports: AccuracyReport[] = [];
       try {
-        if (o.model) {
-          if (!o.text) throw new TritwiseError('E_ARG', '--model needs --text', { where: 'bench attention-accuracy', expected: '--text <file>', got: 'none' });
-          const ck = loadCheckpoint(o.model, { tokenizer: o.tokenizer });
-          if (!ck.tokenizer) throw new TritwiseError('E_ARG', 'the model has no tokenizer', { where: o.model, expected: '--tokenizer <file>', got: 'none' });
+        if (o.checkpoint) {
+          if (!o.text) throw new TritwiseError('E_ARG', '--checkpoint needs --text', { where: 'bench attention-accuracy', expected: '--text <file>', got: 'none' });
+          const ck = loadCheckpoint(o.checkpoint, { tokenizer: o.tokenizer });
+          if (!ck.tokenizer) throw new TritwiseError('E_ARG', 'the model has no tokenizer', { where: o.checkpoint, expected: '--tokenizer <file>', got: 'none' });
           const ids = ck.tokenizer.encode(readText(o.text, 'text'));
           const ctx = Math.min(o.ctx, ck.config.seqLen);
           const seqs: number[][] = [];
           for (let c = 0; c < o.chunks && (c + 1) * ctx <= ids.length; c++) seqs.push([ck.tokenizer.bos, ...ids.slice(c * ctx + 1, (c + 1) * ctx)]);
-          reports.push(await measureAttentionAccuracy(o.model, ck, seqs, { modes, recallK, backend: be, onStep: note }));
+          reports.push(await measureAttentionAccuracy(o.checkpoint, ck, seqs, { modes, recallK, backend: be, onStep: note }));
         }
         if (o.random07b) {
           const config = defaultConfig({ dim: BITNET_07B.dim, hiddenDim: BITNET_07B.ffn, nLayers: o.randomLayers ?? BITNET_07B.layers, nHeads: BITNET_07B.heads, vocabSize: BITNET_07B.vocab, seqLen: o.randomTokens });
@@ -162,7 +162,7 @@ function addAccuracyCommand(bench: Command): void {
       for (const r of reports) {
         process.stdout.write(`${r.model}: ${r.sequences} sequences, ${r.tokens} tokens\n`);
         printTable(['mode', 'cosine mean', 'cosine min', 'head vectors'], r.modes.map((m) => [m.name, fixed(m.cosine_mean, 5), fixed(m.cosine_min, 4), m.vectors]));
-        printTable(['k', 'recall@k (popcount top-k ∩ exact top-k)', 'samples'], r.recall.map((x) => [x.k, fixed(x.recall_mean, 4), x.samples]));
+        printTable(['k', 'trit depth', 'recall@k (popcount top-k ∩ exact top-k)', 'samples'], r.recall.map((x) => [x.k, x.depth, fixed(x.recall_mean, 4), x.samples]));
       }
     });
 }

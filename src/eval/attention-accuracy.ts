@@ -5,7 +5,8 @@
  *
  *   cosine     cos(out_mode, out_exact) per query head and token (mean and minimum);
  *   recall@k   |top-k by popcount ∩ top-k by exact scores| / k per query head, over calls with
- *              more than k attended keys (ties in the exact scores broken by position).
+ *              more than k attended keys (ties in the exact scores broken by position), for
+ *              one-trit (depth 1) and two-trit residual (depth 2) Q/K.
  */
 import type { AttentionShape, Backend } from '../backend/backend.js';
 import type { LlamaConfig } from '../nn/llama-config.js';
@@ -15,7 +16,7 @@ import { Model } from '../nn/model.js';
 import type { AttentionFn } from '../nn/attention.js';
 import { exact64, windowStart } from '../nn/attention-reference.js';
 import { TernaryKeyTables, ternaryScores, topKIndices } from '../nn/attention-ternary.js';
-import { quantizeTrits, tritWords } from '../nn/attention-trits.js';
+import { quantizeDepth, tritWords } from '../nn/attention-trits.js';
 
 export interface ModeAccuracy {
   name: string;
@@ -26,18 +27,20 @@ export interface ModeAccuracy {
 
 export interface RecallAccuracy {
   k: number;
+  /** trit depth of the popcount scores */
+  depth: number;
   recall_mean: number;
   samples: number;
 }
 
 export class AttentionProbe {
   readonly #modes: { name: string; fns: AttentionFn[]; sum: number; min: number; n: number }[];
-  readonly #recall: { k: number; sum: number; n: number }[];
-  readonly #tables = new TernaryKeyTables();
+  readonly #recall: { k: number; depth: number; sum: number; n: number }[];
+  readonly #tables = [new TernaryKeyTables(1), new TernaryKeyTables(2)];
 
   constructor(modes: { name: string; make: () => AttentionFn }[], recallK: number[], layers: number) {
     this.#modes = modes.map((m) => ({ name: m.name, fns: Array.from({ length: layers }, () => m.make()), sum: 0, min: Infinity, n: 0 }));
-    this.#recall = recallK.map((k) => ({ k, sum: 0, n: 0 }));
+    this.#recall = [1, 2].flatMap((depth) => recallK.map((k) => ({ k, depth, sum: 0, n: 0 })));
   }
 
   /** The probe of layer l (give it to LlamaModel.build as the attention hook). */
@@ -70,19 +73,23 @@ export class AttentionProbe {
     const d = s.headDim;
     const kvDim = s.nKvHeads * d;
     const group = s.nHeads / s.nKvHeads;
-    const rows = this.#tables.get(keys, pos, s);
+    const rows = this.#tables.map((t) => t.get(keys, pos, s));
     const start = windowStart(pos, s);
     const n = pos - start + 1;
     const exact = new Float64Array(n);
-    const tern = new Float64Array(n);
-    const qp = new Uint32Array(2 * tritWords(d));
+    const tern = [new Float64Array(n), new Float64Array(n)];
+    const qp = new Uint32Array(4 * tritWords(d));
+    const qs = new Float32Array(2);
     const kmax = Math.max(...this.#recall.map((r) => r.k));
     const ia = new Int32Array(kmax);
     const ib = new Int32Array(kmax);
     for (let h = 0; h < s.nHeads; h++) {
       const g = Math.floor(h / group);
       const qo = qOff + h * d;
-      ternaryScores(qp, [quantizeTrits(q, qo, d, qp, 0)], rows, g, start, n, tern);
+      for (const D of [1, 2]) {
+        quantizeDepth(q, qo, d, D, qp, 0, qs, 0);
+        ternaryScores(qp, qs, rows[D - 1]!, g, start, n, tern[D - 1]!);
+      }
       for (let j = 0; j < n; j++) {
         const kb = (start + j) * kvDim + g * d;
         let dot = 0;
@@ -92,7 +99,7 @@ export class AttentionProbe {
       for (const r of this.#recall) {
         if (n <= r.k) continue;
         topKIndices(exact, n, r.k, ia);
-        topKIndices(tern, n, r.k, ib);
+        topKIndices(tern[r.depth - 1]!, n, r.k, ib);
         const set = new Set(ia.subarray(0, r.k));
         let hit = 0;
         for (let t = 0; t < r.k; t++) if (set.has(ib[t]!)) hit++;
@@ -107,7 +114,7 @@ export class AttentionProbe {
   }
 
   get recall(): RecallAccuracy[] {
-    return this.#recall.map((r) => ({ k: r.k, recall_mean: r.sum / r.n, samples: r.n }));
+    return this.#recall.map((r) => ({ k: r.k, depth: r.depth, recall_mean: r.sum / r.n, samples: r.n }));
   }
 }
 

@@ -107,4 +107,31 @@ describe('--attention on the CLI', () => {
     expect(bad.code).toBe(1);
     expect(bad.err).toMatch(/--attention.*unknown attention mode/s);
   });
+
+  it('bench attention --json prints {results: [{name, seq, heads, head_dim, batch, mode, median_ms}]} with ratios', () => {
+    const r = cli('bench', 'attention', '--seq', '128,256', '--head-dim', '64', '--batch', '1', '--heads', '2', '--phase', 'decode,prefill', '--json');
+    expect(r.code, r.err).toBe(0);
+    const rep = JSON.parse(r.out);
+    expect(rep.results).toHaveLength(2 * 2 * 6);
+    for (const x of rep.results) {
+      expect(x).toMatchObject({ seq: expect.any(Number), heads: 2, head_dim: 64, batch: 1, mode: expect.stringMatching(/^(decode|prefill)$/), median_ms: expect.any(Number) });
+      expect(x.median_ms).toBeGreaterThan(0);
+    }
+    expect(new Set(rep.results.map((x: { name: string }) => x.name))).toEqual(new Set(['f32-scores', 'popcount-scores', 'flash-f32', 'ternary', 'topk:32', 'topk:32/t2/r8']));
+    expect(rep.results.find((x: { name: string }) => x.name === 'popcount-scores').speedup_vs_f32_scores).toBeGreaterThan(0);
+    expect(rep.k_cache_bytes[0]).toMatchObject({ head_dim: 64, ternary_bytes_per_vector: 20, f32_bytes_per_vector: 256 });
+  });
+
+  it('bench attention-accuracy: cosine and recall inside a forward pass of the 0.7B-shaped model (1 layer)', () => {
+    const r = cli('bench', 'attention-accuracy', '--random-07b', '--random-tokens', '40', '--random-layers', '1', '--modes', 'flash,topk:64,topk:4', '--recall', '8', '--json');
+    expect(r.code, r.err).toBe(0);
+    const rep = JSON.parse(r.out).reports[0];
+    const cos = Object.fromEntries(rep.modes.map((m: { name: string; cosine_mean: number }) => [m.name, m.cosine_mean]));
+    expect(cos.flash).toBeGreaterThan(0.99999);
+    expect(cos['topk:64']).toBeGreaterThan(0.99999); // 40 tokens: k ≥ n, exact
+    expect(cos['topk:4']).toBeLessThan(cos['topk:64']);
+    expect(rep.recall.map((x: { depth: number }) => x.depth)).toEqual([1, 2]);
+    for (const x of rep.recall) expect(x.recall_mean).toBeGreaterThan(0);
+    expect(cli('bench', 'attention-accuracy').code).toBe(2);
+  });
 });
