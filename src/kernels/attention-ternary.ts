@@ -109,6 +109,30 @@ export function quantTrits(x: usize, count: i32, d: i32, xStride: i32, planes: u
       const t = <i32>(popcnt<u64>(a) + popcnt<u64>(b)) - (<i32>(popcnt<u64>(a & (qg0 ^ load<u64>(r, 16))) + popcnt<u64>(b & (qg1 ^ load<u64>(r, 24)))) << 1);
       store<f32>(out + (<usize>j << 2), c * load<f32>(ks + (<usize>j << 2)) * <f32>t);
     }
+  } else if (D == 2 && W == 2) {
+    // two-trit residual, d ≤ 64: four popcount dots per key, query planes in registers; the
+    // sum runs in the generic path's order (a outer, b inner) so the f32 rounding is the same
+    const qn0 = load<u64>(qr), qg0 = load<u64>(qr, 8), qn1 = load<u64>(qr, 16), qg1 = load<u64>(qr, 24);
+    const c1 = load<f32>(qs, 4) * inv;
+    for (let j = 0; j < n; j++) {
+      const r = kp + (<usize>j << 5);
+      const kn0 = load<u64>(r), kg0 = load<u64>(r, 8), kn1 = load<u64>(r, 16), kg1 = load<u64>(r, 24);
+      const s0 = load<f32>(ks + (<usize>j << 3)), s1 = load<f32>(ks + (<usize>j << 3), 4);
+      let z = qn0 & kn0;
+      const t00 = <i32>popcnt<u64>(z) - (<i32>popcnt<u64>(z & (qg0 ^ kg0)) << 1);
+      z = qn0 & kn1;
+      const t01 = <i32>popcnt<u64>(z) - (<i32>popcnt<u64>(z & (qg0 ^ kg1)) << 1);
+      z = qn1 & kn0;
+      const t10 = <i32>popcnt<u64>(z) - (<i32>popcnt<u64>(z & (qg1 ^ kg0)) << 1);
+      z = qn1 & kn1;
+      const t11 = <i32>popcnt<u64>(z) - (<i32>popcnt<u64>(z & (qg1 ^ kg1)) << 1);
+      let acc: f32 = 0;
+      acc += c * s0 * <f32>t00;
+      acc += c * s1 * <f32>t01;
+      acc += c1 * s0 * <f32>t10;
+      acc += c1 * s1 * <f32>t11;
+      store<f32>(out + (<usize>j << 2), acc);
+    }
   } else if (D == 1) {
     const rb = <usize>(2 * W) << 2;
     for (let j = 0; j < n; j++) store<f32>(out + (<usize>j << 2), c * load<f32>(ks + (<usize>j << 2)) * <f32>tdot(qr, kp + <usize>j * rb, W));

@@ -164,9 +164,9 @@ describe('ternary-score attention', () => {
     }
   });
 
-  it('WASM popcount scores equal the reference f32 scores exactly (depth 1 and 2)', () => {
-    for (const D of [1, 2]) {
-      const d = 128, nKv = 2, nH = 4, seq = 90, cap = 128;
+  it('WASM popcount scores equal the reference f32 scores exactly (every kernel path: depth 1 and 2, d 64/96/128)', () => {
+    for (const [D, d] of [[1, 64], [1, 128], [1, 96], [2, 64], [2, 128]] as const) {
+      const nKv = 2, nH = 4, seq = 90, cap = 128;
       const x = setup(seq, d, nH, nKv, 77);
       const R = D * 2 * tritWords(d);
       const tmp = wasm.allocF32(d);
