@@ -85,6 +85,12 @@ export function quantTrits(x: usize, count: i32, d: i32, xStride: i32, planes: u
   return <i32>acc;
 }
 
+/** t_a·t_b of two 128-trit records (W = 4: nz at +0/+8, neg at +16/+24). */
+@inline function dot128(a: usize, b: usize): i32 {
+  const x = load<u64>(a) & load<u64>(b), y = load<u64>(a, 8) & load<u64>(b, 8);
+  return <i32>(popcnt<u64>(x) + popcnt<u64>(y)) - (<i32>(popcnt<u64>(x & (load<u64>(a, 16) ^ load<u64>(b, 16))) + popcnt<u64>(y & (load<u64>(a, 24) ^ load<u64>(b, 24)))) << 1);
+}
+
 /**
  * Scores of one query (D records at qr, scales at qs) against n keys of one head (records of
  * D·2W words at kp, D scales each at ks): out[j] = Σ_a Σ_b (c_a·α_kb)·(t_qa·t_kb), c_a = α_qa·inv.
@@ -126,6 +132,20 @@ export function quantTrits(x: usize, count: i32, d: i32, xStride: i32, planes: u
       const t10 = <i32>popcnt<u64>(z) - (<i32>popcnt<u64>(z & (qg1 ^ kg0)) << 1);
       z = qn1 & kn1;
       const t11 = <i32>popcnt<u64>(z) - (<i32>popcnt<u64>(z & (qg1 ^ kg1)) << 1);
+      let acc: f32 = 0;
+      acc += c * s0 * <f32>t00;
+      acc += c * s1 * <f32>t01;
+      acc += c1 * s0 * <f32>t10;
+      acc += c1 * s1 * <f32>t11;
+      store<f32>(out + (<usize>j << 2), acc);
+    }
+  } else if (D == 2 && W == 4) {
+    // two-trit residual, d ≤ 128: as above with two u64 per plane
+    const c1 = load<f32>(qs, 4) * inv;
+    for (let j = 0; j < n; j++) {
+      const r = kp + (<usize>j << 6);
+      const s0 = load<f32>(ks + (<usize>j << 3)), s1 = load<f32>(ks + (<usize>j << 3), 4);
+      const t00 = dot128(qr, r), t01 = dot128(qr, r + 32), t10 = dot128(qr + 32, r), t11 = dot128(qr + 32, r + 32);
       let acc: f32 = 0;
       acc += c * s0 * <f32>t00;
       acc += c * s1 * <f32>t01;
