@@ -68,3 +68,10 @@ export { Trainer, type TrainOptions, type TrainResult, type TrainMemory, type St
 export { TrainModel, type TrainMode, type TrainSpec } from './train/llama-train.js';
 export { AdamW, learningRate } from './train/optimizer.js';
 export { LoraLinear, type LoraTensors } from './nn/lora-linear.js';
+export { attentionFactory, makeAttention, referenceAttention, parseAttentionMode, formatAttentionMode, type AttentionMode } from './nn/attention-modes.js';
+export { exact64, naive32 } from './nn/attention-reference.js';
+export { flashAttention } from './nn/attention-flash.js';
+export { ternaryAttention, topKAttention, type TernaryOptions, type TopKOptions } from './nn/attention-ternary.js';
+export { TernaryRows, quantizeTrits, quantizeDepth, tritDot } from './nn/attention-trits.js';
+export { TernaryKVCache, type TernaryKVCacheOptions } from './nn/attention-kv-cache.js';
+export { resolveAttention } from './quant/plan.js';

@@ -4,7 +4,7 @@
  */
 import { InvalidArgumentError, type Command } from 'commander';
 import { evaluatePerplexity, type PerplexityProtocol } from '../eval/perplexity.js';
-import { RUN_BACKEND, addModelFlags, addPlanFlags, buildPlan, hasPlanFlags, intArg, openModel, quantizeWithProgress, readText, type ModelFlags, type PlanFlags } from './model-options.js';
+import { RUN_BACKEND, addAttentionFlag, addModelFlags, addPlanFlags, buildPlan, hasPlanFlags, intArg, openModel, quantizeWithProgress, readText, type ModelFlags, type PlanFlags } from './model-options.js';
 import { fixed, formatBytes, printJson, printTable } from './output.js';
 import { progressBar } from './progress.js';
 
@@ -25,7 +25,7 @@ export function registerEval(program: Command): void {
     .option('--limit <n>', 'at most this many chunks / documents', intArg)
     .option('--batch <n>', 'sequences per forward batch', intArg, 1)
     .option('--json', 'print the result as JSON');
-  addPlanFlags(addModelFlags(cmd, RUN_BACKEND)).action(async (path: string, opts: ModelFlags & PlanFlags & { text: string; ctx: number; protocol: PerplexityProtocol; docStart?: string; limit?: number; batch: number; json?: boolean }) => {
+  addPlanFlags(addAttentionFlag(addModelFlags(cmd, RUN_BACKEND))).action(async (path: string, opts: ModelFlags & PlanFlags & { text: string; ctx: number; protocol: PerplexityProtocol; docStart?: string; limit?: number; batch: number; json?: boolean }) => {
     const text = readText(opts.text, 'text');
     let model = await openModel(path, opts);
     const base = model;
@@ -39,7 +39,7 @@ export function registerEval(program: Command): void {
       } finally {
         bar.stop();
       }
-      const out = { model: path, text: opts.text, backend: model.backend.name, bytes: model.bytes, ...(quantizeMs !== undefined ? { plan: model.info.plan, quantize_ms: quantizeMs } : {}), ...r };
+      const out = { model: path, text: opts.text, backend: model.backend.name, attention: opts.attention ?? (model.info.plan as { attention?: string } | undefined)?.attention ?? 'exact', bytes: model.bytes, ...(quantizeMs !== undefined ? { plan: model.info.plan, quantize_ms: quantizeMs } : {}), ...r };
       if (opts.json) return printJson(out);
       printTable(
         ['protocol', 'ctx', 'scored tokens', 'mean NLL', 'perplexity', 'tokens/s', 'wall s', 'weights'],

@@ -1,6 +1,6 @@
 /**
  * model-options — the flags shared by the commands that open a model (--tokenizer, --backend,
- * --threads) and those that quantize one (--plan or --quantizer/--group-size/--activation/
+ * --threads, and --attention for run/eval) and those that quantize one (--plan or --quantizer/--group-size/--activation/
  * --dense/--calibration).
  */
 import { InvalidArgumentError, type Command } from 'commander';
@@ -8,6 +8,7 @@ import { readFileSync } from 'node:fs';
 import type { ActivationMode } from '../backend/backend.js';
 import { backendNames } from '../backend/registry.js';
 import { TritwiseError } from '../errors.js';
+import { ATTENTION_MODES_HELP, attentionFactory, parseAttentionMode } from '../nn/attention-modes.js';
 import { Model } from '../nn/model.js';
 import { validatePlan, type QuantPlan } from '../quant/plan.js';
 import { progressBar } from './progress.js';
@@ -16,6 +17,8 @@ export interface ModelFlags {
   tokenizer?: string;
   backend?: string;
   threads?: number;
+  /** attention mode of every layer (nn/attention-modes.ts) */
+  attention?: string;
 }
 
 export interface PlanFlags {
@@ -49,6 +52,18 @@ export function addModelFlags(cmd: Command, defaultBackend?: string): Command {
     .option('--tokenizer <file>', 'tokenizer for llama2.c checkpoints (tokenizer.bin) or an HF tokenizer.json')
     .option('--backend <name>', `compute backend (${backendNames().join(', ')})`, defaultBackend)
     .option('--threads <n>', 'worker threads (CPU backends; default: one per core)', intArg);
+}
+
+/** `--attention <mode>` (run, eval): checked when parsed. */
+export function addAttentionFlag(cmd: Command): Command {
+  return cmd.option('--attention <mode>', `attention of every layer: ${ATTENTION_MODES_HELP} (default exact)`, (s: string) => {
+    try {
+      parseAttentionMode(s, '--attention');
+    } catch (e) {
+      throw new InvalidArgumentError((e as Error).message);
+    }
+    return s;
+  });
 }
 
 export function addPlanFlags(cmd: Command): Command {
@@ -101,7 +116,7 @@ export function buildPlan(f: PlanFlags): QuantPlan {
 }
 
 export async function openModel(path: string, f: ModelFlags): Promise<Model> {
-  return Model.load(path, { tokenizer: f.tokenizer, backend: f.backend, threads: f.threads });
+  return Model.load(path, { tokenizer: f.tokenizer, backend: f.backend, threads: f.threads, attention: f.attention ? attentionFactory(f.attention, '--attention') : undefined });
 }
 
 /** Quantize with a progress bar; returns the new model and the wall time. */

@@ -2,7 +2,7 @@
  * `tritwise run <model> --prompt …` — stream a generation to stdout; tokens per second on stderr.
  */
 import type { Command } from 'commander';
-import { RUN_BACKEND, addModelFlags, intArg, numArg, openModel, type ModelFlags } from './model-options.js';
+import { RUN_BACKEND, addAttentionFlag, addModelFlags, intArg, numArg, openModel, type ModelFlags } from './model-options.js';
 import { fixed } from './output.js';
 
 export function registerRun(program: Command): void {
@@ -15,7 +15,7 @@ export function registerRun(program: Command): void {
     .option('-t, --temperature <t>', 'sampling temperature (0 = greedy)', numArg, 0)
     .option('--top-p <p>', 'nucleus sampling mass (1 = off)', numArg, 1)
     .option('--seed <s>', 'PRNG seed', intArg, 42);
-  addModelFlags(cmd, RUN_BACKEND).action(async (path: string, opts: ModelFlags & { prompt: string; maxTokens: number; temperature: number; topP: number; seed: number }) => {
+  addAttentionFlag(addModelFlags(cmd, RUN_BACKEND)).action(async (path: string, opts: ModelFlags & { prompt: string; maxTokens: number; temperature: number; topP: number; seed: number }) => {
     const model = await openModel(path, opts);
     try {
       process.stdout.write(opts.prompt);

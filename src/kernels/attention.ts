@@ -11,7 +11,7 @@
  * Against the f64 JavaScript reference the outputs agree to ~1e-6 relative (f32 dot products).
  */
 
-@inline function dotF32(a: usize, b: usize, d: i32): f32 {
+@inline export function dotF32(a: usize, b: usize, d: i32): f32 {
   let s0 = f32x4.splat(0), s1 = f32x4.splat(0);
   let i = 0;
   for (; i + 8 <= d; i += 8) {
@@ -26,7 +26,7 @@
 }
 
 /** out[0, d) += a · v[0, d) */
-@inline function axpyF32(out: usize, a: f32, v: usize, d: i32): void {
+@inline export function axpyF32(out: usize, a: f32, v: usize, d: i32): void {
   const av = f32x4.splat(a);
   let i = 0;
   for (; i + 4 <= d; i += 4) {

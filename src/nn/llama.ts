@@ -49,8 +49,8 @@ export interface LlamaLayer {
 export interface BuildOptions {
   /** activation mode per ternary linear name (default 'f32') */
   activations?: Map<string, ActivationMode>;
-  /** attention implementation per layer (default exact) */
-  attention?: (layer: number) => AttentionFn;
+  /** attention implementation per layer (default exact; nn/attention-modes.ts makes these) */
+  attention?: (layer: number, backend: Backend) => AttentionFn;
   /** wrap a linear layer (calibration uses this to record inputs) */
   wrapLinear?: (name: string, l: Linear) => Linear;
   /** LoRA adapters added to these linear layers at inference (by linear name) */
@@ -116,7 +116,7 @@ export class LlamaModel {
         ffnNorm: dense(weights, p + 'ffn_norm'),
         gateUp: await stack([p + 'feed_forward.w1', p + 'feed_forward.w3']),
         w2: await lin(p + 'feed_forward.w2'),
-        attention: opts.attention?.(l) ?? native ?? exactAttention,
+        attention: opts.attention?.(l, backend) ?? native ?? exactAttention,
       });
     }
     const emb = dense(weights, 'tok_embeddings');

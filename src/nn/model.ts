@@ -19,12 +19,13 @@ import { saveModel } from '../io/model-file.js';
 import { checkVocab, StreamingDecoder, type Tokenizer } from '../io/tokenizers/tokenizer.js';
 import type { StoredTensor } from '../io/weights-file.js';
 import type { Progress } from '../quant/calibration.js';
-import { needsCalibration, needsHessian, resolvePlan, validatePlan, type QuantPlan } from '../quant/plan.js';
+import { needsCalibration, needsHessian, resolveAttention, resolvePlan, validatePlan, type QuantPlan } from '../quant/plan.js';
 import { quantizeModelWeights } from '../quant/quantize-pipeline.js';
 import { planTargets, type LayerReport } from '../quant/quantize-model.js';
 import { MultiTritTensor } from '../tensor/multi-trit-tensor.js';
 import { TernaryTensor } from '../tensor/ternary-tensor.js';
 import type { AttentionFn } from './attention.js';
+import { attentionFactory } from './attention-modes.js';
 import type { KVCache } from './kv-cache.js';
 import type { LoraTensors } from './lora-linear.js';
 import { checkWeights, type LlamaConfig } from './llama-config.js';
@@ -36,8 +37,8 @@ export interface ModelLoadOptions extends CheckpointOptions {
   backend?: Backend | string;
   /** worker threads, when the backend is created here */
   threads?: number;
-  /** attention implementation per layer (default exact) */
-  attention?: (layer: number) => AttentionFn;
+  /** attention implementation per layer (default exact); attentionFactory('topk:32') makes one */
+  attention?: (layer: number, backend: Backend) => AttentionFn;
 }
 
 export interface GenerateOptions extends SamplingOptions {
@@ -83,7 +84,7 @@ export class Model {
     readonly llama: LlamaModel,
     readonly info: ModelInfo,
     ownsBackend: boolean,
-    readonly attention?: (layer: number) => AttentionFn,
+    readonly attention?: (layer: number, backend: Backend) => AttentionFn,
     /** LoRA adapters kept beside their layers (a fine-tuned model, train/lora.ts) */
     readonly adapters?: Map<string, LoraTensors>,
   ) {
@@ -143,9 +144,12 @@ export class Model {
       tokens = tok.encode(text, { bos: false }).slice(0, plan.calibration?.tokens ?? 4096);
     }
     const q = await quantizeModelWeights(this.config, this.weights, plan, { backend: this.backend, tokens, bos: this.tokenizer?.bos, onProgress: opts.onProgress, keepActivations: this.activations });
-    const llama = await LlamaModel.build(q.config, q.weights, this.backend, { activations: q.activations, attention: this.attention, adapters: this.adapters });
+    // the plan's attention modes (if it sets any) replace the model's
+    const modes = resolveAttention(plan, this.config.nLayers);
+    const attention = modes ? attentionFactory(modes, 'plan attention') : this.attention;
+    const llama = await LlamaModel.build(q.config, q.weights, this.backend, { activations: q.activations, attention, adapters: this.adapters });
     const { calibration: _c, ...planInfo } = plan;
-    return new Model(q.config, q.weights, q.activations, this.tokenizer, this.backend, llama, { format: 'memory', path: this.info.path, plan: planInfo, layers: q.layers }, false, this.attention, this.adapters);
+    return new Model(q.config, q.weights, q.activations, this.tokenizer, this.backend, llama, { format: 'memory', path: this.info.path, plan: planInfo, layers: q.layers }, false, attention, this.adapters);
   }
 
   /** Stream generated tokens. The prompt is text (encoded with BOS) or token ids. */

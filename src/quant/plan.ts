@@ -11,8 +11,12 @@
  *       { "match": "layers.0.*", "dense": true }
  *     ],
  *     "calibration": { "text": "calib.txt", "tokens": 2048, "ctx": 256 },  // for `calibrated`, `gptq`
- *     "depth": 1                     // trits per weight, 1..6 (issue 6): see below
+ *     "depth": 1,                    // trits per weight, 1..6 (issue 6): see below
+ *     "attention": "exact"           // exact | flash | ternary | topk:K | topk:t=τ (nn/attention-modes.ts)
  *   }
+ * Attention modes are set per layer by rules matching `layers.N.attention`, e.g.
+ *   { "match": "layers.4.attention", "attention": "topk:32" }  (rules naming linear layers never
+ * change attention, except through globs such as `layers.0.*` that match both).
  * Names are the canonical linear names (layers.N.attention.wq … feed_forward.w3, output). The
  * embedding and the norms always stay f32; layers that are already ternary keep their trits and
  * only take the activation mode. Globs: `*` matches any run of characters.
@@ -26,6 +30,7 @@
  */
 import type { ActivationMode } from '../backend/backend.js';
 import { TritwiseError } from '../errors.js';
+import { parseAttentionMode } from '../nn/attention-modes.js';
 import { parseQuantizer } from './weight-quantizers.js';
 
 export interface LayerRule {
@@ -36,6 +41,7 @@ export interface LayerRule {
   dense?: boolean;
   /** trits per weight, 1..6 */
   depth?: number;
+  attention?: string;
 }
 
 export interface CalibrationSettings {
@@ -61,6 +67,7 @@ export interface QuantPlan {
   calibration?: CalibrationSettings;
   /** trits per weight for every layer (default 1) */
   depth?: number;
+  attention?: string;
 }
 
 export interface ResolvedLayer {
@@ -108,7 +115,7 @@ function checkActivation(a: unknown, where: string): void {
 export function validatePlan(p: unknown, where = 'plan'): QuantPlan {
   if (typeof p !== 'object' || p === null || Array.isArray(p)) throw new TritwiseError('E_ARG', 'a plan must be an object', { where, got: Array.isArray(p) ? 'array' : typeof p });
   const plan = p as QuantPlan;
-  const known = new Set(['quantizer', 'groupSize', 'activation', 'dense', 'layers', 'calibration', 'depth']);
+  const known = new Set(['quantizer', 'groupSize', 'activation', 'dense', 'layers', 'calibration', 'depth', 'attention']);
   for (const k of Object.keys(plan)) if (!known.has(k)) throw new TritwiseError('E_ARG', 'unknown plan field', { where: `${where}.${k}`, expected: [...known].join(', '), got: k });
   if (plan.quantizer !== undefined) checkQuantizer(plan.quantizer, `${where}.quantizer`);
   if (plan.groupSize !== undefined) checkGroup(plan.groupSize, `${where}.groupSize`);
@@ -121,6 +128,7 @@ export function validatePlan(p: unknown, where = 'plan'): QuantPlan {
     for (const k of ['tokens', 'ctx'] as const) if (c[k] !== undefined && !(Number.isInteger(c[k]) && c[k]! > 0)) throw new TritwiseError('E_ARG', `calibration ${k} must be a positive integer`, { where: `${where}.calibration.${k}`, got: c[k] });
     if (c.sequential !== undefined && typeof c.sequential !== 'boolean') throw new TritwiseError('E_ARG', 'calibration.sequential must be true or false', { where: `${where}.calibration.sequential`, got: c.sequential });
   }
+  if (plan.attention !== undefined) parseAttentionMode(plan.attention, `${where}.attention`);
   if (plan.dense !== undefined && !(Array.isArray(plan.dense) && plan.dense.every((d) => typeof d === 'string'))) throw new TritwiseError('E_ARG', 'dense must be a list of patterns', { where: `${where}.dense`, got: plan.dense });
   if (plan.layers !== undefined) {
     if (!Array.isArray(plan.layers)) throw new TritwiseError('E_ARG', 'layers must be a list of rules', { where: `${where}.layers`, got: typeof plan.layers });
@@ -131,6 +139,7 @@ export function validatePlan(p: unknown, where = 'plan'): QuantPlan {
       if (r.groupSize !== undefined) checkGroup(r.groupSize, `${w}.groupSize`);
       if (r.activation !== undefined) checkActivation(r.activation, `${w}.activation`);
       if (r.depth !== undefined) checkDepth(r.depth, `${w}.depth`);
+      if (r.attention !== undefined) parseAttentionMode(r.attention, `${w}.attention`);
       if (r.dense !== undefined && typeof r.dense !== 'boolean') throw new TritwiseError('E_ARG', 'dense must be true or false', { where: `${w}.dense`, got: r.dense });
     });
   }
@@ -171,4 +180,20 @@ export function needsCalibration(layers: ResolvedLayer[]): boolean {
 /** True when the layer's quantizer needs E[x xᵀ] of its inputs. */
 export function needsHessian(l: ResolvedLayer): boolean {
   return !l.dense && (HESSIAN_QUANTIZERS as readonly string[]).includes(l.quantizer);
+}
+
+/**
+ * The attention mode of every layer under a plan (rules matched against `layers.N.attention`),
+ * or null when the plan sets no attention anywhere (the model keeps its default).
+ */
+export function resolveAttention(plan: QuantPlan, nLayers: number): string[] | null {
+  validatePlan(plan);
+  const rules = (plan.layers ?? []).filter((r) => r.attention !== undefined);
+  if (plan.attention === undefined && rules.length === 0) return null;
+  const res = rules.map((r) => ({ re: globToRegExp(r.match), mode: r.attention! }));
+  return Array.from({ length: nLayers }, (_, l) => {
+    let mode = plan.attention ?? 'exact';
+    for (const { re, mode: m } of res) if (re.test(`layers.${l}.attention`)) mode = m;
+    return mode;
+  });
 }
