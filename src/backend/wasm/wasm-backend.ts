@@ -371,7 +371,7 @@ export class WasmBackend implements Backend {
     const tab = this.#tab.ensure(batch * h.groups * L.nq * 64);
     this.#k.lutTables(q, batch, h.cols, h.gc, h.groups, L.nq, tab);
     const acc16 = this.#acc16.ensure(L.blocks * 64);
-    const sacc = this.#sacc.ensure(L.blocks * 16 * 8);
+    const sacc = this.#sacc.ensure(batch * L.blocks * 16 * 8); // f64 per token and padded row
     await this.#pool.run('lutI8', [L.ptr, h.groups, L.nq, tab, batch, outPtr, h.rows, mode, xsc, h.scales, L.gsT, acc16, sacc], L.blocks, par);
   }
 
