@@ -70,3 +70,28 @@ export async function runBenchModel(o: BenchModelFlags): Promise<void> {
   if (o.json) return printJson(rep);
   printModelReport(rep);
 }
+
+/** `tritwise bench --model --profile`: one decode step split into its parts (eval/model-profile.ts). */
+export async function runProfileModel(o: BenchModelFlags & { context?: number }): Promise<void> {
+  const { profileDecode } = await import('../eval/model-profile.js');
+  const threads = o.threads?.[0] ?? 2;
+  const rep = await profileDecode({
+    shape: { dim: o.dim ?? BITNET_07B.dim, ffn: o.ffn ?? BITNET_07B.ffn, layers: o.layers ?? BITNET_07B.layers, heads: o.heads ?? BITNET_07B.heads, vocab: o.vocab ?? BITNET_07B.vocab },
+    threads,
+    tokens: o.decode ?? 32,
+    context: o.context ?? 0,
+    activation: o.activation,
+    seed: o.seed,
+    makeBackend: (t, extra) => createBackend(o.backend, { threads: t, ...extra }),
+  });
+  if (o.out) writeJsonFile(o.out, rep);
+  if (o.json) return printJson(rep);
+  const be = (rep.machine.backend ?? {}) as Record<string, unknown>;
+  process.stdout.write(`decode step profile: ${rep.shape.layers} layers, dim ${rep.shape.dim}, ffn ${rep.shape.ffn}, vocab ${rep.shape.vocab}; ${threads} threads, context ${rep.context}, ${rep.tokens} steps; node ${rep.machine.node}, wasm ${String(be.simd ?? '?')}\n`);
+  printTable(
+    ['part', 'calls/token', 'ms/token', 'share', 'weight MB/token', 'GB/s'],
+    rep.rows.map((r) => [r.part, fixed(r.calls_per_token, 0), fixed(r.ms_per_token, 3), `${fixed(100 * r.share, 1)} %`, r.bytes_per_token === undefined ? '' : fixed(r.bytes_per_token / 1e6, 1), r.gbps === undefined ? '' : fixed(r.gbps, 2)]),
+  );
+  process.stdout.write(`total ${fixed(rep.ms_per_token, 2)} ms/token (${fixed(1000 / rep.ms_per_token, 2)} tok/s; median step ${fixed(rep.median_step_ms, 2)} ms)\n`);
+  process.stdout.write(`one 16×${rep.shape.dim} linear call: ${fixed(rep.fixed_call_ms * 1000, 1)} µs on the calling thread, ${fixed(rep.pooled_call_ms * 1000, 1)} µs through the pool\n`);
+}

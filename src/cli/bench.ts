@@ -11,7 +11,7 @@ import { TritwiseError } from '../errors.js';
 import { benchKernels, benchZeros, type Comparison, type KernelBenchReport, type KernelResult } from '../eval/kernel-bench.js';
 import { barChartSvg } from '../eval/svg-chart.js';
 import { writeFileAtomic, writeAll } from '../io/atomic-write.js';
-import { runBenchModel, type BenchModelFlags } from './bench-model.js';
+import { runBenchModel, runProfileModel, type BenchModelFlags } from './bench-model.js';
 import { fixed, printJson, printTable, writeJsonFile } from './output.js';
 
 function parseShape(s: string, prev: [number, number][] = []): [number, number][] {
@@ -40,6 +40,8 @@ export function positiveInt(s: string): number {
 
 interface BenchOpts extends Omit<BenchModelFlags, 'threads' | 'dense'> {
   model?: boolean;
+  profile?: boolean;
+  context?: number;
   dense?: boolean;
   backend: string;
   quick?: boolean;
@@ -163,7 +165,10 @@ export function registerBench(program: Command): void {
     .option('--dense-prompt <n>', 'model: prompt tokens of the dense f32 baseline (default 64; f32 GEMM is slow)', positiveInt)
     .option('--activation <mode>', "model: tritwise's activation mode (default q8k, llama.cpp's)")
     .option('--seed <n>', 'model: seed of the random weights (default 1)', positiveInt)
+    .option('--profile', 'model: split one decode step into its parts (linear layers, head, attention, JS, per-call and pool costs); --decode steps (default 32), first --threads value (default 2)')
+    .option('--context <n>', 'model --profile: prompt tokens in the cache before the timed steps (default 0)', positiveInt)
     .action(async (o: BenchOpts) => {
+      if (o.model && o.profile) return runProfileModel({ ...o, dense: false });
       if (o.model) return runBenchModel({ ...o, dense: o.dense !== false });
       if (o.backend === 'webgpu') return benchWebgpu(o);
       const d = o.backend === 'wasm' ? WASM_DEFAULTS : OTHER_DEFAULTS;

@@ -13,16 +13,24 @@
  * multiply kernel's 13–30 (ternary-i8.ts). Sums are widened to i32 every 32 steps (32 · 2 · 512
  * < 32768, exact even for q = −128).
  *
- * Weight layout ("lut", prep below, built once per tensor): rows in blocks of 16 (the last block
- * zero-padded), each row cut into G groups of nq quads (4 columns; groups zero-padded to whole
- * quads); per (row block, group, quad) 16 bytes, byte r = idx(row 16·rb + r, columns 4q, 4q+1) |
- * idx(…, 4q+2, 4q+3) << 4. Zero trits (and padding) have code 1, so a padded pair reads T[4] = 0.
- * Two bits per weight, as the codes layout. Tables (per call): [token][group][pair] 32 bytes.
+ * Weight layout ("lut", prep below, built once per tensor): rows in R blocks of 16 (the last
+ * block zero-padded), each row cut into G groups of nq quads (4 columns; groups zero-padded to
+ * whole quads); stored group-major, [group][row block][quad] × 16 bytes, byte r = idx(row 16·rb + r,
+ * columns 4q, 4q+1) | idx(…, 4q+2, 4q+3) << 4. Zero trits (and padding) have code 1, so a padded
+ * pair reads T[4] = 0. Two bits per weight, as the codes layout. Tables (per call):
+ * [token][group][pair] 32 bytes.
+ *
+ * Loop order: group → row block → token. One group's tables (nq · 64 bytes = 4 KiB per token at
+ * 256 columns) stay in L1 while a chunk's row blocks stream past, and each 16-row × 1-group weight
+ * tile (nq · 16 bytes) is read once for all tokens; group-major storage keeps that stream
+ * contiguous. (Row block → group order re-read every table once per row block, from L2 when the
+ * tables outgrow L1: 4096×11008 ran 1.45× slower per weight than 11008×4096.)
  *
  * Outputs are those of ternary-i8.ts (mode 0: the i32 accumulators; modes 1, 2: the f32 outputs of
  * quant/dequantize.ts, bit-identical), computed for 16 rows at once in f64x2 lanes: the per-row
- * f64 sums over groups live in `sacc` (f64 per padded row; chunks own disjoint rows) and the group
- * scales come transposed (gsT: f32 [G][rows padded to 16]).
+ * f64 sums over groups live in `sacc` (f64 per token and padded row, [batch][R·16]; chunks own
+ * disjoint rows) and are added in group order as dequantize.ts does; the group scales come
+ * transposed (gsT: f32 [G][rows padded to 16]).
  */
 
 @inline function sw(t: v128, i: v128): v128 {
@@ -50,7 +58,7 @@ export function planesToLut(plus: usize, minus: usize, dst: usize, rows: i32, co
     for (let g = 0; g < G; g++) {
       const lim = min(gc, cols - g * gc);
       for (let q = 0; q < nq; q++) {
-        const d = dst + ((<usize>((rb * G + g) * nq + q)) << 4);
+        const d = dst + ((<usize>((g * R + rb) * nq + q)) << 4);
         for (let r = 0; r < 16; r++) {
           const row = (rb << 4) + r;
           let byte = 0x44;
@@ -126,34 +134,42 @@ export function lutTables(q: usize, n: i32, cols: i32, gc: i32, G: i32, nq: i32,
 }
 
 /**
- * Rows blocks [b0, b1) (16 rows each). tab: this call's tables; acc16: 64 bytes of scratch per
- * row block (i32 sums of one group), sacc: f64 per padded row. Other arguments as ternary-i8.ts.
+ * Row blocks [b0, b1) (16 rows each). tab: this call's tables; acc16: 64 bytes of scratch per
+ * row block (i32 sums of one group), sacc: f64 per token and padded row. Other arguments as
+ * ternary-i8.ts.
  */
 export function lutI8(
   w: usize, G: i32, nq: i32, tab: usize, batch: i32, out: usize, rows: i32, mode: i32,
   xsc: usize, scales: usize, gsT: usize, acc16: usize, sacc: usize, b0: i32, b1: i32,
 ): void {
   const M = i8x16.splat(<i8>(15 | (nq >>> 31)));
-  const blkBytes = <usize>(G * nq) << 4;
+  const R = (rows + 15) >> 4;
+  const R16 = R << 4;
   const gBytes = <usize>nq << 4;
   const tTok = <usize>(G * nq) << 6;
   const tG = <usize>nq << 6;
-  const R16 = ((rows + 15) >> 4) << 4;
-  for (let rb = b0; rb < b1; rb++) {
-    const wr = w + <usize>rb * blkBytes;
-    const r0 = rb << 4;
-    const nr = min(16, rows - r0);
-    const a = acc16 + (<usize>rb << 6);
-    const sp = sacc + (<usize>r0 << 3);
+  if (mode != 0) {
     for (let b = 0; b < batch; b++) {
-      const tb = tab + <usize>b * tTok;
-      if (mode != 0) for (let k = 0; k < 16; k += 2) v128.store(sp + (<usize>k << 3), f64x2.splat(0));
-      for (let g = 0; g < G; g++) {
-        groupSums(wr + <usize>g * gBytes, tb + <usize>g * tG, nq, M, a);
+      for (let rb = b0; rb < b1; rb++) {
+        const sp = sacc + (<usize>(b * R16 + (rb << 4)) << 3);
+        for (let k = 0; k < 16; k += 2) v128.store(sp + (<usize>k << 3), f64x2.splat(0));
+      }
+    }
+  }
+  for (let g = 0; g < G; g++) {
+    const wg = w + <usize>(g * R) * gBytes;
+    for (let rb = b0; rb < b1; rb++) {
+      const wr = wg + <usize>rb * gBytes;
+      const r0 = rb << 4;
+      const nr = min(16, rows - r0);
+      const a = acc16 + (<usize>rb << 6);
+      for (let b = 0; b < batch; b++) {
+        groupSums(wr, tab + <usize>b * tTok + <usize>g * tG, nq, M, a);
         if (mode == 0) {
           for (let k = 0; k < nr; k++) store<i32>(out + (<usize>((b * rows + r0 + k) * G + g) << 2), load<i32>(a + (<usize>k << 2)));
           continue;
         }
+        const sp = sacc + (<usize>(b * R16 + r0) << 3);
         if (mode == 1 && gsT == 0) {
           // no group scales: s = acc (one group)
           for (let k = 0; k < 16; k += 2) v128.store(sp + (<usize>k << 3), f64x2.convert_low_i32x4_s(v128.load(a + (<usize>k << 2))));
@@ -169,8 +185,15 @@ export function lutI8(
           fold2(sp + (<usize>(k + 2) << 3), f64x2.mul(f64x2.promote_low_f32x4(v128.shuffle<u32>(g4, g4, 2, 3, 2, 3)), xs), v128.shuffle<u32>(a4, a4, 2, 3, 2, 3));
         }
       }
-      if (mode == 0) continue;
-      const xt = mode == 1 ? <f64>load<f32>(xsc + (<usize>b << 2)) : 1.0;
+    }
+  }
+  if (mode == 0) return;
+  for (let b = 0; b < batch; b++) {
+    const xt = mode == 1 ? <f64>load<f32>(xsc + (<usize>b << 2)) : 1.0;
+    for (let rb = b0; rb < b1; rb++) {
+      const r0 = rb << 4;
+      const nr = min(16, rows - r0);
+      const sp = sacc + (<usize>(b * R16 + r0) << 3);
       for (let k = 0; k < nr; k++) {
         const rs = <f64>load<f32>(scales + (<usize>(r0 + k) << 2));
         const s = load<f64>(sp + (<usize>k << 3));

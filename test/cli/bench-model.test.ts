@@ -38,6 +38,24 @@ describe('tritwise bench --model', () => {
     expect(rep.agreement.same_prefix).toBeGreaterThanOrEqual(1);
   });
 
+  it('--profile splits a decode step into linear layers, head, attention and JS, adding up to the step', () => {
+    const r = spawnSync(process.execPath, [bin, 'bench', '--model', '--profile', '--layers', '2', '--dim', '256', '--ffn', '512', '--heads', '4', '--vocab', '512', '--decode', '4', '--context', '5', '--threads', '2', '--json'], { encoding: 'utf8', timeout: 120_000 });
+    expect(r.status, r.stderr).toBe(0);
+    const rep = JSON.parse(r.stdout);
+    expect(rep).toMatchObject({ shape: { dim: 256, ffn: 512, layers: 2, heads: 4, vocab: 512 }, threads: 2, context: 5, tokens: 4, machine: { backend: { backend: 'wasm', threads: 2 } } });
+    const parts = new Map<string, { calls_per_token: number; ms_per_token: number; share: number; bytes_per_token?: number }>(rep.rows.map((x: { part: string }) => [x.part, x]));
+    expect([...parts.keys()].slice(0, -1).sort()).toEqual(['attention', 'gate/up (stacked)', 'output head (f32)', 'q/k/v (stacked)', 'w2', 'wo']);
+    expect(parts.get('q/k/v (stacked)')).toMatchObject({ calls_per_token: 2, bytes_per_token: (2 * 3 * 256 * 256) / 4 });
+    expect(parts.get('w2')).toMatchObject({ calls_per_token: 2, bytes_per_token: (2 * 256 * 512) / 4 });
+    expect(parts.get('output head (f32)')).toMatchObject({ calls_per_token: 1, bytes_per_token: 512 * 256 * 4 });
+    expect(parts.get('attention')!.calls_per_token).toBe(2);
+    const sum = rep.rows.reduce((a: number, x: { ms_per_token: number }) => a + x.ms_per_token, 0);
+    expect(sum).toBeCloseTo(rep.ms_per_token, 6);
+    expect(rep.rows.reduce((a: number, x: { share: number }) => a + x.share, 0)).toBeCloseTo(1, 6);
+    expect(rep.fixed_call_ms).toBeGreaterThan(0);
+    expect(rep.pooled_call_ms).toBeGreaterThan(0);
+  });
+
   it('refuses a bad model shape', () => {
     const r = spawnSync(process.execPath, [bin, 'bench', '--model', '--dim', '0'], { encoding: 'utf8' });
     expect(r.status).toBe(1);
