@@ -19,6 +19,12 @@ import { wordsFor } from '../tensor/bits.js';
 import type { DenseTensor } from '../tensor/dense-tensor.js';
 import { TernaryTensor } from '../tensor/ternary-tensor.js';
 import { SafetensorsFile, writeSafetensors, type TensorToWrite } from './safetensors.js';
+import { fromBlockSparse, toBlockSparse } from '../sparse/block-sparse.js';
+import { fromCsr, toCsr } from '../sparse/csr.js';
+import { encodeSparse, readSparse, sparseParts, type SparseDescriptor } from '../sparse/sparse-io.js';
+
+/** How a ternary tensor is stored: bit planes, or one of the sparse formats (src/sparse). */
+export type StorageFormat = 'planes' | 'csr' | 'block-sparse';
 
 export const FORMAT_VERSION = '1';
 const KEY_VERSION = 'tritwise.format_version';
@@ -30,7 +36,7 @@ export interface TernaryDescriptor {
   shape: [number, number];
   group_size: number;
   quantizer?: string;
-  format: 'planes';
+  format: 'planes' | 'csr' | 'block-sparse';
 }
 
 export interface WeightsFile {
@@ -44,11 +50,22 @@ export function isTernary(t: StoredTensor): t is TernaryTensor {
 }
 
 /** The safetensors entries and metadata that encode a collection. */
-export function encodeWeights(tensors: Iterable<[string, StoredTensor]>, metadata: Record<string, string> = {}): { entries: TensorToWrite[]; metadata: Record<string, string> } {
+export function encodeWeights(
+  tensors: Iterable<[string, StoredTensor]>,
+  metadata: Record<string, string> = {},
+  opts: { format?: (name: string, t: TernaryTensor) => StorageFormat } = {},
+): { entries: TensorToWrite[]; metadata: Record<string, string> } {
   const entries: TensorToWrite[] = [];
-  const ternary: Record<string, TernaryDescriptor> = {};
+  const ternary: Record<string, TernaryDescriptor | SparseDescriptor> = {};
   for (const [name, t] of tensors) {
-    if (isTernary(t)) {
+    const fmt = isTernary(t) ? (opts.format?.(name, t) ?? 'planes') : 'planes';
+    if (isTernary(t) && fmt !== 'planes') {
+      // sparse storage (src/sparse/sparse-io.ts): CSR or block-sparse, bit-exact
+      t.validate(name);
+      const enc = encodeSparse(name, fmt === 'csr' ? toCsr(t) : toBlockSparse(t));
+      entries.push(...enc.entries);
+      ternary[name] = enc.descriptor;
+    } else if (isTernary(t)) {
       t.validate(name);
       const wpr = t.wordsPerRow;
       entries.push({ name: `${name}.plus`, dtype: 'U32', shape: [t.rows, wpr], data: t.plus });
@@ -67,9 +84,9 @@ export function encodeWeights(tensors: Iterable<[string, StoredTensor]>, metadat
 }
 
 /** Save named tensors atomically. */
-export function saveWeights(path: string, tensors: Record<string, StoredTensor> | Map<string, StoredTensor>, metadata: Record<string, string> = {}): void {
+export function saveWeights(path: string, tensors: Record<string, StoredTensor> | Map<string, StoredTensor>, metadata: Record<string, string> = {}, opts: { format?: (name: string, t: TernaryTensor) => StorageFormat } = {}): void {
   const it = tensors instanceof Map ? tensors.entries() : Object.entries(tensors);
-  const enc = encodeWeights(it, metadata);
+  const enc = encodeWeights(it, metadata, opts);
   writeSafetensors(path, enc.entries, enc.metadata);
 }
 
@@ -95,6 +112,10 @@ export function readTernary(f: SafetensorsFile, name: string, desc: TernaryDescr
   const shape = desc?.shape;
   if (!Array.isArray(shape) || shape.length !== 2 || !shape.every((x) => Number.isSafeInteger(x) && x >= 0)) {
     throw new TritwiseError('E_FORMAT', 'invalid ternary shape in metadata', { where, expected: '[rows, cols]', got: shape });
+  }
+  if (desc.format === 'csr' || desc.format === 'block-sparse') {
+    const sp = readSparse(f, name, desc as SparseDescriptor);
+    return (sp.format === 'csr' ? fromCsr(sp, where) : fromBlockSparse(sp, where)).validate(where);
   }
   if (desc.format !== 'planes') throw new TritwiseError('E_FORMAT', 'unknown ternary storage format', { where, expected: 'planes', got: desc.format });
   const [rows, cols] = shape;
@@ -145,6 +166,7 @@ export function readWeights(f: SafetensorsFile): WeightsFile {
   for (const [name, d] of Object.entries(descs)) {
     tensors.set(name, readTernary(f, name, d));
     for (const p of ['plus', 'minus', 'scales', 'group_scales']) parts.add(`${name}.${p}`);
+    if (d.format === 'csr' || d.format === 'block-sparse') for (const p of sparseParts(name, d as SparseDescriptor)) parts.add(p);
   }
   for (const name of f.names()) if (!parts.has(name)) tensors.set(name, f.readF32(name));
   const metadata = { ...f.metadata };
