@@ -1,0 +1,91 @@
+/**
+ * sparse-blocks — ternary kernels on the block-sparse layout (src/sparse/block-sparse.ts): only
+ * the 32-trit words of a row that hold a nonzero are stored, each with its word index.
+ *
+ *   rowPtr u32 [rows+1]: row r owns stored words k ∈ [rowPtr[r], rowPtr[r+1])
+ *   widx   u16 or u32 (wide = 1) [live]: the word's index w inside its row (ascending)
+ *   plus, minus u32 [live]: the word's planes; column of bit b is w·32 + b
+ *
+ * Per stored word the set bits are visited lowest first (ctz): x[c] is added for +1, subtracted
+ * for −1. With scale groups of gc columns (a multiple of 32) word w belongs to group w·32 / gc.
+ *
+ *   int:  out[(b·rows + r)·G + g] = Σ_{c∈g, t=+1} x[b,c] − Σ_{c∈g, t=−1} x[b,c]
+ *   f32:  y[b·rows + r] = rs[r] · Σ_g gs[r,g] · (same sums, in f64)
+ *
+ * Chunks of several words are stored as consecutive words by the host (one index per word).
+ */
+
+@inline function wordIndex(widx: usize, k: u32, wide: i32): u32 {
+  return wide ? load<u32>(widx + (<usize>k << 2)) : <u32>load<u16>(widx + (<usize>k << 1));
+}
+
+@inline function bitsSumI8(bits: u32, xw: usize): i32 {
+  let s = 0;
+  while (bits != 0) {
+    s += <i32>load<i8>(xw + <usize>ctz(bits));
+    bits &= bits - 1;
+  }
+  return s;
+}
+
+@inline function bitsSumF32(bits: u32, xw: usize): f64 {
+  let s: f64 = 0;
+  while (bits != 0) {
+    s += <f64>load<f32>(xw + (<usize>ctz(bits) << 2));
+    bits &= bits - 1;
+  }
+  return s;
+}
+
+export function blockSparseI8(rowPtr: usize, widx: usize, wide: i32, plus: usize, minus: usize, x: usize, cols: i32, batch: i32, gc: i32, G: i32, out: usize, rows: i32, r0: i32, r1: i32): void {
+  const wpg = G == 1 ? 0x7fffffff : gc >> 5; // words per group (gc is a multiple of 32 when G > 1)
+  for (let r = r0; r < r1; r++) {
+    const k0 = load<u32>(rowPtr + (<usize>r << 2)), k1 = load<u32>(rowPtr + (<usize>(r + 1) << 2));
+    for (let b = 0; b < batch; b++) {
+      const o = out + (<usize>((b * rows + r) * G) << 2);
+      for (let g = 0; g < G; g++) store<i32>(o + (<usize>g << 2), 0);
+      const xb = x + <usize>b * cols;
+      let g = 0, s = 0;
+      for (let k = k0; k < k1; k++) {
+        const w = wordIndex(widx, k, wide);
+        const wg = <i32>(w / <u32>wpg);
+        if (wg != g) {
+          store<i32>(o + (<usize>g << 2), s);
+          g = wg;
+          s = 0;
+        }
+        const xw = xb + (<usize>w << 5);
+        s += bitsSumI8(load<u32>(plus + (<usize>k << 2)), xw) - bitsSumI8(load<u32>(minus + (<usize>k << 2)), xw);
+      }
+      if (k1 > k0) store<i32>(o + (<usize>g << 2), s);
+    }
+  }
+}
+
+export function blockSparseF32(rowPtr: usize, widx: usize, wide: i32, plus: usize, minus: usize, x: usize, cols: i32, batch: i32, gc: i32, G: i32, scales: usize, gscales: usize, out: usize, rows: i32, r0: i32, r1: i32): void {
+  const wpg = gc >> 5;
+  for (let r = r0; r < r1; r++) {
+    const k0 = load<u32>(rowPtr + (<usize>r << 2)), k1 = load<u32>(rowPtr + (<usize>(r + 1) << 2));
+    const rs = <f64>load<f32>(scales + (<usize>r << 2));
+    for (let b = 0; b < batch; b++) {
+      const xb = x + (<usize>(b * cols) << 2);
+      let y: f64 = 0, s: f64 = 0;
+      let g = 0;
+      for (let k = k0; k < k1; k++) {
+        const w = wordIndex(widx, k, wide);
+        if (gscales != 0) {
+          const wg = <i32>(w / <u32>wpg);
+          if (wg != g) {
+            y += <f64>load<f32>(gscales + (<usize>(r * G + g) << 2)) * s;
+            g = wg;
+            s = 0;
+          }
+        }
+        const xw = xb + (<usize>w << 7);
+        s += bitsSumF32(load<u32>(plus + (<usize>k << 2)), xw) - bitsSumF32(load<u32>(minus + (<usize>k << 2)), xw);
+      }
+      y += gscales != 0 ? <f64>load<f32>(gscales + (<usize>(r * G + g) << 2)) * s : s;
+      store<f32>(out + (<usize>(b * rows + r) << 2), <f32>(y * rs));
+    }
+  }
+}
