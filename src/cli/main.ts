@@ -6,6 +6,7 @@ import { Command, CommanderError } from 'commander';
 import { readFileSync } from 'node:fs';
 import { TritwiseError } from '../errors.js';
 import { registerBench } from './bench.js';
+import { registerBenchSparsity } from './bench-sparsity.js';
 import { registerInspect } from './inspect.js';
 import { registerVsa } from './vsa.js';
 import { registerDemo } from './demo.js';
@@ -28,6 +29,7 @@ export function buildProgram(): Command {
   program.name('tritwise').description('ternary (1.58-bit) neural-network weights: quantize, inspect, run, benchmark').version(version());
   registerInspect(program);
   registerBench(program);
+  registerBenchSparsity(program);
   registerVsa(program);
   registerQuantize(program);
   registerRun(program);

@@ -6,8 +6,8 @@
  *   widx   u16 or u32 (wide = 1) [live]: the word's index w inside its row (ascending)
  *   plus, minus u32 [live]: the word's planes; column of bit b is w·32 + b
  *
- * Per stored word the set bits are visited lowest first (ctz): x[c] is added for +1, subtracted
- * for −1. With scale groups of gc columns (a multiple of 32) word w belongs to group w·32 / gc.
+ * Per stored word the set bits of w⁺|w⁻ are visited lowest first (ctz) in one loop: x[c] is added
+ * with its sign flipped where the trit is −1 (no branch per bit). With scale groups of gc columns (a multiple of 32) word w belongs to group w·32 / gc.
  *
  *   int:  out[(b·rows + r)·G + g] = Σ_{c∈g, t=+1} x[b,c] − Σ_{c∈g, t=−1} x[b,c]
  *   f32:  y[b·rows + r] = rs[r] · Σ_g gs[r,g] · (same sums, in f64)
@@ -19,20 +19,27 @@
   return wide ? load<u32>(widx + (<usize>k << 2)) : <u32>load<u16>(widx + (<usize>k << 1));
 }
 
-@inline function bitsSumI8(bits: u32, xw: usize): i32 {
+/** Σ over the set bits c of nz = p | m of ±x[c], the sign from m, in one loop (one exit branch per word). */
+@inline function wordSumI8(p: u32, m: u32, xw: usize): i32 {
+  let nz = p | m;
   let s = 0;
-  while (bits != 0) {
-    s += <i32>load<i8>(xw + <usize>ctz(bits));
-    bits &= bits - 1;
+  while (nz != 0) {
+    const c = ctz(nz);
+    const neg = <i32>((m >>> c) & 1);
+    s += (<i32>load<i8>(xw + <usize>c) ^ -neg) + neg; // v or −v, branch-free
+    nz &= nz - 1;
   }
   return s;
 }
 
-@inline function bitsSumF32(bits: u32, xw: usize): f64 {
+@inline function wordSumF32(p: u32, m: u32, xw: usize): f64 {
+  let nz = p | m;
   let s: f64 = 0;
-  while (bits != 0) {
-    s += <f64>load<f32>(xw + (<usize>ctz(bits) << 2));
-    bits &= bits - 1;
+  while (nz != 0) {
+    const c = ctz(nz);
+    // flip the f32 sign bit where the trit is −1
+    s += <f64>reinterpret<f32>(load<u32>(xw + (<usize>c << 2)) ^ (((m >>> c) & 1) << 31));
+    nz &= nz - 1;
   }
   return s;
 }
@@ -55,7 +62,7 @@ export function blockSparseI8(rowPtr: usize, widx: usize, wide: i32, plus: usize
           s = 0;
         }
         const xw = xb + (<usize>w << 5);
-        s += bitsSumI8(load<u32>(plus + (<usize>k << 2)), xw) - bitsSumI8(load<u32>(minus + (<usize>k << 2)), xw);
+        s += wordSumI8(load<u32>(plus + (<usize>k << 2)), load<u32>(minus + (<usize>k << 2)), xw);
       }
       if (k1 > k0) store<i32>(o + (<usize>g << 2), s);
     }
@@ -82,7 +89,7 @@ export function blockSparseF32(rowPtr: usize, widx: usize, wide: i32, plus: usiz
           }
         }
         const xw = xb + (<usize>w << 7);
-        s += bitsSumF32(load<u32>(plus + (<usize>k << 2)), xw) - bitsSumF32(load<u32>(minus + (<usize>k << 2)), xw);
+        s += wordSumF32(load<u32>(plus + (<usize>k << 2)), load<u32>(minus + (<usize>k << 2)), xw);
       }
       y += gscales != 0 ? <f64>load<f32>(gscales + (<usize>(r * G + g) << 2)) * s : s;
       store<f32>(out + (<usize>(b * rows + r) << 2), <f32>(y * rs));
