@@ -11,6 +11,7 @@ import { TritwiseError } from '../errors.js';
 import { Model } from '../nn/model.js';
 import { validatePlan, type QuantPlan } from '../quant/plan.js';
 import { progressBar } from './progress.js';
+import { installCachedCostModel } from '../sparse/cost-cache.js';
 
 export interface ModelFlags {
   tokenizer?: string;
@@ -25,6 +26,7 @@ export interface PlanFlags {
   activation?: ActivationMode;
   dense?: string[];
   calibration?: string;
+  prune?: string;
 }
 
 export function intArg(s: string): number {
@@ -56,11 +58,12 @@ export function addPlanFlags(cmd: Command): Command {
     .option('--group-size <n>', 'columns per scale group (multiple of 32; 0 = per row)', intArg)
     .option('--activation <mode>', 'activations of ternary layers: f32 | int8 | ternary | q8k')
     .option('--dense <pattern...>', 'layers kept dense (globs; default: output)')
-    .option('--calibration <file>', 'calibration text (needed by the calibrated quantizer)');
+    .option('--calibration <file>', 'calibration text (needed by the calibrated quantizer)')
+    .option('--prune <spec>', 'prune ternary layers: magnitude:S (to sparsity S) | rows:F (weakest rows) | N:M (e.g. 2:4), comma-separated');
 }
 
 export function hasPlanFlags(f: PlanFlags): boolean {
-  return f.plan !== undefined || f.quantizer !== undefined || f.groupSize !== undefined || f.activation !== undefined || f.dense !== undefined;
+  return f.plan !== undefined || f.quantizer !== undefined || f.groupSize !== undefined || f.activation !== undefined || f.dense !== undefined || f.prune !== undefined;
 }
 
 export function readText(path: string, what: string): string {
@@ -87,12 +90,17 @@ export function buildPlan(f: PlanFlags): QuantPlan {
   if (f.groupSize !== undefined) plan.groupSize = f.groupSize;
   if (f.activation !== undefined) plan.activation = f.activation;
   if (f.dense !== undefined) plan.dense = f.dense;
+  if (f.prune !== undefined) plan.prune = f.prune;
   if (f.calibration !== undefined) plan.calibration = { ...plan.calibration, text: f.calibration };
   return validatePlan(plan, 'command line');
 }
 
 export async function openModel(path: string, f: ModelFlags): Promise<Model> {
-  return Model.load(path, { tokenizer: f.tokenizer, backend: f.backend, threads: f.threads });
+  const m = await Model.load(path, { tokenizer: f.tokenizer, backend: f.backend, threads: f.threads });
+  // the per-layer sparse layout choice reads this machine's cached cost model (src/sparse)
+  const d = m.backend.describe();
+  if (d.backend === 'wasm') installCachedCostModel(Number(d.threads), String(d.simd));
+  return m;
 }
 
 /** Quantize with a progress bar; returns the new model and the wall time. */

@@ -10,7 +10,8 @@
  *       { "match": "layers.*.feed_forward.w2", "groupSize": 64 },
  *       { "match": "layers.0.*", "dense": true }
  *     ],
- *     "calibration": { "text": "calib.txt", "tokens": 2048, "ctx": 256 }   // for `calibrated`
+ *     "calibration": { "text": "calib.txt", "tokens": 2048, "ctx": 256 },  // for `calibrated`
+ *     "prune": "magnitude:0.9"       // optional, also per layer: magnitude:S | rows:F | N:M (src/sparse/prune.ts)
  *   }
  * Names are the canonical linear names (layers.N.attention.wq … feed_forward.w3, output). The
  * embedding and the norms always stay f32; layers that are already ternary keep their trits and
@@ -19,6 +20,13 @@
 import type { ActivationMode } from '../backend/backend.js';
 import { TritwiseError } from '../errors.js';
 import { parseQuantizer } from './weight-quantizers.js';
+import { parsePrune } from '../sparse/prune.js';
+
+function checkPrune(p: unknown, where: string): void {
+  if (p === 'none') return;
+  if (typeof p !== 'string') throw new TritwiseError('E_ARG', 'prune must be a spec string', { where, expected: 'magnitude:S | rows:F | N:M | none', got: p });
+  parsePrune(p, where);
+}
 
 export interface LayerRule {
   match: string;
@@ -26,6 +34,8 @@ export interface LayerRule {
   groupSize?: number;
   activation?: ActivationMode;
   dense?: boolean;
+  /** prune spec (src/sparse/prune.ts), or "none" */
+  prune?: string;
 }
 
 export interface CalibrationSettings {
@@ -44,6 +54,8 @@ export interface QuantPlan {
   dense?: string[];
   layers?: LayerRule[];
   calibration?: CalibrationSettings;
+  /** prune spec for every ternary layer (src/sparse/prune.ts) */
+  prune?: string;
 }
 
 export interface ResolvedLayer {
@@ -52,6 +64,8 @@ export interface ResolvedLayer {
   quantizer: string;
   groupSize: number;
   activation: ActivationMode;
+  /** prune spec, when the layer is pruned */
+  prune?: string;
 }
 
 export const ACTIVATION_MODES: readonly ActivationMode[] = ['f32', 'int8', 'ternary', 'q8k'];
@@ -82,11 +96,12 @@ function checkActivation(a: unknown, where: string): void {
 export function validatePlan(p: unknown, where = 'plan'): QuantPlan {
   if (typeof p !== 'object' || p === null || Array.isArray(p)) throw new TritwiseError('E_ARG', 'a plan must be an object', { where, got: Array.isArray(p) ? 'array' : typeof p });
   const plan = p as QuantPlan;
-  const known = new Set(['quantizer', 'groupSize', 'activation', 'dense', 'layers', 'calibration']);
+  const known = new Set(['quantizer', 'groupSize', 'activation', 'dense', 'layers', 'calibration', 'prune']);
   for (const k of Object.keys(plan)) if (!known.has(k)) throw new TritwiseError('E_ARG', 'unknown plan field', { where: `${where}.${k}`, expected: [...known].join(', '), got: k });
   if (plan.quantizer !== undefined) checkQuantizer(plan.quantizer, `${where}.quantizer`);
   if (plan.groupSize !== undefined) checkGroup(plan.groupSize, `${where}.groupSize`);
   if (plan.activation !== undefined) checkActivation(plan.activation, `${where}.activation`);
+  if (plan.prune !== undefined) checkPrune(plan.prune, `${where}.prune`);
   if (plan.dense !== undefined && !(Array.isArray(plan.dense) && plan.dense.every((d) => typeof d === 'string'))) throw new TritwiseError('E_ARG', 'dense must be a list of patterns', { where: `${where}.dense`, got: plan.dense });
   if (plan.layers !== undefined) {
     if (!Array.isArray(plan.layers)) throw new TritwiseError('E_ARG', 'layers must be a list of rules', { where: `${where}.layers`, got: typeof plan.layers });
@@ -96,6 +111,7 @@ export function validatePlan(p: unknown, where = 'plan'): QuantPlan {
       if (r.quantizer !== undefined) checkQuantizer(r.quantizer, `${w}.quantizer`);
       if (r.groupSize !== undefined) checkGroup(r.groupSize, `${w}.groupSize`);
       if (r.activation !== undefined) checkActivation(r.activation, `${w}.activation`);
+      if (r.prune !== undefined) checkPrune(r.prune, `${w}.prune`);
       if (r.dense !== undefined && typeof r.dense !== 'boolean') throw new TritwiseError('E_ARG', 'dense must be true or false', { where: `${w}.dense`, got: r.dense });
     });
   }
@@ -114,6 +130,7 @@ export function resolvePlan(plan: QuantPlan, names: readonly string[]): Resolved
       quantizer: plan.quantizer ?? 'absmean',
       groupSize: plan.groupSize ?? 0,
       activation: plan.activation ?? 'f32',
+      ...(plan.prune && plan.prune !== 'none' ? { prune: plan.prune } : {}),
     };
     for (const { re, r } of rules) {
       if (!re.test(name)) continue;
@@ -121,6 +138,10 @@ export function resolvePlan(plan: QuantPlan, names: readonly string[]): Resolved
       if (r.quantizer !== undefined) out.quantizer = r.quantizer;
       if (r.groupSize !== undefined) out.groupSize = r.groupSize;
       if (r.activation !== undefined) out.activation = r.activation;
+      if (r.prune !== undefined) {
+        if (r.prune === 'none') delete out.prune;
+        else out.prune = r.prune;
+      }
     }
     return out;
   });

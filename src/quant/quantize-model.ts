@@ -16,6 +16,7 @@ import type { Progress } from './calibration.js';
 import { quantizeCalibrated } from './calibrated.js';
 import { resolvePlan, type QuantPlan, type ResolvedLayer } from './plan.js';
 import { quantStats, quantize } from './weight-quantizers.js';
+import { prune } from '../sparse/prune.js';
 
 export interface LayerReport extends ResolvedLayer {
   shape: [number, number];
@@ -60,7 +61,14 @@ export function quantizeWeights(
     if (src instanceof TernaryTensor) {
       // already ternary: keep trits and scales; a `dense` rule leaves its activation mode alone
       activations.set(r.name, r.dense ? (opts.keepActivations?.get(r.name) ?? 'f32') : r.activation);
-      layers.push({ ...r, dense: false, quantizer: src.quantizer ?? 'kept', groupSize: src.groupSize, shape: [src.rows, src.cols], bytes: src.bytes, sparsity: src.stats().sparsity });
+      let kept = src;
+      if (r.prune && !r.dense) {
+        // pruning an already-ternary layer: no source weights, so magnitudes are the scales
+        kept = src.clone();
+        prune(kept, r.prune, undefined, r.name);
+        out.set(r.name, kept);
+      }
+      layers.push({ ...r, dense: false, quantizer: src.quantizer ?? 'kept', groupSize: src.groupSize, shape: [src.rows, src.cols], bytes: kept.bytes, sparsity: kept.stats().sparsity });
       opts.onProgress?.({ phase: 'quantize', done: i + 1, total: resolved.length, name: r.name });
       return;
     }
@@ -77,6 +85,7 @@ export function quantizeWeights(
       } else {
         t = quantize(d.data, rows, cols, r.quantizer, { groupSize: r.groupSize, name: r.name }).tensor;
       }
+      if (r.prune) prune(t, r.prune, d.data, r.name);
       const st = quantStats(d.data, t);
       if (r.name === 'output' && config.sharedClassifier) cfg.sharedClassifier = false;
       out.set(r.name, t);

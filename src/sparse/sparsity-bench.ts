@@ -11,8 +11,8 @@
  *   auto             whatever the cost model picks for the layer (cost-model.ts)
  *
  * Zeros are placed uniformly at random (the hardest case for chunk skipping; ±1 equally likely).
- * The cases of one sparsity are timed in interleaved rounds (each round runs every case once),
- * so load from other processes hits them alike; medians are reported.
+ * The cases of one sparsity are timed in 5 interleaved rounds (each round runs every case for a
+ * fifth of the minimum time), so load from other processes hits them alike; medians are reported.
  */
 import type { WasmBackend } from '../backend/wasm/wasm-backend.js';
 import { machineInfo, median, type MachineInfo } from '../eval/benchmark.js';
@@ -84,17 +84,20 @@ interface Case {
   run: () => Promise<unknown>;
 }
 
+/** 5 interleaved rounds; in each, every case runs for ≥ minTimeMs/5 (at least twice). */
 async function rounds(cases: Case[], minTimeMs: number): Promise<number[]> {
   const samples = cases.map(() => [] as number[]);
-  const spent = cases.map(() => 0);
   for (const c of cases) await c.run();
-  while (!cases.every((_, i) => samples[i]!.length >= 5 && spent[i]! >= minTimeMs) && !samples.every((s) => s.length >= 3000)) {
+  for (let round = 0; round < 5; round++) {
     for (let i = 0; i < cases.length; i++) {
-      const t0 = performance.now();
-      await cases[i]!.run();
-      const dt = performance.now() - t0;
-      samples[i]!.push(dt);
-      spent[i]! += dt;
+      let spent = 0;
+      for (let k = 0; k < 2 || (spent < minTimeMs / 5 && k < 2000); k++) {
+        const t0 = performance.now();
+        await cases[i]!.run();
+        const dt = performance.now() - t0;
+        samples[i]!.push(dt);
+        spent += dt;
+      }
     }
   }
   return samples.map(median);
