@@ -8,6 +8,9 @@ import { WasmBackend } from '../backend/wasm/wasm-backend.js';
 import { writeFileAtomic, writeAll } from '../io/atomic-write.js';
 import { ensureCostModel, installCachedCostModel } from '../sparse/cost-cache.js';
 import { DEFAULT_SPARSITIES, benchSparsity } from '../sparse/sparsity-bench.js';
+import { benchPrunedModels } from '../sparse/pruned-model-bench.js';
+import { machineInfo } from '../eval/benchmark.js';
+import { loadavg } from 'node:os';
 import { sparsityChartSvg } from '../sparse/sparsity-chart.js';
 import { fixed, formatBytes, printJson, printTable, writeJsonFile } from './output.js';
 
@@ -38,6 +41,9 @@ interface Opts {
   out?: string;
   svg?: string;
   calibrate?: boolean;
+  models?: boolean;
+  stories?: string;
+  decode?: number;
 }
 
 export function registerBenchSparsity(program: Command): void {
@@ -55,6 +61,9 @@ export function registerBenchSparsity(program: Command): void {
     .option('--json', 'print the report as JSON')
     .option('-o, --out <file>', 'also write the JSON report to a file')
     .option('--svg <file>', 'also write the SVG plot')
+    .option('--models', 'instead: model bytes and decode tokens/s at 0/50/90/99 % pruning (the 0.7B shape, and stories260K with --stories)')
+    .option('--stories <file>', 'models: the stories260K.bin checkpoint')
+    .option('--decode <n>', 'models: decoded tokens per run (stories260K; the 0.7B shape uses at most 16)', posInt)
     .option('--calibrate', 'first run the cost-model calibration and cache it (~/.cache/tritwise), replacing any cached model')
     .action(async (o: Opts) => {
       const be = await WasmBackend.create({ threads: o.threads });
@@ -66,6 +75,18 @@ export function registerBenchSparsity(program: Command): void {
           const c = await ensureCostModel(be, { recalibrate: true, onStep: o.json ? undefined : note });
           cost = `calibrated now, cached in ${c.path}`;
         } else cost = installCachedCostModel(Number(d.threads), String(d.simd));
+        if (o.models) {
+          await be.dispose();
+          const res = await benchPrunedModels({ stories: o.stories ? { checkpoint: o.stories } : undefined, big: true, levels: o.sparsity === DEFAULT_SPARSITIES ? undefined : o.sparsity, threads: o.threads, decode: o.decode, onStep: o.json ? undefined : note });
+          const rep = { machine: { ...machineInfo({ threads: res[0]?.threads }), load_avg: loadavg(), cost_model: cost }, results: res };
+          if (o.out) writeJsonFile(o.out, rep);
+          if (o.json) return printJson(rep);
+          printTable(
+            ['model', 'zeros', 'layouts', 'chosen', 'bytes', '× smaller than f32', 'decode tok/s'],
+            res.map((r) => [r.model, `${fixed(r.sparsity * 100, 1)} %`, r.layouts, Object.entries(r.chosen).map(([k, v]) => `${k} ×${v}`).join(', '), formatBytes(r.bytes), fixed(r.f32_bytes / r.bytes, 1), fixed(r.decode_tok_s, 1)]),
+          );
+          return;
+        }
         const rep = await benchSparsity(be, { rows: o.shape[0], cols: o.shape[1], sparsities: o.sparsity, minTimeMs: o.minTime, onStep: o.json ? undefined : note });
         rep.machine.cost_model = cost;
         if (o.out) writeJsonFile(o.out, rep);

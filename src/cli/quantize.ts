@@ -2,7 +2,12 @@
  * `tritwise quantize <in> -o <out> [--plan file | flags]` — quantize a checkpoint under a plan
  * and save it as a tritwise model folder (weights, config, tokenizer).
  */
-import type { Command } from 'commander';
+import { InvalidArgumentError, type Command } from 'commander';
+
+function storageArg(s: string): 'planes' | 'auto' | 'csr' | 'block-sparse' {
+  if (!['planes', 'auto', 'csr', 'block-sparse'].includes(s)) throw new InvalidArgumentError(`expected planes, auto, csr or block-sparse, got "${s}"`);
+  return s as 'planes' | 'auto' | 'csr' | 'block-sparse';
+}
 import { addModelFlags, addPlanFlags, buildPlan, openModel, quantizeWithProgress, type ModelFlags, type PlanFlags } from './model-options.js';
 import { fixed, formatBytes, printJson, printTable } from './output.js';
 
@@ -12,13 +17,14 @@ export function registerQuantize(program: Command): void {
     .description('quantize a model (llama2.c, HF folder, GGUF) to trits under a plan and save it as a tritwise model folder')
     .argument('<in>', 'checkpoint file or folder')
     .requiredOption('-o, --out <dir>', 'output folder')
-    .option('--json', 'print the per-layer report as JSON');
-  addPlanFlags(addModelFlags(cmd)).action(async (input: string, opts: ModelFlags & PlanFlags & { out: string; json?: boolean }) => {
+    .option('--json', 'print the per-layer report as JSON')
+    .option('--storage <format>', 'ternary layers on disk: planes (default) | auto (CSR / block-sparse where the automatic layout choice runs them so) | csr | block-sparse', storageArg, 'planes');
+  addPlanFlags(addModelFlags(cmd)).action(async (input: string, opts: ModelFlags & PlanFlags & { out: string; json?: boolean; storage: 'planes' | 'auto' | 'csr' | 'block-sparse' }) => {
     const model = await openModel(input, opts);
     try {
       const plan = buildPlan(opts);
       const { model: q, ms } = await quantizeWithProgress(model, plan);
-      q.save(opts.out);
+      q.save(opts.out, { storage: opts.storage });
       const layers = q.info.layers ?? [];
       const report = { input, output: opts.out, plan, bytes_before: model.bytes, bytes_after: q.bytes, quantize_ms: ms, layers };
       if (opts.json) return printJson(report);

@@ -9,6 +9,9 @@ import { inspectFolder, inspectGguf, inspectLlama2c } from './inspect-model.js';
 import { numel } from '../tensor/dense-tensor.js';
 import { SafetensorsFile, DTYPE_BYTES } from './safetensors.js';
 import { readTernary, ternaryDescriptors } from './weights-file.js';
+import { sparsityStats } from '../sparse/chunk-map.js';
+import { chooseLayout } from '../sparse/cost-model.js';
+import { sparseParts, type SparseDescriptor } from '../sparse/sparse-io.js';
 
 export interface TensorSummary {
   name: string;
@@ -21,6 +24,8 @@ export interface TensorSummary {
   bytes: number;
   quantizer?: string;
   group_size?: number;
+  /** ternary tensors: the layout the automatic choice picks on this machine (src/sparse/cost-model.ts) */
+  auto_layout?: { f32: string; int8: string };
 }
 
 export interface FileSummary {
@@ -50,8 +55,12 @@ export function inspectSafetensors(path: string): FileSummary {
     for (const [name, d] of Object.entries(descs)) {
       const t = readTernary(f, name, d);
       const s = t.stats();
-      for (const p of ['plus', 'minus', 'scales', 'group_scales']) covered.add(`${name}.${p}`);
-      tensors.push({ name, shape: [t.rows, t.cols], format: 'planes', bits_per_weight: s.bitsPerWeight, sparsity: s.sparsity, bytes: s.bytes, quantizer: t.quantizer, group_size: t.groupSize });
+      const parts = d.format === 'csr' || d.format === 'block-sparse' ? sparseParts(name, d as SparseDescriptor) : ['plus', 'minus', 'scales', 'group_scales'].map((p) => `${name}.${p}`);
+      for (const p of parts) covered.add(p);
+      const bytes = parts.filter((p) => f.has(p)).reduce((a, p) => a + f.info(p).byteLength, 0);
+      const st = sparsityStats(t);
+      const auto_layout = { f32: chooseLayout(st, 'f32').layout, int8: chooseLayout(st, 'i8').layout };
+      tensors.push({ name, shape: [t.rows, t.cols], format: d.format ?? 'planes', bits_per_weight: t.rows * t.cols ? (bytes * 8) / (t.rows * t.cols) : 0, sparsity: s.sparsity, bytes, quantizer: t.quantizer, group_size: t.groupSize, auto_layout });
     }
     for (const name of f.names()) {
       if (covered.has(name)) continue;

@@ -21,7 +21,8 @@ import { writeAll, writeFileAtomic } from './atomic-write.js';
 import { HfTokenizer } from './tokenizers/hf-tokenizer.js';
 import { SentencePieceTokenizer } from './tokenizers/sentencepiece.js';
 import type { Tokenizer } from './tokenizers/tokenizer.js';
-import { loadWeights, saveWeights, type StoredTensor } from './weights-file.js';
+import type { TernaryTensor } from '../tensor/ternary-tensor.js';
+import { loadWeights, saveWeights, type StorageFormat, type StoredTensor } from './weights-file.js';
 
 export interface SavedModel {
   config: LlamaConfig;
@@ -29,6 +30,8 @@ export interface SavedModel {
   activations: Map<string, ActivationMode>;
   tokenizer?: Tokenizer;
   plan?: unknown;
+  /** how each ternary layer is stored (default: bit planes); see src/sparse/storage-choice.ts */
+  storage?: (name: string, t: TernaryTensor) => StorageFormat;
 }
 
 function writeJson(path: string, v: unknown): void {
@@ -67,7 +70,7 @@ export function saveModel(dir: string, m: SavedModel): void {
     writeJson(join(dir, 'tokenizer_config.json'), m.tokenizer.config);
     tokenizer = { kind: 'hf', file: 'tokenizer.json', config: 'tokenizer_config.json' };
   }
-  saveWeights(join(dir, 'model.safetensors'), m.weights, { 'tritwise.model': 'llama' });
+  saveWeights(join(dir, 'model.safetensors'), m.weights, { 'tritwise.model': 'llama' }, { format: m.storage });
   writeJson(join(dir, 'config.json'), {
     tritwise: { format: 'llama', version: 1 },
     config: m.config,

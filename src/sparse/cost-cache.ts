@@ -8,8 +8,8 @@
  * `ensureCostModel` loads it, or runs the calibration benchmark once (calibrate.ts) and writes
  * it atomically; `installCachedCostModel` only loads (the built-in model when there is none).
  */
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
-import { homedir } from 'node:os';
+import { existsSync, mkdirSync, readFileSync, readdirSync } from 'node:fs';
+import { cpus, homedir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { TritwiseError } from '../errors.js';
 import { writeAll, writeFileAtomic } from '../io/atomic-write.js';
@@ -83,4 +83,22 @@ export async function ensureCostModel(be: WasmBackend, o: CalibrationOptions & {
   writeCostModel(p, m);
   setCostModel(m, p);
   return { model: m, path: p, calibrated: true };
+}
+
+/**
+ * For commands without a backend (inspect): the cached model for one thread per core (any SIMD
+ * build), else the built-in one. Returns where it came from.
+ */
+export function installHostCostModel(): string {
+  if (process.env.TRITWISE_COST_MODEL) return installCachedCostModel();
+  const dir = dirname(costModelPath(1, 'x'));
+  const prefix = `sparse-cost-${cpus().length}t-`;
+  const files = existsSync(dir) ? readdirSync(dir).filter((f) => f.startsWith(prefix)).sort() : [];
+  if (files.length) {
+    const p = join(dir, files[files.length - 1]!);
+    setCostModel(readCostModel(p), p);
+    return p;
+  }
+  setCostModel(BUILTIN_COST_MODEL);
+  return 'builtin';
 }
