@@ -82,8 +82,8 @@ export function registerBenchSparsity(program: Command): void {
           if (o.out) writeJsonFile(o.out, rep);
           if (o.json) return printJson(rep);
           printTable(
-            ['model', 'zeros', 'layouts', 'chosen', 'bytes', '× smaller than f32', 'decode tok/s'],
-            res.map((r) => [r.model, `${fixed(r.sparsity * 100, 1)} %`, r.layouts, Object.entries(r.chosen).map(([k, v]) => `${k} ×${v}`).join(', '), formatBytes(r.bytes), fixed(r.f32_bytes / r.bytes, 1), fixed(r.decode_tok_s, 1)]),
+            ['model', 'zeros', 'layouts', 'chosen', 'model bytes', 'ternary layers', '× smaller than f32 (layers)', 'decode tok/s'],
+            res.map((r) => [r.model, `${fixed(r.sparsity * 100, 1)} %`, r.layouts, Object.entries(r.chosen).map(([k, v]) => `${k} ×${v}`).join(', '), formatBytes(r.bytes), formatBytes(r.ternary_bytes), fixed(r.ternary_f32_bytes / r.ternary_bytes, 1), fixed(r.decode_tok_s, 1)]),
           );
           return;
         }

@@ -44,6 +44,30 @@
   return s;
 }
 
+/**
+ * The same sum with SIMD, for words with many nonzeros: for lanes j·4 … j·4+3 the masks of the
+ * +1 and −1 bits are (w >> 4j) & (1, 2, 4, 8) ≠ 0, and acc += x & m⁺ − x & m⁻ (f32x4 within the
+ * word, then one f64 add per word, so the accuracy is that of the scalar path).
+ */
+@inline function wordSumF32x4(p: u32, m: u32, xw: usize): f64 {
+  const bits = i32x4(1, 2, 4, 8);
+  const zero = i32x4.splat(0);
+  let vp = i32x4.splat(<i32>p), vm = i32x4.splat(<i32>m);
+  let acc = f32x4.splat(0);
+  for (let j: usize = 0; j < 8; j++) {
+    const x = v128.load(xw + (j << 4));
+    const mp = i32x4.ne(v128.and(vp, bits), zero);
+    const mm = i32x4.ne(v128.and(vm, bits), zero);
+    acc = f32x4.sub(f32x4.add(acc, v128.and(x, mp)), v128.and(x, mm));
+    vp = i32x4.shr_u(vp, 4);
+    vm = i32x4.shr_u(vm, 4);
+  }
+  return <f64>f32x4.extract_lane(acc, 0) + <f64>f32x4.extract_lane(acc, 1) + (<f64>f32x4.extract_lane(acc, 2) + <f64>f32x4.extract_lane(acc, 3));
+}
+
+/** Nonzeros per word above which the SIMD word sum beats the bit loop. */
+const SIMD_MIN_NNZ: u32 = 5;
+
 export function blockSparseI8(rowPtr: usize, widx: usize, wide: i32, plus: usize, minus: usize, x: usize, cols: i32, batch: i32, gc: i32, G: i32, out: usize, rows: i32, r0: i32, r1: i32): void {
   const wpg = G == 1 ? 0x7fffffff : gc >> 5; // words per group (gc is a multiple of 32 when G > 1)
   for (let r = r0; r < r1; r++) {
@@ -89,7 +113,8 @@ export function blockSparseF32(rowPtr: usize, widx: usize, wide: i32, plus: usiz
           }
         }
         const xw = xb + (<usize>w << 7);
-        s += wordSumF32(load<u32>(plus + (<usize>k << 2)), load<u32>(minus + (<usize>k << 2)), xw);
+        const wp = load<u32>(plus + (<usize>k << 2)), wm = load<u32>(minus + (<usize>k << 2));
+        s += popcnt(wp | wm) >= SIMD_MIN_NNZ && <i32>(w << 5) + 32 <= cols ? wordSumF32x4(wp, wm, xw) : wordSumF32(wp, wm, xw);
       }
       y += gscales != 0 ? <f64>load<f32>(gscales + (<usize>(r * G + g) << 2)) * s : s;
       store<f32>(out + (<usize>(b * rows + r) << 2), <f32>(y * rs));

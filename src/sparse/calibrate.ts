@@ -2,8 +2,8 @@
  * calibrate — the one-off calibration benchmark behind the cost model (cost-model.ts).
  *
  * It times ternary×f32 and ternary×int8 GEMV of every layout on a handful of small matrices
- * (two shapes × five densities of uniformly random zeros, plus one with whole 64-trit blocks
- * zero, so live chunks and nonzeros vary independently), then fits each layout's coefficients
+ * (two shapes × five densities of uniformly random zeros, two with whole 64-trit blocks zero, so
+ * live chunks and nonzeros vary independently, and three small layers for the fixed costs), then fits each layout's coefficients
  * by non-negative least squares on relative error:
  *
  *   minimize Σ_m ((f_m · c − t_m) / t_m)²  subject to c ≥ 0
@@ -69,6 +69,8 @@ export async function calibrateCostModel(be: WasmBackend, o: CalibrationOptions 
   let seed = 11;
   for (const [rows, cols] of [[1024, 4096], [4096, 2048]] as const) for (const d of [0.6, 0.15, 0.04, 0.01, 0.002]) mats.push(randomTernaryTensor(rows, cols, seed++, { density: d, groupSize: 0 }));
   mats.push(blockTensor(2048, 4096, 0.1, seed++), blockTensor(2048, 2048, 0.4, seed++));
+  // small layers, where the fixed costs per call and per row decide (e.g. a 260K-parameter model)
+  for (const [rows, cols, d] of [[64, 256, 0.5], [256, 64, 0.1], [192, 512, 0.02]] as const) mats.push(randomTernaryTensor(rows, cols, seed++, { density: d, groupSize: 0 }));
   const rowsOf = { f32: {} as Record<LayoutName, number[][]>, i8: {} as Record<LayoutName, number[][]> };
   const times = { f32: {} as Record<LayoutName, number[]>, i8: {} as Record<LayoutName, number[]> };
   for (const f of FAMILIES) for (const l of LAYOUTS) ((rowsOf[f][l] = []), (times[f][l] = []));

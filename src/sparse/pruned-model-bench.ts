@@ -39,6 +39,10 @@ export interface PrunedModelResult {
   /** how many ternary layers got each layout */
   chosen: Partial<Record<LayoutName, number>>;
   bytes: number;
+  /** the ternary layers alone, as stored */
+  ternary_bytes: number;
+  /** the ternary layers as f32 */
+  ternary_f32_bytes: number;
   /** the same model with every ternary layer as f32 */
   f32_bytes: number;
   decode_tokens: number;
@@ -95,6 +99,7 @@ async function one(name: string, config: LlamaConfig, weights: Map<string, Store
       count += t.rows * t.cols;
     } else f32 += t.data.byteLength;
   }
+  const planesBytes = [...weights.values()].reduce((a, t) => a + (t instanceof TernaryTensor ? t.bytes : 0), 0);
   const out: PrunedModelResult[] = [];
   for (const layouts of ['auto', 'planes'] as const) {
     o.onStep?.(`${name} at ${(s * 100).toFixed(0)} % pruned: decode, ${layouts} layouts`);
@@ -103,7 +108,7 @@ async function one(name: string, config: LlamaConfig, weights: Map<string, Store
       const m = await LlamaModel.build(config, weights, be, { activations });
       const rate = await decodeRate(m, n, o.rounds ?? 3);
       const threads = Number(be.describe().threads);
-      out.push({ model: name, sparsity: Math.round((zeros / count) * 1e4) / 1e4, layouts, chosen: layouts === 'auto' ? chosen : { planes: Object.values(chosen).reduce((a, b) => a + b!, 0) }, bytes: f32 + (layouts === 'auto' ? tern : [...weights.values()].reduce((a, t) => a + (t instanceof TernaryTensor ? t.bytes : 0), 0)), f32_bytes: f32 + ternF32, decode_tokens: n, decode_tok_s: rate, threads });
+      out.push({ model: name, sparsity: Math.round((zeros / count) * 1e4) / 1e4, layouts, chosen: layouts === 'auto' ? chosen : { planes: Object.values(chosen).reduce((a, b) => a + b!, 0) }, bytes: f32 + (layouts === 'auto' ? tern : planesBytes), ternary_bytes: layouts === 'auto' ? tern : planesBytes, ternary_f32_bytes: ternF32, f32_bytes: f32 + ternF32, decode_tokens: n, decode_tok_s: rate, threads });
     } finally {
       await be.dispose();
     }
