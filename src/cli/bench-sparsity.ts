@@ -101,7 +101,7 @@ export function registerBenchSparsity(program: Command): void {
           ['zeros', 'layout', 'median ms', 'bytes', '× vs dense-f32-wasm', '× vs planes', '× smaller than f32'],
           rep.results.map((r) => [`${fixed(r.sparsity * 100, 1)} %`, r.chosen ? `auto → ${r.chosen}` : r.name, fixed(r.median_ms), formatBytes(r.bytes), fixed(r.speedup_vs_dense_f32, 1), fixed(r.speedup_vs_planes, 2), fixed(r.smaller_than_f32, 1)]),
         );
-        printTable(['zeros', 'auto chose', 'fastest', 'auto / fastest'], rep.auto.map((a) => [`${fixed(a.sparsity * 100, 1)} %`, a.chosen, a.best, fixed(a.auto_over_best, 3)]));
+        printTable(['zeros', 'auto chose', 'fastest', 'chosen layout / fastest', 'auto case / fastest'], rep.auto.map((a) => [`${fixed(a.sparsity * 100, 1)} %`, a.chosen, a.best, fixed(a.chosen_over_best, 3), fixed(a.auto_over_best, 3)]));
         for (const s of rep.switches) process.stdout.write(`auto switches ${s.from} → ${s.to} between ${fixed(s.between[0] * 100, 1)} % and ${fixed(s.between[1] * 100, 1)} % zeros\n`);
       } finally {
         await be.dispose();

@@ -11,8 +11,8 @@
  *
  * Bytes are the stored size: f32 tensors plus each ternary layer in the format the automatic
  * choice picked for it (planes → 2 bits per trit; csr and block-sparse as stored, csr.ts /
- * block-sparse.ts), scales included. Decode: n tokens one at a time from BOS (greedy), median of
- * `rounds` runs after a warm-up.
+ * block-sparse.ts), scales included. Decode: n tokens one at a time from BOS (greedy); the auto
+ * and planes models run alternately for `rounds` rounds after a warm-up, medians reported.
  */
 import type { ActivationMode } from '../backend/backend.js';
 import { WasmBackend } from '../backend/wasm/wasm-backend.js';
@@ -64,8 +64,9 @@ function storedBytes(t: TernaryTensor, l: LayoutName): number {
   return l === 'csr' ? csrBytes(toCsr(t)) : l === 'block-sparse' ? blockSparseBytes(toBlockSparse(t)) : t.bytes;
 }
 
-async function decodeRate(m: LlamaModel, n: number, rounds: number): Promise<number> {
-  const run = async (k: number) => {
+/** Decode n tokens from BOS (greedy) on each model in turn, `rounds` times interleaved; tokens/s from the medians. */
+async function decodeRates(models: LlamaModel[], n: number, rounds: number): Promise<number[]> {
+  const run = async (m: LlamaModel, k: number) => {
     const cache = m.newCache();
     try {
       let tok = 1;
@@ -76,10 +77,10 @@ async function decodeRate(m: LlamaModel, n: number, rounds: number): Promise<num
       cache.dispose();
     }
   };
-  await run(2);
-  const ms: number[] = [];
-  for (let r = 0; r < rounds; r++) ms.push(await run(n));
-  return (n * 1000) / median(ms);
+  for (const m of models) await run(m, 2);
+  const ms = models.map(() => [] as number[]);
+  for (let r = 0; r < rounds; r++) for (const [i, m] of models.entries()) ms[i]!.push(await run(m, n));
+  return ms.map((x) => (n * 1000) / median(x));
 }
 
 async function one(name: string, config: LlamaConfig, weights: Map<string, StoredTensor>, act: ActivationMode, s: number, o: PrunedModelOptions, n: number): Promise<PrunedModelResult[]> {
@@ -101,17 +102,18 @@ async function one(name: string, config: LlamaConfig, weights: Map<string, Store
   }
   const planesBytes = [...weights.values()].reduce((a, t) => a + (t instanceof TernaryTensor ? t.bytes : 0), 0);
   const out: PrunedModelResult[] = [];
-  for (const layouts of ['auto', 'planes'] as const) {
-    o.onStep?.(`${name} at ${(s * 100).toFixed(0)} % pruned: decode, ${layouts} layouts`);
-    const be = await WasmBackend.create({ threads: o.threads, layout: layouts === 'auto' ? 'auto' : 'planes' });
-    try {
-      const m = await LlamaModel.build(config, weights, be, { activations });
-      const rate = await decodeRate(m, n, o.rounds ?? 3);
-      const threads = Number(be.describe().threads);
-      out.push({ model: name, sparsity: Math.round((zeros / count) * 1e4) / 1e4, layouts, chosen: layouts === 'auto' ? chosen : { planes: Object.values(chosen).reduce((a, b) => a + b!, 0) }, bytes: f32 + (layouts === 'auto' ? tern : planesBytes), ternary_bytes: layouts === 'auto' ? tern : planesBytes, ternary_f32_bytes: ternF32, f32_bytes: f32 + ternF32, decode_tokens: n, decode_tok_s: rate, threads });
-    } finally {
-      await be.dispose();
-    }
+  o.onStep?.(`${name} at ${(s * 100).toFixed(0)} % pruned: decode, auto and planes layouts interleaved`);
+  const bes = [await WasmBackend.create({ threads: o.threads, layout: 'auto' }), await WasmBackend.create({ threads: o.threads, layout: 'planes' })];
+  try {
+    const models = [];
+    for (const be of bes) models.push(await LlamaModel.build(config, weights, be, { activations }));
+    const rates = await decodeRates(models, n, o.rounds ?? 5);
+    const threads = Number(bes[0]!.describe().threads);
+    (['auto', 'planes'] as const).forEach((layouts, i) => {
+      out.push({ model: name, sparsity: Math.round((zeros / count) * 1e4) / 1e4, layouts, chosen: layouts === 'auto' ? chosen : { planes: Object.values(chosen).reduce((a, b) => a + b!, 0) }, bytes: f32 + (layouts === 'auto' ? tern : planesBytes), ternary_bytes: layouts === 'auto' ? tern : planesBytes, ternary_f32_bytes: ternF32, f32_bytes: f32 + ternF32, decode_tokens: n, decode_tok_s: rates[i]!, threads });
+    });
+  } finally {
+    for (const be of bes) await be.dispose();
   }
   return out;
 }
@@ -132,7 +134,7 @@ export async function benchPrunedModels(o: PrunedModelOptions): Promise<PrunedMo
     for (const s of levels) {
       o.onStep?.(`0.7B shape at ${(s * 100).toFixed(0)} % zeros: random ternary weights`);
       const w = randomTernaryWeights(config, 1, { density: s > 0 ? 1 - s : 2 / 3 });
-      res.push(...(await one('0.7B shape', config, w, 'q8k', s, o, Math.min(o.decode ?? 16, 16))));
+      res.push(...(await one('0.7B shape', config, w, 'q8k', s, { ...o, rounds: Math.min(o.rounds ?? 3, 3) }, Math.min(o.decode ?? 16, 16))));
     }
   }
   return res;
