@@ -95,11 +95,13 @@ export interface SparsityStats {
   liveWords: number;
   /** live 64-trit chunks (the codes kernel's skip unit) */
   live64: number;
+  /** scale groups per row (1 without group scales): CSR keeps two lists per row and group */
+  groups?: number;
 }
 
 export function sparsityStats(t: TernaryTensor): SparsityStats {
   let nnz = 0;
   for (let r = 0; r < t.rows; r++) nnz += t.rowNnz(r);
   const n = t.rows * t.cols;
-  return { rows: t.rows, cols: t.cols, nnz, density: n ? nnz / n : 1, liveWords: chunkMap(t, 1).live, live64: chunkMap(t, 2).live };
+  return { rows: t.rows, cols: t.cols, nnz, density: n ? nnz / n : 1, liveWords: chunkMap(t, 1).live, live64: chunkMap(t, 2).live, groups: t.groupsPerRow };
 }

@@ -14,13 +14,13 @@
  *   planes        t = c0 + c1·cells                cells = rows·cols / 1e6
  *   planes-skip   t = c0 + c1·rows' + c2·blocks    rows' = rows / 1e3, blocks = live64·64 / 1e6
  *   block-sparse  t = c0 + c1·rows' + c2·words + c3·nnz   words = liveWords / 1e6, nnz / 1e6
- *   csr           t = c0 + c1·rows' + c2·nnz
+ *   csr           t = c0 + c1·lists + c2·nnz      lists = rows·groups / 1e3 (two per row and group)
  *
  * (t in ms). The choice is argmin over the layouts; its inputs are the layer's measured nonzero
  * and live-chunk counts (chunk-map.ts sparsityStats), so the same density clustered differently
  * can get a different layout. `activeCostModel()` is the calibrated model once one is installed
  * (cost-cache.ts loads it from ~/.cache/tritwise), else the built-in one measured on the
- * reference machine (2-core Xeon, 2 threads, SIMD128).
+ * reference machine (below).
  */
 import { TritwiseError } from '../errors.js';
 import type { SparsityStats } from './chunk-map.js';
@@ -51,7 +51,8 @@ export function features(s: SparsityStats, layout: LayoutName): number[] {
     case 'block-sparse':
       return [1, rows, s.liveWords / 1e6, s.nnz / 1e6];
     case 'csr':
-      return [1, rows, s.nnz / 1e6];
+      // each (row, group) pair costs two short lists: loop set-up and exit, whatever their length
+      return [1, (s.rows * (s.groups ?? 1)) / 1e3, s.nnz / 1e6];
   }
 }
 
@@ -84,16 +85,19 @@ export function chooseLayout(s: SparsityStats, family: Family, m: CostModel = ac
   return { layout: best, predicted };
 }
 
-/** Measured on the reference machine: 2-core Xeon (AVX-512), 2 threads, Node 20, SIMD128. */
+/**
+ * Calibrated on the reference machine (`tritwise bench sparsity --calibrate`): AMD EPYC, 2 cores
+ * shared with other jobs (load average ≈ 10), 2 threads, Node 20, SIMD128.
+ */
 export const BUILTIN_COST_MODEL: CostModel = {
   version: 1,
-  machine: 'reference: Intel Xeon 2 cores, 2 threads, simd128',
+  machine: 'reference: AMD EPYC, 2 cores, 2 threads, simd128',
   threads: 2,
   source: 'builtin',
   created: '2026-11-26',
   coef: {
-    f32: { planes: [0.02, 0.1], 'planes-skip': [0.02, 0.002, 0.1], 'block-sparse': [0.02, 0.002, 0.5, 1], csr: [0.02, 0.002, 0.6] },
-    i8: { planes: [0.02, 0.06], 'planes-skip': [0.02, 0.002, 0.08], 'block-sparse': [0.02, 0.002, 0.5, 1], csr: [0.02, 0.002, 0.6] },
+    f32: { planes: [0.005279, 0.2674], 'planes-skip': [0, 0.01582, 0.3989], 'block-sparse': [0.0007887, 0, 6.499, 1.044], csr: [0.001333, 0.007118, 0.626] },
+    i8: { planes: [0.003432, 0.05235], 'planes-skip': [0.001735, 0.008406, 0.05908], 'block-sparse': [0, 0, 5.695, 2.489], csr: [0.0008886, 0.01171, 0.8262] },
   },
 };
 

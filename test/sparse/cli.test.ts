@@ -41,6 +41,10 @@ describe('cost model', () => {
       expect(chooseLayout(dense, f).layout).toMatch(/^planes/);
       expect(chooseLayout(sparse, f).layout).toBe('csr');
     }
+    // scale groups of 256: two short CSR lists per row and group make CSR lose at 99 % zeros (int8)
+    const grouped = { rows: 4096, cols: 1536, nnz: 0.01 * 4096 * 1536, density: 0.01, liveWords: 0.27 * 4096 * 48, live64: 0.48 * 4096 * 24, groups: 6 };
+    expect(chooseLayout(grouped, 'i8').layout).not.toBe('csr');
+    expect(chooseLayout({ ...grouped, groups: 1 }, 'i8').layout).toBe('csr');
     const p = join(dir, 'cm.json');
     writeCostModel(p, BUILTIN_COST_MODEL);
     expect(readCostModel(p)).toEqual(BUILTIN_COST_MODEL);
