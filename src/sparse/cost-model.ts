@@ -12,11 +12,15 @@
  * with coefficients measured by the calibration benchmark (calibrate.ts):
  *
  *   planes        t = c0 + c1·cells                cells = rows·cols / 1e6
- *   planes-skip   t = c0 + c1·rows' + c2·blocks    rows' = rows / 1e3, blocks = live64·64 / 1e6
+ *   planes-skip   t = c0 + c1·rows' + c2·blocks + c3·segs   rows' = rows / 1e3, blocks = live64·64 / 1e6,
+ *                                                  segs = rows·groups / 1e3 (per-group set-up)
  *   block-sparse  t = c0 + c1·rows' + c2·words + c3·nnz   words = liveWords / 1e6, nnz / 1e6
- *   csr           t = c0 + c1·lists + c2·nnz      lists = rows·groups / 1e3 (two per row and group)
+ *   csr           t = c0 + c1·lists + c2·nnz + c3·nnz·density
+ *                                                  lists = rows·groups / 1e3 (two per row and group);
+ *                                                  nnz·density: dense index streams leave the caches
  *
- * (t in ms). The choice is argmin over the layouts; its inputs are the layer's measured nonzero
+ * (t in ms). The choice is argmin over the layouts (layouts predicted within 5 % of the fastest
+ * count as equally fast, and the one storing the fewest bytes wins); its inputs are the layer's measured nonzero
  * and live-chunk counts (chunk-map.ts sparsityStats), so the same density clustered differently
  * can get a different layout. `activeCostModel()` is the calibrated model once one is installed
  * (cost-cache.ts loads it from ~/.cache/tritwise), else the built-in one measured on the
@@ -47,12 +51,12 @@ export function features(s: SparsityStats, layout: LayoutName): number[] {
     case 'planes':
       return [1, (s.rows * s.cols) / 1e6];
     case 'planes-skip':
-      return [1, rows, (s.live64 * 64) / 1e6];
+      return [1, rows, (s.live64 * 64) / 1e6, (s.rows * (s.groups ?? 1)) / 1e3];
     case 'block-sparse':
       return [1, rows, s.liveWords / 1e6, s.nnz / 1e6];
     case 'csr':
       // each (row, group) pair costs two short lists: loop set-up and exit, whatever their length
-      return [1, (s.rows * (s.groups ?? 1)) / 1e3, s.nnz / 1e6];
+      return [1, (s.rows * (s.groups ?? 1)) / 1e3, s.nnz / 1e6, (s.nnz * s.density) / 1e6];
   }
 }
 
@@ -73,14 +77,40 @@ export interface LayoutChoice {
 /** Blocks must be at least this fraction all-zero for the skipping layout to exist (layouts.ts). */
 const SKIP_MIN_ZERO_FRACTION = 1 / 16;
 
+/** Bytes a layout stores for a layer (scales excluded): the tie-breaker between equally fast layouts. */
+export function layoutBytes(s: SparsityStats, layout: LayoutName): number {
+  const words = s.rows * Math.ceil(s.cols / 32);
+  switch (layout) {
+    case 'planes':
+      return words * 8;
+    case 'planes-skip':
+      return words * 8 + s.rows * Math.ceil(Math.ceil(s.cols / 64) / 32) * 4;
+    case 'block-sparse':
+      return 4 * (s.rows + 1) + s.liveWords * 10;
+    case 'csr':
+      return 4 * (2 * s.rows * (s.groups ?? 1) + 1) + s.nnz * (s.cols <= 65536 ? 2 : 4);
+  }
+}
+
+/** Layouts predicted within this factor of the fastest count as equally fast; the smallest wins. */
+export const TIE = 1.05;
+
 export function chooseLayout(s: SparsityStats, family: Family, m: CostModel = activeCostModel()): LayoutChoice {
   const predicted = {} as Record<LayoutName, number>;
-  let best: LayoutName = 'planes';
   const blocks = Math.ceil(s.cols / 64) * s.rows;
+  const candidates: LayoutName[] = [];
   for (const l of LAYOUTS) {
     predicted[l] = predictMs(m, s, family, l);
     if (l === 'planes-skip' && blocks > 0 && 1 - s.live64 / blocks < SKIP_MIN_ZERO_FRACTION) continue;
-    if (predicted[l] < predicted[best]) best = l;
+    candidates.push(l);
+  }
+  const fastest = Math.min(...candidates.map((l) => predicted[l]));
+  let best: LayoutName = 'planes';
+  let bestBytes = Infinity;
+  for (const l of candidates) {
+    if (predicted[l] > fastest * TIE) continue;
+    const b = layoutBytes(s, l);
+    if (b < bestBytes) [best, bestBytes] = [l, b];
   }
   return { layout: best, predicted };
 }
@@ -96,8 +126,8 @@ export const BUILTIN_COST_MODEL: CostModel = {
   source: 'builtin',
   created: '2026-11-26',
   coef: {
-    f32: { planes: [0.005279, 0.2674], 'planes-skip': [0, 0.01582, 0.3989], 'block-sparse': [0.0007887, 0, 6.499, 1.044], csr: [0.001333, 0.007118, 0.626] },
-    i8: { planes: [0.003432, 0.05235], 'planes-skip': [0.001735, 0.008406, 0.05908], 'block-sparse': [0, 0, 5.695, 2.489], csr: [0.0008886, 0.01171, 0.8262] },
+    f32: { planes: [0.009684, 0.4002], 'planes-skip': [0.0001857, 0.05875, 0.3516, 0.01121], 'block-sparse': [0.006086, 0, 10.72, 0.5687], csr: [0.005287, 0.01499, 0.5757, 0] },
+    i8: { planes: [0.006924, 0.0531], 'planes-skip': [0.00485, 0.01298, 0.04622, 0.004191], 'block-sparse': [0.004258, 0, 10.2, 1.341], csr: [0.004803, 0.01677, 0.64, 0] },
   },
 };
 
