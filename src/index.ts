@@ -75,3 +75,15 @@ export { ternaryAttention, topKAttention, type TernaryOptions, type TopKOptions 
 export { TernaryRows, quantizeTrits, quantizeDepth, tritDot } from './nn/attention-trits.js';
 export { TernaryKVCache, type TernaryKVCacheOptions } from './nn/attention-kv-cache.js';
 export { resolveAttention } from './quant/plan.js';
+// sparsity (issue 7): chunk bitmaps, CSR / block-sparse trits, cost model and automatic layout, pruning
+export { chunkMap, chunkMapFromPlanes, sparsityStats, type ChunkMap, type SparsityStats } from './sparse/chunk-map.js';
+export { toCsr, fromCsr, validateCsr, csrBytes, type CsrTrits } from './sparse/csr.js';
+export { toBlockSparse, fromBlockSparse, validateBlockSparse, blockSparseBytes, type BlockSparseTrits } from './sparse/block-sparse.js';
+export { registerSparseFormats } from './sparse/sparse-formats.js';
+export { gemmSparseF32, gemmSparseI8 } from './sparse/ref-kernels.js';
+export { SparseRefBackend } from './sparse/sparse-ref-backend.js';
+export { chooseLayout, predictMs, setCostModel, activeCostModel, BUILTIN_COST_MODEL, LAYOUTS, type CostModel, type LayoutName } from './sparse/cost-model.js';
+export { calibrateCostModel } from './sparse/calibrate.js';
+export { ensureCostModel, installCachedCostModel, costModelPath } from './sparse/cost-cache.js';
+export { prune, parsePrune, refitRowScales, type PruneStep, type PruneReport } from './sparse/prune.js';
+export { benchSparsity, type SparsityReport } from './sparse/sparsity-bench.js';

@@ -3,6 +3,7 @@
  * optionally after quantizing in memory with plan flags.
  */
 import { InvalidArgumentError, type Command } from 'commander';
+import type { Model } from '../nn/model.js';
 import { evaluatePerplexity, type PerplexityProtocol } from '../eval/perplexity.js';
 import { RUN_BACKEND, addAttentionFlag, addModelFlags, addPlanFlags, buildPlan, hasPlanFlags, intArg, openModel, quantizeWithProgress, readText, type ModelFlags, type PlanFlags } from './model-options.js';
 import { fixed, formatBytes, printJson, printTable } from './output.js';
@@ -11,6 +12,13 @@ import { progressBar } from './progress.js';
 function protocolArg(s: string): PerplexityProtocol {
   if (s !== 'chunks' && s !== 'documents') throw new InvalidArgumentError(`expected chunks or documents, got "${s}"`);
   return s;
+}
+
+/** Zero fraction over all ternary layers (what pruning changed), or null without any. */
+function ternarySparsity(model: Model): number | null {
+  const t = (model.info.layers ?? []).filter((l) => !l.dense && l.sparsity !== undefined);
+  const n = t.reduce((a, l) => a + l.shape[0] * l.shape[1], 0);
+  return n ? t.reduce((a, l) => a + l.sparsity! * l.shape[0] * l.shape[1], 0) / n : null;
 }
 
 export function registerEval(program: Command): void {
@@ -39,7 +47,7 @@ export function registerEval(program: Command): void {
       } finally {
         bar.stop();
       }
-      const out = { model: path, text: opts.text, backend: model.backend.name, attention: opts.attention ?? (model.info.plan as { attention?: string } | undefined)?.attention ?? 'exact', bytes: model.bytes, ...(quantizeMs !== undefined ? { plan: model.info.plan, quantize_ms: quantizeMs } : {}), ...r };
+      const out = { model: path, text: opts.text, backend: model.backend.name, attention: opts.attention ?? (model.info.plan as { attention?: string } | undefined)?.attention ?? 'exact', bytes: model.bytes, ...(quantizeMs !== undefined ? { plan: model.info.plan, quantize_ms: quantizeMs, ternary_sparsity: ternarySparsity(model) } : {}), ...r };
       if (opts.json) return printJson(out);
       printTable(
         ['protocol', 'ctx', 'scored tokens', 'mean NLL', 'perplexity', 'tokens/s', 'wall s', 'weights'],

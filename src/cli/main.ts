@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs';
 import { TritwiseError } from '../errors.js';
 import { registerBench } from './bench.js';
 import { registerBenchAttention } from './bench-attention.js';
+import { registerBenchSparsity } from './bench-sparsity.js';
 import { registerInspect } from './inspect.js';
 import { registerVsa } from './vsa.js';
 import { registerDemo } from './demo.js';
@@ -31,6 +32,7 @@ export function buildProgram(): Command {
   registerInspect(program);
   registerBench(program);
   registerBenchAttention(program);
+  registerBenchSparsity(program);
   registerVsa(program);
   registerQuantize(program);
   registerRun(program);

@@ -12,6 +12,7 @@ import { ATTENTION_MODES_HELP, attentionFactory, parseAttentionMode } from '../n
 import { Model } from '../nn/model.js';
 import { validatePlan, type QuantPlan } from '../quant/plan.js';
 import { progressBar } from './progress.js';
+import { installCachedCostModel } from '../sparse/cost-cache.js';
 
 export interface ModelFlags {
   tokenizer?: string;
@@ -30,6 +31,7 @@ export interface PlanFlags {
   calibration?: string;
   calibrate?: string;
   depth?: number;
+  prune?: string;
 }
 
 export function intArg(s: string): number {
@@ -75,11 +77,12 @@ export function addPlanFlags(cmd: Command): Command {
     .option('--dense <pattern...>', 'layers kept dense (globs; default: output)')
     .option('--calibration <file>', 'calibration text (needed by the calibrated and gptq quantizers)')
     .option('--calibrate <file>', 'the same as --calibration')
-    .option('--depth <d>', 'trits per weight, 1..6 (default quantizer: gptq with calibration text, else rtn)', intArg);
+    .option('--depth <d>', 'trits per weight, 1..6 (default quantizer: gptq with calibration text, else rtn)', intArg)
+    .option('--prune <spec>', 'prune ternary layers: magnitude:S (to sparsity S) | rows:F (weakest rows) | N:M (e.g. 2:4), comma-separated');
 }
 
 export function hasPlanFlags(f: PlanFlags): boolean {
-  return f.plan !== undefined || f.quantizer !== undefined || f.groupSize !== undefined || f.activation !== undefined || f.dense !== undefined || f.depth !== undefined;
+  return f.plan !== undefined || f.quantizer !== undefined || f.groupSize !== undefined || f.activation !== undefined || f.dense !== undefined || f.depth !== undefined || f.prune !== undefined;
 }
 
 export function readText(path: string, what: string): string {
@@ -112,11 +115,16 @@ export function buildPlan(f: PlanFlags): QuantPlan {
     plan.depth = f.depth;
     if (f.quantizer === undefined && plan.quantizer === undefined) plan.quantizer = plan.calibration?.text ? 'gptq' : 'rtn';
   }
+  if (f.prune !== undefined) plan.prune = f.prune;
   return validatePlan(plan, 'command line');
 }
 
 export async function openModel(path: string, f: ModelFlags): Promise<Model> {
-  return Model.load(path, { tokenizer: f.tokenizer, backend: f.backend, threads: f.threads, attention: f.attention ? attentionFactory(f.attention, '--attention') : undefined });
+  const m = await Model.load(path, { tokenizer: f.tokenizer, backend: f.backend, threads: f.threads, attention: f.attention ? attentionFactory(f.attention, '--attention') : undefined });
+  // the per-layer sparse layout choice reads this machine's cached cost model (src/sparse)
+  const d = m.backend.describe();
+  if (d.backend === 'wasm') installCachedCostModel(Number(d.threads), String(d.simd));
+  return m;
 }
 
 /** Quantize with a progress bar; returns the new model and the wall time. */

@@ -21,12 +21,20 @@ interface QuantizeFlags extends ModelFlags, PlanFlags {
   autoBits?: number;
   autoPpl?: number;
   planOut?: string;
+  storage: Storage;
 }
 
 function positive(s: string): number {
   const n = numArg(s);
   if (!(n > 0)) throw new InvalidArgumentError(`expected a positive number, got "${s}"`);
   return n;
+}
+
+type Storage = 'planes' | 'auto' | 'csr' | 'block-sparse';
+
+function storageArg(s: string): Storage {
+  if (!['planes', 'auto', 'csr', 'block-sparse'].includes(s)) throw new InvalidArgumentError(`expected planes, auto, csr or block-sparse, got "${s}"`);
+  return s as Storage;
 }
 
 export function registerQuantize(program: Command): void {
@@ -38,7 +46,8 @@ export function registerQuantize(program: Command): void {
     .option('--auto-bits <bits>', `choose each layer's depth (1..6 trits) for this average of stored bits per weight (${BITS_PER_TRIT} per trit); needs --calibrate`, positive)
     .option('--auto-ppl <percent>', "choose each layer's depth for at most this perplexity increase (%) on the calibration text; needs --calibrate", positive)
     .option('--plan-out <file>', 'write the plan used (with the chosen depths) as JSON')
-    .option('--json', 'print the per-layer report as JSON');
+    .option('--json', 'print the per-layer report as JSON')
+    .option('--storage <format>', 'ternary layers on disk: planes (default) | auto (CSR / block-sparse where the automatic layout choice runs them so) | csr | block-sparse', storageArg, 'planes');
   addPlanFlags(addModelFlags(cmd)).action(async (input: string, opts: QuantizeFlags) => {
     const model = await openModel(input, opts);
     try {
@@ -68,7 +77,7 @@ export function registerQuantize(program: Command): void {
       }
       if (opts.planOut) writeJsonFile(opts.planOut, plan);
       const { model: q, ms } = await quantizeWithProgress(model, plan);
-      q.save(opts.out);
+      q.save(opts.out, { storage: opts.storage });
       const layers = q.info.layers ?? [];
       const report = {
         input,

@@ -10,6 +10,8 @@ import { numel } from '../tensor/dense-tensor.js';
 import { SafetensorsFile, DTYPE_BYTES } from './safetensors.js';
 import { MultiTritTensor } from '../tensor/multi-trit-tensor.js';
 import { readStoredTernary, ternaryDescriptors } from './weights-file.js';
+import { sparsityStats } from '../sparse/chunk-map.js';
+import { chooseLayout } from '../sparse/cost-model.js';
 
 export interface TensorSummary {
   name: string;
@@ -22,6 +24,8 @@ export interface TensorSummary {
   bytes: number;
   quantizer?: string;
   group_size?: number;
+  /** ternary tensors: the layout the automatic choice picks on this machine (src/sparse/cost-model.ts) */
+  auto_layout?: { f32: string; int8: string };
 }
 
 export interface FileSummary {
@@ -59,7 +63,10 @@ export function inspectSafetensors(path: string): FileSummary {
         continue;
       }
       const s = t.stats();
-      tensors.push({ name, shape: [t.rows, t.cols], format: 'planes', bits_per_weight: s.bitsPerWeight, sparsity: s.sparsity, bytes: s.bytes, quantizer: t.quantizer, group_size: t.groupSize });
+      const bytes = parts.filter((p) => f.has(p)).reduce((a, p) => a + f.info(p).byteLength, 0);
+      const st = sparsityStats(t);
+      const auto_layout = { f32: chooseLayout(st, 'f32').layout, int8: chooseLayout(st, 'i8').layout };
+      tensors.push({ name, shape: [t.rows, t.cols], format: (d as { format?: string }).format ?? 'planes', bits_per_weight: t.rows * t.cols ? (bytes * 8) / (t.rows * t.cols) : 0, sparsity: s.sparsity, bytes, quantizer: t.quantizer, group_size: t.groupSize, auto_layout });
     }
     for (const name of f.names()) {
       if (covered.has(name)) continue;

@@ -28,7 +28,7 @@ import { SentencePieceTokenizer } from './tokenizers/sentencepiece.js';
 import type { Tokenizer } from './tokenizers/tokenizer.js';
 import { MultiTritTensor } from '../tensor/multi-trit-tensor.js';
 import { TernaryTensor } from '../tensor/ternary-tensor.js';
-import { loadWeights, saveWeights, type StoredTensor } from './weights-file.js';
+import { loadWeights, saveWeights, type StorageFormat, type StoredTensor } from './weights-file.js';
 
 export interface SavedModel {
   config: LlamaConfig;
@@ -38,6 +38,8 @@ export interface SavedModel {
   plan?: unknown;
   /** LoRA adapters kept beside their base layers, by linear name */
   adapters?: Map<string, LoraTensors>;
+  /** how each ternary layer is stored (default: bit planes); see src/sparse/storage-choice.ts */
+  storage?: (name: string, t: TernaryTensor) => StorageFormat;
 }
 
 function writeJson(path: string, v: unknown): void {
@@ -87,7 +89,7 @@ export function saveModel(dir: string, m: SavedModel): void {
     tensors.set(`${name}.lora_b`, { shape: [rows, a.rank], data: a.b });
     adapters[name] = { rank: a.rank, alpha: a.alpha };
   }
-  saveWeights(join(dir, 'model.safetensors'), tensors, { 'tritwise.model': 'llama' });
+  saveWeights(join(dir, 'model.safetensors'), tensors, { 'tritwise.model': 'llama' }, { format: m.storage });
   writeJson(join(dir, 'config.json'), {
     tritwise: { format: 'llama', version: 1 },
     config: m.config,

@@ -22,6 +22,12 @@ import { MultiTritTensor } from '../tensor/multi-trit-tensor.js';
 import { TernaryTensor } from '../tensor/ternary-tensor.js';
 import { encodeMultiTrit, multiTritParts, readMultiTrit, type MultiTritDescriptor } from './multi-trit-file.js';
 import { SafetensorsFile, writeSafetensors, type TensorToWrite } from './safetensors.js';
+import { fromBlockSparse, toBlockSparse } from '../sparse/block-sparse.js';
+import { fromCsr, toCsr } from '../sparse/csr.js';
+import { encodeSparse, readSparse, sparseParts, type SparseDescriptor } from '../sparse/sparse-io.js';
+
+/** How a ternary tensor is stored: bit planes, or one of the sparse formats (src/sparse). */
+export type StorageFormat = 'planes' | 'csr' | 'block-sparse';
 
 export const FORMAT_VERSION = '1';
 const KEY_VERSION = 'tritwise.format_version';
@@ -33,7 +39,7 @@ export interface TernaryDescriptor {
   shape: [number, number];
   group_size: number;
   quantizer?: string;
-  format: 'planes';
+  format: 'planes' | 'csr' | 'block-sparse';
 }
 
 export type StoredDescriptor = TernaryDescriptor | MultiTritDescriptor;
@@ -49,11 +55,22 @@ export function isTernary(t: StoredTensor): t is TernaryTensor {
 }
 
 /** The safetensors entries and metadata that encode a collection. */
-export function encodeWeights(tensors: Iterable<[string, StoredTensor]>, metadata: Record<string, string> = {}): { entries: TensorToWrite[]; metadata: Record<string, string> } {
+export function encodeWeights(
+  tensors: Iterable<[string, StoredTensor]>,
+  metadata: Record<string, string> = {},
+  opts: { format?: (name: string, t: TernaryTensor) => StorageFormat } = {},
+): { entries: TensorToWrite[]; metadata: Record<string, string> } {
   const entries: TensorToWrite[] = [];
-  const ternary: Record<string, StoredDescriptor> = {};
+  const ternary: Record<string, StoredDescriptor | SparseDescriptor> = {};
   for (const [name, t] of tensors) {
-    if (isTernary(t)) {
+    const fmt = isTernary(t) ? (opts.format?.(name, t) ?? 'planes') : 'planes';
+    if (isTernary(t) && fmt !== 'planes') {
+      // sparse storage (src/sparse/sparse-io.ts): CSR or block-sparse, bit-exact
+      t.validate(name);
+      const enc = encodeSparse(name, fmt === 'csr' ? toCsr(t) : toBlockSparse(t));
+      entries.push(...enc.entries);
+      ternary[name] = enc.descriptor;
+    } else if (isTernary(t)) {
       t.validate(name);
       const wpr = t.wordsPerRow;
       entries.push({ name: `${name}.plus`, dtype: 'U32', shape: [t.rows, wpr], data: t.plus });
@@ -76,9 +93,9 @@ export function encodeWeights(tensors: Iterable<[string, StoredTensor]>, metadat
 }
 
 /** Save named tensors atomically. */
-export function saveWeights(path: string, tensors: Record<string, StoredTensor> | Map<string, StoredTensor>, metadata: Record<string, string> = {}): void {
+export function saveWeights(path: string, tensors: Record<string, StoredTensor> | Map<string, StoredTensor>, metadata: Record<string, string> = {}, opts: { format?: (name: string, t: TernaryTensor) => StorageFormat } = {}): void {
   const it = tensors instanceof Map ? tensors.entries() : Object.entries(tensors);
-  const enc = encodeWeights(it, metadata);
+  const enc = encodeWeights(it, metadata, opts);
   writeSafetensors(path, enc.entries, enc.metadata);
 }
 
@@ -102,7 +119,8 @@ export function ternaryDescriptors(f: SafetensorsFile): Record<string, StoredDes
 export function readStoredTernary(f: SafetensorsFile, name: string, desc: StoredDescriptor): { tensor: TernaryTensor | MultiTritTensor; parts: string[] } {
   const fmt = (desc as { format?: unknown })?.format;
   if (fmt === 'trytes' || fmt === 'residual') return { tensor: readMultiTrit(f, name, desc as MultiTritDescriptor), parts: multiTritParts(name, desc as MultiTritDescriptor) };
-  return { tensor: readTernary(f, name, desc as TernaryDescriptor), parts: ['plus', 'minus', 'scales', 'group_scales'].map((p) => `${name}.${p}`) };
+  const parts = fmt === 'csr' || fmt === 'block-sparse' ? sparseParts(name, desc as unknown as SparseDescriptor) : ['plus', 'minus', 'scales', 'group_scales'].map((p) => `${name}.${p}`);
+  return { tensor: readTernary(f, name, desc as TernaryDescriptor), parts };
 }
 
 /** Read one ternary tensor described by `desc` from an open file. */
@@ -112,7 +130,11 @@ export function readTernary(f: SafetensorsFile, name: string, desc: TernaryDescr
   if (!Array.isArray(shape) || shape.length !== 2 || !shape.every((x) => Number.isSafeInteger(x) && x >= 0)) {
     throw new TritwiseError('E_FORMAT', 'invalid ternary shape in metadata', { where, expected: '[rows, cols]', got: shape });
   }
-  if (desc.format !== 'planes') throw new TritwiseError('E_FORMAT', 'unknown ternary storage format', { where, expected: 'planes | trytes | residual', got: desc.format });
+  if (desc.format === 'csr' || desc.format === 'block-sparse') {
+    const sp = readSparse(f, name, desc as SparseDescriptor);
+    return (sp.format === 'csr' ? fromCsr(sp, where) : fromBlockSparse(sp, where)).validate(where);
+  }
+  if (desc.format !== 'planes') throw new TritwiseError('E_FORMAT', 'unknown ternary storage format', { where, expected: 'planes | csr | block-sparse | trytes | residual', got: desc.format });
   const [rows, cols] = shape;
   const gs = desc.group_size ?? 0;
   const wpr = wordsFor(cols);

@@ -16,6 +16,7 @@ import { loadCheckpoint, type Checkpoint, type CheckpointFormat, type Checkpoint
 import { exportGguf, type GgufExportReport, type GgufExportType } from '../io/gguf-model.js';
 import { saveHfCheckpoint } from '../io/hf-checkpoint.js';
 import { saveModel } from '../io/model-file.js';
+import { storageChooser } from '../sparse/storage-choice.js';
 import { checkVocab, StreamingDecoder, type Tokenizer } from '../io/tokenizers/tokenizer.js';
 import type { StoredTensor } from '../io/weights-file.js';
 import type { Progress } from '../quant/calibration.js';
@@ -220,8 +221,9 @@ export class Model {
   }
 
   /** Save as a tritwise model folder (weights, config, tokenizer). */
-  save(dir: string): void {
-    saveModel(dir, { config: this.config, weights: this.weights, activations: this.activations, tokenizer: this.tokenizer, plan: this.info.plan, adapters: this.adapters });
+  save(dir: string, opts: { storage?: 'planes' | 'auto' | 'csr' | 'block-sparse' } = {}): void {
+    const storage = opts.storage && opts.storage !== 'planes' ? storageChooser(opts.storage, this.activations) : undefined;
+    saveModel(dir, { config: this.config, weights: this.weights, activations: this.activations, tokenizer: this.tokenizer, plan: this.info.plan, adapters: this.adapters, storage });
   }
 
   #noAdapters(what: string): void {

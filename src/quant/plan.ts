@@ -12,7 +12,8 @@
  *     ],
  *     "calibration": { "text": "calib.txt", "tokens": 2048, "ctx": 256 },  // for `calibrated`, `gptq`
  *     "depth": 1,                    // trits per weight, 1..6 (issue 6): see below
- *     "attention": "exact"           // exact | flash | ternary | topk:K | topk:t=τ (nn/attention-modes.ts)
+ *     "attention": "exact",          // exact | flash | ternary | topk:K | topk:t=τ (nn/attention-modes.ts)
+ *     "prune": "magnitude:0.9"       // optional, also per layer: magnitude:S | rows:F | N:M (src/sparse/prune.ts)
  *   }
  * Attention modes are set per layer by rules matching `layers.N.attention`, e.g.
  *   { "match": "layers.4.attention", "attention": "topk:32" }  (rules naming linear layers never
@@ -32,6 +33,13 @@ import type { ActivationMode } from '../backend/backend.js';
 import { TritwiseError } from '../errors.js';
 import { parseAttentionMode } from '../nn/attention-modes.js';
 import { parseQuantizer } from './weight-quantizers.js';
+import { parsePrune } from '../sparse/prune.js';
+
+function checkPrune(p: unknown, where: string): void {
+  if (p === 'none') return;
+  if (typeof p !== 'string') throw new TritwiseError('E_ARG', 'prune must be a spec string', { where, expected: 'magnitude:S | rows:F | N:M | none', got: p });
+  parsePrune(p, where);
+}
 
 export interface LayerRule {
   match: string;
@@ -42,6 +50,8 @@ export interface LayerRule {
   /** trits per weight, 1..6 */
   depth?: number;
   attention?: string;
+  /** prune spec (src/sparse/prune.ts), or "none" */
+  prune?: string;
 }
 
 export interface CalibrationSettings {
@@ -68,6 +78,8 @@ export interface QuantPlan {
   /** trits per weight for every layer (default 1) */
   depth?: number;
   attention?: string;
+  /** prune spec for every ternary layer (src/sparse/prune.ts) */
+  prune?: string;
 }
 
 export interface ResolvedLayer {
@@ -77,6 +89,8 @@ export interface ResolvedLayer {
   groupSize: number;
   activation: ActivationMode;
   depth: number;
+  /** prune spec, when the layer is pruned */
+  prune?: string;
 }
 
 /** Quantizers that only exist for the tryte grid / need the Hessian of the layer inputs. */
@@ -115,7 +129,7 @@ function checkActivation(a: unknown, where: string): void {
 export function validatePlan(p: unknown, where = 'plan'): QuantPlan {
   if (typeof p !== 'object' || p === null || Array.isArray(p)) throw new TritwiseError('E_ARG', 'a plan must be an object', { where, got: Array.isArray(p) ? 'array' : typeof p });
   const plan = p as QuantPlan;
-  const known = new Set(['quantizer', 'groupSize', 'activation', 'dense', 'layers', 'calibration', 'depth', 'attention']);
+  const known = new Set(['quantizer', 'groupSize', 'activation', 'dense', 'layers', 'calibration', 'depth', 'attention', 'prune']);
   for (const k of Object.keys(plan)) if (!known.has(k)) throw new TritwiseError('E_ARG', 'unknown plan field', { where: `${where}.${k}`, expected: [...known].join(', '), got: k });
   if (plan.quantizer !== undefined) checkQuantizer(plan.quantizer, `${where}.quantizer`);
   if (plan.groupSize !== undefined) checkGroup(plan.groupSize, `${where}.groupSize`);
@@ -129,6 +143,7 @@ export function validatePlan(p: unknown, where = 'plan'): QuantPlan {
     if (c.sequential !== undefined && typeof c.sequential !== 'boolean') throw new TritwiseError('E_ARG', 'calibration.sequential must be true or false', { where: `${where}.calibration.sequential`, got: c.sequential });
   }
   if (plan.attention !== undefined) parseAttentionMode(plan.attention, `${where}.attention`);
+  if (plan.prune !== undefined) checkPrune(plan.prune, `${where}.prune`);
   if (plan.dense !== undefined && !(Array.isArray(plan.dense) && plan.dense.every((d) => typeof d === 'string'))) throw new TritwiseError('E_ARG', 'dense must be a list of patterns', { where: `${where}.dense`, got: plan.dense });
   if (plan.layers !== undefined) {
     if (!Array.isArray(plan.layers)) throw new TritwiseError('E_ARG', 'layers must be a list of rules', { where: `${where}.layers`, got: typeof plan.layers });
@@ -140,6 +155,7 @@ export function validatePlan(p: unknown, where = 'plan'): QuantPlan {
       if (r.activation !== undefined) checkActivation(r.activation, `${w}.activation`);
       if (r.depth !== undefined) checkDepth(r.depth, `${w}.depth`);
       if (r.attention !== undefined) parseAttentionMode(r.attention, `${w}.attention`);
+      if (r.prune !== undefined) checkPrune(r.prune, `${w}.prune`);
       if (r.dense !== undefined && typeof r.dense !== 'boolean') throw new TritwiseError('E_ARG', 'dense must be true or false', { where: `${w}.dense`, got: r.dense });
     });
   }
@@ -159,6 +175,7 @@ export function resolvePlan(plan: QuantPlan, names: readonly string[]): Resolved
       groupSize: plan.groupSize ?? 0,
       activation: plan.activation ?? 'f32',
       depth: plan.depth ?? 1,
+      ...(plan.prune && plan.prune !== 'none' ? { prune: plan.prune } : {}),
     };
     for (const { re, r } of rules) {
       if (!re.test(name)) continue;
@@ -167,6 +184,10 @@ export function resolvePlan(plan: QuantPlan, names: readonly string[]): Resolved
       if (r.groupSize !== undefined) out.groupSize = r.groupSize;
       if (r.activation !== undefined) out.activation = r.activation;
       if (r.depth !== undefined) out.depth = r.depth;
+      if (r.prune !== undefined) {
+        if (r.prune === 'none') delete out.prune;
+        else out.prune = r.prune;
+      }
     }
     return out;
   });

@@ -24,6 +24,7 @@ import { resolvePlan, type QuantPlan, type ResolvedLayer } from './plan.js';
 import { quantizeGreedyResidual } from './residual.js';
 import { quantizeTryteRtn } from './tryte-grid.js';
 import { quantStats, quantize } from './weight-quantizers.js';
+import { prune } from '../sparse/prune.js';
 
 export interface LayerReport extends ResolvedLayer {
   shape: [number, number];
@@ -152,9 +153,18 @@ export function quantizeWeights(
     if (src instanceof TernaryTensor || src instanceof MultiTritTensor) {
       // already ternary: keep trits and scales; a `dense` rule leaves its activation mode alone
       activations.set(r.name, r.dense ? (opts.keepActivations?.get(r.name) ?? 'f32') : r.activation);
-      const depth = src instanceof MultiTritTensor ? src.depth : 1;
-      const sparsity = src instanceof MultiTritTensor ? src.planeSparsity().reduce((a, b) => a + b, 0) / depth : src.stats().sparsity;
-      layers.push({ ...r, dense: false, depth, quantizer: src.quantizer ?? 'kept', groupSize: src.groupSize, shape: [src.rows, src.cols], bytes: src.bytes, sparsity });
+      let kept = src;
+      if (r.prune && !r.dense) {
+        if (src instanceof MultiTritTensor) throw new TritwiseError('E_UNSUPPORTED', 'pruning a multi-trit layer is not supported', { where: r.name, expected: 'a single-trit layer (prune, then add depth) or no prune rule', got: `${src.depth} trits per weight` });
+        // pruning an already-ternary layer: no source weights, so magnitudes are the scales
+        const c = src.clone();
+        prune(c, r.prune, undefined, r.name);
+        out.set(r.name, c);
+        kept = c;
+      }
+      const depth = kept instanceof MultiTritTensor ? kept.depth : 1;
+      const sparsity = kept instanceof MultiTritTensor ? kept.planeSparsity().reduce((a, b) => a + b, 0) / depth : kept.stats().sparsity;
+      layers.push({ ...r, dense: false, depth, quantizer: src.quantizer ?? 'kept', groupSize: src.groupSize, shape: [src.rows, src.cols], bytes: kept.bytes, sparsity });
       opts.onProgress?.({ phase: 'quantize', done: i + 1, total: resolved.length, name: r.name });
       return;
     }
@@ -164,6 +174,10 @@ export function quantizeWeights(
     } else {
       const ls = opts.layerStats?.get(r.name) ?? (opts.stats?.get(r.name) ? { h: opts.stats.get(r.name)! } : undefined);
       const q = opts.done?.get(r.name) ?? quantizeLayer(r, src.data, rows, cols, ls);
+      if (r.prune) {
+        if (!(q.tensor instanceof TernaryTensor)) throw new TritwiseError('E_UNSUPPORTED', 'pruning a multi-trit layer is not supported', { where: r.name, expected: 'depth 1 where a prune rule applies', got: `depth ${r.depth}` });
+        prune(q.tensor, r.prune, src.data, r.name);
+      }
       if (r.name === 'output' && config.sharedClassifier) cfg.sharedClassifier = false;
       out.set(r.name, q.tensor);
       activations.set(r.name, r.activation);

@@ -236,6 +236,59 @@ export class TernaryTensor {
     }
   }
 
+  /**
+   * Whole-row edit: replace row r with `trits` (cols values in {-1, 0, +1}). Only row r's
+   * metadata (nonzero count, word bitmap) is recomputed, so the rest stays cached and exact.
+   */
+  setRow(r: number, trits: ArrayLike<number>): void {
+    this.#checkRow(r, 'setRow');
+    if (trits.length !== this.cols) throw new TritwiseError('E_SHAPE', 'row length does not match cols', { where: `setRow(${r})`, expected: this.cols, got: trits.length });
+    const wpr = this.wordsPerRow;
+    const plus = new Uint32Array(wpr);
+    const minus = new Uint32Array(wpr);
+    for (let c = 0; c < this.cols; c++) {
+      const v = trits[c];
+      if (v === 0) continue;
+      if (v === 1) plus[c >>> 5]! |= 1 << (c & 31);
+      else if (v === -1) minus[c >>> 5]! |= 1 << (c & 31);
+      else throw new TritwiseError('E_ARG', 'not a trit', { where: `setRow(${r})[${c}]`, expected: '-1, 0 or 1', got: v });
+    }
+    this.plus.set(plus, r * wpr);
+    this.minus.set(minus, r * wpr);
+    this.#refreshRow(r);
+  }
+
+  /** Whole-row edit: set every trit of row r to 0 (row pruning); metadata stays exact. */
+  clearRow(r: number): void {
+    this.#checkRow(r, 'clearRow');
+    const wpr = this.wordsPerRow;
+    this.plus.fill(0, r * wpr, (r + 1) * wpr);
+    this.minus.fill(0, r * wpr, (r + 1) * wpr);
+    this.#refreshRow(r);
+  }
+
+  #checkRow(r: number, where: string): void {
+    if (!(Number.isInteger(r) && r >= 0 && r < this.rows)) throw new TritwiseError('E_ARG', 'row out of range', { where, expected: `[0..${this.rows})`, got: r });
+  }
+
+  /** Recompute row r's cached nonzero count and word bitmap from its planes. */
+  #refreshRow(r: number): void {
+    const meta = this.#meta;
+    if (!meta) return;
+    const wpr = this.wordsPerRow;
+    const mwpr = wordsFor(wpr);
+    meta.wordMask.fill(0, r * mwpr, (r + 1) * mwpr);
+    let n = 0;
+    for (let w = 0; w < wpr; w++) {
+      const x = this.plus[r * wpr + w]! | this.minus[r * wpr + w]!;
+      if (x !== 0) {
+        n += popcount32(x);
+        meta.wordMask[r * mwpr + (w >>> 5)]! |= 1 << (w & 31);
+      }
+    }
+    meta.nnz[r] = n;
+  }
+
   /** Effective scale of element (r, c): row scale × group scale. */
   scaleAt(r: number, c: number): number {
     const s = this.scales[r]!;

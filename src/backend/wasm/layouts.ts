@@ -8,8 +8,11 @@
  *           vectors)                       128 trits per 16-byte block: the sign bits w⁻ only
  *   lut     (ternary×int8 without zero skipping) 4-bit pair indices, 16 rows per 16-byte vector
  *           (src/kernels/lut-i8.ts), and the group scales transposed to [G][rows padded to 16]
- *   sparse  (all three, for mostly-zero weights) per row and group, u16 column lists of the +1s
- *           and the −1s with u32 offsets (src/kernels/sparse.ts)
+ *   sparse  (all three, for mostly-zero weights) per row and group, u16 (u32 past 65536 columns)
+ *           column lists of the +1s and the −1s with u32 offsets: CSR of trits
+ *           (src/sparse/csr.ts, src/kernels/sparse.ts)
+ *   block-sparse (ternary×int8, ternary×f32) only the nonzero 32-trit words with their word
+ *           index per row (src/sparse/block-sparse.ts, src/kernels/sparse-blocks.ts)
  *
  * Every row is cut into G scale groups of gc columns (gc = groupSize, or cols without group
  * scales); each group is zero-padded to whole blocks, so a block never straddles two groups.
@@ -17,6 +20,8 @@
  * nonzeroWordMask(), is kept when at least 1/16 of the blocks are all zero (otherwise the
  * unmasked loop is faster); the sparse lists take over below a density threshold per kernel.
  */
+import { toBlockSparse } from '../../sparse/block-sparse.js';
+import { toCsr } from '../../sparse/csr.js';
 import type { TernaryTensor } from '../../tensor/ternary-tensor.js';
 import type { Heap } from './heap.js';
 import type { KernelExports } from './module.js';
@@ -42,6 +47,9 @@ export interface SparseLayout {
   offs: number;
   idx: number;
   nnz: number;
+  /** u32 indices (cols > 65536) */
+  wide: boolean;
+  bytes: number;
 }
 
 export function groupShape(t: TernaryTensor): GroupShape {
@@ -134,7 +142,8 @@ export function buildLut(heap: Heap, k: KernelExports, t: TernaryTensor): LutLay
   return { ptr, nq, blocks, gsT };
 }
 
-export function buildCodes(heap: Heap, k: KernelExports, t: TernaryTensor): BlockLayout {
+/** `skip` false: no block bitmap, every block is visited (the dense-planes baseline). */
+export function buildCodes(heap: Heap, k: KernelExports, t: TernaryTensor, skip = true): BlockLayout {
   const shape = groupShape(t);
   const nblk = Math.ceil(shape.gc / CODE_BLOCK);
   const ptr = heap.alloc(t.rows * shape.G * nblk * 16, 'codes');
@@ -142,6 +151,7 @@ export function buildCodes(heap: Heap, k: KernelExports, t: TernaryTensor): Bloc
   k.planesToCodes(p.plus, p.minus, ptr, t.rows, t.cols, t.wordsPerRow, shape.gc, shape.G, nblk);
   heap.free(p.plus);
   heap.free(p.minus);
+  if (!skip) return { ptr, nblk, mask: 0, maskWords: 0, zeroBlockFraction: blockLiveness(t, shape, nblk, CODE_BLOCK / 32).zeroBlockFraction };
   return { ptr, nblk, ...blockMask(heap, t, shape, nblk, CODE_BLOCK / 32) };
 }
 
@@ -168,41 +178,45 @@ export function buildSigns(heap: Heap, k: KernelExports, t: TernaryTensor): Bloc
   return { ptr, nblk, mask: 0, maskWords: 0, zeroBlockFraction: 0 };
 }
 
-/** Column lists of the +1s and −1s per (row, group); needs cols ≤ 65536 (u16 indices). */
+/**
+ * Column lists of the +1s and −1s per (row, group): src/sparse/csr.ts's CsrTrits copied into the
+ * heap as is (u16 indices when cols ≤ 65536, else u32: `wide`).
+ */
 export function buildSparse(heap: Heap, t: TernaryTensor): SparseLayout {
-  const { gc, G } = groupShape(t);
-  let nnz = 0;
-  for (let r = 0; r < t.rows; r++) nnz += t.rowNnz(r);
-  const offs = new Uint32Array(t.rows * G * 2 + 1);
-  const idx = new Uint16Array(Math.max(nnz, 1));
-  const wpr = t.wordsPerRow;
-  let n = 0;
-  for (let r = 0; r < t.rows; r++) {
-    for (let g = 0; g < G; g++) {
-      const w0 = (g * gc) >>> 5;
-      const w1 = Math.min(wpr, Math.ceil((g * gc + Math.min(gc, t.cols - g * gc)) / 32));
-      for (const [plane, slot] of [
-        [t.plus, 0],
-        [t.minus, 1],
-      ] as const) {
-        offs[(r * G + g) * 2 + slot] = n;
-        for (let w = w0; w < w1; w++) {
-          let bits = plane[r * wpr + w]!;
-          while (bits !== 0) {
-            const b = 31 - Math.clz32(bits & -bits);
-            bits &= bits - 1;
-            idx[n++] = w * 32 + b;
-          }
-        }
-      }
-    }
-  }
-  offs[t.rows * G * 2] = n;
-  const offsPtr = heap.alloc(offs.byteLength, 'sparse offsets');
-  heap.u32.set(offs, offsPtr >>> 2);
-  const idxPtr = heap.alloc(idx.byteLength, 'sparse indices');
-  heap.u16.set(idx, idxPtr >>> 1);
-  return { offs: offsPtr, idx: idxPtr, nnz };
+  const c = toCsr(t);
+  const offsPtr = heap.alloc(c.offs.byteLength, 'sparse offsets');
+  heap.u32.set(c.offs, offsPtr >>> 2);
+  const idxPtr = heap.alloc(Math.max(c.idx.byteLength, 4), 'sparse indices');
+  if (c.idx instanceof Uint16Array) heap.u16.set(c.idx, idxPtr >>> 1);
+  else heap.u32.set(c.idx, idxPtr >>> 2);
+  return { offs: offsPtr, idx: idxPtr, nnz: c.idx.length, wide: c.idx instanceof Uint32Array, bytes: c.offs.byteLength + c.idx.byteLength };
+}
+
+export interface BlockSparseLayout {
+  rowPtr: number;
+  /** word index per stored word (u16, or u32 when `wide`) */
+  widx: number;
+  wide: boolean;
+  plus: number;
+  minus: number;
+  live: number;
+  bytes: number;
+}
+
+/** Block-sparse words (src/sparse/block-sparse.ts with one-word chunks) copied into the heap. */
+export function buildBlockSparse(heap: Heap, t: TernaryTensor): BlockSparseLayout {
+  const b = toBlockSparse(t, { chunkWords: 1 });
+  const live = b.chunk.length;
+  const rowPtr = heap.alloc(b.rowPtr.byteLength, 'block-sparse row pointers');
+  heap.u32.set(b.rowPtr, rowPtr >>> 2);
+  const widx = heap.alloc(Math.max(b.chunk.byteLength, 4), 'block-sparse word indices');
+  if (b.chunk instanceof Uint16Array) heap.u16.set(b.chunk, widx >>> 1);
+  else heap.u32.set(b.chunk, widx >>> 2);
+  const plus = heap.alloc(Math.max(live, 1) * 4, 'block-sparse plus');
+  const minus = heap.alloc(Math.max(live, 1) * 4, 'block-sparse minus');
+  heap.u32.set(b.plus, plus >>> 2);
+  heap.u32.set(b.minus, minus >>> 2);
+  return { rowPtr, widx, wide: b.chunk instanceof Uint32Array, plus, minus, live, bytes: b.rowPtr.byteLength + b.chunk.byteLength + b.plus.byteLength + b.minus.byteLength };
 }
 
 /** Fraction of nonzero trits. */

@@ -21,6 +21,10 @@ export interface KernelExports {
   ternaryTernary(w: number, nblk: number, G: number, mask: number, maskWords: number, u: number, batch: number, out: number, rows: number, r0: number, r1: number): void;
   sparseI8(offs: number, idx: number, x: number, cols: number, batch: number, G: number, out: number, rows: number, r0: number, r1: number): void;
   sparseF32(offs: number, idx: number, x: number, cols: number, batch: number, G: number, scales: number, gscales: number, out: number, rows: number, r0: number, r1: number): void;
+  sparseI8W(offs: number, idx: number, x: number, cols: number, batch: number, G: number, out: number, rows: number, r0: number, r1: number): void;
+  sparseF32W(offs: number, idx: number, x: number, cols: number, batch: number, G: number, scales: number, gscales: number, out: number, rows: number, r0: number, r1: number): void;
+  blockSparseI8(rowPtr: number, widx: number, wide: number, plus: number, minus: number, x: number, cols: number, batch: number, gc: number, G: number, out: number, rows: number, r0: number, r1: number): void;
+  blockSparseF32(rowPtr: number, widx: number, wide: number, plus: number, minus: number, x: number, cols: number, batch: number, gc: number, G: number, scales: number, gscales: number, out: number, rows: number, r0: number, r1: number): void;
   dequantAcc(acc: number, batch: number, rows: number, G: number, mode: number, xsc: number, scales: number, gscales: number, out: number, r0: number, r1: number): void;
   attentionF32(q: number, keys: number, values: number, n: number, nHeads: number, nKvHeads: number, d: number, out: number, att: number): void;
   planesToLut(plus: number, minus: number, dst: number, rows: number, cols: number, wpr: number, gc: number, G: number, nq: number): void;

@@ -16,7 +16,9 @@ import type { TernaryTensor } from '../../tensor/ternary-tensor.js';
 import type { ActivationMode, AttentionShape, Backend, DenseWeights, MultiTritWeights, TernaryWeights } from '../backend.js';
 import type { BackendOptions } from '../registry.js';
 import { Heap, Scratch } from './heap.js';
-import { buildBlocks, buildCodes, buildLut, buildSigns, buildSparse, density, groupShape, skipsBlocks, type BlockLayout, type LutLayout, type SparseLayout } from './layouts.js';
+import { buildBlockSparse, buildBlocks, buildCodes, buildLut, buildSigns, buildSparse, density, groupShape, skipsBlocks, type BlockLayout, type BlockSparseLayout, type LutLayout, type SparseLayout } from './layouts.js';
+import { sparsityStats } from '../../sparse/chunk-map.js';
+import { LAYOUTS, chooseLayout, type Family, type LayoutName } from '../../sparse/cost-model.js';
 import { instantiate, loadKernels, type KernelExports, type SimdChoice, type SimdFeatures } from './module.js';
 import { multiF32, multiI8, releaseMulti, uploadMulti, type MultiContext } from './multi-trit.js';
 import type { Platform } from './platform.js';
@@ -33,6 +35,12 @@ export interface WasmBackendOptions extends BackendOptions {
   maxPages?: number;
   /** ternary×ternary with weights that have no zeros: the 1-bit signs layout (default 'auto') or never. */
   signs?: 'auto' | 'never';
+  /**
+   * Layout of ternary×f32 and ternary×int8 weights (src/sparse/cost-model.ts): 'auto' (default)
+   * picks per layer from its measured density and the per-machine cost model; or one layout for
+   * every layer. `sparse: 'always' | 'never'` still force or forbid CSR.
+   */
+  layout?: 'auto' | LayoutName;
 }
 
 /**
@@ -50,6 +58,10 @@ interface WasmTernary extends TernaryWeights {
   /** whether the codes layout skips all-zero blocks (decided on first int8 use) */
   skips: boolean | null;
   sparse: SparseLayout | null;
+  bsparse: BlockSparseLayout | null;
+  /** the layout per activation family, chosen on first use (or forced at upload) */
+  layouts: Partial<Record<Family, LayoutName>>;
+  forced: LayoutName | null;
   density: number;
   scales: number;
   gscales: number;
@@ -79,6 +91,7 @@ export class WasmBackend implements Backend {
   readonly #minWork: number;
   readonly #sparse: 'auto' | 'never' | 'always';
   readonly #signs: boolean;
+  readonly #layout: 'auto' | LayoutName;
   readonly #platform: string;
   readonly #table: number;
   readonly #raw: Scratch;
@@ -105,6 +118,7 @@ export class WasmBackend implements Backend {
     this.#minWork = opts.parallelMinWork ?? 1 << 17;
     this.#sparse = opts.sparse ?? 'auto';
     this.#signs = opts.signs !== 'never';
+    this.#layout = opts.layout ?? 'auto';
     this.#table = heap.alloc(256 * 16, 'f32 multiplier table');
     k.initF32Table(this.#table);
     this.#raw = new Scratch(heap, 'raw activations');
@@ -127,6 +141,9 @@ export class WasmBackend implements Backend {
     if (!Number.isInteger(threads) || threads < 1) throw new TritwiseError('E_ARG', 'invalid thread count', { where: 'wasm backend option threads', expected: 'an integer ≥ 1', got: threads });
     if (opts.sparse !== undefined && !['auto', 'never', 'always'].includes(opts.sparse)) {
       throw new TritwiseError('E_ARG', 'invalid sparse option', { where: 'wasm backend option sparse', expected: 'auto | never | always', got: opts.sparse });
+    }
+    if (opts.layout !== undefined && opts.layout !== 'auto' && !LAYOUTS.includes(opts.layout)) {
+      throw new TritwiseError('E_ARG', 'invalid layout option', { where: 'wasm backend option layout', expected: `auto | ${LAYOUTS.join(' | ')}`, got: opts.layout });
     }
     if (opts.signs !== undefined && !['auto', 'never'].includes(opts.signs)) {
       throw new TritwiseError('E_ARG', 'invalid signs option', { where: 'wasm backend option signs', expected: 'auto | never', got: opts.signs });
@@ -171,8 +188,10 @@ export class WasmBackend implements Backend {
     return rows * Math.max(cols, 1) * batch >= this.#minWork;
   }
 
-  async uploadTernary(w: TernaryTensor): Promise<TernaryWeights> {
+  /** `opts.layout` forces one layout for this weight (benchmarks, calibration). */
+  async uploadTernary(w: TernaryTensor, opts: { layout?: LayoutName } = {}): Promise<TernaryWeights> {
     return this.#serial(() => {
+      if (opts.layout !== undefined && !LAYOUTS.includes(opts.layout)) throw new TritwiseError('E_ARG', 'invalid layout', { where: 'wasm.uploadTernary', expected: LAYOUTS.join(' | '), got: opts.layout });
       const { gc, G } = groupShape(w);
       const scales = this.#heap.alloc(Math.max(w.rows, 1) * 4, 'row scales');
       this.#heap.f32.set(w.scales, scales >>> 2);
@@ -181,7 +200,7 @@ export class WasmBackend implements Backend {
         gscales = this.#heap.alloc(Math.max(w.groupScales.length, 1) * 4, 'group scales');
         this.#heap.f32.set(w.groupScales, gscales >>> 2);
       }
-      const h: WasmTernary = { kind: 'ternary', backend: 'wasm', rows: w.rows, cols: w.cols, groupSize: w.groupSize, groups: G, tensor: w, gc, codes: null, blocks: null, signs: null, lut: null, skips: null, sparse: null, density: density(w), scales, gscales, released: false };
+      const h: WasmTernary = { kind: 'ternary', backend: 'wasm', rows: w.rows, cols: w.cols, groupSize: w.groupSize, groups: G, tensor: w, gc, codes: null, blocks: null, signs: null, lut: null, skips: null, sparse: null, bsparse: null, layouts: {}, forced: opts.layout ?? null, density: density(w), scales, gscales, released: false };
       return h;
     });
   }
@@ -224,6 +243,28 @@ export class WasmBackend implements Backend {
     if (this.#sparse === 'auto' && h.density >= SPARSE_DENSITY[family]) return false;
     h.sparse ??= buildSparse(this.#heap, h.tensor);
     return true;
+  }
+
+  /**
+   * The layout of a weight for ternary×f32 or ternary×int8: forced at upload, forced by the
+   * backend options, or chosen once per layer by the cost model from its sparsity statistics.
+   */
+  #layoutFor(h: WasmTernary, family: Family): LayoutName {
+    const have = h.forced ?? h.layouts[family];
+    if (have) return have;
+    let l: LayoutName;
+    if (this.#sparse === 'always') l = 'csr';
+    else if (this.#layout !== 'auto') l = this.#layout;
+    else l = chooseLayout(sparsityStats(h.tensor), family).layout;
+    if (this.#sparse === 'never' && l === 'csr') l = 'planes-skip';
+    h.layouts[family] = l;
+    return l;
+  }
+
+  /** The layout each family uses (chosen now if not yet), for inspection and reports. */
+  chosenLayouts(w: TernaryWeights): Record<Family, LayoutName> {
+    const h = this.#ternary(w, 'wasm.chosenLayouts');
+    return { f32: this.#layoutFor(h, 'f32'), i8: this.#layoutFor(h, 'i8') };
   }
 
   /** Where a kernel writes n 4-byte outputs: straight into `out` when it is heap memory that none of `reads` overlaps. */
@@ -279,11 +320,15 @@ export class WasmBackend implements Backend {
       const outPtr = this.#outPtr(out, n, x);
       const raw = this.#inF32(x, batch * h.cols, this.#raw);
       const par = this.#parallel(h.rows, h.cols, batch);
-      if (this.#useSparse(h, 'f32')) {
-        const s = h.sparse!;
-        await this.#pool.run('sparseF32', [s.offs, s.idx, raw, h.cols, batch, h.groups, h.scales, h.gscales, outPtr, h.rows], h.rows, par);
+      const layout = this.#layoutFor(h, 'f32');
+      if (layout === 'csr') {
+        const s = (h.sparse ??= buildSparse(this.#heap, h.tensor));
+        await this.#pool.run(s.wide ? 'sparseF32W' : 'sparseF32', [s.offs, s.idx, raw, h.cols, batch, h.groups, h.scales, h.gscales, outPtr, h.rows], h.rows, par);
+      } else if (layout === 'block-sparse') {
+        const b = (h.bsparse ??= buildBlockSparse(this.#heap, h.tensor));
+        await this.#pool.run('blockSparseF32', [b.rowPtr, b.widx, b.wide ? 1 : 0, b.plus, b.minus, raw, h.cols, batch, h.gc, h.groups, h.scales, h.gscales, outPtr, h.rows], h.rows, par);
       } else {
-        const c = (h.codes ??= buildCodes(this.#heap, this.#k, h.tensor));
+        const c = (h.codes ??= buildCodes(this.#heap, this.#k, h.tensor, layout === 'planes-skip'));
         const xp = this.#act.ensure(batch * h.groups * c.nblk * 64 * 4);
         this.#k.permuteF32(raw, xp, batch, h.cols, h.gc, h.groups, c.nblk);
         await this.#pool.run('ternaryF32', [c.ptr, c.nblk, h.groups, c.mask, c.maskWords, xp, batch, this.#table, h.scales, h.gscales, outPtr, h.rows], h.rows, par);
@@ -356,14 +401,20 @@ export class WasmBackend implements Backend {
    */
   async #int8(h: WasmTernary, q: number, batch: number, mode: number, xsc: number, outPtr: number): Promise<void> {
     const par = this.#parallel(h.rows, h.cols, batch);
-    if (this.#useSparse(h, 'i8')) {
-      const s = h.sparse!;
+    const layout = this.#layoutFor(h, 'i8');
+    if (layout === 'csr' || layout === 'block-sparse') {
       const acc = mode === 0 ? outPtr : this.#acc.ensure(batch * h.rows * h.groups * 4);
-      await this.#pool.run('sparseI8', [s.offs, s.idx, q, h.cols, batch, h.groups, acc, h.rows], h.rows, par);
+      if (layout === 'csr') {
+        const s = (h.sparse ??= buildSparse(this.#heap, h.tensor));
+        await this.#pool.run(s.wide ? 'sparseI8W' : 'sparseI8', [s.offs, s.idx, q, h.cols, batch, h.groups, acc, h.rows], h.rows, par);
+      } else {
+        const b = (h.bsparse ??= buildBlockSparse(this.#heap, h.tensor));
+        await this.#pool.run('blockSparseI8', [b.rowPtr, b.widx, b.wide ? 1 : 0, b.plus, b.minus, q, h.cols, batch, h.gc, h.groups, acc, h.rows], h.rows, par);
+      }
       if (mode !== 0) this.#k.dequantAcc(acc, batch, h.rows, h.groups, mode, xsc, h.scales, h.gscales, outPtr, 0, h.rows);
       return;
     }
-    h.skips ??= skipsBlocks(h.tensor);
+    h.skips ??= layout === 'planes-skip' && skipsBlocks(h.tensor);
     if (h.skips) {
       const c = (h.codes ??= buildCodes(this.#heap, this.#k, h.tensor));
       const x = this.#act.ensure(this.#k.stagedI8Bytes(batch, h.groups, c.nblk));
@@ -495,6 +546,7 @@ export class WasmBackend implements Backend {
       heap.free(h.sparse.offs);
       heap.free(h.sparse.idx);
     }
+    if (h.bsparse) for (const p of [h.bsparse.rowPtr, h.bsparse.widx, h.bsparse.plus, h.bsparse.minus]) heap.free(p);
     if (h.lut) {
       heap.free(h.lut.ptr);
       if (h.lut.gsT) heap.free(h.lut.gsT);
@@ -502,6 +554,7 @@ export class WasmBackend implements Backend {
     heap.free(h.scales);
     if (h.gscales) heap.free(h.gscales);
     h.codes = h.blocks = h.signs = h.sparse = null;
+    h.bsparse = null;
     h.lut = null;
   }
 
@@ -514,7 +567,9 @@ export class WasmBackend implements Backend {
       blocks: h.blocks && { nblk: h.blocks.nblk, masked: h.blocks.mask !== 0, zeroBlockFraction: h.blocks.zeroBlockFraction },
       signs: h.signs && { nblk: h.signs.nblk },
       lut: h.lut && { quadsPerGroup: h.lut.nq, rowBlocks: h.lut.blocks },
-      sparse: h.sparse && { nnz: h.sparse.nnz },
+      sparse: h.sparse && { nnz: h.sparse.nnz, wide: h.sparse.wide, bytes: h.sparse.bytes },
+      blockSparse: h.bsparse && { liveWords: h.bsparse.live, bytes: h.bsparse.bytes },
+      layouts: { ...h.layouts, ...(h.forced ? { forced: h.forced } : {}) },
     };
   }
 

@@ -1,0 +1,163 @@
+/**
+ * cost-model — predicted GEMV time of each weight layout on this machine, and the automatic
+ * per-layer choice made from it.
+ *
+ * Layouts (what the wasm backend can run a ternary layer as):
+ *   planes        dense 2-bit planes, every block visited (lookup-table int8 kernel; codes f32)
+ *   planes-skip   the same with the chunk bitmap: all-zero 64-trit blocks skipped
+ *   block-sparse  only nonzero 32-trit words, visited bit by bit (block-sparse.ts)
+ *   csr           column lists of the +1s and −1s (csr.ts)
+ *
+ * Each layout's time for one token (batch 1) is a linear model in the features that drive it,
+ * with coefficients measured by the calibration benchmark (calibrate.ts):
+ *
+ *   planes        t = c0 + c1·cells                cells = rows·cols / 1e6
+ *   planes-skip   t = c0 + c1·rows' + c2·blocks + c3·segs   rows' = rows / 1e3, blocks = live64·64 / 1e6,
+ *                                                  segs = rows·groups / 1e3 (per-group set-up)
+ *   block-sparse  t = c0 + c1·rows' + c2·words + c3·nnz   words = liveWords / 1e6, nnz / 1e6
+ *   csr           t = c0 + c1·lists + c2·nnz + c3·nnz·density
+ *                                                  lists = rows·groups / 1e3 (two per row and group);
+ *                                                  nnz·density: dense index streams leave the caches
+ *
+ * (t in ms). The choice is argmin over the layouts (layouts predicted within 5 % of the fastest
+ * count as equally fast, and the one storing the fewest bytes wins); its inputs are the layer's measured nonzero
+ * and live-chunk counts (chunk-map.ts sparsityStats), so the same density clustered differently
+ * can get a different layout. `activeCostModel()` is the calibrated model once one is installed
+ * (cost-cache.ts loads it from ~/.cache/tritwise), else the built-in one measured on the
+ * reference machine (below).
+ */
+import { TritwiseError } from '../errors.js';
+import type { SparsityStats } from './chunk-map.js';
+
+export const LAYOUTS = ['planes', 'planes-skip', 'block-sparse', 'csr'] as const;
+export type LayoutName = (typeof LAYOUTS)[number];
+export type Family = 'f32' | 'i8';
+export const FAMILIES: readonly Family[] = ['f32', 'i8'];
+
+export interface CostModel {
+  version: 1;
+  /** what it was measured on (cpu, cores, threads, simd) */
+  machine: string;
+  threads: number;
+  source: 'builtin' | 'calibrated';
+  created: string;
+  coef: Record<Family, Record<LayoutName, number[]>>;
+}
+
+/** The features of one layout for a layer (see the header; the first is the constant 1). */
+export function features(s: SparsityStats, layout: LayoutName): number[] {
+  const rows = s.rows / 1e3;
+  switch (layout) {
+    case 'planes':
+      return [1, (s.rows * s.cols) / 1e6];
+    case 'planes-skip':
+      return [1, rows, (s.live64 * 64) / 1e6, (s.rows * (s.groups ?? 1)) / 1e3];
+    case 'block-sparse':
+      return [1, rows, s.liveWords / 1e6, s.nnz / 1e6];
+    case 'csr':
+      // each (row, group) pair costs two short lists: loop set-up and exit, whatever their length
+      return [1, (s.rows * (s.groups ?? 1)) / 1e3, s.nnz / 1e6, (s.nnz * s.density) / 1e6];
+  }
+}
+
+export function predictMs(m: CostModel, s: SparsityStats, family: Family, layout: LayoutName): number {
+  const c = m.coef[family][layout];
+  const f = features(s, layout);
+  let t = 0;
+  for (let i = 0; i < f.length; i++) t += (c[i] ?? 0) * f[i]!;
+  return t;
+}
+
+export interface LayoutChoice {
+  layout: LayoutName;
+  /** predicted ms per token for every layout */
+  predicted: Record<LayoutName, number>;
+}
+
+/** Blocks must be at least this fraction all-zero for the skipping layout to exist (layouts.ts). */
+const SKIP_MIN_ZERO_FRACTION = 1 / 16;
+
+/** Bytes a layout stores for a layer (scales excluded): the tie-breaker between equally fast layouts. */
+export function layoutBytes(s: SparsityStats, layout: LayoutName): number {
+  const words = s.rows * Math.ceil(s.cols / 32);
+  switch (layout) {
+    case 'planes':
+      return words * 8;
+    case 'planes-skip':
+      return words * 8 + s.rows * Math.ceil(Math.ceil(s.cols / 64) / 32) * 4;
+    case 'block-sparse':
+      return 4 * (s.rows + 1) + s.liveWords * 10;
+    case 'csr':
+      return 4 * (2 * s.rows * (s.groups ?? 1) + 1) + s.nnz * (s.cols <= 65536 ? 2 : 4);
+  }
+}
+
+/** Layouts predicted within this factor of the fastest count as equally fast; the smallest wins. */
+export const TIE = 1.05;
+
+export function chooseLayout(s: SparsityStats, family: Family, m: CostModel = activeCostModel()): LayoutChoice {
+  const predicted = {} as Record<LayoutName, number>;
+  const blocks = Math.ceil(s.cols / 64) * s.rows;
+  const candidates: LayoutName[] = [];
+  for (const l of LAYOUTS) {
+    predicted[l] = predictMs(m, s, family, l);
+    if (l === 'planes-skip' && blocks > 0 && 1 - s.live64 / blocks < SKIP_MIN_ZERO_FRACTION) continue;
+    candidates.push(l);
+  }
+  const fastest = Math.min(...candidates.map((l) => predicted[l]));
+  let best: LayoutName = 'planes';
+  let bestBytes = Infinity;
+  for (const l of candidates) {
+    if (predicted[l] > fastest * TIE) continue;
+    const b = layoutBytes(s, l);
+    if (b < bestBytes) [best, bestBytes] = [l, b];
+  }
+  return { layout: best, predicted };
+}
+
+/**
+ * Calibrated on the reference machine (`tritwise bench sparsity --calibrate`): AMD EPYC, 2 cores
+ * shared with other jobs (load average ≈ 10), 2 threads, Node 20, SIMD128.
+ */
+export const BUILTIN_COST_MODEL: CostModel = {
+  version: 1,
+  machine: 'reference: AMD EPYC, 2 cores, 2 threads, simd128',
+  threads: 2,
+  source: 'builtin',
+  created: '2026-11-26',
+  coef: {
+    f32: { planes: [0.009684, 0.4002], 'planes-skip': [0.0001857, 0.05875, 0.3516, 0.01121], 'block-sparse': [0.006086, 0, 10.72, 0.5687], csr: [0.005287, 0.01499, 0.5757, 0] },
+    i8: { planes: [0.006924, 0.0531], 'planes-skip': [0.00485, 0.01298, 0.04622, 0.004191], 'block-sparse': [0.004258, 0, 10.2, 1.341], csr: [0.004803, 0.01677, 0.64, 0] },
+  },
+};
+
+let active: CostModel = BUILTIN_COST_MODEL;
+
+export function activeCostModel(): CostModel {
+  return active;
+}
+
+/** Install a cost model (validated) for every later choice; returns the previous one. */
+export function setCostModel(m: CostModel, where = 'cost model'): CostModel {
+  validateCostModel(m, where);
+  const prev = active;
+  active = m;
+  return prev;
+}
+
+export function validateCostModel(m: unknown, where = 'cost model'): CostModel {
+  const bad = (what: string, got: unknown): never => {
+    throw new TritwiseError('E_FORMAT', `invalid cost model: ${what}`, { where, expected: 'a tritwise sparse cost model (version 1)', got });
+  };
+  if (typeof m !== 'object' || m === null) bad('not an object', typeof m);
+  const c = m as CostModel;
+  if (c.version !== 1) bad('version', c.version);
+  if (typeof c.coef !== 'object' || c.coef === null) bad('coef', c.coef);
+  for (const f of FAMILIES)
+    for (const l of LAYOUTS) {
+      const v = c.coef[f]?.[l];
+      const n = features({ rows: 0, cols: 0, nnz: 0, density: 0, liveWords: 0, live64: 0 }, l).length;
+      if (!Array.isArray(v) || v.length !== n || !v.every((x) => typeof x === 'number' && Number.isFinite(x) && x >= 0)) bad(`coef.${f}.${l}`, v);
+    }
+  return c;
+}
