@@ -127,6 +127,7 @@ function addAccuracyCommand(bench: Command): void {
     .option('--random-layers <n>', 'layers of the random model (default 24)', intArg)
     .option('--modes <list>', 'modes compared with exact', 'flash,ternary,ternary/t2,topk:16,topk:32,topk:64,topk:32/t2/r8')
     .option('--recall <list>', 'k of recall@k', '16,32,64')
+    .option('--json', 'print the report as JSON')
     .option('-o, --out <file>', 'write the JSON report here')
     .action(async (local: AccuracyFlags, cmd: Command) => {
       const parent = (cmd.parent?.opts() ?? {}) as Partial<AccuracyFlags>;
