@@ -23,6 +23,8 @@ interface DemoFlags extends ModelFlags, PlanFlags {
   chunks: number;
   seed: number;
   json?: boolean;
+  trained: boolean;
+  trainedModel?: string;
 }
 
 export function registerDemo(program: Command): void {
@@ -41,7 +43,9 @@ export function registerDemo(program: Command): void {
     .option('--ctx <n>', 'perplexity context', intArg, 512)
     .option('--chunks <n>', 'perplexity chunks (llama.cpp protocol)', intArg, 4)
     .option('--seed <n>', 'random model seed', intArg, 1)
-    .option('--json', 'print the report as JSON');
+    .option('--json', 'print the report as JSON')
+    .option('--trained-model <dir>', 'the trained ternary model to show (default: models/brown-ternary, trained by tritwise on the Brown corpus)')
+    .option('--no-trained', 'skip the trained ternary model');
   addPlanFlags(addModelFlags(cmd, RUN_BACKEND)).action(async (opts: DemoFlags) => {
     const backend = await createBackend(opts.backend, { threads: opts.threads });
     try {
@@ -60,6 +64,7 @@ export function registerDemo(program: Command): void {
         chunks: opts.chunks,
         seed: opts.seed,
         onStep: opts.json ? undefined : (s) => process.stderr.write(`… ${s}\n`),
+        trained: opts.trained ? (opts.trainedModel || !opts.model ? { path: opts.trainedModel, prompt: opts.prompt === 'Once upon a time' ? undefined : opts.prompt } : null) : null,
       });
       if (opts.json) return printJson(r);
       const c = r.config;
@@ -74,6 +79,12 @@ export function registerDemo(program: Command): void {
       if (a.perplexity && b.perplexity) rows.push(['perplexity', fixed(a.perplexity.perplexity, 3), fixed(b.perplexity.perplexity, 3), `${a.perplexity.tokens_scored} tokens, ctx ${a.perplexity.ctx}`]);
       printTable(['', 'f32', 'ternary', ''], rows);
       for (const s of r.sides) if (s.sample !== undefined) process.stdout.write(`${s.variant}: ${JSON.stringify(s.sample)}\n`);
+      const t = r.trained;
+      if (t) {
+        process.stdout.write(`\ntrained ternary model (${t.path}): ${t.layers} layers, dim ${t.dim}, vocab ${t.vocab}, ${t.trits.toLocaleString('en-US')} trits, ${formatBytes(t.bytes)}; trained by tritwise, ternary from the first step\n`);
+        if (t.perplexity) process.stdout.write(`held-out perplexity: ${fixed(t.perplexity.perplexity, 2)} (${t.perplexity.tokens_scored} tokens, ctx ${t.perplexity.ctx})\n`);
+        process.stdout.write(`sample (temperature 0.8, top-p 0.9, ${fixed(t.tokens_per_second, 1)} tokens/s): ${JSON.stringify(t.sample)}\n`);
+      }
     } finally {
       await backend.dispose();
     }
