@@ -67,7 +67,7 @@ export async function runTrainedDemo(o: TrainedDemoOptions): Promise<TrainedDemo
     const heldText = existsSync(held) ? readFileSync(held, 'utf8') : undefined;
     const perplexity = heldText !== undefined ? await evaluatePerplexity(model, heldText, { ctx: o.ctx ?? 64, limit: o.chunks ?? 64 }) : undefined;
     const unigram_perplexity = heldText !== undefined && model.tokenizer ? unigramPerplexity(model.tokenizer.encode(heldText, { bos: false })) : undefined;
-    const prompt = o.prompt ?? 'The';
+    const prompt = o.prompt ?? 'The city';
     let sample = prompt;
     let n = 0;
     const t0 = performance.now();
