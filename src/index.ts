@@ -68,3 +68,6 @@ export { Trainer, type TrainOptions, type TrainResult, type TrainMemory, type St
 export { TrainModel, type TrainMode, type TrainSpec } from './train/llama-train.js';
 export { AdamW, learningRate } from './train/optimizer.js';
 export { LoraLinear, type LoraTensors } from './nn/lora-linear.js';
+export { defaultDemoModel, runTrainedDemo, unigramPerplexity, type TrainedDemo, type TrainedDemoOptions } from './eval/demo-model.js';
+export { trainBpe, type BpeOptions } from './train/bpe.js';
+export { readBrownCorpus, brownSplit, untagSentence, untagFile, type BrownText } from './eval/brown.js';
