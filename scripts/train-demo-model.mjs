@@ -6,7 +6,8 @@
 //
 // The committed models/brown-ternary is exactly this script with its defaults (seed 1: 4 layers,
 // dim 128, ffn 352, vocab 512 BPE, batch 8 × 64 tokens, 900 steps, lr 4e-3; about 18 minutes on
-// one thread of a shared 2-core machine). Initial weights and batches are fixed by the seed.
+// one thread of a shared 2-core machine). Initial weights and batches are fixed by the seed; a
+// rerun from scratch gave a byte-identical model.safetensors.
 //
 //   node scripts/train-demo-model.mjs [--out models/brown-ternary] [--steps 900] [--work .tmp/demo-train]
 //
