@@ -87,3 +87,6 @@ export { calibrateCostModel } from './sparse/calibrate.js';
 export { ensureCostModel, installCachedCostModel, costModelPath } from './sparse/cost-cache.js';
 export { prune, parsePrune, refitRowScales, type PruneStep, type PruneReport } from './sparse/prune.js';
 export { benchSparsity, type SparsityReport } from './sparse/sparsity-bench.js';
+export { defaultDemoModel, runTrainedDemo, unigramPerplexity, type TrainedDemo, type TrainedDemoOptions } from './eval/demo-model.js';
+export { trainBpe, type BpeOptions } from './train/bpe.js';
+export { readBrownCorpus, brownSplit, untagSentence, untagFile, type BrownText } from './eval/brown.js';

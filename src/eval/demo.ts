@@ -9,7 +9,9 @@ import { Model } from '../nn/model.js';
 import { randomWeights } from '../nn/random-model.js';
 import type { QuantPlan } from '../quant/plan.js';
 import { machineInfo, type MachineInfo } from './benchmark.js';
+import { defaultDemoModel, runTrainedDemo, type TrainedDemo, type TrainedDemoOptions } from './demo-model.js';
 import { evaluatePerplexity, type PerplexityResult } from './perplexity.js';
+import { existsSync } from 'node:fs';
 
 export interface DemoOptions {
   backend: Backend;
@@ -29,6 +31,8 @@ export interface DemoOptions {
   chunks?: number;
   seed?: number;
   onStep?: (what: string) => void;
+  /** the trained ternary model section (default: the bundled model when there is no checkpoint); null = skip */
+  trained?: Omit<TrainedDemoOptions, 'backend'> | null;
 }
 
 export interface DemoSide {
@@ -47,6 +51,8 @@ export interface DemoReport {
   config: LlamaConfig;
   plan: QuantPlan;
   sides: [DemoSide, DemoSide];
+  /** the real ternary model trained by tritwise (absent with a checkpoint, or when not installed) */
+  trained?: TrainedDemo;
 }
 
 async function speed(m: Model, n: number, prompt: number[]): Promise<number> {
@@ -92,5 +98,11 @@ export async function runDemo(o: DemoOptions): Promise<DemoReport> {
     }
     sides.push(side);
   }
-  return { machine: machineInfo(o.backend.describe()), source: o.model ?? 'random', config: f32.config, plan: tern.info.plan as QuantPlan, sides: sides as [DemoSide, DemoSide] };
+  let trained: TrainedDemo | undefined;
+  const t = o.trained === undefined ? (o.model ? null : {}) : o.trained;
+  if (t && existsSync(t.path ?? defaultDemoModel())) {
+    step('trained ternary model: perplexity and a sample');
+    trained = await runTrainedDemo({ ...t, backend: o.backend });
+  }
+  return { machine: machineInfo(o.backend.describe()), source: o.model ?? 'random', config: f32.config, plan: tern.info.plan as QuantPlan, sides: sides as [DemoSide, DemoSide], ...(trained ? { trained } : {}) };
 }

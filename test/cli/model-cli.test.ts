@@ -78,6 +78,12 @@ describe('model commands', () => {
     expect(d.sides.map((s: { variant: string }) => s.variant)).toEqual(['f32', 'ternary']);
     expect(d.sides[0].bytes).toBeGreaterThan(d.sides[1].bytes);
     expect(d.sides[1].tokens_per_second).toBeGreaterThan(0);
+    // with no checkpoint, the bundled ternary model trained on Brown follows: real perplexity, a sample
+    expect(d.trained).toMatchObject({ layers: 4, dim: 128, vocab: 512, uniform_perplexity: 512 });
+    expect(d.trained.perplexity.perplexity).toBeLessThan(d.trained.unigram_perplexity);
+    expect(d.trained.sample.length).toBeGreaterThan(d.trained.prompt.length);
+    const nt = cli('demo', '--layers', '1', '--dim', '64', '--ffn', '96', '--heads', '4', '--vocab', '300', '--tokens', '4', '--no-trained', '--json');
+    expect(JSON.parse(nt.out).trained).toBeUndefined();
     const t = cli('demo', '--layers', '1', '--dim', '64', '--ffn', '96', '--heads', '4', '--vocab', '300', '--tokens', '4', '--model', f('tiny.bin'), '--tokenizer', f('tok.bin'), '--text', f('text.txt'), '--ctx', '32', '--chunks', '2');
     expect(t.code, t.err).toBe(0);
     expect(t.out).toMatch(/weights .*× smaller/);
