@@ -50,6 +50,10 @@ export function registerDemo(program: Command): void {
     const backend = await createBackend(opts.backend, { threads: opts.threads });
     try {
       const plan = buildPlan(opts);
+      // the demo shows the fast path unless told otherwise: int8 activations run the exact
+      // ternary×int8 table-lookup kernel; with f32 activations (--activation f32) a ternary layer
+      // is no faster than a dense one on CPU (it adds and subtracts f32 values)
+      if (opts.activation === undefined && plan.activation === undefined) plan.activation = 'int8';
       const r = await runDemo({
         backend,
         model: opts.model,
