@@ -1,21 +1,15 @@
-import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { writeSafetensors } from '../../src/io/safetensors.js';
 import { saveWeights } from '../../src/io/weights-file.js';
 import { quantize } from '../../src/quant/weight-quantizers.js';
 import { randomFloats } from '../helpers/arbitraries.js';
+import { cli } from '../helpers/cli.js';
 
-const bin = resolve(import.meta.dirname, '../../bin/tritwise.js');
 const dir = mkdtempSync(join(tmpdir(), 'tritwise-cli-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
-
-function cli(...args: string[]) {
-  const r = spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8', timeout: 120_000 });
-  return { code: r.status, out: r.stdout, err: r.stderr };
-}
 
 describe('tritwise CLI (built bin)', () => {
   it('inspect lists a tritwise file: formats, bits per weight, sparsity', () => {

@@ -6,21 +6,16 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { encodeLlama2c } from '../../src/io/llama2c.js';
 import type { DenseTensor } from '../../src/tensor/dense-tensor.js';
 import { encodeTokenizerBin, syntheticVocab, tinyConfig, tinyWeights } from '../helpers/models.js';
+import { BIN, cli } from '../helpers/cli.js';
 
-const bin = resolve(import.meta.dirname, '../../bin/tritwise.js');
 const dir = mkdtempSync(join(tmpdir(), 'tritwise-ft-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 const f = (n: string) => join(dir, n);
-
-function cli(...args: string[]) {
-  const r = spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8', timeout: 120_000 });
-  return { code: r.status, out: r.stdout, err: r.stderr };
-}
 
 beforeAll(() => {
   const c = tinyConfig({ dim: 32, hiddenDim: 48, nHeads: 4, nKvHeads: 2, sharedClassifier: true, seqLen: 64 });
@@ -74,7 +69,7 @@ describe('tritwise finetune', () => {
       const args = (out: string) => ['finetune', f('tiny.bin'), ...common, '--mode', 'qat', '--steps', '30', '--eval-every', '10', '--checkpoint-every', '1', '-o', f(out)];
       expect(cli(...args(`straight-${signal}`)).code).toBe(0);
       const ckpt = f(`cut-${signal}.train.safetensors`);
-      const child = spawn(process.execPath, [bin, ...args(`cut-${signal}`)], { stdio: ['ignore', 'pipe', 'pipe'] });
+      const child = spawn(process.execPath, [BIN, ...args(`cut-${signal}`)], { stdio: ['ignore', 'pipe', 'pipe'] });
       let err = '';
       child.stderr.on('data', (d) => (err += d));
       const code = await new Promise<number | null>((done) => {

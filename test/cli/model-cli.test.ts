@@ -2,24 +2,18 @@
  * The model commands end to end through the built bin: quantize → run → eval → export-gguf →
  * inspect, demo, and typed errors.
  */
-import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { encodeLlama2c } from '../../src/io/llama2c.js';
 import type { DenseTensor } from '../../src/tensor/dense-tensor.js';
 import { encodeTokenizerBin, syntheticVocab, tinyConfig, tinyWeights } from '../helpers/models.js';
+import { cli } from '../helpers/cli.js';
 
-const bin = resolve(import.meta.dirname, '../../bin/tritwise.js');
 const dir = mkdtempSync(join(tmpdir(), 'tritwise-mcli-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 const f = (n: string) => join(dir, n);
-
-function cli(...args: string[]) {
-  const r = spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8', timeout: 120_000 });
-  return { code: r.status, out: r.stdout, err: r.stderr };
-}
 
 beforeAll(() => {
   const c = tinyConfig({ sharedClassifier: true });

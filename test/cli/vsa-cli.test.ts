@@ -1,17 +1,11 @@
-import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { cli } from '../helpers/cli.js';
 
-const bin = resolve(import.meta.dirname, '../../bin/tritwise.js');
 const dir = mkdtempSync(join(tmpdir(), 'tritwise-vsa-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
-
-function cli(...args: string[]) {
-  const r = spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8', timeout: 120_000 });
-  return { code: r.status, out: r.stdout, err: r.stderr };
-}
 
 describe('tritwise vsa (built bin)', () => {
   it('--json prints exactly {items, dim, decoder, accuracy, set_us, get_us}', () => {

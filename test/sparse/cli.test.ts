@@ -4,26 +4,22 @@
  * stored sparse formats and the automatic layout → `eval` of the saved folder equals `eval` with
  * the same plan in memory; plus the cost model: NNLS fit, validation, cache file and override.
  */
-import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { TritwiseError } from '../../src/errors.js';
 import { nnls } from '../../src/sparse/calibrate.js';
 import { readCostModel, writeCostModel } from '../../src/sparse/cost-cache.js';
 import { BUILTIN_COST_MODEL, chooseLayout, validateCostModel } from '../../src/sparse/cost-model.js';
 import { sharedFile } from '../helpers/shared-data.js';
+import { runCli } from '../helpers/cli.js';
 
-const bin = resolve(import.meta.dirname, '../../bin/tritwise.js');
 const dir = mkdtempSync(join(tmpdir(), 'tritwise-sparse-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 const env = { ...process.env, XDG_CACHE_HOME: join(dir, 'cache'), TRITWISE_COST_MODEL: 'builtin' };
 
-function cli(...args: string[]) {
-  const r = spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8', timeout: 120_000, env });
-  return { code: r.status, out: r.stdout, err: r.stderr };
-}
+const cli = (...args: string[]) => runCli(args, env);
 
 describe('cost model', () => {
   it('NNLS recovers non-negative coefficients and clamps a negative one to 0', () => {
