@@ -33,6 +33,7 @@
  *   matmulMultiI8   acc[b,r,p,g] = Σ_{c∈g} t_p[r,c]·q[b,c]             (exact int32, shape
  *                   [batch, rows, depth, groups]; scaled by dequantizeMultiAccumulators)
  */
+import type { AttentionMode } from '../nn/attention-modes.js';
 import type { LlamaModel } from '../nn/llama.js';
 import type { MultiTritTensor } from '../tensor/multi-trit-tensor.js';
 import type { TernaryTensor } from '../tensor/ternary-tensor.js';
@@ -136,6 +137,8 @@ export interface DeviceSampling {
 export interface DecoderOptions {
   /** KV-cache positions to allocate (default: the model's context length) */
   maxLength?: number;
+  /** attention per layer: one mode for every layer or one per layer (default exact) */
+  attention?: readonly AttentionMode[];
 }
 
 /** One sequence decoded on a device, with its KV cache there. */

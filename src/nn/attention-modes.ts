@@ -79,12 +79,22 @@ export function makeAttention(m: AttentionMode, backend?: Backend): AttentionFn 
   return (backend && wasmAttention(m, backend)) ?? referenceAttention(m);
 }
 
+/** The factory attentionFactory returns; `modes` tells device decoders which kernels to run. */
+export type AttentionFactory = ((layer: number, backend?: Backend) => AttentionFn) & { readonly modes?: readonly AttentionMode[] };
+
+/** The parsed modes behind an attention hook, when attentionFactory made it (else null: a custom hook). */
+export function attentionModesOf(f: ((layer: number, backend: Backend) => AttentionFn) | undefined): readonly AttentionMode[] | null {
+  if (!f) return [{ kind: 'exact' }];
+  return (f as AttentionFactory).modes ?? null;
+}
+
 /** (layer, backend) → AttentionFn for one mode everywhere, or one mode per layer. */
-export function attentionFactory(modes: string | readonly string[], where = 'attention'): (layer: number, backend?: Backend) => AttentionFn {
+export function attentionFactory(modes: string | readonly string[], where = 'attention'): AttentionFactory {
   const parsed = (typeof modes === 'string' ? [modes] : modes).map((s, i) => parseAttentionMode(s, typeof modes === 'string' ? where : `${where}[${i}]`));
   if (parsed.length === 0) throw new TritwiseError('E_ARG', 'no attention mode given', { where, expected: ATTENTION_MODES_HELP, got: '[]' });
-  return (layer, backend) => {
+  const hook = (layer: number, backend?: Backend): AttentionFn => {
     if (parsed.length > 1 && layer >= parsed.length) throw new TritwiseError('E_ARG', 'no attention mode for this layer', { where, expected: `a mode for layer ${layer}`, got: `${parsed.length} modes` });
     return makeAttention(parsed.length === 1 ? parsed[0]! : parsed[layer]!, backend);
   };
+  return Object.assign(hook, { modes: parsed });
 }

@@ -26,7 +26,7 @@ import { planTargets, type LayerReport } from '../quant/quantize-model.js';
 import { MultiTritTensor } from '../tensor/multi-trit-tensor.js';
 import { TernaryTensor } from '../tensor/ternary-tensor.js';
 import type { AttentionFn } from './attention.js';
-import { attentionFactory } from './attention-modes.js';
+import { attentionFactory, attentionModesOf, type AttentionMode } from './attention-modes.js';
 import type { KVCache } from './kv-cache.js';
 import type { LoraTensors } from './lora-linear.js';
 import { checkWeights, type LlamaConfig } from './llama-config.js';
@@ -161,9 +161,10 @@ export class Model {
     if (ids.length > this.config.seqLen) throw new TritwiseError('E_ARG', 'prompt is longer than the context', { where: 'generate', expected: `≤ ${this.config.seqLen} tokens`, got: `${ids.length} tokens` });
     const max = opts.maxTokens ?? 128;
     const sampler = new Sampler(opts);
-    // the device decoder reads single-plane layers only; multi-trit models decode layer by layer
-    if (this.backend.createDecoder && !this.attention && ![...this.weights.values()].some((t) => t instanceof MultiTritTensor)) {
-      yield* this.#generateOnDevice(ids, max, sampler, tok, opts.stopAtEos ?? true);
+    // the device decoder runs the named attention modes (attentionFactory's); a custom attention hook decodes layer by layer
+    const modes = attentionModesOf(this.attention);
+    if (this.backend.createDecoder && modes && (modes.length === 1 || modes.length === this.config.nLayers) && ![...this.weights.values()].some((t) => t instanceof MultiTritTensor)) {
+      yield* this.#generateOnDevice(ids, max, sampler, tok, opts.stopAtEos ?? true, modes);
       return;
     }
     const cache = this.newCache();
@@ -188,7 +189,7 @@ export class Model {
    * sampling run on the device, which returns only each sampled token. Same sampling rules and
    * PRNG draws as the CPU path.
    */
-  async *#generateOnDevice(ids: number[], max: number, sampler: Sampler, tok: Tokenizer | undefined, stopAtEos: boolean): AsyncGenerator<GeneratedToken> {
+  async *#generateOnDevice(ids: number[], max: number, sampler: Sampler, tok: Tokenizer | undefined, stopAtEos: boolean, attention: readonly AttentionMode[]): AsyncGenerator<GeneratedToken> {
     const need = Math.min(this.config.seqLen, ids.length + max);
     // the cached decoder, unless another generation holds it (then a private one)
     const shared = !this.#decoderBusy;
@@ -197,7 +198,7 @@ export class Model {
     try {
       if (shared && this.#decoder && this.#decoder.maxLength >= need) dec = this.#decoder;
       else {
-        dec = await this.backend.createDecoder!(this.llama, { maxLength: need });
+        dec = await this.backend.createDecoder!(this.llama, { maxLength: need, attention });
         if (shared) {
           await this.#decoder?.dispose();
           this.#decoder = dec;

@@ -14,16 +14,19 @@
  * A linear layer is one ternary-f32 or dense launch per weight shard, or, with int8 / ternary /
  * q8k activations, act-quant → ternary-int → dequant (as nn/linear.ts does on the CPU).
  *
- * Attention kernels are looked up in ATTENTION by name; only 'exact' exists so far (flash,
- * popcount and top-k variants will be rows of that table with the same bindings).
+ * Attention runs the layer's `--attention` mode (DecoderOptions.attention; default exact) with
+ * the kernels of attention.ts: exact, flash (split keys + log-sum-exp merge), ternary (popcount
+ * scores over a trit K cache) and top-k / threshold hybrids.
  */
 /// <reference types="@webgpu/types" />
 import { TritwiseError } from '../../errors.js';
 import { kvDim, qDim } from '../../nn/llama-config.js';
+import type { AttentionMode } from '../../nn/attention-modes.js';
 import type { LlamaModel } from '../../nn/llama.js';
 import type { Linear, TernaryLinear } from '../../nn/linear.js';
 import type { LinearStack } from '../../nn/linear-stack.js';
 import type { Decoder, DecoderOptions, DeviceSampling } from '../backend.js';
+import { attentionLaunches, attentionSizes, type GpuAttentionShape } from './attention.js';
 import { encodeDispatches, makeDispatch, releaseDispatches, type Dispatch } from './dispatch.js';
 import { denseMatmul, ternaryF32, ternaryInt } from './matmul.js';
 import type { WebGpuBackend } from './webgpu-backend.js';
@@ -37,10 +40,6 @@ function parts(s: LinearStack, n: number): Linear[] {
   return s.parts;
 }
 
-/** Attention kernels by name: shader and workgroups per head. */
-export const ATTENTION: Record<string, { shader: string }> = {
-  exact: { shader: 'attention' },
-};
 
 const STEP_BINDING = 7;
 const pad32 = (n: number) => Math.ceil(n / 32) * 32;
@@ -67,6 +66,7 @@ export class GpuDecoder implements Decoder {
     readonly backend: WebGpuBackend,
     readonly model: LlamaModel,
     readonly maxLength: number,
+    readonly attention: readonly AttentionMode[],
   ) {}
 
   get length(): number {
@@ -79,7 +79,9 @@ export class GpuDecoder implements Decoder {
     if (!(Number.isInteger(maxLength) && maxLength >= 1 && maxLength <= c.seqLen)) {
       throw new TritwiseError('E_ARG', 'invalid decoder length', { where: 'webgpu decoder maxLength', expected: `1..${c.seqLen}`, got: maxLength });
     }
-    const d = new GpuDecoder(be, model, maxLength);
+    const modes = opts.attention ?? [{ kind: 'exact' }];
+    if (modes.length !== 1 && modes.length !== c.nLayers) throw new TritwiseError('E_ARG', 'one attention mode, or one per layer', { where: 'webgpu decoder attention', expected: `1 or ${c.nLayers} modes`, got: modes.length });
+    const d = new GpuDecoder(be, model, maxLength, Array.from({ length: c.nLayers }, (_, l) => modes[modes.length === 1 ? 0 : l]!));
     try {
       await be.scoped('building the decoder', () => d.#build());
     } catch (e) {
@@ -135,7 +137,11 @@ export class GpuDecoder implements Decoder {
     const qa = this.#buffer(8 * Math.ceil(maxCols / 32), 'quantized activations');
     const qs = this.#buffer(Math.ceil(maxCols / 256) + 1, 'activation scales');
     const acc = this.#buffer(maxAcc, 'accumulators');
-    const scores = this.#buffer(c.nHeads * L, 'attention scores');
+    const ashape: GpuAttentionShape = { nHeads: c.nHeads, nKvHeads: c.nKvHeads, headDim: c.headDim, window: c.slidingWindow, length: L };
+    const sizes = this.attention.map((mode) => attentionSizes(mode, ashape));
+    const scores = this.#buffer(Math.max(...sizes.map((z) => z.scratch)), 'attention scratch');
+    const maxQt = Math.max(...sizes.map((z) => z.queryTrits));
+    const queryTrits = maxQt > 0 ? this.#buffer(maxQt, 'query trits') : undefined;
     this.#tok = this.#buffer(4, 'token');
     this.#read = this.#buffer(4, 'token readback', GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST);
     this.#step = this.#buffer(8, 'step', GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST);
@@ -159,7 +165,6 @@ export class GpuDecoder implements Decoder {
 
     const rmsnorm = (input: GPUBuffer, w: GPUBuffer, out: GPUBuffer) => makeDispatch(ctx, { shader: 'rmsnorm' }, [D, { f: c.normEps }], [input, w, out], [1, 1, 1]);
     const linear = (l: Linear, name: string, input: GPUBuffer, out: GPUBuffer, accumulate = false) => this.#linear(l, name, input, out, accumulate, { qa, qs, acc });
-    const attn = ATTENTION['exact']!;
     const body: Dispatch[] = [];
     for (let li = 0; li < m.layers.length; li++) {
       const l = m.layers[li]!;
@@ -173,7 +178,8 @@ export class GpuDecoder implements Decoder {
       const [w1, w3] = parts(l.gateUp, 2);
       body.push(...(await linear(wq!, p + 'attention.wq', xb, q)), ...(await linear(wk!, p + 'attention.wk', xb, k)), ...(await linear(wv!, p + 'attention.wv', xb, v)));
       body.push(await makeDispatch(ctx, { shader: 'rope-kv' }, [c.nHeads, c.nKvHeads, c.headDim, c.ropeStyle === 'halves' ? 1 : 0, KV], [q, k, v, kc, vc, ropeTable], [wgs(Q / 2 + KV / 2 + KV, 64), 1, 1], step));
-      body.push(await makeDispatch(ctx, { shader: attn.shader }, [c.nHeads, c.nKvHeads, c.headDim, KV, c.slidingWindow, L, { f: 1 / Math.sqrt(c.headDim) }], [q, kc, vc, scores, att], [c.nHeads, 1, 1], step));
+      const keyTrits = sizes[li]!.keyTrits > 0 ? this.#buffer(sizes[li]!.keyTrits, `${p}k trit cache`) : undefined;
+      body.push(...(await attentionLaunches(ctx, this.attention[li]!, ashape, { q, kc, vc, scratch: scores, out: att, step: this.#step, keyTrits, queryTrits })));
       body.push(...(await linear(l.wo, p + 'attention.wo', att, x, true)));
       body.push(await rmsnorm(x, fn, xb));
       body.push(...(await linear(w1!, p + 'feed_forward.w1', xb, hb)), ...(await linear(w3!, p + 'feed_forward.w3', xb, hb2)));

@@ -6,8 +6,8 @@
 //
 // Scores go to a scratch row per head (any context length fits), the max and the sum of
 // exponentials are reduced in workgroup memory, and thread i sums output dimensions i, i+WG, ….
-// (Flash attention with online softmax, popcount scores and the top-k hybrid will be other
-// shaders with this binding layout: see decoder.ts's ATTENTION table.)
+// (Flash attention, popcount scores and the top-k hybrid are attention-flash.wgsl and
+// attention-ternary.wgsl, with the same bindings: see attention.ts.)
 
 struct Params {
   nHeads: u32,
