@@ -2,7 +2,8 @@
  * The webgpu backend (WGSL on Dawn; lavapipe in CI): the shared conformance suite, also with every
  * weight cut into tiny shards, plus what the suite's small random shapes do not reach — blocks of
  * 2048 all-zero columns (zero-chunk skipping), more than 64 scale groups per row (the int
- * kernel's group chunks), batches beyond one workgroup's 4 tokens — and the f16 dense baseline.
+ * kernel's group chunks), batches beyond one workgroup's 4 tokens — and the f16 dense baseline;
+ * and the multi-trit conformance suite (d-plane weights).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WebGpuBackend } from '../../src/backend/webgpu/webgpu-backend.js';
@@ -11,6 +12,7 @@ import { quantize } from '../../src/quant/weight-quantizers.js';
 import { randomFloats } from '../helpers/arbitraries.js';
 import { webgpuUnavailable } from '../helpers/webgpu.js';
 import { backendConformance, expectClose, naiveF64, naiveIntAcc } from './conformance.js';
+import { multiTritConformance } from './multi-conformance.js';
 
 const why = await webgpuUnavailable();
 if (why && process.env.CI) throw new Error(`webgpu backend unavailable in CI: ${why}`);
@@ -20,6 +22,9 @@ describe.skipIf(why !== null)('webgpu', () => {
   backendConformance('webgpu', () => WebGpuBackend.create());
   // every weight cut into shards of a few rows: the per-shard launches and row offsets
   backendConformance('webgpu, 256-byte shards', () => WebGpuBackend.create({ maxBindingBytes: 256 }), { runs: 15 });
+  // multi-trit weights: d planes, per-plane launches into one output (and per-plane int8 regions)
+  multiTritConformance('webgpu', () => WebGpuBackend.create(), { runs: 20 });
+  multiTritConformance('webgpu, 512-byte shards', () => WebGpuBackend.create({ maxBindingBytes: 512 }), { runs: 10 });
 
   describe('webgpu extras', () => {
     let be: WebGpuBackend;

@@ -12,13 +12,14 @@
 import { TritwiseError } from '../../errors.js';
 import type { TernaryTensor } from '../../tensor/ternary-tensor.js';
 import type { LlamaModel } from '../../nn/llama.js';
-import type { Backend, DenseWeights, Decoder, DecoderOptions, TernaryWeights } from '../backend.js';
+import type { MultiTritTensor } from '../../tensor/multi-trit-tensor.js';
+import type { Backend, DenseWeights, Decoder, DecoderOptions, MultiTritWeights, TernaryWeights } from '../backend.js';
 import type { BackendOptions } from '../registry.js';
 import { encodeDispatches, releaseDispatches, type Dispatch, type KernelContext } from './dispatch.js';
 import { openGpu, type GpuDevice, type GpuOptions } from './gpu.js';
 import { denseMatmul, stageF32, stageI8, stageTernary, ternaryF32, ternaryInt } from './matmul.js';
 import { Pipelines } from './pipelines.js';
-import { destroyWeights, uploadDense, uploadTernary, type GpuDense, type GpuTernary, type ShardLimits } from './weights.js';
+import { destroyWeights, uploadDense, uploadMulti, uploadTernary, type GpuDense, type GpuMulti, type GpuTernary, type ShardLimits } from './weights.js';
 
 export interface WebGpuBackendOptions extends BackendOptions, GpuOptions {
   /** Cut weights into shards of at most this many bytes (default: the device's binding limit). */
@@ -66,7 +67,7 @@ export class WebGpuBackend implements Backend {
   #tail: Promise<unknown> = Promise.resolve();
   #lost: string | null = null;
   #disposed = false;
-  #live = new Set<GpuTernary | GpuDense>();
+  #live = new Set<GpuTernary | GpuDense | GpuMulti>();
 
   private constructor(
     readonly gpu: GpuDevice,
@@ -171,6 +172,67 @@ export class WebGpuBackend implements Backend {
         return h;
       }),
     );
+  }
+
+  /** Multi-trit weights: one ternary upload per plane (weights.ts); kernels run per plane into one output. */
+  async uploadMultiTrit(m: MultiTritTensor): Promise<MultiTritWeights> {
+    return this.serial(() =>
+      this.scoped('uploadMultiTrit', () => {
+        const h = uploadMulti(this.device, m, this.limits);
+        this.#live.add(h);
+        return h;
+      }),
+    );
+  }
+
+  multiHandle(w: MultiTritWeights, where: string): GpuMulti {
+    const h = w as GpuMulti;
+    if (w.backend !== 'webgpu' || w.kind !== 'multitrit' || h.released || !this.#live.has(h)) {
+      throw new TritwiseError('E_BACKEND', 'weight handle is not live on this backend', { where, expected: 'a handle from this webgpu backend', got: `${w.backend}${h.released ? ' (released)' : ''}` });
+    }
+    return h;
+  }
+
+  /** y = Σ_p W_p·x: plane 0's launch writes y, the others add to it (one submit, one readback). */
+  async matmulMultiF32(w: MultiTritWeights, x: Float32Array, batch: number, out?: Float32Array): Promise<Float32Array> {
+    return this.serial(async () => {
+      const h = this.multiHandle(w, 'webgpu.matmulMultiF32');
+      checkBatch(batch, 'webgpu.matmulMultiF32');
+      checkLength(x.length, batch * h.cols, 'activations', 'webgpu.matmulMultiF32');
+      const n = batch * h.rows;
+      if (out) checkLength(out.length, n, 'output buffer', 'webgpu.matmulMultiF32');
+      const y = out ?? new Float32Array(n);
+      if (n === 0) return y;
+      const staged = stageF32(x, batch, h.cols, 32 * h.planes[0]!.wpr);
+      const bytes = await this.#run('matmulMultiF32', staged, n * 4, async (xb, yb) => (await Promise.all(h.planes.map((p, i) => ternaryF32(this.ctx, p, { x: xb, y: yb, batch, accumulate: i > 0 })))).flat());
+      y.set(new Float32Array(bytes));
+      return y;
+    });
+  }
+
+  /** Exact per-plane int32 accumulators in the [batch, rows, depth, groups] order (each plane's kernel writes its own region; reordered after the readback). */
+  async matmulMultiI8(w: MultiTritWeights, q: Int8Array, batch: number, out?: Int32Array): Promise<Int32Array> {
+    return this.serial(async () => {
+      const h = this.multiHandle(w, 'webgpu.matmulMultiI8');
+      checkBatch(batch, 'webgpu.matmulMultiI8');
+      checkLength(q.length, batch * h.cols, 'activations', 'webgpu.matmulMultiI8');
+      const G = h.groups;
+      const D = h.depth;
+      const per = batch * h.rows * G;
+      const n = per * D;
+      if (out) checkLength(out.length, n, 'output buffer', 'webgpu.matmulMultiI8');
+      const acc = out ?? new Int32Array(n);
+      if (n === 0) return acc;
+      const align = Math.max(256, this.device.limits.minStorageBufferOffsetAlignment);
+      const region = Math.ceil((per * 4) / align) * align;
+      const staged = stageI8(q, batch, h.cols, h.planes[0]!.wpr);
+      const bytes = await this.#run('matmulMultiI8', staged, region * (D - 1) + per * 4, async (xb, yb) => (await Promise.all(h.planes.map((p, i) => ternaryInt(this.ctx, p, 'int8', { x: xb, y: { buffer: yb, offset: i * region, size: per * 4 }, batch })))).flat());
+      for (let p = 0; p < D; p++) {
+        const a = new Int32Array(bytes, p * region, per);
+        for (let br = 0; br < batch * h.rows; br++) for (let g = 0; g < G; g++) acc[(br * D + p) * G + g] = a[br * G + g]!;
+      }
+      return acc;
+    });
   }
 
   ternaryHandle(w: TernaryWeights, where: string): GpuTernary {
@@ -278,8 +340,8 @@ export class WebGpuBackend implements Backend {
     });
   }
 
-  release(w: TernaryWeights | DenseWeights): void {
-    const h = w as GpuTernary | GpuDense;
+  release(w: TernaryWeights | DenseWeights | MultiTritWeights): void {
+    const h = w as GpuTernary | GpuDense | GpuMulti;
     if (h.backend !== 'webgpu' || h.released || !this.#live.has(h)) return;
     h.released = true;
     this.#live.delete(h);

@@ -13,13 +13,14 @@
  * 32000×1536 f32 output head is 197 MB) is cut into shards of whole rows, each in its own
  * buffers; a kernel runs once per shard and writes its rows at `row0` of the output.
  *
- * Multi-trit planes (a weight as Σ_k s_k·T_k) will add a plane index to `planes` and `scales`;
- * the kernels' word loop is where the sum over k goes.
+ * Multi-trit weights (W = Σ_p T_p, d planes with their own row and group scales) are d ternary
+ * uploads of the layout above; the matrix kernels run once per plane, adding into one output.
  */
 /// <reference types="@webgpu/types" />
 import { f32ToF16 } from '../../io/half.js';
 import type { TernaryTensor } from '../../tensor/ternary-tensor.js';
-import type { DenseWeights, TernaryWeights } from '../backend.js';
+import type { MultiTritTensor } from '../../tensor/multi-trit-tensor.js';
+import type { DenseWeights, MultiTritWeights, TernaryWeights } from '../backend.js';
 
 /** words per zero-skipping block (the kernels' BLOCK) */
 export const NZ_BLOCK = 64;
@@ -40,6 +41,11 @@ export interface GpuTernary extends TernaryWeights {
   wpg: number;
   nzWords: number;
   shards: TernaryShard[];
+  released: boolean;
+}
+
+export interface GpuMulti extends MultiTritWeights {
+  planes: GpuTernary[];
   released: boolean;
 }
 
@@ -137,7 +143,13 @@ export function uploadDense(device: GPUDevice, w: Float32Array, rows: number, co
   return { kind: 'dense', backend: 'webgpu', rows, cols, cs, dtype, shards, released: false };
 }
 
-export function destroyWeights(w: GpuTernary | GpuDense): void {
-  if (w.kind === 'ternary') for (const s of (w as GpuTernary).shards) (s.planes.destroy(), s.scales.destroy(), s.nz.destroy());
+export function uploadMulti(device: GPUDevice, m: MultiTritTensor, lim: ShardLimits): GpuMulti {
+  const planes = m.planes.map((t) => uploadTernary(device, t, lim));
+  return { kind: 'multitrit', backend: 'webgpu', rows: m.rows, cols: m.cols, depth: m.depth, groupSize: m.groupSize, groups: planes[0]?.groups ?? 1, tensor: m, planes, released: false };
+}
+
+export function destroyWeights(w: GpuTernary | GpuDense | GpuMulti): void {
+  if (w.kind === 'multitrit') for (const p of (w as GpuMulti).planes) destroyWeights(p);
+  else if (w.kind === 'ternary') for (const s of (w as GpuTernary).shards) (s.planes.destroy(), s.scales.destroy(), s.nz.destroy());
   else for (const s of (w as GpuDense).shards) s.data.destroy();
 }
