@@ -163,7 +163,7 @@ export class Model {
     const sampler = new Sampler(opts);
     // the device decoder runs the named attention modes (attentionFactory's); a custom attention hook decodes layer by layer
     const modes = attentionModesOf(this.attention);
-    if (this.backend.createDecoder && modes && (modes.length === 1 || modes.length === this.config.nLayers) && ![...this.weights.values()].some((t) => t instanceof MultiTritTensor)) {
+    if (this.backend.createDecoder && modes && (modes.length === 1 || modes.length === this.config.nLayers)) {
       yield* this.#generateOnDevice(ids, max, sampler, tok, opts.stopAtEos ?? true, modes);
       return;
     }

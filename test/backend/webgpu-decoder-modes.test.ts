@@ -2,7 +2,7 @@
  * The GPU decoder with every `--attention` mode (and per-layer mode lists) against the CPU
  * forward pass with the same modes: logits within 1e-4·max|logit| at every step of a tiny
  * random model, and Model.generate really decoding on the device (createDecoder is called, the
- * greedy ids equal the CPU's).
+ * greedy ids equal the CPU's); multi-trit models (depth 2–4, every activation mode) likewise.
  */
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { Decoder } from '../../src/backend/backend.js';
@@ -10,6 +10,7 @@ import { WebGpuBackend } from '../../src/backend/webgpu/webgpu-backend.js';
 import { attentionFactory, attentionModesOf } from '../../src/nn/attention-modes.js';
 import { Model } from '../../src/nn/model.js';
 import type { QuantPlan } from '../../src/quant/plan.js';
+import { MultiTritTensor } from '../../src/tensor/multi-trit-tensor.js';
 import { greedyIds, tinyConfig, tinyWeights } from '../helpers/models.js';
 import { webgpuUnavailable } from '../helpers/webgpu.js';
 
@@ -72,6 +73,35 @@ describe.skipIf(why !== null)('webgpu decoder attention modes', () => {
       dec.reset();
       await compareSteps(dec, c, [3, 3, 3], `${JSON.stringify(modes)} after reset`);
       await dec.dispose();
+      await c.dispose();
+    });
+  }
+
+  // multi-trit models: d planes per layer (fused upload for f32/int8, per-plane layers for ternary/q8k)
+  const multi: QuantPlan[] = [
+    { quantizer: 'rtn', depth: 3, activation: 'f32' },
+    { quantizer: 'rtn', depth: 2, groupSize: 32, activation: 'int8', layers: [{ match: 'layers.1.feed_forward.w2', depth: 1 }] },
+    { quantizer: 'rtn', depth: 2, activation: 'ternary' },
+    { quantizer: 'rtn', depth: 4, activation: 'q8k', attention: 'topk:4' },
+  ];
+  for (const plan of multi) {
+    it(`multi-trit model (depth ${plan.depth}, ${plan.activation}${plan.attention ? `, ${plan.attention}` : ''}): logits within ${LOGIT_TOL} of the CPU, and generate() decodes on the GPU`, async () => {
+      const cfg = tinyConfig({ nLayers: 2, seqLen: 24, dim: 64, hiddenDim: 288, nHeads: 4, nKvHeads: 2, vocabSize: 96 });
+      const w = tinyWeights(cfg, 9);
+      const g = await (await Model.fromCheckpoint({ config: cfg, weights: w, activations: new Map() }, { backend: gpu })).quantize(plan);
+      const c = await (await Model.fromCheckpoint({ config: cfg, weights: w, activations: new Map() }, { backend: 'ref' })).quantize(plan);
+      expect([...g.weights.values()].some((t) => t instanceof MultiTritTensor)).toBe(true);
+      const dec = await gpu.createDecoder(g.llama, { maxLength: 16, attention: attentionModesOf(g.attention)! });
+      await compareSteps(dec, c, ids, `depth ${plan.depth} ${plan.activation}`);
+      await dec.dispose();
+      const spy = vi.spyOn(gpu, 'createDecoder');
+      try {
+        expect(await greedyIds(g, 10, [1, 2])).toEqual(await greedyIds(c, 10, [1, 2]));
+        expect(spy).toHaveBeenCalledTimes(1);
+      } finally {
+        spy.mockRestore();
+      }
+      await g.dispose();
       await c.dispose();
     });
   }

@@ -12,7 +12,9 @@
  *         → attention → wo (+= x) → rmsnorm → w1,w3 → swiglu → w2 (+= x)
  *   → rmsnorm → output → argmax | sample
  * A linear layer is one ternary-f32 or dense launch per weight shard, or, with int8 / ternary /
- * q8k activations, act-quant → ternary-int → dequant (as nn/linear.ts does on the CPU).
+ * q8k activations, act-quant → ternary-int → dequant (as nn/linear.ts does on the CPU). A
+ * multi-trit layer (d planes) quantizes its activations once and runs d plane launches adding
+ * into the same output.
  *
  * Attention runs the layer's `--attention` mode (DecoderOptions.attention; default exact) with
  * the kernels of attention.ts: exact, flash (split keys + log-sum-exp merge), ternary (popcount
@@ -24,13 +26,14 @@ import { kvDim, qDim } from '../../nn/llama-config.js';
 import type { AttentionMode } from '../../nn/attention-modes.js';
 import type { LlamaModel } from '../../nn/llama.js';
 import type { Linear, TernaryLinear } from '../../nn/linear.js';
+import { MultiTritLinear } from '../../nn/multi-trit-linear.js';
 import type { LinearStack } from '../../nn/linear-stack.js';
 import type { Decoder, DecoderOptions, DeviceSampling } from '../backend.js';
 import { attentionLaunches, attentionSizes, type GpuAttentionShape } from './attention.js';
 import { encodeDispatches, makeDispatch, releaseDispatches, type Dispatch } from './dispatch.js';
 import { denseMatmul, ternaryF32, ternaryInt } from './matmul.js';
 import type { WebGpuBackend } from './webgpu-backend.js';
-import { destroyWeights, gpuBuffer, uploadDense, type GpuDense } from './weights.js';
+import { destroyWeights, gpuBuffer, uploadDense, type GpuDense, type GpuTernary } from './weights.js';
 
 /** The separate layers of a Q/K/V or gate/up stack (the webgpu backend asks the model not to stack them). */
 function parts(s: LinearStack, n: number): Linear[] {
@@ -119,8 +122,7 @@ export class GpuDecoder implements Decoder {
     let maxAcc = 1;
     for (const l of linears) {
       if (l.kind === 'ternary' && (l as TernaryLinear).activation !== 'f32') {
-        const w = (l as TernaryLinear).weights;
-        maxAcc = Math.max(maxAcc, w.rows * w.groups);
+        for (const w of this.#planes(l, 'accumulators')) maxAcc = Math.max(maxAcc, w.rows * w.groups);
       }
     }
     // activations and scratch (padded to whole 32-column words; the padding stays zero)
@@ -198,15 +200,30 @@ export class GpuDecoder implements Decoder {
     const ctx = be.ctx;
     if ((l as { bias?: Float32Array }).bias) throw new TritwiseError('E_UNSUPPORTED', 'linear layers with a bias are not supported by the GPU decoder', { where: name, expected: 'no bias', got: 'bias' });
     if (l.kind === 'dense') return denseMatmul(ctx, be.denseHandle((l as unknown as { weights: GpuDense }).weights, name), { x: input, y: out, batch: 1, accumulate });
-    if (!('weights' in l) || (l as TernaryLinear).weights?.kind !== 'ternary') throw new TritwiseError('E_UNSUPPORTED', 'multi-trit layers are not supported by the GPU decoder', { where: name, expected: 'one trit plane per weight', got: 'a multi-trit layer' });
-    const tl = l as TernaryLinear;
-    const h = be.ternaryHandle(tl.weights, name);
-    const mode = tl.activation;
-    if (mode === 'f32') return ternaryF32(ctx, h, { x: input, y: out, batch: 1, accumulate });
-    const aq = await makeDispatch(ctx, { shader: 'act-quant', constants: { MODE: mode === 'int8' ? 0 : mode === 'q8k' ? 1 : 2 } }, [h.cols, h.wpr], [input, s.qa, s.qs], [mode === 'q8k' ? wgs(h.cols, 256) : 1, 1, 1]);
-    const mm = await ternaryInt(ctx, h, mode === 'ternary' ? 'ternary' : 'int8', { x: s.qa, y: s.acc, batch: 1 });
-    const dq = await Promise.all(h.shards.map((sh) => makeDispatch(ctx, { shader: 'dequant', constants: { MODE: mode === 'q8k' ? 1 : 0 } }, [sh.rows, h.groups, sh.row0, accumulate ? 1 : 0], [s.acc, sh.scales, s.qs, out], [wgs(sh.rows, 64), 1, 1])));
-    return [aq, ...mm, ...dq];
+    const planes = this.#planes(l, name);
+    const mode = (l as TernaryLinear).activation;
+    // d planes (multi-trit): the first plane writes (or adds, for a residual), the others add
+    const f32 = (h: GpuTernary, i: number) => ternaryF32(ctx, h, { x: input, y: out, batch: 1, accumulate: accumulate || i > 0 });
+    if (mode === 'f32') return (await Promise.all(planes.map(f32))).flat();
+    const h0 = planes[0]!;
+    const aq = await makeDispatch(ctx, { shader: 'act-quant', constants: { MODE: mode === 'int8' ? 0 : mode === 'q8k' ? 1 : 2 } }, [h0.cols, h0.wpr], [input, s.qa, s.qs], [mode === 'q8k' ? wgs(h0.cols, 256) : 1, 1, 1]);
+    const launches: Dispatch[] = [aq];
+    for (const [i, h] of planes.entries()) {
+      launches.push(...(await ternaryInt(ctx, h, mode === 'ternary' ? 'ternary' : 'int8', { x: s.qa, y: s.acc, batch: 1 })));
+      launches.push(...(await Promise.all(h.shards.map((sh) => makeDispatch(ctx, { shader: 'dequant', constants: { MODE: mode === 'q8k' ? 1 : 0 } }, [sh.rows, h.groups, sh.row0, accumulate || i > 0 ? 1 : 0], [s.acc, sh.scales, s.qs, out], [wgs(sh.rows, 64), 1, 1])))));
+    }
+    return launches;
+  }
+
+  /** The GPU trit planes of a ternary layer: one, or d for a multi-trit layer (its fused upload or its per-plane layers). */
+  #planes(l: Linear, name: string): GpuTernary[] {
+    const be = this.backend;
+    if (l instanceof MultiTritLinear) {
+      if (l.fused) return be.multiHandle(l.fused, name).planes;
+      return l.planes.map((p, i) => be.ternaryHandle(p.weights, `${name} plane ${i}`));
+    }
+    if (!('weights' in l) || (l as TernaryLinear).weights?.kind !== 'ternary') throw new TritwiseError('E_UNSUPPORTED', 'unsupported linear layer in the GPU decoder', { where: name, expected: 'a ternary, multi-trit or dense layer', got: l.constructor.name });
+    return [be.ternaryHandle((l as TernaryLinear).weights, name)];
   }
 
   async step(tokens: readonly number[], sampling: DeviceSampling): Promise<number> {
