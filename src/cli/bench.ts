@@ -128,6 +128,8 @@ async function benchWebgpu(o: BenchOpts): Promise<void> {
     );
     if (report.zero_blocks.length) printTable(['kernel (zero-chunk skipping)', 'shape', 'zero blocks', 'median ms', '× vs no zero blocks'], report.zero_blocks.map((z) => [z.name, `${z.rows}×${z.cols}`, `${fixed(100 * z.zero_blocks, 1)} %`, fixed(z.median_ms), fixed(z.speedup_vs_no_zero_blocks, 2)]));
     printTable(['decode', 'activations', 'tokens', 'tokens/s', 'ms/token'], report.decode.map((d) => [d.shape, d.activation, d.tokens, fixed(d.tokens_per_second, 2), fixed(d.ms_per_token, 2)]));
+    if (report.attention.length) printTable(['attention (one decode step)', 'positions', 'heads × dim', 'median ms', 'K/V GB/s', '× vs exact'], report.attention.map((a) => [a.mode, a.positions, `${a.nHeads} × ${a.headDim}`, fixed(a.median_ms), fixed(a.kv_gbps, 1), fixed(a.speedup_vs_exact, 2)]));
+    if (report.multi_trit.length) printTable(['multi-trit gemv', 'shape', 'depth', 'median ms', 'GB/s (weights)', 'per plane vs depth 1'], report.multi_trit.map((r) => [r.name, `${r.rows}×${r.cols}`, r.depth, fixed(r.median_ms), fixed(r.gbps, 1), fixed(r.per_plane_vs_depth1, 2)]));
     for (const [k, t] of Object.entries(report.targets)) process.stdout.write(`target ${k}: ${t.value === null ? 'n/a' : fixed(t.value, 3)} (target ${t.target}) ${t.met === null ? '' : t.met ? 'met' : 'not met'}${t.note ? ` — ${t.note}` : ''}\n`);
   } finally {
     await be.dispose();

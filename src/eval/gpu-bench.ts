@@ -11,6 +11,8 @@
  *   decode     tokens/s of whole GPU decode steps (backend decoder) for the 0.7B shape
  *              (dim 1536, ffn 4096, 24 layers, 16 heads, vocab 32000, f32 embedding = head)
  *              with random trits, f32 and int8 activations
+ *   attention  one decode step's attention per --attention mode at 4096 positions, and
+ *   multi_trit d-plane GEMV (gpu-bench-extra.ts)
  *   targets    ternary GEMV 4096×11008 batch 1 ≥ 50 % of the roofline, ≥ 5× dense f32
  *
  * Kernel times are GPU throughput: `reps` launches are encoded in one submit and the wall time
@@ -31,6 +33,7 @@ import { quantizeInt8PerToken, quantizeTernaryPerToken } from '../quant/activati
 import { TernaryTensor } from '../tensor/ternary-tensor.js';
 import type { ActivationMode } from '../backend/backend.js';
 import { machineInfo, median, type MachineInfo } from './benchmark.js';
+import type { AttentionBenchOptions, AttentionBenchResult, MultiTritBenchResult } from './gpu-bench-extra.js';
 import { specBandwidth } from './gpu-specs.js';
 import { randomWeights } from './kernel-bench.js';
 import { seededRandom } from './random.js';
@@ -45,6 +48,10 @@ export interface GpuBenchOptions {
   decode?: false | { config?: LlamaConfig; label?: string; tokens?: number; modes?: ActivationMode[] };
   minTimeMs?: number;
   onStep?: (s: string) => void;
+  /** attention kernels per mode (gpu-bench-extra.ts; default 16 heads × 96 at 4096 positions, quick 8 × 64 at 256), or false */
+  attention?: false | AttentionBenchOptions;
+  /** multi-trit GEMV, depths 1–3 (default 4096×11008, quick 1024×1024), or false */
+  multiTrit?: false | { shape?: [number, number]; depths?: number[] };
 }
 
 export interface GemvResult {
@@ -90,6 +97,8 @@ export interface GpuBenchReport {
   gemv: GemvResult[];
   zero_blocks: ZeroBlockResult[];
   decode: DecodeResult[];
+  attention: AttentionBenchResult[];
+  multi_trit: MultiTritBenchResult[];
   targets: Record<string, { value: number | null; target: number; met: boolean | null; note?: string }>;
   wall_s: number;
 }
@@ -111,7 +120,7 @@ async function timeSubmit(be: WebGpuBackend, encode: (pass: GPUComputePassEncode
   return (performance.now() - t0) / reps;
 }
 
-interface Case {
+export interface Case {
   name: string;
   bytes: number;
   copies: Dispatch[][];
@@ -119,7 +128,7 @@ interface Case {
   samples: number[];
 }
 
-async function measureCases(be: WebGpuBackend, cases: Case[], minTimeMs: number): Promise<void> {
+export async function measureCases(be: WebGpuBackend, cases: Case[], minTimeMs: number): Promise<void> {
   const run = (c: Case, reps: number) => timeSubmit(be, (pass, r) => encodeDispatches(pass as GPUComputePassEncoder, c.copies[r % c.copies.length]!), reps);
   for (const c of cases) {
     await run(c, 1); // warm-up (pipelines, first touch)
@@ -334,6 +343,17 @@ export async function benchGpu(be: WebGpuBackend, opts: GpuBenchOptions = {}): P
   }
   const dopt = opts.decode === false ? null : (opts.decode ?? {});
   const decode = dopt ? await benchDecode(be, dopt.config ?? SHAPE_0_7B, dopt.label ?? (dopt.config ? 'custom' : '0.7B'), dopt.tokens ?? (quick ? 2 : 64), dopt.modes ?? (quick ? ['f32'] : ['f32', 'int8']), onStep) : [];
+  const extra = await import('./gpu-bench-extra.js');
+  let attention: AttentionBenchResult[] = [];
+  if (opts.attention !== false) {
+    onStep('attention kernels');
+    attention = await extra.benchGpuAttention(be, { ...(quick ? { shape: { nHeads: 8, nKvHeads: 8, headDim: 64 }, positions: 256 } : {}), minTimeMs: opts.minTimeMs ?? (quick ? 100 : 400), ...(opts.attention ?? {}) });
+  }
+  let multiTrit: MultiTritBenchResult[] = [];
+  if (opts.multiTrit !== false) {
+    onStep('multi-trit gemv');
+    multiTrit = await extra.benchGpuMultiTrit(be, { ...(quick ? { shape: [1024, 1024] as [number, number] } : {}), minTimeMs: opts.minTimeMs ?? (quick ? 100 : 400), ...(opts.multiTrit ?? {}) });
+  }
   const target = gemv.find((r) => r.name === 'ternary-i8-webgpu' && r.rows === 4096 && r.cols === 11008 && r.batch === 1);
   const targetF = gemv.find((r) => r.name === 'ternary-f32-webgpu' && r.rows === 4096 && r.cols === 11008 && r.batch === 1);
   const best = [target, targetF].filter(Boolean).sort((a, b) => a!.median_ms - b!.median_ms)[0];
@@ -344,6 +364,8 @@ export async function benchGpu(be: WebGpuBackend, opts: GpuBenchOptions = {}): P
     gemv,
     zero_blocks: zeroBlocks,
     decode,
+    attention,
+    multi_trit: multiTrit,
     targets: {
       ternary_gemv_4096x11008_roofline: { value: best?.roofline_fraction ?? null, target: 0.5, met: best ? best.roofline_fraction >= 0.5 : null, note },
       ternary_gemv_4096x11008_vs_dense_f32: { value: best?.speedup_vs_dense_f32 ?? null, target: 5, met: best ? best.speedup_vs_dense_f32 >= 5 : null, note },

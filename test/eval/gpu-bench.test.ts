@@ -34,7 +34,7 @@ describe.skipIf(why !== null)('gpu bench (webgpu)', () => {
     const be = await WebGpuBackend.create();
     try {
       const config = defaultConfig({ dim: 64, hiddenDim: 96, nLayers: 2, nHeads: 4, vocabSize: 100, seqLen: 32, sharedClassifier: true });
-      const r = await benchGpu(be, { quick: true, shapes: [[8, 4200]], zeroBlocks: [8, 4200], batches: [1, 5], minTimeMs: 1, decode: { config, label: 'tiny', tokens: 2, modes: ['f32', 'int8'] } });
+      const r = await benchGpu(be, { quick: true, shapes: [[8, 4200]], zeroBlocks: [8, 4200], batches: [1, 5], minTimeMs: 1, decode: { config, label: 'tiny', tokens: 2, modes: ['f32', 'int8'] }, attention: { shape: { nHeads: 2, nKvHeads: 1, headDim: 16 }, positions: 70 }, multiTrit: { shape: [8, 100], depths: [1, 3] } });
       expect(r.machine.adapter).toBe(be.describe().adapter);
       expect(r.memory.measured_copy_gbps).toBeGreaterThan(0);
       const names = ['dense-f32-webgpu', ...(be.gpu.f16 ? ['dense-f16-webgpu'] : []), 'ternary-f32-webgpu', 'ternary-i8-webgpu', 'ternary-ternary-webgpu'];
@@ -52,6 +52,14 @@ describe.skipIf(why !== null)('gpu bench (webgpu)', () => {
       }
       expect(r.decode.map((d) => [d.shape, d.activation, d.tokens])).toEqual([['tiny', 'f32', 2], ['tiny', 'int8', 2]]);
       for (const d of r.decode) expect(d.tokens_per_second).toBeGreaterThan(0);
+      expect(r.attention.map((a) => a.mode)).toEqual(['exact', 'flash', 'ternary', 'topk:32']);
+      for (const a of r.attention) {
+        expect(a.positions).toBe(70);
+        expect(a.kv_gbps).toBeCloseTo((2 * 70 * 16 * 4) / (a.median_ms * 1e6), 6);
+        expect(a.speedup_vs_exact).toBeCloseTo(r.attention[0]!.median_ms / a.median_ms, 6);
+      }
+      expect(r.multi_trit.map((m) => `${m.name} d${m.depth}`)).toEqual(['multi-f32-webgpu d1', 'multi-i8-webgpu d1', 'multi-f32-webgpu d3', 'multi-i8-webgpu d3']);
+      for (const m of r.multi_trit) expect(m.weight_bytes).toBe(m.depth * 8 * 4 * 8);
       expect(r.targets.ternary_gemv_4096x11008_roofline).toMatchObject({ value: null, met: null });
       expect(r.targets.decode_on_gpu).toMatchObject({ met: true });
     } finally {
