@@ -1,7 +1,7 @@
 /**
  * The GPU attention kernels (src/backend/webgpu/attention.ts) against the CPU implementations of
  * the same `--attention` mode, on random caches filled one position at a time as the decoder
- * does: the trit K cache and query trits equal the CPU's quantization bit for bit (scales within
+ * does (outputs checked at a sample of positions, the whole trit K cache at the end): the trit K cache and query trits equal the CPU's quantization bit for bit (scales within
  * 1e-6), top-k picks exactly the CPU's keys (repeated keys force ties: the earlier key wins),
  * and outputs are within 2e-5·max|v| of the CPU (f32 on the GPU, f64 softmax on the CPU).
  */
@@ -131,6 +131,8 @@ describe.skipIf(why !== null)('webgpu attention kernels', () => {
           encodeDispatches(pass, launches);
           pass.end();
           dev.queue.submit([enc.finish()]);
+          // every position runs (filling the trit K cache); outputs are read back at a sample of them
+          if (!(pos < 3 || pos % 6 === 5 || pos >= P - 2)) continue;
           const got = new Float32Array(await read(io.out, s.nHeads * d * 4));
           const want = new Float32Array(s.nHeads * d);
           ref(q, 0, keys, values, pos, s, want, 0);
