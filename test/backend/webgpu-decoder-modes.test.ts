@@ -2,7 +2,8 @@
  * The GPU decoder with every `--attention` mode (and per-layer mode lists) against the CPU
  * forward pass with the same modes: logits within 1e-4·max|logit| at every step of a tiny
  * random model, and Model.generate really decoding on the device (createDecoder is called, the
- * greedy ids equal the CPU's); multi-trit models (depth 2–4, every activation mode) likewise.
+ * greedy ids equal the CPU's); multi-trit models (depth 2–4, every activation mode) likewise;
+ * stories260K in four modes gives the ref backend's greedy ids.
  */
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { Decoder } from '../../src/backend/backend.js';
@@ -12,6 +13,7 @@ import { Model } from '../../src/nn/model.js';
 import type { QuantPlan } from '../../src/quant/plan.js';
 import { MultiTritTensor } from '../../src/tensor/multi-trit-tensor.js';
 import { greedyIds, tinyConfig, tinyWeights } from '../helpers/models.js';
+import { sharedFile } from '../helpers/shared-data.js';
 import { webgpuUnavailable } from '../helpers/webgpu.js';
 
 const why = await webgpuUnavailable();
@@ -120,6 +122,21 @@ describe.skipIf(why !== null)('webgpu decoder attention modes', () => {
     }
     await g.dispose();
     await c.dispose();
+  });
+
+  it('stories260K with flash, ternary, topk:8 and topk:t=1/r4: the ref backend greedy ids for the same mode', async (t) => {
+    const ckpt = sharedFile('stories260K.bin');
+    const tok = sharedFile('tok512.bin');
+    if (!ckpt || !tok) return t.skip();
+    for (const mode of ['flash', 'ternary', 'topk:8', 'topk:t=1/r4']) {
+      const attention = attentionFactory(mode);
+      const g = await Model.load(ckpt, { tokenizer: tok, backend: gpu, attention });
+      const c = await Model.load(ckpt, { tokenizer: tok, backend: 'ref', attention });
+      const prompt = c.tokenizer!.encode('Once upon a time');
+      expect(await greedyIds(g, 24, prompt), mode).toEqual(await greedyIds(c, 24, prompt));
+      await g.dispose();
+      await c.dispose();
+    }
   });
 
   it('a custom attention hook (no mode names) decodes layer by layer on the CPU side', async () => {
