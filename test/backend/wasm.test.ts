@@ -71,8 +71,16 @@ describe('wasm backend layouts and zero skipping', () => {
       expectClose(await be.matmulF32(h, x, batch), naiveF64(t.toDense(), t.rows, t.cols, x, batch));
       // the layout is the cost model's per-layer choice (src/sparse/cost-model.ts): sparse lists
       // at high sparsity; the chunk-skipping layout, forced, masks exactly when blocks are empty
-      const info = be.layoutInfo(h) as { density: number; codes: { masked: boolean } | null; sparse: unknown };
-      if (zeros >= 0.95) expect(info.sparse, `zeros ${zeros}: sparse lists`).not.toBeNull();
+      // batch 1 stages the activations at a fixed address (the padded CSR kernels' fast path)
+      expect(Array.from(await be.matmulI8(h, q.subarray(0, t.cols), 1))).toEqual(Array.from(naiveIntAcc(t, q.subarray(0, t.cols), 1)));
+      expect(Array.from(await be.matmulTernary(h, u.sliceRows(0, 1)))).toEqual(Array.from(naiveIntAcc(t, u.sliceRows(0, 1).toTrits(), 1)));
+      expectClose(await be.matmulF32(h, x.subarray(0, t.cols), 1), naiveF64(t.toDense(), t.rows, t.cols, x.subarray(0, t.cols), 1));
+      const info = be.layoutInfo(h) as { density: number; codes: { masked: boolean } | null; sparse: unknown; paddedSparse: { esz: number }[]; ternaryPath: string };
+      // one group per row: padded byte-offset lists for f32 (esz 4) and int8 / ternary (esz 1);
+      // groups of 64: the per-group lists
+      if (zeros >= 0.95 && gs === 0) expect(info.paddedSparse.map((l) => l.esz).sort(), `zeros ${zeros}: padded lists`).toEqual([1, 4]);
+      if (zeros >= 0.95 && gs !== 0) expect(info.sparse, `zeros ${zeros}: sparse lists`).not.toBeNull();
+      if (zeros >= 0.95) expect(info.ternaryPath).toBe('csr');
       be.release(h);
       const hs = await be.uploadTernary(t, { layout: 'planes-skip' });
       expect(Array.from(await be.matmulI8(hs, q, batch))).toEqual(Array.from(naiveIntAcc(t, q, batch)));

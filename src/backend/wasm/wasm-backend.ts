@@ -16,7 +16,7 @@ import type { TernaryTensor } from '../../tensor/ternary-tensor.js';
 import type { ActivationMode, AttentionShape, Backend, DenseWeights, MultiTritWeights, TernaryWeights } from '../backend.js';
 import type { BackendOptions } from '../registry.js';
 import { Heap, Scratch } from './heap.js';
-import { buildBlockSparse, buildBlocks, buildCodes, buildLut, buildSigns, buildSparse, density, groupShape, skipsBlocks, type BlockLayout, type BlockSparseLayout, type LutLayout, type SparseLayout } from './layouts.js';
+import { buildBlockSparse, buildBlocks, buildCodes, buildLut, buildSigns, buildSparse, buildPadSparse, CSR_X, density, groupShape, padSparseFits, skipsBlocks, type BlockLayout, type BlockSparseLayout, type LutLayout, type PadSparseLayout, type SparseLayout } from './layouts.js';
 import { sparsityStats } from '../../sparse/chunk-map.js';
 import { LAYOUTS, chooseLayout, type Family, type LayoutName } from '../../sparse/cost-model.js';
 import { instantiate, loadKernels, type KernelExports, type SimdChoice, type SimdFeatures } from './module.js';
@@ -58,6 +58,9 @@ interface WasmTernary extends TernaryWeights {
   /** whether the codes layout skips all-zero blocks (decided on first int8 use) */
   skips: boolean | null;
   sparse: SparseLayout | null;
+  /** padded CSR with byte offsets for f32 (esz 4) and int8 / ternary (esz 1) activations */
+  pad4: PadSparseLayout | null;
+  pad1: PadSparseLayout | null;
   bsparse: BlockSparseLayout | null;
   /** the layout per activation family, chosen on first use (or forced at upload) */
   layouts: Partial<Record<Family, LayoutName>>;
@@ -200,7 +203,7 @@ export class WasmBackend implements Backend {
         gscales = this.#heap.alloc(Math.max(w.groupScales.length, 1) * 4, 'group scales');
         this.#heap.f32.set(w.groupScales, gscales >>> 2);
       }
-      const h: WasmTernary = { kind: 'ternary', backend: 'wasm', rows: w.rows, cols: w.cols, groupSize: w.groupSize, groups: G, tensor: w, gc, codes: null, blocks: null, signs: null, lut: null, skips: null, sparse: null, bsparse: null, layouts: {}, forced: opts.layout ?? null, density: density(w), scales, gscales, released: false };
+      const h: WasmTernary = { kind: 'ternary', backend: 'wasm', rows: w.rows, cols: w.cols, groupSize: w.groupSize, groups: G, tensor: w, gc, codes: null, blocks: null, signs: null, lut: null, skips: null, sparse: null, pad4: null, pad1: null, bsparse: null, layouts: {}, forced: opts.layout ?? null, density: density(w), scales, gscales, released: false };
       return h;
     });
   }
@@ -241,7 +244,6 @@ export class WasmBackend implements Backend {
   #useSparse(h: WasmTernary, family: keyof typeof SPARSE_DENSITY): boolean {
     if (h.cols > 65536 || this.#sparse === 'never') return false;
     if (this.#sparse === 'auto' && h.density >= SPARSE_DENSITY[family]) return false;
-    h.sparse ??= buildSparse(this.#heap, h.tensor);
     return true;
   }
 
@@ -261,6 +263,17 @@ export class WasmBackend implements Backend {
     return l;
   }
 
+  /**
+   * The kernel matmulTernary runs for this weight: 'signs' (no zeros: 1-bit signs), 'csr'
+   * (density below SPARSE_DENSITY.ternary: int8-trit activations gathered through the column lists),
+   * else 'blocks' (popcount over nz/neg blocks).
+   */
+  ternaryPath(w: TernaryWeights): 'signs' | 'csr' | 'blocks' {
+    const h = this.#ternary(w, 'wasm.ternaryPath');
+    if (this.#signs && h.density === 1) return 'signs';
+    return this.#useSparse(h, 'ternary') ? 'csr' : 'blocks';
+  }
+
   /** The layout each family uses (chosen now if not yet), for inspection and reports. */
   chosenLayouts(w: TernaryWeights): Record<Family, LayoutName> {
     const h = this.#ternary(w, 'wasm.chosenLayouts');
@@ -274,6 +287,28 @@ export class WasmBackend implements Backend {
       if (reads.every((r) => !this.#heap.owns(r) || r.byteOffset >= e || r.byteOffset + r.byteLength <= a)) return a;
     }
     return this.#out.ensure(n * 4);
+  }
+
+  /**
+   * Activations for the padded CSR kernels: `batch` rows of cols·esz bytes at `src`, each followed
+   * by a zero (the target of the list padding). One row goes to the fixed address CSR_X (the
+   * kernels then gather with a constant offset); more go to `scratch` with a 16-byte aligned stride.
+   */
+  #stagePad(src: number, batch: number, cols: number, esz: 1 | 4, scratch: Scratch): [number, number] {
+    const u8 = this.#heap.u8;
+    const row = cols * esz;
+    if (batch === 1) {
+      u8.copyWithin(CSR_X, src, src + row);
+      u8.fill(0, CSR_X + row, CSR_X + row + esz);
+      return [CSR_X, 0];
+    }
+    const stride = Math.ceil((row + esz) / 16) * 16;
+    const dst = scratch.ensure(batch * stride);
+    for (let b = 0; b < batch; b++) {
+      u8.copyWithin(dst + b * stride, src + b * row, src + (b + 1) * row);
+      u8.fill(0, dst + b * stride + row, dst + b * stride + row + esz);
+    }
+    return [dst, stride];
   }
 
   /** The address of f32 activations: in place when they are heap memory, else copied to `scratch`. */
@@ -321,7 +356,11 @@ export class WasmBackend implements Backend {
       const raw = this.#inF32(x, batch * h.cols, this.#raw);
       const par = this.#parallel(h.rows, h.cols, batch);
       const layout = this.#layoutFor(h, 'f32');
-      if (layout === 'csr') {
+      if (layout === 'csr' && padSparseFits(h.tensor, 4)) {
+        const s = (h.pad4 ??= buildPadSparse(this.#heap, h.tensor, 4));
+        const [xs, stride] = this.#stagePad(raw, batch, h.cols, 4, this.#act);
+        await this.#pool.run('csrPadF32', [s.offs, s.idx, xs, stride, batch, h.scales, h.gscales, outPtr, h.rows], h.rows, par);
+      } else if (layout === 'csr') {
         const s = (h.sparse ??= buildSparse(this.#heap, h.tensor));
         await this.#pool.run(s.wide ? 'sparseF32W' : 'sparseF32', [s.offs, s.idx, raw, h.cols, batch, h.groups, h.scales, h.gscales, outPtr, h.rows], h.rows, par);
       } else if (layout === 'block-sparse') {
@@ -358,8 +397,14 @@ export class WasmBackend implements Backend {
         const unz = this.#sums.ensure(batch * h.groups * 4);
         this.#k.blockNnz(u, batch, h.groups, sg.nblk, unz);
         await this.#pool.run('ternarySigns', [sg.ptr, sg.nblk, h.groups, u, unz, batch, outPtr, h.rows], h.rows, par);
+      } else if (this.#useSparse(h, 'ternary') && padSparseFits(h.tensor, 1)) {
+        const s = (h.pad1 ??= buildPadSparse(this.#heap, h.tensor, 1));
+        const u = this.#act.ensure(batch * h.cols);
+        this.#k.planesToI8(plus, minus, u, batch, h.cols, x.wordsPerRow);
+        const [xs, stride] = this.#stagePad(u, batch, h.cols, 1, this.#sums);
+        await this.#pool.run('csrPadI8', [s.offs, s.idx, xs, stride, batch, outPtr, h.rows], h.rows, par);
       } else if (this.#useSparse(h, 'ternary')) {
-        const s = h.sparse!;
+        const s = (h.sparse ??= buildSparse(this.#heap, h.tensor));
         const u = this.#act.ensure(batch * h.cols);
         this.#k.planesToI8(plus, minus, u, batch, h.cols, x.wordsPerRow);
         await this.#pool.run('sparseI8', [s.offs, s.idx, u, h.cols, batch, h.groups, outPtr, h.rows], h.rows, par);
@@ -404,7 +449,11 @@ export class WasmBackend implements Backend {
     const layout = this.#layoutFor(h, 'i8');
     if (layout === 'csr' || layout === 'block-sparse') {
       const acc = mode === 0 ? outPtr : this.#acc.ensure(batch * h.rows * h.groups * 4);
-      if (layout === 'csr') {
+      if (layout === 'csr' && padSparseFits(h.tensor, 1)) {
+        const s = (h.pad1 ??= buildPadSparse(this.#heap, h.tensor, 1));
+        const [xs, stride] = this.#stagePad(q, batch, h.cols, 1, this.#act);
+        await this.#pool.run('csrPadI8', [s.offs, s.idx, xs, stride, batch, acc, h.rows], h.rows, par);
+      } else if (layout === 'csr') {
         const s = (h.sparse ??= buildSparse(this.#heap, h.tensor));
         await this.#pool.run(s.wide ? 'sparseI8W' : 'sparseI8', [s.offs, s.idx, q, h.cols, batch, h.groups, acc, h.rows], h.rows, par);
       } else {
@@ -542,9 +591,10 @@ export class WasmBackend implements Backend {
       heap.free(l.ptr);
       if (l.mask) heap.free(l.mask);
     }
-    if (h.sparse) {
-      heap.free(h.sparse.offs);
-      heap.free(h.sparse.idx);
+    for (const l of [h.sparse, h.pad4, h.pad1]) {
+      if (!l) continue;
+      heap.free(l.offs);
+      heap.free(l.idx);
     }
     if (h.bsparse) for (const p of [h.bsparse.rowPtr, h.bsparse.widx, h.bsparse.plus, h.bsparse.minus]) heap.free(p);
     if (h.lut) {
@@ -553,7 +603,7 @@ export class WasmBackend implements Backend {
     }
     heap.free(h.scales);
     if (h.gscales) heap.free(h.gscales);
-    h.codes = h.blocks = h.signs = h.sparse = null;
+    h.codes = h.blocks = h.signs = h.sparse = h.pad4 = h.pad1 = null;
     h.bsparse = null;
     h.lut = null;
   }
@@ -568,6 +618,8 @@ export class WasmBackend implements Backend {
       signs: h.signs && { nblk: h.signs.nblk },
       lut: h.lut && { quadsPerGroup: h.lut.nq, rowBlocks: h.lut.blocks },
       sparse: h.sparse && { nnz: h.sparse.nnz, wide: h.sparse.wide, bytes: h.sparse.bytes },
+      paddedSparse: [h.pad4, h.pad1].filter((l) => l !== null).map((l) => ({ esz: l.esz, entries: l.entries, bytes: l.bytes })),
+      ternaryPath: this.ternaryPath(w),
       blockSparse: h.bsparse && { liveWords: h.bsparse.live, bytes: h.bsparse.bytes },
       layouts: { ...h.layouts, ...(h.forced ? { forced: h.forced } : {}) },
     };
