@@ -236,6 +236,46 @@ export function buildPadSparse(heap: Heap, t: TernaryTensor, esz: 1 | 4): PadSpa
   return { offs: offsPtr, idx: idxPtr, entries: n, esz, bytes: offs.byteLength + idx.byteLength };
 }
 
+/**
+ * Row lists for grouped weights (src/kernels/sparse.ts csrGroupI8): per row, the +1 columns of all
+ * groups in one ascending list, then the −1 columns (u16 column numbers, unpadded). Exists when
+ * the group size is a power of two (the kernel finds an entry's group as col >> sh).
+ */
+export interface RowSparseLayout {
+  offs: number;
+  idx: number;
+  /** log2 of the group size */
+  sh: number;
+  bytes: number;
+}
+
+export function rowSparseFits(t: TernaryTensor): boolean {
+  const gc = t.groupSize;
+  return t.groupsPerRow > 1 && t.cols <= 65536 && gc > 0 && (gc & (gc - 1)) === 0;
+}
+
+export function buildRowSparse(heap: Heap, t: TernaryTensor): RowSparseLayout {
+  const c = toCsr(t, { indexBits: 16 });
+  const G = c.G;
+  const offs = new Uint32Array(t.rows * 2 + 1);
+  const idx = new Uint16Array(Math.max(c.idx.length, 2));
+  let n = 0;
+  for (let r = 0; r < t.rows; r++)
+    for (let s = 0; s < 2; s++) {
+      offs[r * 2 + s] = n;
+      for (let g = 0; g < G; g++) {
+        const i = (r * G + g) * 2 + s;
+        for (let k = c.offs[i]!; k < c.offs[i + 1]!; k++) idx[n++] = c.idx[k]!;
+      }
+    }
+  offs[t.rows * 2] = n;
+  const offsPtr = heap.alloc(offs.byteLength, 'row sparse offsets');
+  heap.u32.set(offs, offsPtr >>> 2);
+  const idxPtr = heap.alloc(idx.byteLength, 'row sparse indices');
+  heap.u16.set(idx, idxPtr >>> 1);
+  return { offs: offsPtr, idx: idxPtr, sh: 31 - Math.clz32(t.groupSize), bytes: offs.byteLength + idx.byteLength };
+}
+
 export interface BlockSparseLayout {
   rowPtr: number;
   /** word index per stored word (u16, or u32 when `wide`) */
