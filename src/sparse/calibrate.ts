@@ -98,7 +98,7 @@ export async function calibrateCostModel(be: WasmBackend, o: CalibrationOptions 
           await run();
           s.push(performance.now() - a);
         }
-        rowsOf[f][l].push(features(st, l));
+        rowsOf[f][l].push(features(st, l, f));
         times[f][l].push(median(s));
       }
       be.release(h);

@@ -97,11 +97,13 @@ export interface SparsityStats {
   live64: number;
   /** scale groups per row (1 without group scales): CSR keeps two lists per row and group */
   groups?: number;
+  /** columns per scale group (0 or absent: none) */
+  groupSize?: number;
 }
 
 export function sparsityStats(t: TernaryTensor): SparsityStats {
   let nnz = 0;
   for (let r = 0; r < t.rows; r++) nnz += t.rowNnz(r);
   const n = t.rows * t.cols;
-  return { rows: t.rows, cols: t.cols, nnz, density: n ? nnz / n : 1, liveWords: chunkMap(t, 1).live, live64: chunkMap(t, 2).live, groups: t.groupsPerRow };
+  return { rows: t.rows, cols: t.cols, nnz, density: n ? nnz / n : 1, liveWords: chunkMap(t, 1).live, live64: chunkMap(t, 2).live, groups: t.groupsPerRow, groupSize: t.groupSize };
 }

@@ -16,7 +16,9 @@
  *                                                  segs = rows·groups / 1e3 (per-group set-up)
  *   block-sparse  t = c0 + c1·rows' + c2·words + c3·nnz   words = liveWords / 1e6, nnz / 1e6
  *   csr           t = c0 + c1·lists + c2·nnz + c3·nnz·density
- *                                                  lists = rows·groups / 1e3 (two per row and group);
+ *                                                  lists = rows·groups / 1e3 (two per row and group;
+ *                                                  int8 on row lists (rowListsI8): rows / 1e3,
+ *                                                  and nnz counts ROW_LIST_NNZ_WEIGHT times)
  *                                                  nnz·density: dense index streams leave the caches
  *
  * (t in ms). The choice is argmin over the layouts (layouts predicted within 5 % of the fastest
@@ -44,8 +46,33 @@ export interface CostModel {
   coef: Record<Family, Record<LayoutName, number[]>>;
 }
 
+/**
+ * Per-group CSR lists shorter than this (mean entries per row, group and sign) cost more in loop
+ * set-up than the row-list kernel's scatter into per-group accumulators, whose consecutive adds
+ * to one group wait on each other through memory (≈ 1.8 ns per nonzero at 13 per list against
+ * ≈ 0.4 for the gather; per-group lists ≈ 14 ns each; 4096×1536, groups of 256, one thread).
+ */
+export const ROW_LIST_MAX_PER_GROUP = 6;
+
+/**
+ * A nonzero of the row-list kernel counts as this many gathered nonzeros in the csr features
+ * (its load-add-store into a group accumulator against a gather and a register add; measured
+ * ≈ 1.7 against ≈ 0.4 ns, 4096×1536 and 1536×4096 at 99 % zeros, groups of 256, one thread).
+ */
+export const ROW_LIST_NNZ_WEIGHT = 4;
+
+/**
+ * Whether int8 CSR of a grouped layer runs on one list pair per row (the wasm backend's
+ * csrGroupI8, which finds each entry's group as col >> sh): power-of-two groups whose per-group
+ * lists would hold < ROW_LIST_MAX_PER_GROUP entries on average.
+ */
+export function rowListsI8(s: { groups?: number; groupSize?: number; cols: number; density: number }): boolean {
+  const gs = s.groupSize ?? 0;
+  return (s.groups ?? 1) > 1 && gs > 0 && (gs & (gs - 1)) === 0 && s.cols <= 65536 && (s.density * gs) / 2 < ROW_LIST_MAX_PER_GROUP;
+}
+
 /** The features of one layout for a layer (see the header; the first is the constant 1). */
-export function features(s: SparsityStats, layout: LayoutName): number[] {
+export function features(s: SparsityStats, layout: LayoutName, family?: Family): number[] {
   const rows = s.rows / 1e3;
   switch (layout) {
     case 'planes':
@@ -56,13 +83,15 @@ export function features(s: SparsityStats, layout: LayoutName): number[] {
       return [1, rows, s.liveWords / 1e6, s.nnz / 1e6];
     case 'csr':
       // each (row, group) pair costs two short lists: loop set-up and exit, whatever their length
+      // (int8 on grouped weights with power-of-two groups: two lists per row, see rowListsI8)
+      if (family === 'i8' && rowListsI8(s)) return [1, s.rows / 1e3, (ROW_LIST_NNZ_WEIGHT * s.nnz) / 1e6, (s.nnz * s.density) / 1e6];
       return [1, (s.rows * (s.groups ?? 1)) / 1e3, s.nnz / 1e6, (s.nnz * s.density) / 1e6];
   }
 }
 
 export function predictMs(m: CostModel, s: SparsityStats, family: Family, layout: LayoutName): number {
   const c = m.coef[family][layout];
-  const f = features(s, layout);
+  const f = features(s, layout, family);
   let t = 0;
   for (let i = 0; i < f.length; i++) t += (c[i] ?? 0) * f[i]!;
   return t;
@@ -117,7 +146,8 @@ export function chooseLayout(s: SparsityStats, family: Family, m: CostModel = ac
 
 /**
  * Calibrated on the reference machine (`tritwise bench sparsity --calibrate`): AMD EPYC, 2 cores
- * shared with other jobs (load average ≈ 10), 2 threads, Node 20, SIMD128.
+ * shared with other jobs (load average ≈ 8), 2 threads, Node 20, SIMD128; with the padded and
+ * row-list CSR kernels (2026-11-26 15:50 UTC).
  */
 export const BUILTIN_COST_MODEL: CostModel = {
   version: 1,
@@ -126,8 +156,8 @@ export const BUILTIN_COST_MODEL: CostModel = {
   source: 'builtin',
   created: '2026-11-26',
   coef: {
-    f32: { planes: [0.009684, 0.4002], 'planes-skip': [0.0001857, 0.05875, 0.3516, 0.01121], 'block-sparse': [0.006086, 0, 10.72, 0.5687], csr: [0.005287, 0.01499, 0.5757, 0] },
-    i8: { planes: [0.006924, 0.0531], 'planes-skip': [0.00485, 0.01298, 0.04622, 0.004191], 'block-sparse': [0.004258, 0, 10.2, 1.341], csr: [0.004803, 0.01677, 0.64, 0] },
+    f32: { planes: [0.009432, 0.3484], 'planes-skip': [0.001433, 0.02922, 0.4517, 0.009868], 'block-sparse': [0.0003304, 0, 9.217, 0.9473], csr: [0.002095, 0.01242, 0.2542, 0.5575] },
+    i8: { planes: [0.004783, 0.05157], 'planes-skip': [0.00141, 0.02084, 0.0484, 0.009358], 'block-sparse': [0.000797, 0.006241, 7.172, 3.077], csr: [0.002113, 0.01294, 0.5056, 0] },
   },
 };
 

@@ -4,9 +4,58 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { readFileSync } from 'node:fs';
 import { HEAP_BASE, Heap, Scratch, align64 } from '../../src/backend/wasm/heap.js';
+import { CSR_X, CSR_X_BYTES } from '../../src/backend/wasm/layouts.js';
+
+/** [start, end) of every active data segment (i32.const offset) in a wasm binary. */
+function dataSegments(bin: Uint8Array): [number, number][] {
+  let p = 8;
+  const leb = (): number => {
+    let v = 0, shift = 0, b: number;
+    do {
+      b = bin[p++]!;
+      v += (b & 0x7f) * 2 ** shift;
+      shift += 7;
+    } while (b & 0x80);
+    return v;
+  };
+  const out: [number, number][] = [];
+  while (p < bin.length) {
+    const id = bin[p++]!, size = leb(), end = p + size;
+    if (id === 11) {
+      for (let n = leb(); n > 0; n--) {
+        const kind = leb();
+        if (kind === 1) { const len = leb(); p += len; continue; } // passive
+        if (kind === 2) leb(); // memory index
+        expect(bin[p++], 'data offset is an i32.const').toBe(0x41);
+        let off = 0, shift = 0, b: number;
+        do {
+          b = bin[p++]!;
+          off |= (b & 0x7f) << shift;
+          shift += 7;
+        } while (b & 0x80);
+        expect(bin[p++]).toBe(0x0b); // end
+        const len = leb();
+        out.push([off, off + len]);
+        p += len;
+      }
+    }
+    p = end;
+  }
+  return out;
+}
 
 describe('wasm heap', () => {
+  it("the kernels' static data ends below the padded CSR staging area, which ends at the heap", () => {
+    expect(CSR_X + CSR_X_BYTES).toBe(HEAP_BASE);
+    for (const f of ['simd.wasm', 'relaxed.wasm']) {
+      const segs = dataSegments(new Uint8Array(readFileSync(new URL(`../../dist/kernels/${f}`, import.meta.url))));
+      expect(segs.length, f).toBeGreaterThan(0);
+      for (const [, end] of segs) expect(end, f).toBeLessThanOrEqual(CSR_X);
+    }
+  });
+
   it('align64 rounds up with Math.ceil, also past 2 GiB', () => {
     expect(align64(0)).toBe(0);
     expect(align64(1)).toBe(64);

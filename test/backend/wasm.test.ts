@@ -71,9 +71,35 @@ describe('wasm backend layouts and zero skipping', () => {
       expectClose(await be.matmulF32(h, x, batch), naiveF64(t.toDense(), t.rows, t.cols, x, batch));
       // the layout is the cost model's per-layer choice (src/sparse/cost-model.ts): sparse lists
       // at high sparsity; the chunk-skipping layout, forced, masks exactly when blocks are empty
-      const info = be.layoutInfo(h) as { density: number; codes: { masked: boolean } | null; sparse: unknown };
-      if (zeros >= 0.95) expect(info.sparse, `zeros ${zeros}: sparse lists`).not.toBeNull();
+      // batch 1 stages the activations at a fixed address (the padded CSR kernels' fast path)
+      expect(Array.from(await be.matmulI8(h, q.subarray(0, t.cols), 1))).toEqual(Array.from(naiveIntAcc(t, q.subarray(0, t.cols), 1)));
+      expect(Array.from(await be.matmulTernary(h, u.sliceRows(0, 1)))).toEqual(Array.from(naiveIntAcc(t, u.sliceRows(0, 1).toTrits(), 1)));
+      expectClose(await be.matmulF32(h, x.subarray(0, t.cols), 1), naiveF64(t.toDense(), t.rows, t.cols, x.subarray(0, t.cols), 1));
+      const info = be.layoutInfo(h) as { density: number; codes: { masked: boolean } | null; sparse: unknown; rowSparse: { groupShift: number } | null; paddedSparse: { esz: number }[]; ternaryPath: string };
+      // one group per row: padded byte-offset lists for f32 (esz 4) and int8 / ternary (esz 1);
+      // groups of 64: per-group lists for f32, one list pair per row for int8 and ternary
+      const chosen = be.chosenLayouts(h);
+      if (zeros >= 0.95) for (const l of [chosen.f32, chosen.i8]) expect(['csr', 'block-sparse'], `zeros ${zeros}`).toContain(l);
+      void info;
       be.release(h);
+      // CSR forced: padded byte-offset lists without groups (f32 and int8), per-group lists for
+      // f32 and one list pair per row for int8 and ternary with groups of 64 (sparse enough)
+      const hc = await be.uploadTernary(t, { layout: 'csr' });
+      for (const b of [batch, 1]) {
+        const qb = q.subarray(0, b * t.cols), xb = x.subarray(0, b * t.cols), ub = u.sliceRows(0, b);
+        expect(Array.from(await be.matmulI8(hc, qb, b))).toEqual(Array.from(naiveIntAcc(t, qb, b)));
+        expect(Array.from(await be.matmulTernary(hc, ub))).toEqual(Array.from(naiveIntAcc(t, ub.toTrits(), b)));
+        expectClose(await be.matmulF32(hc, xb, b), naiveF64(t.toDense(), t.rows, t.cols, xb, b));
+      }
+      const ci = be.layoutInfo(hc) as { sparse: unknown; rowSparse: { groupShift: number } | null; paddedSparse: { esz: number }[]; ternaryPath: string };
+      expect(ci.ternaryPath).toBe(zeros === 0 ? 'signs' : 'csr'); // no zeros: the 1-bit signs layout wins regardless
+      if (gs === 0) expect(ci.paddedSparse.map((l) => l.esz).sort(), `zeros ${zeros}: padded lists`).toEqual([1, 4]);
+      else {
+        expect(ci.sparse, `zeros ${zeros}: per-group lists`).not.toBeNull();
+        // lists of 6.4 entries per group at 90 % zeros, groups of 128: kept per group
+        expect(ci.rowSparse?.groupShift ?? null, `zeros ${zeros}: row lists`).toBe(zeros >= 0.99 ? Math.log2(gs) : null);
+      }
+      be.release(hc);
       const hs = await be.uploadTernary(t, { layout: 'planes-skip' });
       expect(Array.from(await be.matmulI8(hs, q, batch))).toEqual(Array.from(naiveIntAcc(t, q, batch)));
       expectClose(await be.matmulF32(hs, x, batch), naiveF64(t.toDense(), t.rows, t.cols, x, batch));
@@ -82,6 +108,32 @@ describe('wasm backend layouts and zero skipping', () => {
       if (zeros === 0) expect(si.codes?.masked).toBe(false);
       be.release(hs);
     }
+    await be.dispose();
+  });
+
+  it('ternary × ternary takes the lists where the cost model says so; padded lists survive a memory grow mid-staging', async () => {
+    const be = await WasmBackend.create({ threads: 2, parallelMinWork: 0 });
+    for (const [zeros, path] of [
+      [0.99, 'csr'],
+      [0.5, 'blocks'],
+    ] as const) {
+      const t = sparseTensor(1024, 2048, zeros, 5, false, 0);
+      const h = await be.uploadTernary(t);
+      const u = quantizeTernaryPerToken(randomFloats(2 * t.cols, 8), 2, t.cols);
+      expect(Array.from(await be.matmulTernary(h, u))).toEqual(Array.from(naiveIntAcc(t, u.toTrits(), 2)));
+      expect(be.ternaryPath(h), `zeros ${zeros}`).toBe(path);
+      be.release(h);
+    }
+    // a fresh backend's memory is small: staging 3000 padded rows of 172 columns grows it
+    const fresh = await WasmBackend.create({ threads: 1 });
+    const t = sparseTensor(64, 172, 0.95, 9, false, 0);
+    const h = await fresh.uploadTernary(t, { layout: 'csr' });
+    const batch = 3000;
+    const x = randomFloats(batch * t.cols, 4);
+    expectClose(await fresh.matmulF32(h, x, batch), naiveF64(t.toDense(), t.rows, t.cols, x, batch));
+    const q = quantizeInt8PerToken(x, batch, t.cols).q;
+    expect(Array.from(await fresh.matmulI8(h, q, batch))).toEqual(Array.from(naiveIntAcc(t, q, batch)));
+    await fresh.dispose();
     await be.dispose();
   });
 

@@ -9,7 +9,10 @@
 import { TritwiseError } from '../../errors.js';
 
 const PAGE = 65536;
-/** Bytes below this offset are left to the module's own data (it has none today). */
+/**
+ * Bytes below this offset are never allocated: the module's static data (math tables at
+ * 1024–3.5 KiB) and, from 8192 (layouts.ts CSR_X), the staged activation row of the padded CSR kernels.
+ */
 export const HEAP_BASE = 65536;
 
 export function align64(n: number): number {

@@ -192,6 +192,90 @@ export function buildSparse(heap: Heap, t: TernaryTensor): SparseLayout {
   return { offs: offsPtr, idx: idxPtr, nnz: c.idx.length, wide: c.idx instanceof Uint32Array, bytes: c.offs.byteLength + c.idx.byteLength };
 }
 
+/**
+ * Padded CSR (src/kernels/sparse.ts csrPad*): one +1 list and one −1 list per row (no group
+ * scales), entries are byte offsets col·esz (esz 4 for f32, 1 for int8 or ternary activations)
+ * and every list is padded to a multiple of 8 with the offset cols·esz of the zero staged past
+ * the activation row. Exists when (cols + 1)·esz fits the fixed staging area (CSR_X_BYTES).
+ */
+export interface PadSparseLayout {
+  offs: number;
+  idx: number;
+  /** stored entries, padding included */
+  entries: number;
+  esz: 1 | 4;
+  bytes: number;
+}
+
+/** Bytes [CSR_X, 65536) below the heap hold one staged activation row (src/kernels/sparse.ts). */
+export const CSR_X = 8192;
+export const CSR_X_BYTES = 65536 - CSR_X;
+
+export function padSparseFits(t: TernaryTensor, esz: 1 | 4): boolean {
+  return t.groupsPerRow === 1 && (t.cols + 1) * esz <= CSR_X_BYTES;
+}
+
+export function buildPadSparse(heap: Heap, t: TernaryTensor, esz: 1 | 4): PadSparseLayout {
+  const c = toCsr(t, { indexBits: 16 });
+  const lists = t.rows * 2;
+  const offs = new Uint32Array(lists + 1);
+  let n = 0;
+  for (let i = 0; i < lists; i++) {
+    offs[i] = n;
+    n += (c.offs[i + 1]! - c.offs[i]! + 7) & ~7;
+  }
+  offs[lists] = n;
+  const idx = new Uint16Array(Math.max(n, 2)).fill(t.cols * esz);
+  for (let i = 0; i < lists; i++) {
+    for (let k = c.offs[i]!, j = offs[i]!; k < c.offs[i + 1]!; k++, j++) idx[j] = c.idx[k]! * esz;
+  }
+  const offsPtr = heap.alloc(offs.byteLength, 'padded sparse offsets');
+  heap.u32.set(offs, offsPtr >>> 2);
+  const idxPtr = heap.alloc(idx.byteLength, 'padded sparse indices');
+  heap.u16.set(idx, idxPtr >>> 1);
+  return { offs: offsPtr, idx: idxPtr, entries: n, esz, bytes: offs.byteLength + idx.byteLength };
+}
+
+/**
+ * Row lists for grouped weights (src/kernels/sparse.ts csrGroupI8): per row, the +1 columns of all
+ * groups in one ascending list, then the −1 columns (u16 column numbers, unpadded). Exists when
+ * the group size is a power of two (the kernel finds an entry's group as col >> sh).
+ */
+export interface RowSparseLayout {
+  offs: number;
+  idx: number;
+  /** log2 of the group size */
+  sh: number;
+  bytes: number;
+}
+
+export function rowSparseFits(t: TernaryTensor): boolean {
+  const gc = t.groupSize;
+  return t.groupsPerRow > 1 && t.cols <= 65536 && gc > 0 && (gc & (gc - 1)) === 0;
+}
+
+export function buildRowSparse(heap: Heap, t: TernaryTensor): RowSparseLayout {
+  const c = toCsr(t, { indexBits: 16 });
+  const G = c.G;
+  const offs = new Uint32Array(t.rows * 2 + 1);
+  const idx = new Uint16Array(Math.max(c.idx.length, 2));
+  let n = 0;
+  for (let r = 0; r < t.rows; r++)
+    for (let s = 0; s < 2; s++) {
+      offs[r * 2 + s] = n;
+      for (let g = 0; g < G; g++) {
+        const i = (r * G + g) * 2 + s;
+        for (let k = c.offs[i]!; k < c.offs[i + 1]!; k++) idx[n++] = c.idx[k]!;
+      }
+    }
+  offs[t.rows * 2] = n;
+  const offsPtr = heap.alloc(offs.byteLength, 'row sparse offsets');
+  heap.u32.set(offs, offsPtr >>> 2);
+  const idxPtr = heap.alloc(idx.byteLength, 'row sparse indices');
+  heap.u16.set(idx, idxPtr >>> 1);
+  return { offs: offsPtr, idx: idxPtr, sh: 31 - Math.clz32(t.groupSize), bytes: offs.byteLength + idx.byteLength };
+}
+
 export interface BlockSparseLayout {
   rowPtr: number;
   /** word index per stored word (u16, or u32 when `wide`) */

@@ -16,9 +16,9 @@ import type { TernaryTensor } from '../../tensor/ternary-tensor.js';
 import type { ActivationMode, AttentionShape, Backend, DenseWeights, MultiTritWeights, TernaryWeights } from '../backend.js';
 import type { BackendOptions } from '../registry.js';
 import { Heap, Scratch } from './heap.js';
-import { buildBlockSparse, buildBlocks, buildCodes, buildLut, buildSigns, buildSparse, density, groupShape, skipsBlocks, type BlockLayout, type BlockSparseLayout, type LutLayout, type SparseLayout } from './layouts.js';
+import { buildBlockSparse, buildBlocks, buildCodes, buildLut, buildSigns, buildSparse, buildPadSparse, buildRowSparse, CSR_X, density, groupShape, padSparseFits, rowSparseFits, skipsBlocks, type BlockLayout, type BlockSparseLayout, type LutLayout, type PadSparseLayout, type RowSparseLayout, type SparseLayout } from './layouts.js';
 import { sparsityStats } from '../../sparse/chunk-map.js';
-import { LAYOUTS, chooseLayout, type Family, type LayoutName } from '../../sparse/cost-model.js';
+import { LAYOUTS, activeCostModel, chooseLayout, predictMs, rowListsI8, type Family, type LayoutName } from '../../sparse/cost-model.js';
 import { instantiate, loadKernels, type KernelExports, type SimdChoice, type SimdFeatures } from './module.js';
 import { multiF32, multiI8, releaseMulti, uploadMulti, type MultiContext } from './multi-trit.js';
 import type { Platform } from './platform.js';
@@ -44,12 +44,23 @@ export interface WasmBackendOptions extends BackendOptions {
 }
 
 /**
- * Below these densities (nonzero fraction) the sparse kernels beat the block kernels. int8: the
- * lut kernel breaks even with the sparse lists at 6–8 % nonzeros (4096×4096 GEMV, Node 20 and 22).
+ * Historical fixed thresholds (nonzero fraction below which the sparse kernels beat the block
+ * kernels), kept for the public API; the wasm backend now decides per layer from the cost model
+ * (src/sparse/cost-model.ts) for every family, ternary×ternary included (TERNARY_BLOCKS_OVER_LUT).
  */
 export const SPARSE_DENSITY = { i8: 0.07, f32: 0.15, ternary: 0.03 } as const;
 
+/**
+ * The popcount (nz/neg blocks) ternary×ternary kernel takes about this fraction of the int8 lut
+ * kernel's time on the same weights (4096×4096 GEMV, one thread: 0.51–0.58 over 3–20 % nonzeros),
+ * so ternary×ternary switches to the lists where the cost model puts int8 CSR below this fraction
+ * of int8 planes (break-even measured at ≈ 5 % nonzeros).
+ */
+export const TERNARY_BLOCKS_OVER_LUT = 0.55;
+
 interface WasmTernary extends TernaryWeights {
+  /** ternary×ternary on the lists (decided on first use) */
+  ternaryCsr: boolean | null;
   gc: number;
   codes: BlockLayout | null;
   blocks: BlockLayout | null;
@@ -58,6 +69,11 @@ interface WasmTernary extends TernaryWeights {
   /** whether the codes layout skips all-zero blocks (decided on first int8 use) */
   skips: boolean | null;
   sparse: SparseLayout | null;
+  /** padded CSR with byte offsets for f32 (esz 4) and int8 / ternary (esz 1) activations */
+  pad4: PadSparseLayout | null;
+  pad1: PadSparseLayout | null;
+  /** one list per row for grouped weights (int8 and ternary activations) */
+  rowsp: RowSparseLayout | null;
   bsparse: BlockSparseLayout | null;
   /** the layout per activation family, chosen on first use (or forced at upload) */
   layouts: Partial<Record<Family, LayoutName>>;
@@ -105,6 +121,8 @@ export class WasmBackend implements Backend {
   readonly #att: Scratch;
   readonly #tab: Scratch;
   readonly #acc16: Scratch;
+  /** the padded CSR kernels' activation rows at batch > 1 (its own: inputs may sit in #act) */
+  readonly #padx: Scratch;
   readonly #sacc: Scratch;
   #tail: Promise<unknown> = Promise.resolve();
   #disposed = false;
@@ -130,6 +148,7 @@ export class WasmBackend implements Backend {
     this.#xsc = new Scratch(heap, 'activation scales');
     this.#acc = new Scratch(heap, 'integer accumulators');
     this.#att = new Scratch(heap, 'attention scratch');
+    this.#padx = new Scratch(heap, 'padded CSR activations');
     this.#tab = new Scratch(heap, 'lookup tables');
     this.#acc16 = new Scratch(heap, 'lut group sums');
     this.#sacc = new Scratch(heap, 'lut row sums');
@@ -200,7 +219,7 @@ export class WasmBackend implements Backend {
         gscales = this.#heap.alloc(Math.max(w.groupScales.length, 1) * 4, 'group scales');
         this.#heap.f32.set(w.groupScales, gscales >>> 2);
       }
-      const h: WasmTernary = { kind: 'ternary', backend: 'wasm', rows: w.rows, cols: w.cols, groupSize: w.groupSize, groups: G, tensor: w, gc, codes: null, blocks: null, signs: null, lut: null, skips: null, sparse: null, bsparse: null, layouts: {}, forced: opts.layout ?? null, density: density(w), scales, gscales, released: false };
+      const h: WasmTernary = { kind: 'ternary', backend: 'wasm', rows: w.rows, cols: w.cols, groupSize: w.groupSize, groups: G, tensor: w, gc, codes: null, blocks: null, signs: null, lut: null, skips: null, sparse: null, pad4: null, pad1: null, rowsp: null, ternaryCsr: null, bsparse: null, layouts: {}, forced: opts.layout ?? null, density: density(w), scales, gscales, released: false };
       return h;
     });
   }
@@ -238,11 +257,19 @@ export class WasmBackend implements Backend {
     return h;
   }
 
-  #useSparse(h: WasmTernary, family: keyof typeof SPARSE_DENSITY): boolean {
+  /** Whether ternary×ternary runs on the sparse lists (see ternaryPath). */
+  #useSparse(h: WasmTernary): boolean {
     if (h.cols > 65536 || this.#sparse === 'never') return false;
-    if (this.#sparse === 'auto' && h.density >= SPARSE_DENSITY[family]) return false;
-    h.sparse ??= buildSparse(this.#heap, h.tensor);
-    return true;
+    if (this.#sparse === 'always' || h.forced === 'csr') return true;
+    if (h.ternaryCsr === null) {
+      const st = sparsityStats(h.tensor);
+      const m = activeCostModel();
+      // the per-call constants (c0) are the same hand-off whatever the kernel: compare the rest
+      const csr = predictMs(m, st, 'i8', 'csr') - m.coef.i8.csr[0]!;
+      const planes = predictMs(m, st, 'i8', 'planes') - m.coef.i8.planes[0]!;
+      h.ternaryCsr = csr < TERNARY_BLOCKS_OVER_LUT * planes;
+    }
+    return h.ternaryCsr;
   }
 
   /**
@@ -261,6 +288,18 @@ export class WasmBackend implements Backend {
     return l;
   }
 
+  /**
+   * The kernel matmulTernary runs for this weight: 'signs' (no zeros: 1-bit signs), 'csr'
+   * (the activations expanded to int8 trits and gathered through the column lists: chosen when the
+   * cost model predicts int8 CSR below TERNARY_BLOCKS_OVER_LUT of the int8 planes time), 
+   * else 'blocks' (popcount over nz/neg blocks).
+   */
+  ternaryPath(w: TernaryWeights): 'signs' | 'csr' | 'blocks' {
+    const h = this.#ternary(w, 'wasm.ternaryPath');
+    if (this.#signs && h.density === 1) return 'signs';
+    return this.#useSparse(h) ? 'csr' : 'blocks';
+  }
+
   /** The layout each family uses (chosen now if not yet), for inspection and reports. */
   chosenLayouts(w: TernaryWeights): Record<Family, LayoutName> {
     const h = this.#ternary(w, 'wasm.chosenLayouts');
@@ -274,6 +313,30 @@ export class WasmBackend implements Backend {
       if (reads.every((r) => !this.#heap.owns(r) || r.byteOffset >= e || r.byteOffset + r.byteLength <= a)) return a;
     }
     return this.#out.ensure(n * 4);
+  }
+
+  /**
+   * Activations for the padded CSR kernels: `batch` rows of cols·esz bytes at `src`, each followed
+   * by a zero (the target of the list padding). One row goes to the fixed address CSR_X (the
+   * kernels then gather with a constant offset); more go to their own scratch (#padx, which no
+   * caller's activations can live in) with a 16-byte aligned stride.
+   */
+  #stagePad(src: number, batch: number, cols: number, esz: 1 | 4): [number, number] {
+    const row = cols * esz;
+    if (batch === 1) {
+      const u8 = this.#heap.u8;
+      u8.copyWithin(CSR_X, src, src + row);
+      u8.fill(0, CSR_X + row, CSR_X + row + esz);
+      return [CSR_X, 0];
+    }
+    const stride = Math.ceil((row + esz) / 16) * 16;
+    const dst = this.#padx.ensure(batch * stride);
+    const u8 = this.#heap.u8; // after ensure(): a grown memory has a new, longer buffer
+    for (let b = 0; b < batch; b++) {
+      u8.copyWithin(dst + b * stride, src + b * row, src + (b + 1) * row);
+      u8.fill(0, dst + b * stride + row, dst + b * stride + row + esz);
+    }
+    return [dst, stride];
   }
 
   /** The address of f32 activations: in place when they are heap memory, else copied to `scratch`. */
@@ -321,7 +384,11 @@ export class WasmBackend implements Backend {
       const raw = this.#inF32(x, batch * h.cols, this.#raw);
       const par = this.#parallel(h.rows, h.cols, batch);
       const layout = this.#layoutFor(h, 'f32');
-      if (layout === 'csr') {
+      if (layout === 'csr' && padSparseFits(h.tensor, 4)) {
+        const s = (h.pad4 ??= buildPadSparse(this.#heap, h.tensor, 4));
+        const [xs, stride] = this.#stagePad(raw, batch, h.cols, 4);
+        await this.#pool.run('csrPadF32', [s.offs, s.idx, xs, stride, batch, h.scales, h.gscales, outPtr, h.rows], h.rows, par);
+      } else if (layout === 'csr') {
         const s = (h.sparse ??= buildSparse(this.#heap, h.tensor));
         await this.#pool.run(s.wide ? 'sparseF32W' : 'sparseF32', [s.offs, s.idx, raw, h.cols, batch, h.groups, h.scales, h.gscales, outPtr, h.rows], h.rows, par);
       } else if (layout === 'block-sparse') {
@@ -358,8 +425,19 @@ export class WasmBackend implements Backend {
         const unz = this.#sums.ensure(batch * h.groups * 4);
         this.#k.blockNnz(u, batch, h.groups, sg.nblk, unz);
         await this.#pool.run('ternarySigns', [sg.ptr, sg.nblk, h.groups, u, unz, batch, outPtr, h.rows], h.rows, par);
-      } else if (this.#useSparse(h, 'ternary')) {
-        const s = h.sparse!;
+      } else if (this.#useSparse(h) && padSparseFits(h.tensor, 1)) {
+        const s = (h.pad1 ??= buildPadSparse(this.#heap, h.tensor, 1));
+        const u = this.#act.ensure(batch * h.cols);
+        this.#k.planesToI8(plus, minus, u, batch, h.cols, x.wordsPerRow);
+        const [xs, stride] = this.#stagePad(u, batch, h.cols, 1);
+        await this.#pool.run('csrPadI8', [s.offs, s.idx, xs, stride, batch, outPtr, h.rows], h.rows, par);
+      } else if (this.#useSparse(h) && rowSparseFits(h.tensor) && rowListsI8(h)) {
+        const s = (h.rowsp ??= buildRowSparse(this.#heap, h.tensor));
+        const u = this.#act.ensure(batch * h.cols);
+        this.#k.planesToI8(plus, minus, u, batch, h.cols, x.wordsPerRow);
+        await this.#pool.run('csrGroupI8', [s.offs, s.idx, u, h.cols, batch, s.sh, h.groups, outPtr, h.rows], h.rows, par);
+      } else if (this.#useSparse(h)) {
+        const s = (h.sparse ??= buildSparse(this.#heap, h.tensor));
         const u = this.#act.ensure(batch * h.cols);
         this.#k.planesToI8(plus, minus, u, batch, h.cols, x.wordsPerRow);
         await this.#pool.run('sparseI8', [s.offs, s.idx, u, h.cols, batch, h.groups, outPtr, h.rows], h.rows, par);
@@ -404,7 +482,14 @@ export class WasmBackend implements Backend {
     const layout = this.#layoutFor(h, 'i8');
     if (layout === 'csr' || layout === 'block-sparse') {
       const acc = mode === 0 ? outPtr : this.#acc.ensure(batch * h.rows * h.groups * 4);
-      if (layout === 'csr') {
+      if (layout === 'csr' && padSparseFits(h.tensor, 1)) {
+        const s = (h.pad1 ??= buildPadSparse(this.#heap, h.tensor, 1));
+        const [xs, stride] = this.#stagePad(q, batch, h.cols, 1);
+        await this.#pool.run('csrPadI8', [s.offs, s.idx, xs, stride, batch, acc, h.rows], h.rows, par);
+      } else if (layout === 'csr' && rowSparseFits(h.tensor) && rowListsI8(h)) {
+        const s = (h.rowsp ??= buildRowSparse(this.#heap, h.tensor));
+        await this.#pool.run('csrGroupI8', [s.offs, s.idx, q, h.cols, batch, s.sh, h.groups, acc, h.rows], h.rows, par);
+      } else if (layout === 'csr') {
         const s = (h.sparse ??= buildSparse(this.#heap, h.tensor));
         await this.#pool.run(s.wide ? 'sparseI8W' : 'sparseI8', [s.offs, s.idx, q, h.cols, batch, h.groups, acc, h.rows], h.rows, par);
       } else {
@@ -542,9 +627,10 @@ export class WasmBackend implements Backend {
       heap.free(l.ptr);
       if (l.mask) heap.free(l.mask);
     }
-    if (h.sparse) {
-      heap.free(h.sparse.offs);
-      heap.free(h.sparse.idx);
+    for (const l of [h.sparse, h.pad4, h.pad1, h.rowsp]) {
+      if (!l) continue;
+      heap.free(l.offs);
+      heap.free(l.idx);
     }
     if (h.bsparse) for (const p of [h.bsparse.rowPtr, h.bsparse.widx, h.bsparse.plus, h.bsparse.minus]) heap.free(p);
     if (h.lut) {
@@ -553,7 +639,7 @@ export class WasmBackend implements Backend {
     }
     heap.free(h.scales);
     if (h.gscales) heap.free(h.gscales);
-    h.codes = h.blocks = h.signs = h.sparse = null;
+    h.codes = h.blocks = h.signs = h.sparse = h.pad4 = h.pad1 = h.rowsp = null;
     h.bsparse = null;
     h.lut = null;
   }
@@ -568,6 +654,9 @@ export class WasmBackend implements Backend {
       signs: h.signs && { nblk: h.signs.nblk },
       lut: h.lut && { quadsPerGroup: h.lut.nq, rowBlocks: h.lut.blocks },
       sparse: h.sparse && { nnz: h.sparse.nnz, wide: h.sparse.wide, bytes: h.sparse.bytes },
+      rowSparse: h.rowsp && { groupShift: h.rowsp.sh, bytes: h.rowsp.bytes },
+      paddedSparse: [h.pad4, h.pad1].filter((l) => l !== null).map((l) => ({ esz: l.esz, entries: l.entries, bytes: l.bytes })),
+      ternaryPath: this.ternaryPath(w),
       blockSparse: h.bsparse && { liveWords: h.bsparse.live, bytes: h.bsparse.bytes },
       layouts: { ...h.layouts, ...(h.forced ? { forced: h.forced } : {}) },
     };
