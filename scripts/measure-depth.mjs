@@ -18,6 +18,8 @@ import { parseArgs } from 'node:util';
 import { Model } from '../dist/nn/model.js';
 import { evaluatePerplexity, splitDocuments } from '../dist/eval/perplexity.js';
 import { autoDepth, allocateBits } from '../dist/quant/auto-depth.js';
+import { MultiTritTensor } from '../dist/tensor/multi-trit-tensor.js';
+import { TernaryTensor } from '../dist/tensor/ternary-tensor.js';
 
 const { values: a } = parseArgs({
   options: {
@@ -54,6 +56,20 @@ const calibration = { tokens: calibTokens.length, ...(a['act-order'] ? { actOrde
 // Model.quantize encodes calibrationText: the Hessian part is its first calib_tokens tokens, the tuning part all of it
 const quantText = tune ? `${calibText}\n\n${docs.slice(u0, u1).filter((_, i) => i + u0 < c0 || i + u0 >= c1).join('\n\n')}` : calibText;
 const ppl = async (m) => (await evaluatePerplexity(m, text, { protocol: 'documents', docStart: start, limit: 6, ctx: 512 }));
+/** stored bits per quantized weight: trits at 1.6 bits (base 3, 5 per byte) and f32 scales as saved (tryte: row + group scales; residual: per plane) */
+function bits(m) {
+  let n = 0, trit = 0, scale = 0;
+  for (const t of m.weights.values()) {
+    if (!(t instanceof TernaryTensor || t instanceof MultiTritTensor)) continue;
+    const d = t instanceof MultiTritTensor ? t.depth : 1;
+    const G = t.groupSize ? Math.ceil(t.cols / t.groupSize) : 0;
+    const sets = t instanceof MultiTritTensor && t.form === 'residual' ? d : 1;
+    n += t.rows * t.cols;
+    trit += 1.6 * d * t.rows * t.cols;
+    scale += 32 * sets * t.rows * (1 + G);
+  }
+  return { trit_bits: +(trit / n).toFixed(3), scale_bits: +(scale / n).toFixed(3) };
+}
 const out = (row) => process.stdout.write(JSON.stringify(row) + '\n');
 const t0 = performance.now();
 const f = await ppl(model);
@@ -67,7 +83,7 @@ if (a.rows.includes('fixed')) {
         const plan = { quantizer: q, depth: d, groupSize: g, calibration };
         const qm = await model.quantize(plan, { calibrationText: quantText });
         const r = await ppl(qm);
-        out({ row: 'fixed', quantizer: q, depth: d, group: g, bytes: qm.bytes, ppl: r.perplexity, vs_f32: r.perplexity / f.perplexity - 1, ms: Math.round(performance.now() - t) });
+        out({ row: 'fixed', quantizer: q, depth: d, group: g, bytes: qm.bytes, ...bits(qm), ppl: r.perplexity, vs_f32: r.perplexity / f.perplexity - 1, ms: Math.round(performance.now() - t) });
       }
     }
   }
@@ -84,7 +100,7 @@ if (a.rows.includes('auto')) {
     alloc.plan.calibration = calibration;
     const qm = await model.quantize(alloc.plan, { calibrationText: quantText });
     const r = await ppl(qm);
-    out({ row: 'auto', budget_bits: bits, bits: alloc.bits, group: base.groupSize, depths: alloc.layers.map((l) => l.depth).join(''), bytes: qm.bytes, ppl: r.perplexity, vs_f32: r.perplexity / f.perplexity - 1, ms: Math.round(performance.now() - t1) });
+    out({ row: 'auto', budget_bits: bits, bits: alloc.bits, group: base.groupSize, depths: alloc.layers.map((l) => l.depth).join(''), bytes: qm.bytes, ...bits(qm), ppl: r.perplexity, vs_f32: r.perplexity / f.perplexity - 1, ms: Math.round(performance.now() - t1) });
   }
 }
 await model.dispose();

@@ -11,6 +11,8 @@
  *       { "match": "layers.0.*", "dense": true }
  *     ],
  *     "calibration": { "text": "calib.txt", "tokens": 2048, "ctx": 256 },  // for `calibrated`, `gptq`
+ *                                    // (+ "actOrder": true, "tune": { "steps": 300 }: gptq column order,
+ *                                    //  scale tuning with trits frozen — tune-scales.ts)
  *     "depth": 1,                    // trits per weight, 1..6 (issue 6): see below
  *     "attention": "exact",          // exact | flash | ternary | topk:K | topk:t=τ (nn/attention-modes.ts)
  *     "prune": "magnitude:0.9"       // optional, also per layer: magnitude:S | rows:F | N:M (src/sparse/prune.ts)

@@ -4,6 +4,7 @@
  * on a tiny model (trits frozen, KL to the f32 model falls); bad settings are typed errors.
  */
 import { describe, expect, it } from 'vitest';
+import { buildPlan } from '../../src/cli/model-options.js';
 import { Model } from '../../src/nn/model.js';
 import { validatePlan } from '../../src/quant/plan.js';
 import { MultiTritTensor } from '../../src/tensor/multi-trit-tensor.js';
@@ -96,6 +97,9 @@ describe('calibration.tune on a model', () => {
       expect(() => validatePlan({ calibration: { tune } })).toThrow(expect.objectContaining({ code: 'E_ARG' }));
     }
     expect(() => validatePlan({ calibration: { actOrder: 1 } })).toThrow(expect.objectContaining({ code: 'E_ARG' }));
+    // the CLI flags --act-order / --tune-steps set the same fields
+    expect(buildPlan({ calibrate: 'c.txt', depth: 2, actOrder: true, tuneSteps: 50 }).calibration).toEqual({ text: 'c.txt', actOrder: true, tune: { steps: 50 } });
+    expect(() => buildPlan({ tuneSteps: 0 })).toThrow(expect.objectContaining({ code: 'E_ARG' }));
     const c = tinyConfig({ nLayers: 1 });
     const f32 = await Model.fromCheckpoint({ config: c, weights: tinyWeights(c), activations: new Map(), tokenizer: vocab }, { backend: 'ref' });
     const q = await f32.quantize({ quantizer: 'twn' });
@@ -108,7 +112,7 @@ describe('calibration.actOrder', () => {
   it('reaches gptq: the columns are taken in another order, so the codes differ', async () => {
     const c = tinyConfig({ nLayers: 1 });
     const f32 = await Model.fromCheckpoint({ config: c, weights: tinyWeights(c), activations: new Map(), tokenizer: vocab }, { backend: 'ref' });
-    const plan = { quantizer: 'gptq', depth: 2, groupSize: 32, calibration: { tokens: 300, ctx: 64 } };
+    const plan = { quantizer: 'gptq', depth: 2, groupSize: 32, calibration: { tokens: 120, ctx: 64 } };
     const a = await f32.quantize(plan, { calibrationText: TEXT });
     const b = await f32.quantize({ ...plan, calibration: { ...plan.calibration, actOrder: true } }, { calibrationText: TEXT });
     const ia = (a.weights.get('layers.0.feed_forward.w2') as MultiTritTensor).toIntegers();
