@@ -32,6 +32,8 @@ export interface PlanFlags {
   calibrate?: string;
   depth?: number;
   prune?: string;
+  actOrder?: boolean;
+  tuneSteps?: number;
 }
 
 export function intArg(s: string): number {
@@ -78,11 +80,13 @@ export function addPlanFlags(cmd: Command): Command {
     .option('--calibration <file>', 'calibration text (needed by the calibrated and gptq quantizers)')
     .option('--calibrate <file>', 'the same as --calibration')
     .option('--depth <d>', 'trits per weight, 1..6 (default quantizer: gptq with calibration text, else rtn)', intArg)
+    .option('--act-order', 'gptq: quantize columns in decreasing input activity (calibration.actOrder)')
+    .option('--tune-steps <n>', 'after quantizing, tune the scales (trits frozen) by KL to the f32 model on the calibration text for n steps (calibration.tune)', intArg)
     .option('--prune <spec>', 'prune ternary layers: magnitude:S (to sparsity S) | rows:F (weakest rows) | N:M (e.g. 2:4), comma-separated');
 }
 
 export function hasPlanFlags(f: PlanFlags): boolean {
-  return f.plan !== undefined || f.quantizer !== undefined || f.groupSize !== undefined || f.activation !== undefined || f.dense !== undefined || f.depth !== undefined || f.prune !== undefined;
+  return f.plan !== undefined || f.quantizer !== undefined || f.groupSize !== undefined || f.activation !== undefined || f.dense !== undefined || f.depth !== undefined || f.prune !== undefined || f.actOrder !== undefined || f.tuneSteps !== undefined;
 }
 
 export function readText(path: string, what: string): string {
@@ -111,6 +115,8 @@ export function buildPlan(f: PlanFlags): QuantPlan {
   if (f.dense !== undefined) plan.dense = f.dense;
   const calibration = f.calibrate ?? f.calibration;
   if (calibration !== undefined) plan.calibration = { ...plan.calibration, text: calibration };
+  if (f.actOrder) plan.calibration = { ...plan.calibration, actOrder: true };
+  if (f.tuneSteps !== undefined) plan.calibration = { ...plan.calibration, tune: { ...(typeof plan.calibration?.tune === 'object' ? plan.calibration.tune : {}), steps: f.tuneSteps } };
   if (f.depth !== undefined) {
     plan.depth = f.depth;
     if (f.quantizer === undefined && plan.quantizer === undefined) plan.quantizer = plan.calibration?.text ? 'gptq' : 'rtn';

@@ -136,15 +136,17 @@ export class Model {
   async quantize(plan: QuantPlan = {}, opts: QuantizeModelOptions = {}): Promise<Model> {
     validatePlan(plan);
     let tokens: number[] | undefined;
+    let all: number[] | undefined;
     const resolved = resolvePlan(plan, planTargets(this.config));
-    if (needsCalibration(resolved)) {
+    if (needsCalibration(resolved) || plan.calibration?.tune) {
       const text = opts.calibrationText;
-      const which = resolved.find((l) => !l.dense && (l.quantizer === 'calibrated' || needsHessian(l)))!.quantizer;
+      const which = resolved.find((l) => !l.dense && (l.quantizer === 'calibrated' || needsHessian(l)))?.quantizer ?? 'calibration.tune';
       if (text === undefined) throw new TritwiseError('E_ARG', `the '${which}' quantizer needs calibration text`, { where: 'quantize', expected: 'calibrationText (or --calibrate <file>)', got: 'none' });
       const tok = this.requireTokenizer();
-      tokens = tok.encode(text, { bos: false }).slice(0, plan.calibration?.tokens ?? 4096);
+      all = tok.encode(text, { bos: false });
+      tokens = all.slice(0, plan.calibration?.tokens ?? 4096);
     }
-    const q = await quantizeModelWeights(this.config, this.weights, plan, { backend: this.backend, tokens, bos: this.tokenizer?.bos, onProgress: opts.onProgress, keepActivations: this.activations });
+    const q = await quantizeModelWeights(this.config, this.weights, plan, { backend: this.backend, tokens, tuneTokens: all, bos: this.tokenizer?.bos, onProgress: opts.onProgress, keepActivations: this.activations });
     // the plan's attention modes (if it sets any) replace the model's
     const modes = resolveAttention(plan, this.config.nLayers);
     const attention = modes ? attentionFactory(modes, 'plan attention') : this.attention;

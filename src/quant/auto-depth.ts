@@ -138,7 +138,7 @@ export async function autoDepth(config: LlamaConfig, weights: Map<string, Stored
     const [rows, cols] = src.shape as [number, number];
     const s: number[] = [];
     for (let d = 1; d <= mDepth; d++) {
-      const q = quantizeLayer({ ...r, depth: d }, src.data, rows, cols, stats.get(r.name));
+      const q = quantizeLayer({ ...r, depth: d }, src.data, rows, cols, stats.get(r.name), { actOrder: base.calibration?.actOrder });
       const w = new Map(weights);
       const cfg = { ...config };
       w.set(r.name, q.tensor);

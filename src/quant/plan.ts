@@ -11,6 +11,8 @@
  *       { "match": "layers.0.*", "dense": true }
  *     ],
  *     "calibration": { "text": "calib.txt", "tokens": 2048, "ctx": 256 },  // for `calibrated`, `gptq`
+ *                                    // (+ "actOrder": true, "tune": { "steps": 300 }: gptq column order,
+ *                                    //  scale tuning with trits frozen — tune-scales.ts)
  *     "depth": 1,                    // trits per weight, 1..6 (issue 6): see below
  *     "attention": "exact",          // exact | flash | ternary | topk:K | topk:t=τ (nn/attention-modes.ts)
  *     "prune": "magnitude:0.9"       // optional, also per layer: magnitude:S | rows:F | N:M (src/sparse/prune.ts)
@@ -29,6 +31,7 @@
  * error-compensating quantizer on the tryte grid and `gptq-residual` the same with free scales per
  * plane (gptq.ts; both need calibration text). At depth 1 every result is a TernaryTensor.
  */
+import { checkTuneSettings, type TuneSettings } from './tune-settings.js';
 import type { ActivationMode } from '../backend/backend.js';
 import { TritwiseError } from '../errors.js';
 import { parseAttentionMode } from '../nn/attention-modes.js';
@@ -66,6 +69,15 @@ export interface CalibrationSettings {
    * each stage's inputs on the model whose earlier stages are already quantized (default true)
    */
   sequential?: boolean;
+  /** gptq: take the columns in decreasing E[x_c²] order (act-order; default false) */
+  actOrder?: boolean;
+  /**
+   * after quantizing, tune every quantized layer's scales (one multiplier per row/group) and the
+   * norms with the trits frozen, by KL distillation from the f32 model on the calibration text
+   * (tune-scales.ts). `tokens`: calibration tokens it may use (default: all of the text, while
+   * `tokens` above limits the Hessian passes)
+   */
+  tune?: boolean | (TuneSettings & { tokens?: number });
 }
 
 export interface QuantPlan {
@@ -141,6 +153,12 @@ export function validatePlan(p: unknown, where = 'plan'): QuantPlan {
     if (c.text !== undefined && typeof c.text !== 'string') throw new TritwiseError('E_ARG', 'calibration text must be a file name', { where: `${where}.calibration.text`, got: c.text });
     for (const k of ['tokens', 'ctx'] as const) if (c[k] !== undefined && !(Number.isInteger(c[k]) && c[k]! > 0)) throw new TritwiseError('E_ARG', `calibration ${k} must be a positive integer`, { where: `${where}.calibration.${k}`, got: c[k] });
     if (c.sequential !== undefined && typeof c.sequential !== 'boolean') throw new TritwiseError('E_ARG', 'calibration.sequential must be true or false', { where: `${where}.calibration.sequential`, got: c.sequential });
+    if (c.actOrder !== undefined && typeof c.actOrder !== 'boolean') throw new TritwiseError('E_ARG', 'calibration.actOrder must be true or false', { where: `${where}.calibration.actOrder`, got: c.actOrder });
+    if (c.tune !== undefined && typeof c.tune === 'object' && c.tune !== null && !Array.isArray(c.tune)) {
+      const { tokens, ...rest } = c.tune;
+      if (tokens !== undefined && !(Number.isInteger(tokens) && tokens > 0)) throw new TritwiseError('E_ARG', 'calibration.tune.tokens must be a positive integer', { where: `${where}.calibration.tune.tokens`, got: tokens });
+      checkTuneSettings(rest, `${where}.calibration.tune`);
+    } else checkTuneSettings(c.tune, `${where}.calibration.tune`);
   }
   if (plan.attention !== undefined) parseAttentionMode(plan.attention, `${where}.attention`);
   if (plan.prune !== undefined) checkPrune(plan.prune, `${where}.prune`);

@@ -41,6 +41,8 @@ export interface QuantizedWeights {
   weights: Map<string, StoredTensor>;
   activations: Map<string, ActivationMode>;
   layers: LayerReport[];
+  /** calibration.tune: what was tuned and the KL (nats/token) over its first and last tenth of steps */
+  tune?: { steps: number; trainable: number; tokens: number; klStart: number; klEnd: number };
 }
 
 /** Calibration statistics of one layer's inputs. */
@@ -75,7 +77,7 @@ function needStats<K extends keyof LayerStats>(s: LayerStats | undefined, k: K, 
 }
 
 /** Quantize one layer's f32 weights [rows, cols] as the resolved plan says. */
-export function quantizeLayer(r: ResolvedLayer, w: Float32Array, rows: number, cols: number, stats?: LayerStats): { tensor: TernaryTensor | MultiTritTensor; relOutputError?: number } {
+export function quantizeLayer(r: ResolvedLayer, w: Float32Array, rows: number, cols: number, stats?: LayerStats, gptq: { actOrder?: boolean } = {}): { tensor: TernaryTensor | MultiTritTensor; relOutputError?: number } {
   const o = { groupSize: r.groupSize, name: r.name };
   const single = (m: MultiTritTensor): TernaryTensor | MultiTritTensor => {
     if (m.depth > 1) return m;
@@ -86,7 +88,7 @@ export function quantizeLayer(r: ResolvedLayer, w: Float32Array, rows: number, c
   switch (r.quantizer) {
     case 'gptq':
     case 'gptq-residual': {
-      const g = quantizeGptq(w, rows, cols, r.depth, needStats(stats, 'hessian', r), { ...GPTQ_DEFAULTS, ...o, grid: r.quantizer === 'gptq' || r.depth === 1 ? 'tryte' : 'residual' });
+      const g = quantizeGptq(w, rows, cols, r.depth, needStats(stats, 'hessian', r), { ...GPTQ_DEFAULTS, ...o, actOrder: gptq.actOrder ?? GPTQ_DEFAULTS.actOrder, grid: r.quantizer === 'gptq' || r.depth === 1 ? 'tryte' : 'residual' });
       return { tensor: single(g.tensor), relOutputError: g.relOutputError };
     }
     case 'rtn':
@@ -173,7 +175,7 @@ export function quantizeWeights(
       layers.push({ ...r, shape: [rows, cols], bytes: rows * cols * 4 });
     } else {
       const ls = opts.layerStats?.get(r.name) ?? (opts.stats?.get(r.name) ? { h: opts.stats.get(r.name)! } : undefined);
-      const q = opts.done?.get(r.name) ?? quantizeLayer(r, src.data, rows, cols, ls);
+      const q = opts.done?.get(r.name) ?? quantizeLayer(r, src.data, rows, cols, ls, { actOrder: plan.calibration?.actOrder });
       if (r.prune) {
         if (!(q.tensor instanceof TernaryTensor)) throw new TritwiseError('E_UNSUPPORTED', 'pruning a multi-trit layer is not supported', { where: r.name, expected: 'depth 1 where a prune rule applies', got: `depth ${r.depth}` });
         prune(q.tensor, r.prune, src.data, r.name);

@@ -17,6 +17,8 @@ import { MultiTritTensor } from '../tensor/multi-trit-tensor.js';
 import { TernaryTensor } from '../tensor/ternary-tensor.js';
 import { collectActivationStats, type Progress } from './calibration.js';
 import { collectHessians } from './hessian.js';
+import { tuneScales } from './tune-scales.js';
+import { TritwiseError } from '../errors.js';
 import { needsHessian, resolvePlan, type QuantPlan } from './plan.js';
 import { planTargets, quantizeLayer, quantizeWeights, targetSource, type LayerStats, type QuantizedWeights } from './quantize-model.js';
 
@@ -27,6 +29,8 @@ export interface PipelineOptions {
   bos?: number;
   onProgress?: Progress;
   keepActivations?: Map<string, ActivationMode>;
+  /** calibration tokens for `calibration.tune` (default: `tokens`) */
+  tuneTokens?: readonly number[];
 }
 
 /** The plan targets in forward order, grouped by shared input: the sequential stages. */
@@ -93,7 +97,7 @@ export async function quantizeModelWeights(config: LlamaConfig, weights: Map<str
           const src = targetSource(config, weights, n);
           if (r.dense || !fresh(n)) continue;
           const [rows, cols] = (src as { shape: number[] }).shape as [number, number];
-          const q = quantizeLayer(r, (src as { data: Float32Array }).data, rows, cols, layerStats.get(n));
+          const q = quantizeLayer(r, (src as { data: Float32Array }).data, rows, cols, layerStats.get(n), { actOrder: plan.calibration?.actOrder });
           done.set(n, q);
           current.set(n, q.tensor);
           if (n === 'output' && cfg.sharedClassifier) cfg.sharedClassifier = false;
@@ -101,5 +105,15 @@ export async function quantizeModelWeights(config: LlamaConfig, weights: Map<str
       }
     }
   }
-  return quantizeWeights(config, weights, plan, { layerStats, done, onProgress: opts.onProgress, keepActivations: opts.keepActivations });
+  const q = quantizeWeights(config, weights, plan, { layerStats, done, onProgress: opts.onProgress, keepActivations: opts.keepActivations });
+  const tune = plan.calibration?.tune;
+  if (!tune) return q;
+  // scale tuning: trits frozen, scales (and norms) towards the f32 model on the calibration text
+  for (const [n, t] of weights) {
+    if (t instanceof TernaryTensor || t instanceof MultiTritTensor) throw new TritwiseError('E_UNSUPPORTED', 'scale tuning needs an f32 source model (the distillation teacher)', { where: `calibration.tune: ${n}`, expected: 'an f32 checkpoint', got: 'a layer that is already ternary' });
+  }
+  const { tokens: limit, ...settings } = tune === true ? {} : tune;
+  const all = opts.tuneTokens ?? tokens;
+  const r = await tuneScales(config, weights, q.weights, all.slice(0, limit ?? all.length), bos, settings, opts.onProgress);
+  return { ...q, weights: r.weights, tune: { steps: r.steps, trainable: r.trainable, tokens: Math.min(limit ?? all.length, all.length), klStart: r.klStart, klEnd: r.klEnd } };
 }

@@ -13,6 +13,8 @@
  *   'qat'     linear layers hold latent f32 weights and run ternary (qat.ts); embedding and norms f32
  *   'lora'    linear layers frozen in trit planes, adapters on the chosen ones (lora.ts)
  *   'frozen'  nothing trains (a distillation teacher, evaluation)
+ *   'scales'  linear layers keep their trits frozen; one multiplier per row/group of their scales
+ *             trains (scale-linear.ts: post-training scale tuning); norms optional, embedding f32
  * With `recompute` each layer keeps only its input and is run again in the backward pass.
  */
 import type { ActivationMode } from '../backend/backend.js';
@@ -36,10 +38,11 @@ import { recompute } from './ops/recompute.js';
 import { rmsnorm } from './ops/rmsnorm.js';
 import { rope } from './ops/rope.js';
 import { QatWeight, type QatOptions } from './qat.js';
+import { ScaleTunedWeight } from './scale-linear.js';
 import { Tape } from './tape.js';
 import { Tensor, type FloatArrayCtor } from './tensor.js';
 
-export type TrainMode = 'full' | 'qat' | 'lora' | 'frozen';
+export type TrainMode = 'full' | 'qat' | 'lora' | 'frozen' | 'scales';
 
 export interface LoraSpec extends LoraOptions {
   /** globs of the linear layers that get adapters (default: every linear layer) */
@@ -110,6 +113,16 @@ class QatLinearT implements TrainLinear {
   }
 }
 
+class ScaleLinearT implements TrainLinear {
+  constructor(readonly name: string, readonly q: ScaleTunedWeight) {}
+  forward(tape: Tape, x: Tensor): Tensor {
+    return linear(tape, x, this.q.forward(tape));
+  }
+  parameters(): Tensor[] {
+    return [this.q.m];
+  }
+}
+
 class LoraLinearT implements TrainLinear {
   constructor(readonly name: string, readonly base: FrozenTernary, readonly adapter: LoraAdapter | null) {}
   forward(tape: Tape, x: Tensor): Tensor {
@@ -166,7 +179,7 @@ export class TrainModel {
   ) {
     checkWeights(config, weights, 'training model');
     const mode = spec.mode;
-    if (!['full', 'qat', 'lora', 'frozen'].includes(mode)) throw new TritwiseError('E_ARG', 'unknown training mode', { where: 'finetune --mode', expected: 'full | qat | lora', got: mode });
+    if (!['full', 'qat', 'lora', 'frozen', 'scales'].includes(mode)) throw new TritwiseError('E_ARG', 'unknown training mode', { where: 'finetune --mode', expected: 'full | qat | lora', got: mode });
     this.#ctor = spec.dtype === 'f64' ? Float64Array : Float32Array;
     const trainBase = mode === 'full' || mode === 'qat';
     const trainEmb = mode !== 'frozen' && (spec.trainEmbedding ?? trainBase);
@@ -179,6 +192,7 @@ export class TrainModel {
     let loraCount = 0;
     const makeLinear = (name: string): TrainLinear => {
       const src = weights.get(name)!;
+      if (mode === 'scales' && (src instanceof TernaryTensor || src instanceof MultiTritTensor)) return new ScaleLinearT(name, new ScaleTunedWeight(src, name, this.#ctor));
       if (src instanceof MultiTritTensor) throw new TritwiseError('E_UNSUPPORTED', 'fine-tuning a multi-trit (depth > 1) model is not supported', { where: `finetune: ${name}`, expected: 'an f32 or single-trit model (fine-tune the f32 checkpoint with --depth d instead)', got: `${src.depth} trits per weight` });
       const [rows, cols] = src instanceof TernaryTensor ? [src.rows, src.cols] : ((src as DenseTensor).shape as [number, number]);
       if (mode === 'qat') return new QatLinearT(name, new QatWeight(this.#ctor.from(denseOf(src)), rows, cols, name, spec.qat));
@@ -213,7 +227,7 @@ export class TrainModel {
     else {
       const src = weights.get('output')!;
       // the head follows the mode only when it is already ternary; an f32 head stays f32 (a plan's default)
-      if (src instanceof TernaryTensor || mode === 'full') this.output = makeLinear('output');
+      if (src instanceof TernaryTensor || src instanceof MultiTritTensor || mode === 'full') this.output = makeLinear('output');
       else this.output = new DenseLinearT('output', new Tensor(this.#ctor.from((src as DenseTensor).data), (src as DenseTensor).shape, false, 'output'));
       this.linears.set('output', this.output);
     }
@@ -261,6 +275,7 @@ export class TrainModel {
     }
     for (const lin of this.linears.values()) {
       if (lin instanceof LoraLinearT) frozen += lin.base.tensor.bytes;
+      else if (lin instanceof ScaleLinearT) frozen += lin.q.tensor.bytes;
       else if (lin instanceof DenseLinearT) t(lin.w);
       for (const p of lin.parameters()) if (!(lin instanceof DenseLinearT)) t(p);
     }
@@ -307,7 +322,7 @@ export class TrainModel {
   headWeight(tape: Tape): Tensor {
     if (!this.output) return this.embedding;
     if (this.output instanceof DenseLinearT) return this.output.w;
-    if (this.output instanceof QatLinearT) return this.output.q.forward(tape);
+    if (this.output instanceof QatLinearT || this.output instanceof ScaleLinearT) return this.output.q.forward(tape);
     const base = (this.output as LoraLinearT).base;
     const w = new this.#ctor(base.rows * base.cols);
     base.decode(w);
@@ -346,6 +361,7 @@ export class TrainModel {
     });
     for (const [name, lin] of this.linears) {
       if (lin instanceof DenseLinearT) weights.set(name, f32(lin.w, [...lin.w.shape]));
+      else if (lin instanceof ScaleLinearT) weights.set(name, lin.q.export());
       else if (lin instanceof QatLinearT) {
         const planes = lin.q.toTernary();
         // one plane is a ternary layer; deeper QAT is stored as its exact f32 sum Σ αₖTₖ
