@@ -11,7 +11,30 @@
  * [nz: 128 bits][neg: 128 bits], trit c of the block at bit c of the 16 bytes (the planes' own
  * bit order); groups are zero-padded to whole blocks. Activations use the same layout.
  * Per-lane byte counters (≤ 8 per block) are widened to i32 every 31 blocks.
+ *
+ * Tried and dropped (issue 4, A/B against this loop on 4096×11008): Harley–Seal carry-save trees
+ * (ones/twos/fours over 4–8 blocks, popcount only the carries) cut the SIMD op count per block from
+ * ≈ 34 to ≈ 25, but V8's scheduler hoists all of an unrolled body's loads to the top and sinks the
+ * carry-save logic to its uses, so the trees spilled to the stack: 0.7–0.9× without, 1.0–1.07× with
+ * branch "fences" between block pairs, below the popcount written out (pc below).
  */
+
+/**
+ * Per-byte popcount, pc(x) = T[x & 15] + T[x >> 4] with T[n] = popcount(n). V8 lowers i8x16.popcnt
+ * on x86 without AVX-512 BITALG to these two pshufb lookups but reloads both constants (mask and
+ * table, two instructions each) at every use; written out with relaxed_swizzle (pshufb, indices
+ * < 16 so the result is the same everywhere) the constants are loaded once per loop iteration and
+ * shared (1.15–1.25× faster in an A/B, Node 22). Plain i8x16.swizzle costs an extra saturating add
+ * per lookup for its out-of-range rule and lost to i8x16.popcnt, so the SIMD128 build keeps it.
+ */
+@inline function pc(x: v128): v128 {
+  if (ASC_FEATURE_RELAXED_SIMD) {
+    const T = v128(0, 1, 1, 2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4);
+    const m = i8x16.splat(15);
+    return i8x16.add(i8x16.relaxed_swizzle(T, v128.and(x, m)), i8x16.relaxed_swizzle(T, v128.and(i16x8.shr_u(x, 4), m)));
+  }
+  return i8x16.popcnt(x);
+}
 
 @inline function hsum(v: v128): i32 {
   return i32x4.extract_lane(v, 0) + i32x4.extract_lane(v, 1) + i32x4.extract_lane(v, 2) + i32x4.extract_lane(v, 3);
@@ -32,8 +55,8 @@
     const o = <usize>k << 5;
     const nz = v128.and(v128.load(wg + o), v128.load(ug + o));
     const s = v128.and(nz, v128.xor(v128.load(wg + o, 16), v128.load(ug + o, 16)));
-    n8 = i8x16.add(n8, i8x16.popcnt(nz));
-    s8 = i8x16.add(s8, i8x16.popcnt(s));
+    n8 = i8x16.add(n8, pc(nz));
+    s8 = i8x16.add(s8, pc(s));
   }
   // n − 2s per lane pair, as i32: both counters are ≤ 8·31 = 248 per byte
   return i32x4.add(acc, i32x4.sub(widen(n8), i32x4.shl(widen(s8), 1)));
@@ -53,8 +76,8 @@
       const o = <usize>k << 5;
       const nz = v128.and(v128.load(wg + o), v128.load(ug + o));
       const s = v128.and(nz, v128.xor(v128.load(wg + o, 16), v128.load(ug + o, 16)));
-      n8 = i8x16.add(n8, i8x16.popcnt(nz));
-      s8 = i8x16.add(s8, i8x16.popcnt(s));
+      n8 = i8x16.add(n8, pc(nz));
+      s8 = i8x16.add(s8, pc(s));
       if (++since == 31) {
         acc = i32x4.add(acc, i32x4.sub(widen(n8), i32x4.shl(widen(s8), 1)));
         n8 = i8x16.splat(0);
@@ -82,3 +105,4 @@ export function ternaryTernary(w: usize, nblk: i32, G: i32, mask: usize, maskWor
     }
   }
 }
+
