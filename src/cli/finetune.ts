@@ -32,6 +32,8 @@ interface FinetuneFlags {
   batch: number;
   ctx?: number;
   accum: number;
+  threads: number;
+  relativeLr?: boolean;
   weightDecay: number;
   clip: number;
   seed: number;
@@ -75,6 +77,7 @@ export function registerFinetune(program: Command): void {
     .option('--warmup <n>', 'warm-up steps (default min(100, steps/10))', intArg)
     .option('--batch <n>', 'sequences per micro-batch', intArg, 4)
     .option('--ctx <n>', 'tokens per sequence (default min(256, model context))', intArg)
+    .option('--threads <n>', 'data-parallel threads: each batch\'s sequences are split between them (bit-reproducible for a given count)', intArg, 1)
     .option('--accum <n>', 'micro-batches per optimizer step (gradient accumulation)', intArg, 1)
     .option('--weight-decay <x>', 'AdamW decoupled weight decay (matrices only)', numArg, 0)
     .option('--clip <x>', 'clip the global gradient norm (0 = off)', numArg, 1)
@@ -86,6 +89,7 @@ export function registerFinetune(program: Command): void {
     .option('--group-size <n>', 'columns per scale group (multiple of 32; 0 = per row)', intArg)
     .option('--depth <d>', 'QAT: trit planes per weight (1 = single trit)', intArg, 1)
     .option('--scales <s>', 'QAT: reestimate | learnable', choice(['reestimate', 'learnable'] as const), 'reestimate')
+    .option('--relative-lr', 'QAT: each matrix\'s learning rate scaled by its mean |W| over the mean of all (equal trit-flip rates across layers)')
     .option('--rank <r>', 'LoRA rank', intArg, 8)
     .option('--alpha <a>', 'LoRA alpha (output scaled by alpha/rank; default 2·rank)', numArg)
     .option('--targets <glob...>', 'LoRA: linear layers with adapters (default all)')
@@ -122,6 +126,7 @@ export function registerFinetune(program: Command): void {
         batch: f.batch,
         ctx: f.ctx,
         accum: f.accum,
+        threads: f.threads,
         weightDecay: f.weightDecay,
         clip: f.clip,
         seed: f.seed,
@@ -132,6 +137,7 @@ export function registerFinetune(program: Command): void {
         groupSize: f.groupSize,
         depth: f.depth,
         scales: f.scales,
+        relativeLr: f.relativeLr,
         rank: f.rank,
         alpha: f.alpha,
         targets: f.targets,
