@@ -85,6 +85,8 @@ export interface TrainResult {
   tokens_per_second: number;
   /** threads that trained (data-parallel when > 1) */
   threads: number;
+  /** CPU seconds (user + system, all threads of the process) this run spent from its first step on */
+  cpu_s: number;
   final_loss: number;
   history: EvalPoint[];
   trainable: number;
@@ -192,6 +194,7 @@ export class Trainer {
       before = st.elapsed_s;
     }
     const t0 = performance.now();
+    const cpu0 = process.cpuUsage();
     const elapsed = () => before + (performance.now() - t0) / 1000;
     const runSeconds = () => (performance.now() - t0) / 1000;
     let peak = process.memoryUsage().rss;
@@ -264,6 +267,7 @@ export class Trainer {
       elapsed_s: elapsed(),
       tokens_per_second: runTokens / Math.max(1e-9, runSeconds()),
       threads: par ? Math.min(par.threads, o.batch) : 1,
+      cpu_s: ((c) => (c.user + c.system) / 1e6)(process.cpuUsage(cpu0)),
       final_loss: lastLoss,
       history,
       trainable: this.model.trainableCount,
