@@ -11,7 +11,8 @@
  * A run that finds its checkpoint resumes from it; batches depend only on (seed, step, micro), so
  * a run interrupted and resumed ends bit-identical to one that was not. An AbortSignal (Ctrl-C
  * in the CLI) stops after the current step and writes a checkpoint first. The loop yields to the
- * event loop between steps so progress bars and signals stay live.
+ * event loop between steps so progress bars and signals stay live. With `threads` > 1 each
+ * micro-batch's sequences are split between the main thread and workers (parallel.ts).
  */
 import { existsSync } from 'node:fs';
 import { TritwiseError } from '../errors.js';
@@ -85,7 +86,7 @@ export interface TrainResult {
   tokens_per_second: number;
   /** threads that trained (data-parallel when > 1) */
   threads: number;
-  /** CPU seconds (user + system, all threads of the process) this run spent from its first step on */
+  /** CPU seconds (user + system, all threads of the process) this run spent training, validation included */
   cpu_s: number;
   final_loss: number;
   history: EvalPoint[];
