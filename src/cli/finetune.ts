@@ -32,6 +32,8 @@ interface FinetuneFlags {
   batch: number;
   ctx?: number;
   accum: number;
+  threads: number;
+  relativeLr: boolean;
   weightDecay: number;
   clip: number;
   seed: number;
@@ -70,11 +72,12 @@ export function registerFinetune(program: Command): void {
     .option('--mode <m>', 'qat | lora | full (f32 fine-tuning, the baseline)', choice(['qat', 'lora', 'full'] as const), 'qat')
     .option('--tokenizer <file>', 'tokenizer for llama2.c checkpoints (tokenizer.bin) or an HF tokenizer.json')
     .option('--steps <n>', 'optimizer steps', intArg, 200)
-    .option('--lr <x>', 'peak learning rate (default: qat 1e-3, lora 3e-3, full 3e-4)', numArg)
+    .option('--lr <x>', 'peak learning rate (default: qat 3e-3, lora 3e-3, full 3e-4)', numArg)
     .option('--min-lr <x>', 'final learning rate of the cosine schedule (default lr/10)', numArg)
     .option('--warmup <n>', 'warm-up steps (default min(100, steps/10))', intArg)
     .option('--batch <n>', 'sequences per micro-batch', intArg, 4)
     .option('--ctx <n>', 'tokens per sequence (default min(256, model context))', intArg)
+    .option('--threads <n>', 'data-parallel threads: each batch\'s sequences are split between them (bit-reproducible for a given count)', intArg, 1)
     .option('--accum <n>', 'micro-batches per optimizer step (gradient accumulation)', intArg, 1)
     .option('--weight-decay <x>', 'AdamW decoupled weight decay (matrices only)', numArg, 0)
     .option('--clip <x>', 'clip the global gradient norm (0 = off)', numArg, 1)
@@ -85,7 +88,8 @@ export function registerFinetune(program: Command): void {
     .option('--quantizer <q>', 'trit quantizer: absmean | twn | mse | threshold:Δ | percentile:p (default twn)')
     .option('--group-size <n>', 'columns per scale group (multiple of 32; 0 = per row)', intArg)
     .option('--depth <d>', 'QAT: trit planes per weight (1 = single trit)', intArg, 1)
-    .option('--scales <s>', 'QAT: reestimate | learnable', choice(['reestimate', 'learnable'] as const), 'reestimate')
+    .option('--scales <s>', 'QAT: reestimate | learnable', choice(['reestimate', 'learnable'] as const), 'learnable')
+    .option('--no-relative-lr', 'QAT: one learning rate for every matrix (default: each matrix\'s rate scaled by its mean |W| over the mean of all, so trit flips per step do not depend on a layer\'s magnitude)')
     .option('--rank <r>', 'LoRA rank', intArg, 8)
     .option('--alpha <a>', 'LoRA alpha (output scaled by alpha/rank; default 2·rank)', numArg)
     .option('--targets <glob...>', 'LoRA: linear layers with adapters (default all)')
@@ -116,12 +120,13 @@ export function registerFinetune(program: Command): void {
       const opts: FinetuneOptions = {
         mode: f.mode,
         steps: f.steps,
-        lr: f.lr ?? { qat: 1e-3, lora: 3e-3, full: 3e-4 }[f.mode],
+        lr: f.lr ?? { qat: 3e-3, lora: 3e-3, full: 3e-4 }[f.mode],
         minLr: f.minLr,
         warmup: f.warmup,
         batch: f.batch,
         ctx: f.ctx,
         accum: f.accum,
+        threads: f.threads,
         weightDecay: f.weightDecay,
         clip: f.clip,
         seed: f.seed,
@@ -132,6 +137,7 @@ export function registerFinetune(program: Command): void {
         groupSize: f.groupSize,
         depth: f.depth,
         scales: f.scales,
+        relativeLr: f.mode === 'qat' && f.relativeLr,
         rank: f.rank,
         alpha: f.alpha,
         targets: f.targets,

@@ -38,6 +38,8 @@ export interface FinetuneOptions extends Omit<TrainOptions, 'distill'> {
   depth?: number;
   /** QAT: scales re-estimated each step or learned (default 'reestimate') */
   scales?: ScaleMode;
+  /** QAT: per-matrix learning rate ∝ its mean |W₀| (qat.ts QatOptions.relativeLr) */
+  relativeLr?: boolean;
   /** LoRA rank, alpha, layers (globs), and whether the norms train too */
   rank?: number;
   alpha?: number;
@@ -72,7 +74,7 @@ export function buildTrainModel(src: SourceModel, o: FinetuneOptions): TrainMode
     src.weights,
     {
       mode: o.mode,
-      qat: { quantizer: o.quantizer ?? 'twn', groupSize: o.groupSize, depth: o.depth, scales: o.scales },
+      qat: { quantizer: o.quantizer ?? 'twn', groupSize: o.groupSize, depth: o.depth, scales: o.scales, ...(o.relativeLr ? { relativeLr: true } : {}) },
       lora: { rank: o.rank, alpha: o.alpha, targets: o.targets, quantizer: o.quantizer ?? 'twn', groupSize: o.groupSize, seed: o.seed },
       trainNorms: o.trainNorms,
     },
@@ -99,7 +101,7 @@ export async function finetune(src: SourceModel, text: string, o: FinetuneOption
   const plan = {
     finetune: {
       mode: o.mode, steps: result.steps_done, lr: o.lr, batch: trainer.o.batch, ctx: trainer.o.ctx, accum: trainer.o.accum, seed: trainer.o.seed,
-      ...(o.mode === 'qat' ? { quantizer: o.quantizer ?? 'twn', groupSize: o.groupSize ?? 0, depth: o.depth ?? 1, scales: o.scales ?? 'reestimate' } : {}),
+      ...(o.mode === 'qat' ? { quantizer: o.quantizer ?? 'twn', groupSize: o.groupSize ?? 0, depth: o.depth ?? 1, scales: o.scales ?? 'reestimate', relativeLr: !!o.relativeLr } : {}),
       ...(o.mode === 'lora' ? { rank: o.rank ?? 8, alpha: o.alpha ?? 2 * (o.rank ?? 8), targets: o.targets ?? ['*'], merge: o.merge ?? 'none' } : {}),
       ...(o.distill ? { distill: o.distill, alpha: o.distillAlpha ?? 0.5 } : {}),
       val_ppl: result.history.at(-1)?.val_ppl,

@@ -174,9 +174,11 @@ export class TrainModel {
   private constructor(
     readonly config: LlamaConfig,
     readonly spec: TrainSpec,
-    weights: Map<string, StoredTensor>,
+    /** the weights this model was built from (data-parallel workers rebuild it from them) */
+    readonly source: Map<string, StoredTensor>,
     readonly activations: Map<string, ActivationMode>,
   ) {
+    const weights = source;
     checkWeights(config, weights, 'training model');
     const mode = spec.mode;
     if (!['full', 'qat', 'lora', 'frozen', 'scales'].includes(mode)) throw new TritwiseError('E_ARG', 'unknown training mode', { where: 'finetune --mode', expected: 'full | qat | lora', got: mode });
@@ -280,6 +282,25 @@ export class TrainModel {
       for (const p of lin.parameters()) if (!(lin instanceof DenseLinearT)) t(p);
     }
     return { trainable, frozen };
+  }
+
+  /**
+   * Learning-rate multipliers per parameter name (spec.qat.relativeLr): each QAT matrix (and its
+   * learnable scales) gets mean|W₀| / m̄, m̄ the size-weighted mean of mean|W₀| over all QAT
+   * matrices; other parameters keep the base rate. Empty otherwise.
+   */
+  lrScales(): Map<string, number> {
+    const out = new Map<string, number>();
+    if (this.spec.mode !== 'qat' || !this.spec.qat?.relativeLr) return out;
+    const qs = [...this.linears.values()].filter((l): l is QatLinearT => l instanceof QatLinearT).map((l) => l.q);
+    let num = 0, den = 0;
+    for (const q of qs) {
+      num += q.meanAbs0 * q.latent.size;
+      den += q.latent.size;
+    }
+    const ref = num / Math.max(1, den);
+    for (const q of qs) for (const t of q.parameters()) out.set(t.name!, ref > 0 ? q.meanAbs0 / ref : 1);
+    return out;
   }
 
   /** Number of trainable values. */

@@ -3,7 +3,7 @@
  *
  *   g ← g · min(1, clip/‖g‖₂)             ‖g‖₂ over every parameter together
  *   m ← β₁m + (1−β₁)g,   v ← β₂v + (1−β₂)g²
- *   θ ← θ − lr·( m/(1−β₁ᵗ) / (√(v/(1−β₂ᵗ)) + ε) + λ·θ )
+ *   θ ← θ − lr·( m/(1−β₁ᵗ) / (√(v/(1−β₂ᵗ)) + ε) + λ·θ )      (lr times the parameter's lrScale, if set)
  * The decoupled decay λ applies to matrices only (weights with two or more dimensions: linear
  * layers, embedding); norms, scales and 1-D vectors are not decayed. State (m, v) is f32 like
  * the parameters, so a checkpoint holds it exactly.
@@ -20,6 +20,8 @@ export interface AdamWOptions {
 export class AdamW {
   readonly m = new Map<string, Float32Array | Float64Array>();
   readonly v = new Map<string, Float32Array | Float64Array>();
+  /** per-parameter learning-rate multipliers (a parameter without one uses the step's lr as it is) */
+  readonly lrScale = new Map<string, number>();
   /** updates taken so far (t in the bias corrections) */
   t = 0;
   readonly beta1: number;
@@ -52,7 +54,7 @@ export class AdamW {
   }
 
   /** Clip, then take one step with learning rate `lr`; returns the gradient norm before clipping. */
-  step(lr: number, clip = 0): number {
+  step(lr0: number, clip = 0): number {
     const norm = this.gradNorm();
     const k = clip > 0 && norm > clip ? clip / norm : 1;
     this.t++;
@@ -62,6 +64,7 @@ export class AdamW {
       const g = p.grad;
       if (!g) continue;
       const m = this.m.get(name)!, v = this.v.get(name)!, w = p.data;
+      const lr = lr0 * (this.lrScale.get(name) ?? 1);
       const decay = p.shape.length >= 2 ? this.weightDecay : 0;
       for (let i = 0; i < w.length; i++) {
         const gi = g[i]! * k;

@@ -31,6 +31,12 @@ export interface QatOptions {
   depth?: number;
   /** how the scales are set (default 'reestimate') */
   scales?: ScaleMode;
+  /**
+   * scale each latent matrix's learning rate (and its learnable scales') by its mean |W₀| over
+   * the mean of all QAT matrices' mean |W₀| (so the trit flips per step do not depend on a
+   * layer's weight magnitude: Adam moves every weight by about lr, the threshold is ∝ mean |W|)
+   */
+  relativeLr?: boolean;
 }
 
 interface Planes {
@@ -47,6 +53,8 @@ export class QatWeight {
   readonly groupSize: number;
   readonly groups: number;
   readonly quantizer: QuantizerSpec | string;
+  /** mean |W| of the initial latent weights */
+  readonly meanAbs0: number;
 
   constructor(
     w: FloatArray,
@@ -63,6 +71,9 @@ export class QatWeight {
     const mode = opts.scales ?? 'reestimate';
     if (mode !== 'reestimate' && mode !== 'learnable') throw new TritwiseError('E_ARG', 'unknown scale mode', { where: `${name} scales`, expected: 'reestimate | learnable', got: mode });
     this.latent = param(w, [rows, cols], name);
+    let sum = 0;
+    for (let i = 0; i < w.length; i++) sum += Math.abs(w[i]!);
+    this.meanAbs0 = sum / Math.max(1, w.length);
     this.scales = null;
     if (mode === 'learnable') {
       const p = this.#planes(null);

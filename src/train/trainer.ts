@@ -11,7 +11,8 @@
  * A run that finds its checkpoint resumes from it; batches depend only on (seed, step, micro), so
  * a run interrupted and resumed ends bit-identical to one that was not. An AbortSignal (Ctrl-C
  * in the CLI) stops after the current step and writes a checkpoint first. The loop yields to the
- * event loop between steps so progress bars and signals stay live.
+ * event loop between steps so progress bars and signals stay live. With `threads` > 1 each
+ * micro-batch's sequences are split between the main thread and workers (parallel.ts).
  */
 import { existsSync } from 'node:fs';
 import { TritwiseError } from '../errors.js';
@@ -20,7 +21,8 @@ import type { Distill, LossOptions, TrainModel } from './llama-train.js';
 import { AdamW, learningRate } from './optimizer.js';
 import { Tape } from './tape.js';
 import { loadTrainState, saveTrainState, type EvalPoint } from './train-state.js';
-import { loadWasmGemm } from './wasm-kernels.js';
+import { DataParallel } from './parallel.js';
+import { loadWasmGemm, wasmGemmReady } from './wasm-kernels.js';
 
 export interface TrainOptions {
   steps: number;
@@ -52,6 +54,8 @@ export interface TrainOptions {
   recompute?: boolean;
   recomputeAttention?: boolean;
   distill?: Distill;
+  /** threads for data-parallel training (default 1; parallel.ts): each micro-batch's rows are split between them */
+  threads?: number;
   /** stop (after writing a checkpoint) once this many seconds of this run have passed */
   maxSeconds?: number;
   signal?: AbortSignal;
@@ -80,6 +84,10 @@ export interface TrainResult {
   /** wall seconds of all runs that led here (resumed runs included) */
   elapsed_s: number;
   tokens_per_second: number;
+  /** threads that trained (data-parallel when > 1) */
+  threads: number;
+  /** CPU seconds (user + system, all threads of the process) this run spent training, validation included */
+  cpu_s: number;
   final_loss: number;
   history: EvalPoint[];
   trainable: number;
@@ -122,7 +130,7 @@ export class Trainer {
     if (!(opts.lr > 0 && Number.isFinite(opts.lr))) throw new TritwiseError('E_ARG', 'invalid learning rate', { where: 'finetune --lr', expected: '> 0', got: opts.lr });
     const ctx = opts.ctx ?? Math.min(256, model.config.seqLen);
     if (!(Number.isInteger(ctx) && ctx >= 4 && ctx <= model.config.seqLen)) throw new TritwiseError('E_ARG', 'invalid context length', { where: 'finetune --ctx', expected: `4 … ${model.config.seqLen}`, got: opts.ctx });
-    for (const [k, v] of [['batch', opts.batch], ['accum', opts.accum]] as const) {
+    for (const [k, v] of [['batch', opts.batch], ['accum', opts.accum], ['threads', opts.threads]] as const) {
       if (v !== undefined && !(Number.isInteger(v) && v > 0)) throw new TritwiseError('E_ARG', `invalid ${k}`, { where: `finetune --${k}`, expected: 'a positive integer', got: v });
     }
     this.o = {
@@ -136,6 +144,7 @@ export class Trainer {
       evalEvery: opts.evalEvery ?? Math.max(1, Math.round(steps / 10)),
     };
     this.opt = new AdamW(model.parameters(), { weightDecay: opts.weightDecay ?? 0, beta1: opts.beta1, beta2: opts.beta2 });
+    for (const [k, v] of model.lrScales()) this.opt.lrScale.set(k, v);
     if (this.opt.params.size === 0) throw new TritwiseError('E_ARG', 'nothing to train', { where: 'finetune', expected: 'at least one trainable tensor', got: 0 });
   }
 
@@ -186,6 +195,7 @@ export class Trainer {
       before = st.elapsed_s;
     }
     const t0 = performance.now();
+    const cpu0 = process.cpuUsage();
     const elapsed = () => before + (performance.now() - t0) / 1000;
     const runSeconds = () => (performance.now() - t0) / 1000;
     let peak = process.memoryUsage().rss;
@@ -203,40 +213,50 @@ export class Trainer {
       o.onEval?.(e);
     };
     if (step === 0 && o.evalEvery > 0 && !history.some((h) => h.step === 0)) evaluate();
-    while (step < o.steps) {
-      if (o.signal?.aborted) {
-        stopped = 'signal';
-        break;
+    const par: DataParallel | null = (o.threads ?? 1) > 1 ? DataParallel.start(this.model, this.lossOptions(), o.threads!, wasmGemmReady()) : null;
+    try {
+      while (step < o.steps) {
+        if (o.signal?.aborted) {
+          stopped = 'signal';
+          break;
+        }
+        if (o.maxSeconds !== undefined && runSeconds() >= o.maxSeconds) {
+          stopped = 'time';
+          break;
+        }
+        const lr = learningRate(step, { lr: o.lr, minLr: o.minLr, warmup: o.warmup, steps: o.steps });
+        this.opt.zeroGrad();
+        let loss = 0;
+        const seed = [1 / o.accum];
+        for (let u = 0; u < o.accum; u++) {
+          const batch = trainBatch(this.data.train, o.batch, o.ctx, this.bos, o.seed, step, u);
+          if (par) {
+            loss += (await par.step(batch, seed[0]!)) / o.accum;
+            peakBuffers = Math.max(peakBuffers, process.memoryUsage().arrayBuffers);
+          } else {
+            const tape = new Tape(true);
+            const r = this.model.loss(tape, batch, this.lossOptions());
+            peakBuffers = Math.max(peakBuffers, process.memoryUsage().arrayBuffers);
+            tape.backward(r.loss, seed);
+            loss += r.loss.data[0]! / o.accum;
+          }
+          tokens += batch.B * batch.T;
+          runTokens += batch.B * batch.T;
+        }
+        if (!Number.isFinite(loss)) throw new TritwiseError('E_NONFINITE', 'training loss is not finite', { where: `finetune step ${step + 1}`, expected: 'a finite loss (lower --lr?)', got: loss });
+        const gradNorm = this.opt.step(lr, o.clip);
+        step++;
+        lastLoss = loss;
+        peak = Math.max(peak, process.memoryUsage().rss);
+        o.onStep?.({ step, steps: o.steps, loss, lr, gradNorm, tokens, tokens_per_second: runTokens / runSeconds(), elapsed_s: elapsed() });
+        const atEval = o.evalEvery > 0 && step % o.evalEvery === 0;
+        if (atEval || step === o.steps) evaluate();
+        if (o.checkpoint && (step === o.steps || (o.checkpointEvery ? step % o.checkpointEvery === 0 : atEval))) save();
+        o.afterStep?.(step);
+        await new Promise((r) => setImmediate(r));
       }
-      if (o.maxSeconds !== undefined && runSeconds() >= o.maxSeconds) {
-        stopped = 'time';
-        break;
-      }
-      const lr = learningRate(step, { lr: o.lr, minLr: o.minLr, warmup: o.warmup, steps: o.steps });
-      this.opt.zeroGrad();
-      let loss = 0;
-      const seed = [1 / o.accum];
-      for (let u = 0; u < o.accum; u++) {
-        const batch = trainBatch(this.data.train, o.batch, o.ctx, this.bos, o.seed, step, u);
-        const tape = new Tape(true);
-        const r = this.model.loss(tape, batch, this.lossOptions());
-        peakBuffers = Math.max(peakBuffers, process.memoryUsage().arrayBuffers);
-        tape.backward(r.loss, seed);
-        loss += r.loss.data[0]! / o.accum;
-        tokens += batch.B * batch.T;
-        runTokens += batch.B * batch.T;
-      }
-      if (!Number.isFinite(loss)) throw new TritwiseError('E_NONFINITE', 'training loss is not finite', { where: `finetune step ${step + 1}`, expected: 'a finite loss (lower --lr?)', got: loss });
-      const gradNorm = this.opt.step(lr, o.clip);
-      step++;
-      lastLoss = loss;
-      peak = Math.max(peak, process.memoryUsage().rss);
-      o.onStep?.({ step, steps: o.steps, loss, lr, gradNorm, tokens, tokens_per_second: runTokens / runSeconds(), elapsed_s: elapsed() });
-      const atEval = o.evalEvery > 0 && step % o.evalEvery === 0;
-      if (atEval || step === o.steps) evaluate();
-      if (o.checkpoint && (step === o.steps || (o.checkpointEvery ? step % o.checkpointEvery === 0 : atEval))) save();
-      o.afterStep?.(step);
-      await new Promise((r) => setImmediate(r));
+    } finally {
+      await par?.close();
     }
     if (stopped !== 'done') save();
     const wb = this.model.weightBytes();
@@ -247,6 +267,8 @@ export class Trainer {
       tokens,
       elapsed_s: elapsed(),
       tokens_per_second: runTokens / Math.max(1e-9, runSeconds()),
+      threads: par ? Math.min(par.threads, o.batch) : 1,
+      cpu_s: ((c) => (c.user + c.system) / 1e6)(process.cpuUsage(cpu0)),
       final_loss: lastLoss,
       history,
       trainable: this.model.trainableCount,

@@ -54,11 +54,16 @@ export function swiglu(tape: Tape, g: Tensor, u: Tensor): Tensor {
   const n = g.size;
   const y = new Tensor(alloc(g, n), g.shape, g.requiresGrad || u.requiresGrad);
   const gd = g.data, ud = u.data, yd = y.data;
+  const keep = tape.needs(g, u);
+  // σ(g) is kept (in f64, as computed) for the backward pass instead of a second exp per element
+  const sig = keep ? new Float64Array(n) : null;
   for (let i = 0; i < n; i++) {
     const v = gd[i]!;
-    yd[i] = (v / (1 + Math.exp(-v))) * ud[i]!;
+    const d = 1 + Math.exp(-v);
+    yd[i] = (v / d) * ud[i]!;
+    if (sig) sig[i] = 1 / d;
   }
-  if (tape.needs(g, u)) {
+  if (sig) {
     tape.push(() => {
       const dy = y.grad;
       if (!dy) return;
@@ -66,7 +71,7 @@ export function swiglu(tape: Tape, g: Tensor, u: Tensor): Tensor {
       const du = u.requiresGrad ? u.ensureGrad() : null;
       for (let i = 0; i < n; i++) {
         const v = gd[i]!;
-        const sg = 1 / (1 + Math.exp(-v));
+        const sg = sig[i]!;
         if (du) du[i]! += dy[i]! * v * sg;
         if (dg) dg[i]! += dy[i]! * ud[i]! * sg * (1 + v * (1 - sg));
       }

@@ -1,0 +1,179 @@
+/**
+ * parallel — data-parallel training on worker threads (`--threads n`).
+ *
+ * A micro-batch of B sequences is cut into n contiguous slices of rows (slice i: rows
+ * ⌊iB/n⌋ … ⌊(i+1)B/n⌋−1). The main thread runs slice 0 on its own model; worker i runs slice i
+ * on a copy of the model (rebuilt from the same source weights and spec, then handed the current
+ * parameters before every micro-batch). The loss is the mean over the scored tokens of the whole
+ * micro-batch, so slice i's backward pass is seeded with
+ *   s·cᵢ / C            (s: the trainer's seed, 1/accum; cᵢ scored tokens of slice i, C = Σ cᵢ)
+ * and the slices' gradients add up to the gradient of the whole micro-batch:
+ *   g = g₀ + g₁ + … + g_{n−1}       (added in that order, on the main thread)
+ *   loss = Σ cᵢ·Lᵢ / C
+ * Every slice's products run in a fixed order, so a run is bit-reproducible for a given thread
+ * count (a different count sums the same terms in another grouping: equal up to f32 rounding).
+ * The optimizer step, validation and checkpoints stay on the main thread.
+ */
+import { Worker } from 'node:worker_threads';
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { TritwiseError } from '../errors.js';
+import type { StoredTensor } from '../io/weights-file.js';
+import { MultiTritTensor } from '../tensor/multi-trit-tensor.js';
+import { TernaryTensor } from '../tensor/ternary-tensor.js';
+import type { Batch, Distill, LossOptions, TrainModel, TrainSpec } from './llama-train.js';
+import { Tape } from './tape.js';
+import type { FloatArray } from './tensor.js';
+
+/** A stored tensor in a form that survives postMessage (a TernaryTensor as its trits and scales). */
+export type WireTensor =
+  | { kind: 'dense'; shape: number[]; data: Float32Array }
+  | { kind: 'ternary'; rows: number; cols: number; trits: Int8Array; scales: Float32Array; groupSize: number; groupScales: Float32Array | null; quantizer?: string };
+
+export interface WireModel {
+  config: TrainModel['config'];
+  spec: TrainSpec;
+  weights: Map<string, WireTensor>;
+  activations: TrainModel['activations'];
+}
+
+export interface WorkerInit {
+  model: WireModel;
+  teacher: WireModel | null;
+  distill: { kind: 'kl' | 'cosine'; alpha: number; temperature?: number } | null;
+  loss: Omit<LossOptions, 'distill'>;
+  wasm: boolean;
+}
+
+export interface WorkerStep {
+  params: FloatArray[];
+  batch: Batch;
+  seed: number;
+}
+
+export interface WorkerReply {
+  grads?: (FloatArray | null)[];
+  loss?: number;
+  error?: { message: string; code?: string };
+}
+
+function toWire(w: StoredTensor, name: string): WireTensor {
+  if (w instanceof MultiTritTensor) throw new TritwiseError('E_UNSUPPORTED', 'data-parallel training of a multi-trit model', { where: `finetune --threads: ${name}`, expected: 'f32 or single-trit weights', got: `${w.depth} trits per weight` });
+  if (w instanceof TernaryTensor) return { kind: 'ternary', rows: w.rows, cols: w.cols, trits: w.toTrits(), scales: w.scales, groupSize: w.groupSize, groupScales: w.groupScales, quantizer: w.quantizer };
+  return { kind: 'dense', shape: [...w.shape], data: w.data };
+}
+
+export function fromWire(w: WireTensor): StoredTensor {
+  if (w.kind === 'dense') return { shape: w.shape, data: w.data };
+  const t = TernaryTensor.fromTrits(w.trits, w.rows, w.cols, w.groupSize ? { scales: w.scales, groupSize: w.groupSize, groupScales: w.groupScales! } : { scales: w.scales });
+  t.quantizer = w.quantizer;
+  return t;
+}
+
+function wireModel(m: TrainModel): WireModel {
+  const weights = new Map<string, WireTensor>();
+  for (const [k, v] of m.source) weights.set(k, toWire(v, k));
+  return { config: m.config, spec: m.spec, weights, activations: m.activations };
+}
+
+function workerUrl(): URL {
+  const url = new URL('../../dist/train/train-worker.js', import.meta.url);
+  if (!existsSync(url)) throw new TritwiseError('E_BACKEND', 'the training worker is not built', { where: fileURLToPath(url), expected: 'the output of `npm run build`', got: 'missing file' });
+  return url;
+}
+
+/** Slice rows [r0, r1) of a batch. */
+function rows(b: Batch, r0: number, r1: number): Batch {
+  return { ids: b.ids.slice(r0 * b.T, r1 * b.T), targets: b.targets.slice(r0 * b.T, r1 * b.T), B: r1 - r0, T: b.T };
+}
+
+function scored(b: Batch): number {
+  let c = 0;
+  for (let i = 0; i < b.targets.length; i++) if (b.targets[i]! >= 0) c++;
+  return c;
+}
+
+export class DataParallel {
+  readonly #workers: Worker[];
+  readonly #pending = new Map<Worker, { resolve: (r: WorkerReply) => void; reject: (e: Error) => void }>();
+
+  private constructor(
+    readonly model: TrainModel,
+    readonly loss: LossOptions,
+    workers: Worker[],
+  ) {
+    this.#workers = workers;
+    for (const w of workers) {
+      w.on('message', (r: WorkerReply) => {
+        const p = this.#pending.get(w);
+        this.#pending.delete(w);
+        if (r.error) p?.reject(new TritwiseError((r.error.code as 'E_ARG') ?? 'E_BACKEND', `training worker: ${r.error.message}`, { where: 'finetune --threads' }));
+        else p?.resolve(r);
+      });
+      w.on('error', (e) => {
+        const p = this.#pending.get(w);
+        this.#pending.delete(w);
+        p?.reject(e);
+      });
+    }
+  }
+
+  /** Start `threads − 1` workers holding copies of `model` (and of the distillation teacher). */
+  static start(model: TrainModel, loss: LossOptions, threads: number, wasm: boolean): DataParallel {
+    if (!(Number.isInteger(threads) && threads >= 2)) throw new TritwiseError('E_ARG', 'invalid thread count', { where: 'finetune --threads', expected: 'an integer ≥ 2 for data-parallel training', got: threads });
+    const d: Distill | undefined = loss.distill;
+    const init: WorkerInit = {
+      model: wireModel(model),
+      teacher: d ? wireModel(d.teacher) : null,
+      distill: d ? { kind: d.kind, alpha: d.alpha, ...(d.kind === 'kl' ? { temperature: d.temperature } : {}) } : null,
+      loss: { recompute: loss.recompute, recomputeAttention: loss.recomputeAttention, chunk: loss.chunk },
+      wasm,
+    };
+    const url = workerUrl();
+    const workers = Array.from({ length: threads - 1 }, (_, i) => new Worker(url, { workerData: init, name: `tritwise-train-${i + 1}` }));
+    return new DataParallel(model, loss, workers);
+  }
+
+  get threads(): number {
+    return this.#workers.length + 1;
+  }
+
+  #ask(w: Worker, msg: WorkerStep): Promise<WorkerReply> {
+    return new Promise((resolve, reject) => {
+      this.#pending.set(w, { resolve, reject });
+      w.postMessage(msg);
+    });
+  }
+
+  /**
+   * Forward and backward of one micro-batch over all threads; gradients are added into the
+   * model's parameters (scaled by `seed`); returns the micro-batch's mean loss.
+   */
+  async step(batch: Batch, seed: number): Promise<number> {
+    const n = Math.min(this.threads, batch.B);
+    const slices = Array.from({ length: n }, (_, i) => rows(batch, Math.floor((i * batch.B) / n), Math.floor(((i + 1) * batch.B) / n)));
+    const counts = slices.map(scored);
+    const C = counts.reduce((a, b) => a + b, 0);
+    const weight = (i: number) => (C ? counts[i]! / C : 1 / n);
+    const params = [...this.model.parameters().values()];
+    const replies = slices.slice(1).map((b, i) => this.#ask(this.#workers[i]!, { params: params.map((p) => p.data.slice()), batch: b, seed: seed * weight(i + 1) }));
+    const tape = new Tape(true);
+    const r = this.model.loss(tape, slices[0]!, this.loss);
+    tape.backward(r.loss, [seed * weight(0)]);
+    let loss = r.loss.data[0]! * weight(0);
+    const got = await Promise.all(replies);
+    got.forEach((g, i) => {
+      loss += g.loss! * weight(i + 1);
+      g.grads!.forEach((gw, k) => {
+        if (!gw) return;
+        const dst = params[k]!.ensureGrad();
+        for (let j = 0; j < gw.length; j++) dst[j]! += gw[j]!;
+      });
+    });
+    return loss;
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(this.#workers.map((w) => w.terminate()));
+  }
+}
