@@ -94,13 +94,13 @@ if (a.rows.includes('auto')) {
   const base = { quantizer: 'gptq', groupSize: Number(a.groups.split(',').at(-1)), calibration: { ...calibration, tune: undefined } };
   const first = await autoDepth(model.config, model.weights, model.backend, base, { bits: bitsList[0], tokens: calibTokens, bos: model.requireTokenizer().bos });
   out({ row: 'sensitivity', ms: Math.round(performance.now() - t), base_nll: first.baseNll, layers: first.layers.map((l) => ({ name: l.name, s: l.sensitivity.map((x) => +x.toFixed(5)) })) });
-  for (const bits of bitsList) {
+  for (const budget of bitsList) {
     const t1 = performance.now();
-    const alloc = allocateBits(first.layers, base, bits);
+    const alloc = allocateBits(first.layers, base, budget);
     alloc.plan.calibration = calibration;
     const qm = await model.quantize(alloc.plan, { calibrationText: quantText });
     const r = await ppl(qm);
-    out({ row: 'auto', budget_bits: bits, bits: alloc.bits, group: base.groupSize, depths: alloc.layers.map((l) => l.depth).join(''), bytes: qm.bytes, ...bits(qm), ppl: r.perplexity, vs_f32: r.perplexity / f.perplexity - 1, ms: Math.round(performance.now() - t1) });
+    out({ row: 'auto', budget_bits: budget, bits: alloc.bits, group: base.groupSize, depths: alloc.layers.map((l) => l.depth).join(''), bytes: qm.bytes, ...bits(qm), ppl: r.perplexity, vs_f32: r.perplexity / f.perplexity - 1, ms: Math.round(performance.now() - t1) });
   }
 }
 await model.dispose();
