@@ -46,6 +46,7 @@ interface BenchOpts extends Omit<BenchModelFlags, 'threads' | 'dense'> {
   backend: string;
   quick?: boolean;
   gpuDecode: boolean;
+  tune: boolean;
   shape?: [number, number][];
   batch?: number[];
   threads?: number[];
@@ -117,10 +118,11 @@ async function benchWebgpu(o: BenchOpts): Promise<void> {
   const be = await WebGpuBackend.create({ powerPreference: 'high-performance' });
   try {
     const note = (s: string) => process.stderr.write(`  ${s}\n`);
-    const report = await benchGpu(be, { quick: o.quick, shapes: o.shape, batches: o.batch, minTimeMs: o.minTime === 300 ? undefined : o.minTime, decode: o.gpuDecode ? undefined : false, zeroBlocks: o.zerosShape?.[0], onStep: o.json ? undefined : note });
+    const report = await benchGpu(be, { quick: o.quick, shapes: o.shape, batches: o.batch, minTimeMs: o.minTime === 300 ? undefined : o.minTime, decode: o.gpuDecode ? undefined : false, tune: o.tune === false ? false : undefined, zeroBlocks: o.zerosShape?.[0], onStep: o.json ? undefined : note });
     if (o.out) writeJsonFile(o.out, report);
     if (o.json) return printJson(report);
     const m = report.machine;
+    if (report.tuning) printTable(['tuning (4096×11008 b1)', 'threads/workgroup', 'median ms'], report.tuning.results.map((r) => [r.kernel, r.wg, fixed(r.median_ms, 4)]));
     process.stdout.write(`adapter: ${String(m.adapter)} (${String(m.driver)}, ${String(m.runtime)}); roofline ${fixed(report.memory.roofline_gbps, 1)} GB/s (${report.memory.roofline_source}); measured copy ${fixed(report.memory.measured_copy_gbps, 1)} GB/s\n`);
     printTable(
       ['kernel', 'shape', 'batch', 'median ms', 'GB/s (weights)', '% of roofline', '× vs dense f32', '× vs dense f16'],
@@ -154,6 +156,7 @@ export function registerBench(program: Command): void {
     .option('--svg <file>', 'also write SVG charts (FILE and FILE.zeros.svg)')
     .option('--quick', 'webgpu: small shapes and a few decode tokens (under a minute on a software driver)')
     .option('--no-gpu-decode', 'webgpu: skip the 0.7B decode benchmark')
+    .option('--no-tune', "webgpu: keep the matmul kernels' default workgroup size (64) instead of measuring 32–256 first")
     .option('--model', 'end to end instead: prompt and decode tokens/s of a BitNet-0.7B-shaped random ternary model, with llama.cpp (TQ2_0 GGUF) and dense f32 side by side')
     .option('--layers <n>', 'model: layers (default 24)', positiveInt)
     .option('--dim <n>', 'model: width (default 1536)', positiveInt)

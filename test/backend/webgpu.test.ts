@@ -22,6 +22,9 @@ describe.skipIf(why !== null)('webgpu', () => {
   backendConformance('webgpu', () => WebGpuBackend.create());
   // every weight cut into shards of a few rows: the per-shard launches and row offsets
   backendConformance('webgpu, 256-byte shards', () => WebGpuBackend.create({ maxBindingBytes: 256 }), { runs: 15 });
+  // the matmul kernels with other workgroup sizes (the tree reduction over 32…256 lanes)
+  backendConformance('webgpu, 256-thread matmul workgroups', () => WebGpuBackend.create({ matmulWorkgroup: { ternary: 256, int: 256, dense: 256 } }), { runs: 8 });
+  backendConformance('webgpu, 32-thread ternary-f32 / 128-thread int and dense workgroups', () => WebGpuBackend.create({ matmulWorkgroup: { ternary: 32, int: 128, dense: 128 } }), { runs: 5 });
   // multi-trit weights: d planes, per-plane launches into one output (and per-plane int8 regions)
   multiTritConformance('webgpu', () => WebGpuBackend.create(), { runs: 20 });
   multiTritConformance('webgpu, 512-byte shards', () => WebGpuBackend.create({ maxBindingBytes: 512 }), { runs: 10 });
@@ -33,6 +36,28 @@ describe.skipIf(why !== null)('webgpu', () => {
     });
     afterAll(async () => {
       await be?.dispose();
+    });
+
+    it('workgroup tuning times each size, sets the fastest on the backend, and results stay within tolerance', async () => {
+      const { tuneMatmulWorkgroups } = await import('../../src/eval/gpu-tune.js');
+      const tb = await WebGpuBackend.create();
+      try {
+        const rep = await tuneMatmulWorkgroups(tb, 8, 256, { minTimeMs: 1, copies: false, sizes: [32, 128] });
+        expect(rep.results.map((r) => `${r.kernel}/${r.wg}`).sort()).toEqual(['dense-f32/128', 'dense-f32/32', 'ternary-f32/128', 'ternary-f32/32', 'ternary-i8/128', 'ternary-i8/32']);
+        for (const r of rep.results) expect(r.median_ms).toBeGreaterThan(0);
+        const fastest = (k: string) => rep.results.filter((r) => r.kernel === k).sort((a, b) => a.median_ms - b.median_ms)[0]!.wg;
+        expect(rep.chosen).toEqual({ ternary: fastest('ternary-f32'), int: fastest('ternary-i8'), dense: fastest('dense-f32') });
+        expect(tb.ctx.matmulWg).toEqual(rep.chosen);
+        const rows = 5;
+        const cols = 300;
+        const w = randomFloats(rows * cols, 21);
+        const x = randomFloats(2 * cols, 22);
+        const t = quantize(w, rows, cols, 'twn').tensor;
+        expectClose(await tb.matmulF32(await tb.uploadTernary(t), x, 2), naiveF64(t.toDense(), rows, cols, x, 2), 1e-5, 'tuned ternary-f32');
+      } finally {
+        await tb.dispose();
+      }
+      await expect(WebGpuBackend.create({ matmulWorkgroup: { ternary: 100 } })).rejects.toThrow(/matmulWorkgroup\.ternary/);
     });
 
     it('zero-chunk skipping: rows whose 2048-column blocks are all zero, 128 scale groups, batch 9 — exact on every path', async () => {

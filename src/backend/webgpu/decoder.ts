@@ -30,7 +30,7 @@ import { MultiTritLinear } from '../../nn/multi-trit-linear.js';
 import type { LinearStack } from '../../nn/linear-stack.js';
 import type { Decoder, DecoderOptions, DeviceSampling } from '../backend.js';
 import { attentionLaunches, attentionSizes, type GpuAttentionShape } from './attention.js';
-import { encodeDispatches, makeDispatch, releaseDispatches, type Dispatch } from './dispatch.js';
+import { encodeDispatches, gpuTimeMs, makeDispatch, releaseDispatches, type Dispatch } from './dispatch.js';
 import { denseMatmul, ternaryF32, ternaryInt } from './matmul.js';
 import type { WebGpuBackend } from './webgpu-backend.js';
 import { destroyWeights, gpuBuffer, uploadDense, type GpuDense, type GpuTernary } from './weights.js';
@@ -267,6 +267,24 @@ export class GpuDecoder implements Decoder {
         return next;
       }),
     );
+  }
+
+  /**
+   * GPU time of one greedy decode step (embedding, every layer, head, argmax) by timestamp
+   * queries, median of n, in ms; null where the device has no timestamps. It re-runs the step
+   * at the current position without advancing the cache (it overwrites that position's K/V,
+   * which the next real step writes again), so it leaves the decoder's state as it was.
+   */
+  async gpuStepMs(n = 16): Promise<number | null> {
+    if (!this.backend.gpu.timestamps) return null;
+    return this.backend.serial(async () => {
+      const stepData = new Uint32Array(8);
+      stepData[0] = Math.min(this.#length, this.maxLength - 1);
+      this.backend.device.queue.writeBuffer(this.#step, 0, stepData);
+      const ms = await gpuTimeMs(this.backend.device, [[this.#embed[0]!, ...this.#body, ...this.#head, this.#argmax]], n);
+      this.#haveLogits = false;
+      return ms;
+    });
   }
 
   async logits(): Promise<Float32Array> {

@@ -19,6 +19,8 @@ export interface Dispatch {
 export interface KernelContext {
   device: GPUDevice;
   pipelines: Pipelines;
+  /** threads per workgroup of the matmul kernels: ternary-f32, ternary-int, dense (default 64 each; `bench --backend webgpu --tune` measures the best) */
+  matmulWg?: { ternary?: number; int?: number; dense?: number };
 }
 
 /** A buffer bound at binding i: a whole buffer, or a range of it. */
@@ -51,4 +53,48 @@ export function encodeDispatches(pass: GPUComputePassEncoder, ds: readonly Dispa
 
 export function releaseDispatches(ds: readonly Dispatch[]): void {
   for (const d of ds) for (const b of d.owned) b.destroy();
+}
+
+/**
+ * GPU time of launch sequences: `n` compute passes, each holding one entry of `copies` (cycled),
+ * with timestamp writes at the start and end of each pass; the median span in ms. Unlike a
+ * throughput figure (many launches in one pass, wall time / count), it leaves out the gap
+ * before a pass (barrier, launch latency) and any host work. The device must have been created
+ * with 'timestamp-query'.
+ */
+export async function gpuTimeMs(d: GPUDevice, copies: readonly (readonly Dispatch[])[], n = 64): Promise<number | null> {
+  const qs = d.createQuerySet({ type: 'timestamp', count: 2 * n });
+  const res = d.createBuffer({ size: 16 * n, usage: GPUBufferUsage.QUERY_RESOLVE | GPUBufferUsage.COPY_SRC });
+  const rd = d.createBuffer({ size: 16 * n, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
+  try {
+    for (let round = 0; round < 2; round++) {
+      const enc = d.createCommandEncoder();
+      for (let i = 0; i < n; i++) {
+        const pass = enc.beginComputePass({ timestampWrites: { querySet: qs, beginningOfPassWriteIndex: 2 * i, endOfPassWriteIndex: 2 * i + 1 } });
+        encodeDispatches(pass, copies[i % copies.length]!);
+        pass.end();
+      }
+      enc.resolveQuerySet(qs, 0, 2 * n, res, 0);
+      enc.copyBufferToBuffer(res, 0, rd, 0, 16 * n);
+      d.queue.submit([enc.finish()]);
+      await rd.mapAsync(GPUMapMode.READ);
+      const t = new BigUint64Array(rd.getMappedRange().slice(0));
+      rd.unmap();
+      if (round === 0) continue; // warm-up
+      const ms: number[] = [];
+      for (let i = 0; i < n; i++) if (t[2 * i + 1]! > t[2 * i]!) ms.push(Number(t[2 * i + 1]! - t[2 * i]!) / 1e6);
+      return ms.length ? medianOf(ms) : null;
+    }
+    return null;
+  } finally {
+    qs.destroy();
+    res.destroy();
+    rd.destroy();
+  }
+}
+
+function medianOf(v: number[]): number {
+  const s = [...v].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
 }

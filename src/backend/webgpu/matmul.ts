@@ -9,8 +9,8 @@ import type { TernaryTensor } from '../../tensor/ternary-tensor.js';
 import { makeDispatch, type Binding, type Dispatch, type KernelContext } from './dispatch.js';
 import { ROWS_PER_WG, type GpuDense, type GpuTernary } from './weights.js';
 
-/** tokens per workgroup (the kernels' T) and scale groups per workgroup (ternary-int's GC) */
-const TOKENS_PER_WG = 4;
+/** tokens per workgroup (the kernels' T: 1 for a GEMV, else 4) and scale groups per workgroup (ternary-int's GC) */
+const tokensPerWg = (batch: number) => (batch === 1 ? 1 : 4);
 const GROUPS_PER_WG = 64;
 
 export interface MatmulIO {
@@ -28,7 +28,7 @@ const wgs = (n: number, per: number) => Math.ceil(n / per);
 export function ternaryF32(ctx: KernelContext, w: GpuTernary, io: MatmulIO): Promise<Dispatch[]> {
   return Promise.all(
     w.shards.map((s) =>
-      makeDispatch(ctx, { shader: 'ternary-f32' }, [s.rows, w.wpr, w.groups, w.wpg, io.batch, w.nzWords, s.row0, io.outStride ?? w.rows, io.accumulate ? 1 : 0, 8 * w.wpr], [s.planes, s.scales, s.nz, io.x, io.y], [wgs(s.rows, ROWS_PER_WG), wgs(io.batch, TOKENS_PER_WG), 1]),
+      makeDispatch(ctx, { shader: 'ternary-f32', variant: `wg${ctx.matmulWg?.ternary ?? 64}/t${tokensPerWg(io.batch)}` }, [s.rows, w.wpr, w.groups, w.wpg, io.batch, w.nzWords, s.row0, io.outStride ?? w.rows, io.accumulate ? 1 : 0, 8 * w.wpr], [s.planes, s.scales, s.nz, io.x, io.y], [wgs(s.rows, ROWS_PER_WG), wgs(io.batch, tokensPerWg(io.batch)), 1]),
     ),
   );
 }
@@ -38,10 +38,10 @@ export function ternaryInt(ctx: KernelContext, w: GpuTernary, mode: 'int8' | 'te
     w.shards.map((s) =>
       makeDispatch(
         ctx,
-        { shader: 'ternary-int', constants: { MODE: mode === 'int8' ? 0 : 1 } },
+        { shader: 'ternary-int', variant: `wg${ctx.matmulWg?.int ?? 64}/t${tokensPerWg(io.batch)}`, constants: { MODE: mode === 'int8' ? 0 : 1 } },
         [s.rows, w.wpr, w.groups, w.wpg, io.batch, w.nzWords, s.row0, io.outStride ?? w.rows, (mode === 'int8' ? 8 : 2) * w.wpr],
         [s.planes, s.nz, io.x, io.y],
-        [wgs(s.rows, ROWS_PER_WG), wgs(io.batch, TOKENS_PER_WG), wgs(w.groups, GROUPS_PER_WG)],
+        [wgs(s.rows, ROWS_PER_WG), wgs(io.batch, tokensPerWg(io.batch)), wgs(w.groups, GROUPS_PER_WG)],
       ),
     ),
   );
@@ -50,7 +50,7 @@ export function ternaryInt(ctx: KernelContext, w: GpuTernary, mode: 'int8' | 'te
 export function denseMatmul(ctx: KernelContext, w: GpuDense, io: MatmulIO): Promise<Dispatch[]> {
   return Promise.all(
     w.shards.map((s) =>
-      makeDispatch(ctx, { shader: 'dense', variant: w.dtype }, [s.rows, w.cs, io.batch, s.row0, io.outStride ?? w.rows, io.accumulate ? 1 : 0], [s.data, io.x, io.y], [wgs(s.rows, ROWS_PER_WG), wgs(io.batch, TOKENS_PER_WG), 1]),
+      makeDispatch(ctx, { shader: 'dense', variant: `${w.dtype}/wg${ctx.matmulWg?.dense ?? 64}/t${tokensPerWg(io.batch)}` }, [s.rows, w.cs, io.batch, s.row0, io.outStride ?? w.rows, io.accumulate ? 1 : 0], [s.data, io.x, io.y], [wgs(s.rows, ROWS_PER_WG), wgs(io.batch, tokensPerWg(io.batch)), 1]),
     ),
   );
 }

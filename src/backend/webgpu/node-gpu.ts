@@ -39,7 +39,7 @@ async function tryDriver(m: DawnModule, driver: 'vulkan' | 'opengl', powerPrefer
     alive.push(gpu);
     return { gpu, adapter: await gpu.requestAdapter({ featureLevel: 'compatibility', powerPreference } as GPURequestAdapterOptions) };
   }
-  const gpu = m.create(['backend=vulkan']);
+  const gpu = m.create(['backend=vulkan', 'disable-dawn-features=timestamp_quantization']);
   alive.push(gpu);
   return { gpu, adapter: await gpu.requestAdapter({ powerPreference }) };
 }

@@ -2,7 +2,11 @@
  * pipelines — compiled compute pipelines, cached by shader, variant and override constants.
  * The host prepends a per-device prelude where a shader needs one:
  *   ternary-int  tw_dot4(a, b): dot4I8Packed when the WGSL feature exists, else four extractBits
- *   dense        WT = vec4<f32>, or vec4<f16> with `enable f16` (variant 'f16')
+ *   dense        WT = vec4<f32>, or vec4<f16> with `enable f16` (variant part 'f16')
+ *   matmul kernels  T, tokens per workgroup: 1 (variant part 't1', GEMV) or 4
+ *   matmul kernels  T, tokens per workgroup: 1 (variant part 't1', GEMV) or 4
+ *   dense, ternary-f32, ternary-int   WG, the threads per workgroup (variant part 'wg64' | 'wg128' | 'wg256';
+ *                default 64); a variant is parts joined by '/', e.g. 'f16/wg256'
  * Compilation errors become E_BACKEND errors carrying the WGSL compiler's messages.
  */
 /// <reference types="@webgpu/types" />
@@ -33,8 +37,12 @@ export class Pipelines {
   constructor(readonly gpu: GpuDevice) {}
 
   prelude(shader: string, variant?: string): string {
-    if (shader === 'ternary-int') return this.gpu.dot4 ? DOT4_NATIVE : DOT4_PORTABLE;
-    if (shader === 'dense') return variant === 'f16' ? 'enable f16;\nalias WT = vec4<f16>;\n' : 'alias WT = vec4<f32>;\n';
+    const parts = (variant ?? '').split('/');
+    const t = `const T = ${parts.includes('t1') ? 1 : 4}u;\n`;
+    const wg = `const WG = ${matmulWorkgroup(parts)}u;\n` + t;
+    if (shader === 'ternary-int') return (this.gpu.dot4 ? DOT4_NATIVE : DOT4_PORTABLE) + wg;
+    if (shader === 'dense') return (parts.includes('f16') ? 'enable f16;\nalias WT = vec4<f16>;\n' : 'alias WT = vec4<f32>;\n') + wg;
+    if (shader === 'ternary-f32') return wg;
     return '';
   }
 
@@ -69,6 +77,17 @@ export class Pipelines {
       throw new TritwiseError('E_BACKEND', 'WGSL pipeline creation failed', { where: `${k.shader}.wgsl${k.variant ? ` (${k.variant})` : ''}`, got: msgs || (e as Error).message, cause: e });
     }
   }
+}
+
+/** Threads per workgroup of the dense / ternary-f32 matmul kernels: a power of two in 32..256. */
+export const MATMUL_WORKGROUPS = [32, 64, 128, 256] as const;
+
+function matmulWorkgroup(parts: string[]): number {
+  const v = parts.find((p) => p.startsWith('wg'));
+  if (!v) return 64;
+  const n = Number(v.slice(2));
+  if (!(MATMUL_WORKGROUPS as readonly number[]).includes(n)) throw new TritwiseError('E_ARG', 'unsupported matmul workgroup size', { where: `pipeline variant '${parts.join('/')}'`, expected: MATMUL_WORKGROUPS.join(', '), got: v.slice(2) });
+  return n;
 }
 
 /** Pack a uniform block: u32 fields as given, f32 fields as { f: value }; padded to 16 bytes. */

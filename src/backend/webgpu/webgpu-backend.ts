@@ -18,12 +18,14 @@ import type { BackendOptions } from '../registry.js';
 import { encodeDispatches, releaseDispatches, type Dispatch, type KernelContext } from './dispatch.js';
 import { openGpu, type GpuDevice, type GpuOptions } from './gpu.js';
 import { denseMatmul, stageF32, stageI8, stageTernary, ternaryF32, ternaryInt } from './matmul.js';
-import { Pipelines } from './pipelines.js';
+import { MATMUL_WORKGROUPS, Pipelines } from './pipelines.js';
 import { destroyWeights, uploadDense, uploadMulti, uploadTernary, type GpuDense, type GpuMulti, type GpuTernary, type ShardLimits } from './weights.js';
 
 export interface WebGpuBackendOptions extends BackendOptions, GpuOptions {
   /** Cut weights into shards of at most this many bytes (default: the device's binding limit). */
   maxBindingBytes?: number;
+  /** Threads per workgroup of the ternary×f32 (ternary), ternary×int8/ternary (int) and dense matmul kernels (32, 64, 128 or 256; default 64 each). */
+  matmulWorkgroup?: { ternary?: number; int?: number; dense?: number };
 }
 
 /** A device buffer that grows (by doubling) when a call needs more. */
@@ -74,7 +76,7 @@ export class WebGpuBackend implements Backend {
     opts: WebGpuBackendOptions,
   ) {
     const d = gpu.device;
-    this.ctx = { device: d, pipelines: new Pipelines(gpu) };
+    this.ctx = { device: d, pipelines: new Pipelines(gpu), matmulWg: { ...opts.matmulWorkgroup } };
     this.limits = { maxBindingBytes: Math.min(opts.maxBindingBytes ?? Infinity, d.limits.maxStorageBufferBindingSize, d.limits.maxBufferSize), maxWorkgroups: d.limits.maxComputeWorkgroupsPerDimension };
     this.#x = new GrowableBuffer(d, GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST, 'activations');
     this.#y = new GrowableBuffer(d, GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST, 'outputs');
@@ -90,6 +92,9 @@ export class WebGpuBackend implements Backend {
     }
     if (opts.driver !== undefined && !['auto', 'vulkan', 'opengl'].includes(opts.driver)) {
       throw new TritwiseError('E_ARG', 'invalid driver', { where: 'webgpu backend option driver', expected: 'auto | vulkan | opengl', got: opts.driver });
+    }
+    for (const [k, v] of Object.entries(opts.matmulWorkgroup ?? {})) {
+      if (v !== undefined && !(MATMUL_WORKGROUPS as readonly number[]).includes(v)) throw new TritwiseError('E_ARG', 'invalid matmul workgroup size', { where: `webgpu backend option matmulWorkgroup.${k}`, expected: MATMUL_WORKGROUPS.join(', '), got: v });
     }
     return new WebGpuBackend(await openGpu(opts), opts);
   }

@@ -12,7 +12,10 @@
 // A workgroup computes R rows × T tokens × GC groups (dispatch z = chunks of GC groups). Each
 // thread sums its words of one group in registers and adds them to workgroup atomics when its
 // next word starts a new group, so integer sums are exact and independent of order.
-// Zero skipping as in ternary-f32: blocks of 64 all-zero words are not read.
+// Zero skipping as in ternary-f32: blocks of 64 all-zero words are not read (block bits loaded
+// once per 2048 words). WG (32…256) and T (1 for GEMV, else 4) come from the host prelude; each
+// thread loads U words of its R rows before it uses any (latency), and loops over tokens have a
+// constant bound so `loc` stays in registers.
 
 struct Params {
   rows: u32,
@@ -33,13 +36,12 @@ struct Params {
 @group(0) @binding(4) var<storage, read_write> acc: array<i32>;
 
 override MODE: u32 = 0u;
-const WG = 64u;
+const U = 2u; // words per thread per iteration, all loaded before use
 const R = 4u;
-const T = 4u;
 const GC = 64u;
 const BLOCK = 64u;
 
-var<workgroup> sh: array<atomic<i32>, 1024>; // R·T·GC
+var<workgroup> sh: array<atomic<i32>, R * T * GC>;
 
 fn spread4(n: u32) -> u32 {
   return (n * 0x00204081u) & 0x01010101u;
@@ -60,7 +62,7 @@ fn word_dot(pm: vec2<u32>, xo: u32) -> i32 {
   return i32(countOneBits(pm.x & up) + countOneBits(pm.y & um)) - i32(countOneBits(pm.x & um) + countOneBits(pm.y & up));
 }
 
-var<private> loc: array<i32, 16>;
+var<private> loc: array<i32, R * T>;
 
 fn flush(g: u32, g0: u32) {
   for (var i = 0u; i < R * T; i++) {
@@ -71,7 +73,7 @@ fn flush(g: u32, g0: u32) {
   }
 }
 
-@compute @workgroup_size(64)
+@compute @workgroup_size(WG)
 fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wg: vec3<u32>) {
   let r0 = wg.x * R;
   let b0 = wg.y * T;
@@ -85,21 +87,39 @@ fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wg: ve
   for (var i = 0u; i < R * T; i++) { loc[i] = 0; }
   workgroupBarrier();
   var cur = g0;
-  for (var word = wBeg + lid; word < wEnd; word += WG) {
-    let g = word / p.wpg;
-    if (g != cur) {
-      flush(cur, g0);
-      cur = g;
+  let last = p.rows - 1u;
+  var nzw: array<u32, R>;
+  var nzi = 0xffffffffu;
+  for (var base = wBeg; base < wEnd; base += WG * U) {
+    var pm: array<vec2<u32>, R * U>;
+    for (var u = 0u; u < U; u++) {
+      let word = base + u * WG + lid;
+      let wd = min(word, wEnd - 1u);
+      let zb = wd / BLOCK;
+      if (zb / 32u != nzi) {
+        nzi = zb / 32u;
+        for (var r = 0u; r < R; r++) { nzw[r] = nz[min(r0 + r, last) * p.nzWords + nzi]; }
+      }
+      for (var r = 0u; r < R; r++) {
+        pm[u * R + r] = vec2<u32>(0u);
+        if (word < wEnd && r0 + r <= last && ((nzw[r] >> (zb % 32u)) & 1u) != 0u) { pm[u * R + r] = w[(r0 + r) * p.wpr + wd]; }
+      }
     }
-    let zb = word / BLOCK;
-    for (var r = 0u; r < R; r++) {
-      let row = r0 + r;
-      if (row >= p.rows) { break; }
-      if (((nz[row * p.nzWords + zb / 32u] >> (zb % 32u)) & 1u) == 0u) { continue; }
-      let pm = w[row * p.wpr + word];
-      if ((pm.x | pm.y) == 0u) { continue; }
-      for (var t = 0u; t < nt; t++) {
-        loc[r * T + t] += word_dot(pm, (b0 + t) * p.xStride + word * xw);
+    for (var u = 0u; u < U; u++) {
+      let word = base + u * WG + lid;
+      if (word >= wEnd) { break; }
+      let g = word / p.wpg;
+      if (g != cur) {
+        flush(cur, g0);
+        cur = g;
+      }
+      for (var r = 0u; r < R; r++) {
+        let q = pm[u * R + r];
+        if ((q.x | q.y) == 0u) { continue; }
+        for (var t = 0u; t < T; t++) {
+          if (t >= nt) { break; }
+          loc[r * T + t] += word_dot(q, (b0 + t) * p.xStride + word * xw);
+        }
       }
     }
   }

@@ -1,0 +1,84 @@
+/**
+ * gpu-tune — per-device choice of the matmul kernels' workgroup size (threads per workgroup of
+ * ternary-f32, ternary-int and dense, the shaders' WG). A software rasterizer runs a workgroup as a loop, so few
+ * threads cost least there; a big GPU needs many threads in flight per row block to cover its
+ * memory latency (Little's law: bytes in flight = bandwidth × latency, ≈ 3 TB/s × 1 µs ≈ 3 MB
+ * on an H100, more than a 4096×11008 ternary matrix holds). `tuneMatmulWorkgroups` times each
+ * size on one GEMV shape (batch 1, weights cycled through copies so they stream from memory,
+ * interleaved rounds, medians) and sets the fastest on the backend (be.ctx.matmulWg), so every
+ * later launch — the benchmark's GEMVs and the decoder's — uses it.
+ */
+/// <reference types="@webgpu/types" />
+import type { WebGpuBackend } from '../backend/webgpu/webgpu-backend.js';
+import { releaseDispatches } from '../backend/webgpu/dispatch.js';
+import { denseMatmul, stageF32, stageI8, ternaryF32, ternaryInt } from '../backend/webgpu/matmul.js';
+import { quantizeInt8PerToken } from '../quant/activation-quantizers.js';
+import { MATMUL_WORKGROUPS } from '../backend/webgpu/pipelines.js';
+import type { GpuDense, GpuTernary } from '../backend/webgpu/weights.js';
+import { median } from './benchmark.js';
+import { measureCases, randomTernary, type Case } from './gpu-bench.js';
+import { randomWeights } from './kernel-bench.js';
+
+export interface TuneResult {
+  kernel: 'ternary-f32' | 'ternary-i8' | 'dense-f32';
+  wg: number;
+  median_ms: number;
+}
+
+export interface TuneReport {
+  rows: number;
+  cols: number;
+  results: TuneResult[];
+  chosen: { ternary: number; int: number; dense: number };
+  /** one launch of ternary-f32 on a 4×32 matrix: the per-launch floor of back-to-back dependent dispatches */
+  floor_ms: number;
+}
+
+const MB = 1e6;
+
+export async function tuneMatmulWorkgroups(be: WebGpuBackend, rows: number, cols: number, opts: { minTimeMs?: number; copies?: boolean; sizes?: readonly number[] } = {}): Promise<TuneReport> {
+  const sizes = opts.sizes ?? MATMUL_WORKGROUPS;
+  const wpr = Math.ceil(cols / 32);
+  const t = randomTernary(rows, cols, 99);
+  const dense = randomWeights(rows * cols, 98);
+  const tc = opts.copies === false ? 1 : Math.max(1, Math.min(16, Math.ceil((256 * MB) / (rows * wpr * 8))));
+  const dc = opts.copies === false ? 1 : Math.max(1, Math.min(4, Math.ceil((256 * MB) / (rows * cols * 4))));
+  const tw: GpuTernary[] = [];
+  for (let i = 0; i < tc; i++) tw.push(be.ternaryHandle(await be.uploadTernary(t), 'tune'));
+  const dw: GpuDense[] = [];
+  for (let i = 0; i < dc; i++) dw.push(be.denseHandle(await be.uploadDenseAs(dense, rows, cols, 'f32'), 'tune'));
+  const x = randomWeights(cols, 97);
+  const buf = (data: Float32Array) => {
+    const b = be.device.createBuffer({ size: Math.max(16, Math.ceil(data.byteLength / 16) * 16), usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST });
+    be.device.queue.writeBuffer(b, 0, data.buffer as ArrayBuffer, data.byteOffset, data.byteLength);
+    return b;
+  };
+  const xT = buf(stageF32(x, 1, cols, 32 * wpr));
+  const xD = buf(stageF32(x, 1, cols, 4 * Math.ceil(cols / 4)));
+  const q = stageI8(quantizeInt8PerToken(x, 1, cols).q, 1, cols, wpr);
+  const xQ = be.device.createBuffer({ size: Math.max(16, Math.ceil(q.byteLength / 16) * 16), usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST });
+  be.device.queue.writeBuffer(xQ, 0, q.buffer as ArrayBuffer, q.byteOffset, q.byteLength);
+  const y = be.device.createBuffer({ size: Math.max(16, rows * 4), usage: GPUBufferUsage.STORAGE });
+  const tiny = be.ternaryHandle(await be.uploadTernary(randomTernary(4, 32, 96)), 'tune');
+  const cases: (Case & { kernel: TuneResult['kernel']; wg: number })[] = [];
+  try {
+    for (const wg of sizes) {
+      const ctx = { ...be.ctx, matmulWg: { ternary: wg, int: wg, dense: wg } };
+      cases.push({ kernel: 'ternary-f32', wg, name: `ternary-f32 wg${wg}`, bytes: 0, copies: await Promise.all(tw.map((w) => ternaryF32(ctx, w, { x: xT, y, batch: 1 }))), reps: 1, samples: [] });
+      cases.push({ kernel: 'ternary-i8', wg, name: `ternary-i8 wg${wg}`, bytes: 0, copies: await Promise.all(tw.map((w) => ternaryInt(ctx, w, 'int8', { x: xQ, y, batch: 1 }))), reps: 1, samples: [] });
+      cases.push({ kernel: 'dense-f32', wg, name: `dense-f32 wg${wg}`, bytes: 0, copies: await Promise.all(dw.map((w) => denseMatmul(ctx, w, { x: xD, y, batch: 1 }))), reps: 1, samples: [] });
+    }
+    const floor: Case = { name: 'floor', bytes: 0, copies: [await ternaryF32(be.ctx, tiny, { x: xT, y, batch: 1 })], reps: 1, samples: [] };
+    await measureCases(be, [...cases, floor], opts.minTimeMs ?? 300);
+    releaseDispatches(floor.copies.flat());
+    const results = cases.map((c) => ({ kernel: c.kernel, wg: c.wg, median_ms: median(c.samples) }));
+    const best = (k: TuneResult['kernel']) => results.filter((r) => r.kernel === k).sort((a, b) => a.median_ms - b.median_ms)[0]!.wg;
+    const chosen = { ternary: best('ternary-f32'), int: best('ternary-i8'), dense: best('dense-f32') };
+    be.ctx.matmulWg = { ...chosen };
+    return { rows, cols, results, chosen, floor_ms: median(floor.samples) };
+  } finally {
+    for (const c of cases) releaseDispatches(c.copies.flat());
+    for (const h of [...tw, ...dw, tiny]) be.release(h);
+    for (const b of [xT, xD, xQ, y]) b.destroy();
+  }
+}
