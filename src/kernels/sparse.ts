@@ -91,26 +91,95 @@ export function sparseF32W(offs: usize, idx: usize, x: usize, cols: i32, batch: 
 }
 
 /*
- * Padded CSR (G = 1): the fast path for batch-1 decode. Same lists as above, with three changes
- * that cut the time per nonzero (4096×11008, one thread) from 0.42 to 0.33 ns at 95 % zeros and
- * from 0.59 to 0.38 ns at 99 % (README, sparsity section):
+ * Padded CSR (G = 1): the fast path for batch-1 decode. Same lists as above, with these changes
+ * (4096×11008, one thread: 0.42 → 0.33 ns per nonzero at 95 % zeros from the first three, README
+ * sparsity section):
  *   - entries are byte offsets into the activation row (col·4 for f32, col for int8), so no
  *     shift; two entries are read per u32 load;
  *   - every list is padded to a multiple of 8 entries with the offset of a zero that sits just
  *     past the row (x[cols] = 0), so the 8-way unrolled loop has no tail and one exit branch;
  *   - at batch 1 the activations sit at the fixed address CSR_X (below the host heap,
- *     src/backend/wasm/heap.ts), so the gather is one load with a constant offset: no add.
- * f32 sums: 8 gathered values are added in f32 as a 3-level tree (rounding ≤ 3 ulp of Σ|x| per
- * block of 8, far inside the 1e-5 conformance tolerance), then accumulated in f64; converting every
- * value to f64 first, as sparseF32 does, costs ≈ 15 % more time here.
- *   f32: y[b·rows + r] = rs[r] · gs[r] · (Σ_{plus(r)} x[b,c] − Σ_{minus(r)} x[b,c])
- *   int: out[b·rows + r] = same sums of int8 x, exact in i32
+ *     src/backend/wasm/heap.ts), so the gather is one load with a constant offset: no add;
+ *   - f32 only: the lists may be split into `nb` column blocks (block-major: list pair of row r in
+ *     block k at offs[(k·rows + r)·2]). The blocks are looped outermost, so the gathers of one
+ *     block sweep touch only its slice of x: 11008 f32 columns are 43 KiB, more than the 32 KiB
+ *     L1; two blocks of 5504 are 21.5 KiB each (src/sparse/cost-model.ts csrColumnBlocks). The
+ *     partial row sums wait in `out` as f32 between blocks (one rounding per block). With the
+ *     lane sums below: 0.337 → 0.276 ns per nonzero (4096×11008, 95 % zeros, one thread, min of 9
+ *     rounds; README sparsity section);
+ *   - f32 in blocks (lists long by construction): the 8 gathered values of an iteration go into
+ *     two f32x4 vectors (v128.load32_lane) summed lane-wise and flushed into f64 every FLUSH
+ *     iterations (on short lists the flush costs more than it saves: 1.7× slower at 99.9 % zeros,
+ *     so unblocked lists keep the scalar f32 tree below).
+ * f32 rounding: scalar, 8 values are added as a 3-level f32 tree (≤ 3 ulp of their Σ|x|), then in
+ * f64; SIMD, each lane adds ≤ FLUSH·2 values in f32 before the f64 flush, so a list's error is
+ * ≤ (2·FLUSH + 2)·2⁻²⁴ ≈ 1e-6 of Σ|x| over the list (the conformance tolerance is 1e-5), and each
+ * block adds one f32 rounding of the partial sum.
+ *   f32: y[b·rows + r] = rs[r] · gs[r] · Σ_blocks (Σ_{plus(r,blk)} x[b,c] − Σ_{minus(r,blk)} x[b,c])
+ *   int: out[b·rows + r] = Σ_{plus(r)} x[b,c] − Σ_{minus(r)} x[b,c], exact in i32
  */
 
 /** Fixed staging address of one activation row (bytes [CSR_X, 65536) are free of the heap). */
 export const CSR_X: usize = 8192;
 /** Largest row (bytes, the zero pad included) that fits at CSR_X. */
 export const CSR_X_BYTES: usize = 65536 - 8192;
+/** f32 lane sums are flushed into f64 every FLUSH iterations (8 entries each). */
+const FLUSH: usize = 8;
+
+@inline function flushF64(acc: v128, a0: v128, a1: v128): v128 {
+  const s = f32x4.add(a0, a1);
+  return f64x2.add(f64x2.add(acc, f64x2.promote_low_f32x4(s)), f64x2.promote_low_f32x4(v128.shuffle<u32>(s, s, 2, 3, 0, 1)));
+}
+
+@inline function padSumF32FixedV(idx: usize, a: u32, e: u32): f64 {
+  let acc = f64x2.splat(0);
+  let p = idx + (<usize>a << 1);
+  const pe = idx + (<usize>e << 1);
+  while (p < pe) {
+    const q = min(pe, p + FLUSH * 16);
+    let a0 = f32x4.splat(0), a1 = f32x4.splat(0);
+    for (; p < q; p += 16) {
+      const w0 = load<u32>(p), w1 = load<u32>(p, 4), w2 = load<u32>(p, 8), w3 = load<u32>(p, 12);
+      let v0 = v128.load32_zero(<usize>(w0 & 0xffff), CSR_X);
+      let v1 = v128.load32_zero(<usize>(w2 & 0xffff), CSR_X);
+      v0 = v128.load32_lane(<usize>(w0 >>> 16), v0, 1, CSR_X);
+      v1 = v128.load32_lane(<usize>(w2 >>> 16), v1, 1, CSR_X);
+      v0 = v128.load32_lane(<usize>(w1 & 0xffff), v0, 2, CSR_X);
+      v1 = v128.load32_lane(<usize>(w3 & 0xffff), v1, 2, CSR_X);
+      v0 = v128.load32_lane(<usize>(w1 >>> 16), v0, 3, CSR_X);
+      v1 = v128.load32_lane(<usize>(w3 >>> 16), v1, 3, CSR_X);
+      a0 = f32x4.add(a0, v0);
+      a1 = f32x4.add(a1, v1);
+    }
+    acc = flushF64(acc, a0, a1);
+  }
+  return f64x2.extract_lane(acc, 0) + f64x2.extract_lane(acc, 1);
+}
+
+@inline function padSumF32V(idx: usize, a: u32, e: u32, xb: usize): f64 {
+  let acc = f64x2.splat(0);
+  let p = idx + (<usize>a << 1);
+  const pe = idx + (<usize>e << 1);
+  while (p < pe) {
+    const q = min(pe, p + FLUSH * 16);
+    let a0 = f32x4.splat(0), a1 = f32x4.splat(0);
+    for (; p < q; p += 16) {
+      const w0 = load<u32>(p), w1 = load<u32>(p, 4), w2 = load<u32>(p, 8), w3 = load<u32>(p, 12);
+      let v0 = v128.load32_zero(xb + <usize>(w0 & 0xffff));
+      let v1 = v128.load32_zero(xb + <usize>(w2 & 0xffff));
+      v0 = v128.load32_lane(xb + <usize>(w0 >>> 16), v0, 1);
+      v1 = v128.load32_lane(xb + <usize>(w2 >>> 16), v1, 1);
+      v0 = v128.load32_lane(xb + <usize>(w1 & 0xffff), v0, 2);
+      v1 = v128.load32_lane(xb + <usize>(w3 & 0xffff), v1, 2);
+      v0 = v128.load32_lane(xb + <usize>(w1 >>> 16), v0, 3);
+      v1 = v128.load32_lane(xb + <usize>(w3 >>> 16), v1, 3);
+      a0 = f32x4.add(a0, v0);
+      a1 = f32x4.add(a1, v1);
+    }
+    acc = flushF64(acc, a0, a1);
+  }
+  return f64x2.extract_lane(acc, 0) + f64x2.extract_lane(acc, 1);
+}
 
 @inline function padSumF32Fixed(idx: usize, a: u32, e: u32): f64 {
   let s0: f64 = 0, s1: f64 = 0;
@@ -158,11 +227,41 @@ export const CSR_X_BYTES: usize = 65536 - 8192;
   return s0 + s1;
 }
 
+/** Column blocks (nb > 1) of csrPadF32: blocks outermost, partial row sums kept in `out`. */
+function csrBlocksF32(offs: usize, idx: usize, x: usize, stride: i32, batch: i32, nb: i32, scales: usize, gscales: usize, out: usize, rows: i32, r0: i32, r1: i32): void {
+  for (let k = 0; k < nb; k++) {
+    const ob = offs + (<usize>k * <usize>rows << 3);
+    const first = k == 0, last = k == nb - 1;
+    for (let r = r0; r < r1; r++) {
+      const o = ob + (<usize>r << 3);
+      const p0 = load<u32>(o), m0 = load<u32>(o, 4), m1 = load<u32>(o, 8);
+      const rs = <f64>load<f32>(scales + (<usize>r << 2)) * (gscales != 0 ? <f64>load<f32>(gscales + (<usize>r << 2)) : 1.0);
+      if (x == CSR_X) {
+        const at = out + (<usize>r << 2);
+        const s = (first ? 0.0 : <f64>load<f32>(at)) + (padSumF32FixedV(idx, p0, m0) - padSumF32FixedV(idx, m0, m1));
+        store<f32>(at, <f32>(last ? rs * s : s));
+        continue;
+      }
+      for (let b = 0; b < batch; b++) {
+        const xb = x + <usize>b * <usize>stride;
+        const at = out + (<usize>(b * rows + r) << 2);
+        const s = (first ? 0.0 : <f64>load<f32>(at)) + (padSumF32V(idx, p0, m0, xb) - padSumF32V(idx, m0, m1, xb));
+        store<f32>(at, <f32>(last ? rs * s : s));
+      }
+    }
+  }
+}
+
 /**
- * Padded CSR × f32 (gscales: 0, or the one group scale per row). x: CSR_X for one row staged at the fixed address, else the first of `batch`
- * rows of `stride` bytes (each with its zero pad). offs: rows·2 + 1 u32 list starts (in entries).
+ * Padded CSR × f32 (gscales: 0, or the one group scale per row), in `nb` column blocks (1: one
+ * list pair per row). x: CSR_X for one row staged at the fixed address, else the first of `batch`
+ * rows of `stride` bytes (each with its zero pad). offs: nb·rows·2 + 1 u32 list starts (in entries).
  */
-export function csrPadF32(offs: usize, idx: usize, x: usize, stride: i32, batch: i32, scales: usize, gscales: usize, out: usize, rows: i32, r0: i32, r1: i32): void {
+export function csrPadF32(offs: usize, idx: usize, x: usize, stride: i32, batch: i32, nb: i32, scales: usize, gscales: usize, out: usize, rows: i32, r0: i32, r1: i32): void {
+  if (nb > 1) {
+    csrBlocksF32(offs, idx, x, stride, batch, nb, scales, gscales, out, rows, r0, r1);
+    return;
+  }
   for (let r = r0; r < r1; r++) {
     const o = offs + (<usize>r << 3);
     const p0 = load<u32>(o), m0 = load<u32>(o, 4), m1 = load<u32>(o, 8);

@@ -4,7 +4,8 @@
  * It times ternary×f32 and ternary×int8 GEMV of every layout on a handful of small matrices
  * (two shapes × five densities of uniformly random zeros, two with whole 64-trit blocks zero, so
  * live chunks and nonzeros vary independently, three small layers for the fixed costs, two large
- * ones where CSR's indices leave the caches, and three
+ * ones where CSR's indices leave the caches, two 11008 columns wide (f32 CSR in column blocks and
+ * not), and three
  * with scale groups of 256 columns, where CSR keeps two lists per row and group), then fits each layout's coefficients
  * by non-negative least squares on relative error:
  *
@@ -75,6 +76,9 @@ export async function calibrateCostModel(be: WasmBackend, o: CalibrationOptions 
   for (const [rows, cols, d] of [[64, 256, 0.5], [256, 64, 0.1], [192, 512, 0.02]] as const) mats.push(randomTernaryTensor(rows, cols, seed++, { density: d, groupSize: 0 }));
   // large and dense enough that CSR's index stream leaves the caches (its cost per nonzero rises)
   for (const d of [0.5, 0.2]) mats.push(randomTernaryTensor(4096, 4096, seed++, { density: d, groupSize: 0 }));
+  // rows wider than the L1 budget: f32 CSR in column blocks (csrColumnBlocks: two at 5 %), and
+  // the plain lists at 1 %
+  for (const d of [0.05, 0.01]) mats.push(randomTernaryTensor(1024, 11008, seed++, { density: d, groupSize: 0 }));
   // scale groups of 256 columns (TQ2_0 / BitNet style): many short CSR lists per row
   for (const [rows, cols, d] of [[2048, 2048, 0.05], [4096, 1536, 0.01], [1024, 4096, 0.002]] as const) mats.push(randomTernaryTensor(rows, cols, seed++, { density: d, groupSize: 256 }));
   const rowsOf = { f32: {} as Record<LayoutName, number[][]>, i8: {} as Record<LayoutName, number[][]> };

@@ -2,10 +2,13 @@
  * The sparse layouts through the backend conformance suite: the reference backend on CSR and
  * block-sparse weights, and the wasm backend with every ternary×f32/int8 layer forced to CSR or
  * block-sparse (2 threads, every call on the pool). Plus what the suite's small shapes cannot
- * reach: 32-bit CSR indices past 65536 columns, and scale groups with skipped words.
+ * reach: 32-bit CSR indices past 65536 columns, scale groups with skipped words, and f32 CSR
+ * lists in column blocks (rows wider than the L1 budget).
  */
 import { describe, expect, it } from 'vitest';
 import { WasmBackend } from '../../src/backend/wasm/wasm-backend.js';
+import { padSparseLists } from '../../src/backend/wasm/layouts.js';
+import { csrColumnBlocks } from '../../src/sparse/cost-model.js';
 import { SparseRefBackend } from '../../src/sparse/sparse-ref-backend.js';
 import { TernaryTensor } from '../../src/tensor/ternary-tensor.js';
 import { backendConformance, expectClose, naiveF64, naiveIntAcc } from '../backend/conformance.js';
@@ -38,6 +41,48 @@ describe('wasm sparse layouts beyond the suite', () => {
         if (layout === 'csr') expect(info.sparse?.wide).toBe(true);
         be.release(w);
       }
+    } finally {
+      await be.dispose();
+    }
+  });
+
+  it('f32 CSR in column blocks: the block rule, block-major lists, and GEMV/GEMM against naive math', async () => {
+    // 11008 columns (43 KiB of f32): two blocks while the lists stay long, none at 99 % zeros
+    expect(csrColumnBlocks({ cols: 11008, density: 0.05 })).toBe(2);
+    expect(csrColumnBlocks({ cols: 11008, density: 0.01 })).toBe(1);
+    expect(csrColumnBlocks({ cols: 4096, density: 0.5 })).toBe(1);
+    expect(csrColumnBlocks({ cols: 11008, density: 0.05, groups: 43 })).toBe(1);
+    const t = sparseTensor(37, 9000, 0.06, 31);
+    // every entry of block k lies in its column range; the blocks of a row rebuild its list
+    const { offs, idx } = padSparseLists(t, 4, 3);
+    const lists = t.rows * 2, pad = t.cols * 4;
+    const want: number[][] = Array.from({ length: lists }, () => []);
+    for (let r = 0; r < t.rows; r++)
+      for (let c = 0; c < t.cols; c++) {
+        const v = t.get(r, c);
+        if (v !== 0) want[r * 2 + (v < 0 ? 1 : 0)]!.push(c);
+      }
+    for (let i = 0; i < lists; i++) {
+      const got: number[] = [];
+      for (let k = 0; k < 3; k++)
+        for (let j = offs[k * lists + i]!; j < offs[k * lists + i + 1]!; j++) {
+          if (idx[j] === pad) continue;
+          expect(Math.floor(idx[j]! / 4 / 3000), `list ${i} block ${k}`).toBe(k);
+          got.push(idx[j]! / 4);
+        }
+      expect(got).toEqual(want[i]);
+    }
+    const be = await WasmBackend.create({ threads: 2, layout: 'csr', parallelMinWork: 0 });
+    try {
+      const w = await be.uploadTernary(t);
+      for (const batch of [1, 3]) {
+        const x = randomFloats(batch * t.cols, 40 + batch);
+        expectClose(await be.matmulF32(w, x, batch), naiveF64(t.toDense(), t.rows, t.cols, x, batch), 1e-5, `batch ${batch}`);
+      }
+      const info = be.layoutInfo(w) as { density: number; paddedSparse: { esz: number; blocks: number }[] };
+      expect(info.paddedSparse.find((l) => l.esz === 4)?.blocks).toBe(csrColumnBlocks({ cols: t.cols, density: info.density }));
+      expect(csrColumnBlocks({ cols: t.cols, density: info.density })).toBe(2);
+      be.release(w);
     } finally {
       await be.dispose();
     }

@@ -197,6 +197,9 @@ export function buildSparse(heap: Heap, t: TernaryTensor): SparseLayout {
  * scales), entries are byte offsets col·esz (esz 4 for f32, 1 for int8 or ternary activations)
  * and every list is padded to a multiple of 8 with the offset cols·esz of the zero staged past
  * the activation row. Exists when (cols + 1)·esz fits the fixed staging area (CSR_X_BYTES).
+ * With `blocks` > 1 (f32 only: src/sparse/cost-model.ts csrColumnBlocks) each row's lists are
+ * split into column blocks of ⌈cols / blocks⌉ columns, stored block-major: the list pair of row r
+ * in block k starts at offs[(k·rows + r)·2].
  */
 export interface PadSparseLayout {
   offs: number;
@@ -204,6 +207,8 @@ export interface PadSparseLayout {
   /** stored entries, padding included */
   entries: number;
   esz: 1 | 4;
+  /** column blocks (1: one list pair per row) */
+  blocks: number;
   bytes: number;
 }
 
@@ -215,25 +220,44 @@ export function padSparseFits(t: TernaryTensor, esz: 1 | 4): boolean {
   return t.groupsPerRow === 1 && (t.cols + 1) * esz <= CSR_X_BYTES;
 }
 
-export function buildPadSparse(heap: Heap, t: TernaryTensor, esz: 1 | 4): PadSparseLayout {
+/** The padded lists on the host (offs in entries, idx byte offsets), before they go to the heap. */
+export function padSparseLists(t: TernaryTensor, esz: 1 | 4, blocks = 1): { offs: Uint32Array; idx: Uint16Array } {
   const c = toCsr(t, { indexBits: 16 });
   const lists = t.rows * 2;
-  const offs = new Uint32Array(lists + 1);
+  const cb = Math.ceil(t.cols / blocks);
+  // cut[k·lists + i]: where list i's entries of column block k start in c.idx (sorted lists)
+  const cut = new Uint32Array((blocks + 1) * lists);
+  for (let i = 0; i < lists; i++) {
+    let j = c.offs[i]!;
+    const e = c.offs[i + 1]!;
+    for (let k = 0; k < blocks; k++) {
+      cut[k * lists + i] = j;
+      while (j < e && c.idx[j]! < (k + 1) * cb) j++;
+    }
+    cut[blocks * lists + i] = e;
+  }
+  const offs = new Uint32Array(blocks * lists + 1);
   let n = 0;
-  for (let i = 0; i < lists; i++) {
-    offs[i] = n;
-    n += (c.offs[i + 1]! - c.offs[i]! + 7) & ~7;
-  }
-  offs[lists] = n;
+  for (let k = 0; k < blocks; k++)
+    for (let i = 0; i < lists; i++) {
+      offs[k * lists + i] = n;
+      n += (cut[(k + 1) * lists + i]! - cut[k * lists + i]! + 7) & ~7;
+    }
+  offs[blocks * lists] = n;
   const idx = new Uint16Array(Math.max(n, 2)).fill(t.cols * esz);
-  for (let i = 0; i < lists; i++) {
-    for (let k = c.offs[i]!, j = offs[i]!; k < c.offs[i + 1]!; k++, j++) idx[j] = c.idx[k]! * esz;
-  }
+  for (let k = 0; k < blocks; k++)
+    for (let i = 0; i < lists; i++)
+      for (let a = cut[k * lists + i]!, e = cut[(k + 1) * lists + i]!, j = offs[k * lists + i]!; a < e; a++, j++) idx[j] = c.idx[a]! * esz;
+  return { offs, idx };
+}
+
+export function buildPadSparse(heap: Heap, t: TernaryTensor, esz: 1 | 4, blocks = 1): PadSparseLayout {
+  const { offs, idx } = padSparseLists(t, esz, blocks);
   const offsPtr = heap.alloc(offs.byteLength, 'padded sparse offsets');
   heap.u32.set(offs, offsPtr >>> 2);
   const idxPtr = heap.alloc(idx.byteLength, 'padded sparse indices');
   heap.u16.set(idx, idxPtr >>> 1);
-  return { offs: offsPtr, idx: idxPtr, entries: n, esz, bytes: offs.byteLength + idx.byteLength };
+  return { offs: offsPtr, idx: idxPtr, entries: offs[offs.length - 1]!, esz, blocks, bytes: offs.byteLength + idx.byteLength };
 }
 
 /**

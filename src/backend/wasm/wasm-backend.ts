@@ -18,7 +18,7 @@ import type { BackendOptions } from '../registry.js';
 import { Heap, Scratch } from './heap.js';
 import { buildBlockSparse, buildBlocks, buildCodes, buildLut, buildSigns, buildSparse, buildPadSparse, buildRowSparse, CSR_X, density, groupShape, padSparseFits, rowSparseFits, skipsBlocks, type BlockLayout, type BlockSparseLayout, type LutLayout, type PadSparseLayout, type RowSparseLayout, type SparseLayout } from './layouts.js';
 import { sparsityStats } from '../../sparse/chunk-map.js';
-import { LAYOUTS, activeCostModel, chooseLayout, predictMs, rowListsI8, type Family, type LayoutName } from '../../sparse/cost-model.js';
+import { LAYOUTS, activeCostModel, chooseLayout, predictMs, rowListsI8, csrColumnBlocks, type Family, type LayoutName } from '../../sparse/cost-model.js';
 import { instantiate, loadKernels, type KernelExports, type SimdChoice, type SimdFeatures } from './module.js';
 import { multiF32, multiI8, releaseMulti, uploadMulti, type MultiContext } from './multi-trit.js';
 import type { Platform } from './platform.js';
@@ -385,9 +385,9 @@ export class WasmBackend implements Backend {
       const par = this.#parallel(h.rows, h.cols, batch);
       const layout = this.#layoutFor(h, 'f32');
       if (layout === 'csr' && padSparseFits(h.tensor, 4)) {
-        const s = (h.pad4 ??= buildPadSparse(this.#heap, h.tensor, 4));
+        const s = (h.pad4 ??= buildPadSparse(this.#heap, h.tensor, 4, csrColumnBlocks({ cols: h.cols, density: h.density })));
         const [xs, stride] = this.#stagePad(raw, batch, h.cols, 4);
-        await this.#pool.run('csrPadF32', [s.offs, s.idx, xs, stride, batch, h.scales, h.gscales, outPtr, h.rows], h.rows, par);
+        await this.#pool.run('csrPadF32', [s.offs, s.idx, xs, stride, batch, s.blocks, h.scales, h.gscales, outPtr, h.rows], h.rows, par);
       } else if (layout === 'csr') {
         const s = (h.sparse ??= buildSparse(this.#heap, h.tensor));
         await this.#pool.run(s.wide ? 'sparseF32W' : 'sparseF32', [s.offs, s.idx, raw, h.cols, batch, h.groups, h.scales, h.gscales, outPtr, h.rows], h.rows, par);
@@ -655,7 +655,7 @@ export class WasmBackend implements Backend {
       lut: h.lut && { quadsPerGroup: h.lut.nq, rowBlocks: h.lut.blocks },
       sparse: h.sparse && { nnz: h.sparse.nnz, wide: h.sparse.wide, bytes: h.sparse.bytes },
       rowSparse: h.rowsp && { groupShift: h.rowsp.sh, bytes: h.rowsp.bytes },
-      paddedSparse: [h.pad4, h.pad1].filter((l) => l !== null).map((l) => ({ esz: l.esz, entries: l.entries, bytes: l.bytes })),
+      paddedSparse: [h.pad4, h.pad1].filter((l) => l !== null).map((l) => ({ esz: l.esz, entries: l.entries, blocks: l.blocks, bytes: l.bytes })),
       ternaryPath: this.ternaryPath(w),
       blockSparse: h.bsparse && { liveWords: h.bsparse.live, bytes: h.bsparse.bytes },
       layouts: { ...h.layouts, ...(h.forced ? { forced: h.forced } : {}) },
