@@ -2,11 +2,15 @@
  * pool — persistent workers over one shared WebAssembly.Memory; a job is one kernel call split
  * by rows between the calling thread (participant 0) and the workers.
  *
- * run(): write the job into the control block, bump SEQ and notify; then the calling thread and
+ * Chunks shrink as a job proceeds (guided self-scheduling, protocol.ts writeSchedule).
+ *
+ * run(): write the job into the control block, bump SEQ (and notify, if a worker sleeps); then the calling thread and
  * the workers all claim chunks of rows until none is left (protocol.ts), so a worker that is late
  * or descheduled (a busy machine) just does fewer chunks instead of holding the job up. The host
  * waits for CDONE to reach the chunk count (spinning briefly, then Atomics.waitAsync with a
  * timeout so worker 'exit' events can be seen). Nothing is allocated per job beyond the promise.
+ * Idle workers poll for `spinUs` µs after a job before they sleep (worker-loop.ts), so a job that
+ * follows within that time starts without a wake-up; `stats` counts jobs and wake-ups.
  *
  * Failures: a worker whose kernel throws (a wasm trap, …) reports its message through the
  * control block and the job rejects with TritwiseError E_WORKER. A worker that dies is noticed by
@@ -17,10 +21,7 @@
  */
 import { TritwiseError } from '../../errors.js';
 import type { Platform, PoolWorker } from './platform.js';
-import { ARGS, CDONE, CHUNK_ROWS, CHUNKS, CLOSED, CONTROL_BYTES, CUR, FN, KIND, KIND_DIE, KIND_EXIT, KIND_RUN, MAX_ARGS, MAX_CHUNKS, MAX_WORKERS, MSG, MSG_BYTES, NARGS, NEXT, POOL_KERNELS, ROWS, SEQ, STATUS, claim, tag, type PoolKernel } from './protocol.js';
-
-/** Chunks per participant: enough for a late or descheduled thread's share to be taken over. */
-const CHUNKS_PER_THREAD = 8;
+import { ARGS, CDONE, CHUNKS, CLOSED, CONTROL_BYTES, CUR, FN, KIND, KIND_DIE, KIND_EXIT, KIND_RUN, MAX_ARGS, MAX_WORKERS, MSG, MSG_BYTES, NARGS, NEXT, POOL_KERNELS, ROWS, SEQ, SLEEP, SPIN_US, START, STATUS, claim, tag, writeSchedule, type PoolKernel } from './protocol.js';
 
 type KernelFn = (...a: number[]) => void;
 
@@ -36,6 +37,9 @@ interface Slot {
 }
 
 const SPIN_MS = 0.25;
+/** Default worker poll time after a job, µs (see spinUs). */
+export const DEFAULT_SPIN_US = 300;
+export const MAX_SPIN_US = 1_000_000;
 const WAIT_SLICE_MS = 20;
 const READY_TIMEOUT_MS = 30_000;
 const EXIT_TIMEOUT_MS = 2_000;
@@ -50,6 +54,8 @@ export class WorkerPool {
   #deathSignal = 0;
   /** Whether the calling thread claims chunks too (tests turn it off to force work onto workers). */
   hostParticipates = true;
+  /** Parallel jobs started, and how many of them had to wake a sleeping worker (Atomics.notify). */
+  readonly stats = { jobs: 0, wakes: 0 };
 
   private constructor(
     private readonly platform: Platform,
@@ -59,6 +65,20 @@ export class WorkerPool {
     readonly workers: number,
   ) {
     this.#fns = POOL_KERNELS.map((n) => main[n] as KernelFn);
+    this.spinUs = DEFAULT_SPIN_US;
+  }
+
+  /**
+   * How long (µs) an idle worker polls for the next job before it sleeps in Atomics.wait: a job
+   * that comes sooner starts without a wake-up. Bounded, so an idle pool burns no CPU; 0 makes
+   * workers sleep at once (every job then pays a wake-up).
+   */
+  get spinUs(): number {
+    return Atomics.load(this.#ctl, SPIN_US);
+  }
+  set spinUs(us: number) {
+    if (!Number.isInteger(us) || us < 0 || us > MAX_SPIN_US) throw new TritwiseError('E_ARG', 'invalid worker spin time', { where: 'wasm pool spinUs', expected: `an integer number of µs in 0..${MAX_SPIN_US}`, got: us });
+    Atomics.store(this.#ctl, SPIN_US, us);
   }
 
   /** A pool with `workers` workers (0: everything runs on the calling thread). */
@@ -81,6 +101,7 @@ export class WorkerPool {
     const slot = this.#slots[k]!;
     slot.exitCode = null;
     slot.error = null;
+    Atomics.store(this.#ctl, SLEEP + k, 0);
     return new Promise((resolve, reject) => {
       let ready = false;
       const fail = (why: string, cause?: unknown) => {
@@ -158,8 +179,6 @@ export class WorkerPool {
   async #job(kind: number, fi: number, args: readonly number[], rows: number): Promise<void> {
     if (args.length > MAX_ARGS) throw new TritwiseError('E_ARG', 'too many kernel arguments', { where: 'wasm pool', expected: `≤ ${MAX_ARGS}`, got: args.length });
     const ctl = this.#ctl;
-    const per = kind === KIND_DIE ? rows : Math.ceil(rows / Math.min(rows, (this.workers + 1) * CHUNKS_PER_THREAD, MAX_CHUNKS - 1));
-    const chunks = Math.ceil(rows / per);
     const seq = (Atomics.load(ctl, SEQ) + 1) | 0;
     // close the claim counter before rewriting the job, so a late worker cannot mix two jobs
     Atomics.store(ctl, NEXT, CLOSED);
@@ -168,21 +187,28 @@ export class WorkerPool {
     ctl[NARGS] = args.length;
     for (let i = 0; i < args.length; i++) ctl[ARGS + i] = args[i]!;
     ctl[ROWS] = rows;
+    const chunks = writeSchedule(ctl, rows, kind === KIND_DIE ? 1 : this.workers + 1);
     ctl[CHUNKS] = chunks;
-    ctl[CHUNK_ROWS] = per;
     for (let k = 0; k < this.workers; k++) ctl[STATUS + k] = 0;
     Atomics.store(ctl, CDONE, 0);
     Atomics.store(ctl, NEXT, tag(seq, 0));
     const deaths = this.#deathSignal;
     Atomics.store(ctl, SEQ, seq);
-    Atomics.notify(ctl, SEQ);
+    this.stats.jobs++;
+    for (let k = 0; k < this.workers; k++) {
+      if (Atomics.load(ctl, SLEEP + k) !== 0) {
+        this.stats.wakes++;
+        Atomics.notify(ctl, SEQ);
+        break;
+      }
+    }
     let mine: unknown = null;
     if (kind === KIND_RUN && this.hostParticipates) {
       for (;;) {
         const c = claim(ctl, seq, chunks);
         if (c < 0) break;
         try {
-          this.#call(fi, args, c * per, Math.min(rows, (c + 1) * per));
+          this.#call(fi, args, ctl[START + c]!, ctl[START + c + 1]!);
         } catch (e) {
           mine ??= e;
         }
@@ -242,6 +268,12 @@ export class WorkerPool {
   }
   async debugTerminate(k: number): Promise<void> {
     await this.#slots[k]?.worker?.terminate();
+  }
+  /** Workers that are asleep in Atomics.wait right now (an idle pool: all of them, after spinUs). */
+  get sleeping(): number {
+    let n = 0;
+    for (let k = 0; k < this.workers; k++) if (this.#slots[k]!.alive && Atomics.load(this.#ctl, SLEEP + k) !== 0) n++;
+    return n;
   }
   /** Live workers right now. */
   get alive(): number {

@@ -6,14 +6,24 @@
  *   SEQ     job sequence number; the host bumps it (and notifies) to start a job
  *   KIND    RUN, EXIT or DIE (DIE: a test hook that makes one worker's thread exit mid-job)
  *   FN      index into POOL_KERNELS;  NARGS, ARGS: the kernel's arguments before (r0, r1)
- *   ROWS    rows of the job;  CHUNKS, CHUNK_ROWS: the rows cut into chunks
+ *   ROWS    rows of the job;  CHUNKS: how many chunks; chunk c is rows [START + c, START + c + 1)
+ *           (guided self-scheduling, see writeSchedule)
  *   NEXT    the chunk claim counter, (seq & SEQ_MASK) << CHUNK_BITS | next chunk: every thread
  *           (the host included) claims chunks with compareExchange until none is left, so a
  *           descheduled or late worker simply does fewer chunks (a late worker cannot claim a
  *           chunk of a finished job: the job's tag or count no longer matches)
  *   CDONE   chunks finished; the job is done when CDONE = CHUNKS
+ *   SPIN_US how long (µs) an idle worker polls SEQ after a job before it sleeps in Atomics.wait
+ *           (the host sets it; 0: sleep at once)
  *   CUR + k   the chunk worker k is running, −1 when idle (to account for a worker that dies)
  *   STATUS + k   0 ok / 1 error for worker k; its message is UTF-8 at byte MSG + k·MSG_BYTES
+ *   SLEEP + k    1 while worker k is (about to be) in Atomics.wait on SEQ, else 0. The host calls
+ *           Atomics.notify only when some worker sleeps: a notify that wakes a thread costs the
+ *           caller 25–35 µs on this VM (and up to milliseconds on a loaded machine, when the
+ *           woken worker preempts it), while a polling worker sees the new SEQ by itself. No
+ *           wake-up is lost: the worker stores SLEEP = 1 before Atomics.wait re-checks SEQ, the
+ *           host stores SEQ before it reads SLEEP (all sequentially consistent), so either the
+ *           host sees the flag and notifies, or the worker's wait sees the new SEQ and returns.
  */
 export const SEQ = 0;
 export const KIND = 2;
@@ -21,15 +31,19 @@ export const FN = 3;
 export const NARGS = 4;
 export const ROWS = 5;
 export const CHUNKS = 6;
-export const CHUNK_ROWS = 7;
 export const NEXT = 8;
 export const CDONE = 9;
+export const SPIN_US = 10;
 export const ARGS = 16;
 export const MAX_ARGS = 16;
 export const MAX_WORKERS = 256;
 export const STATUS = 32;
 export const CUR = STATUS + MAX_WORKERS;
-export const MSG = (CUR + MAX_WORKERS) * 4;
+export const SLEEP = CUR + MAX_WORKERS;
+/** Most chunks one job is cut into (the schedule table holds MAX_SCHEDULE + 1 row starts). */
+export const MAX_SCHEDULE = 1024;
+export const START = SLEEP + MAX_WORKERS;
+export const MSG = (START + MAX_SCHEDULE + 1) * 4;
 export const MSG_BYTES = 256;
 export const CONTROL_BYTES = MSG + MAX_WORKERS * MSG_BYTES;
 
@@ -44,6 +58,34 @@ export const KIND_DIE = 2;
 /** Kernels the pool can split by rows; each takes (…args, r0, r1). */
 export const POOL_KERNELS = ['denseF32', 'ternaryI8', 'ternaryF32', 'ternaryTernary', 'sparseI8', 'sparseF32', 'lutI8', 'trapAt', 'ternarySigns', 'multiF32', 'multiI8', 'sparseI8W', 'sparseF32W', 'blockSparseI8', 'blockSparseF32', 'csrPadF32', 'csrPadI8', 'csrGroupI8'] as const;
 export type PoolKernel = (typeof POOL_KERNELS)[number];
+
+/** Guided scheduling: a chunk takes 1/(GUIDE·threads) of the rows still unscheduled … */
+export const GUIDE = 4;
+/** … and at least 1/(MIN_SHARE·threads) of all rows. */
+export const MIN_SHARE = 64;
+
+/**
+ * Cut `rows` into chunks for `threads` threads and write their row starts to ctl[START …]
+ * (START + n holds `rows`); returns the chunk count n. Guided self-scheduling: chunks shrink as
+ * the job proceeds, size = max(⌈left / (GUIDE·threads)⌉, ⌈rows / (MIN_SHARE·threads)⌉), so the
+ * first chunks are long (long weight streams, few claims) and the last ones short: the thread
+ * that finishes first waits at most one short chunk for the others (with equal chunks of 1/16 of
+ * a 2-thread job that wait averaged half a chunk, ≈ 3 % of the call). At most MAX_SCHEDULE chunks.
+ */
+export function writeSchedule(ctl: Int32Array, rows: number, threads: number): number {
+  // no chunk under rows / (MAX_SCHEDULE / 2), so the table never overflows whatever the thread count
+  const min = Math.max(1, Math.ceil(rows / (MIN_SHARE * threads)), Math.ceil(rows / (MAX_SCHEDULE / 2)));
+  let r = 0;
+  let n = 0;
+  while (r < rows) {
+    ctl[START + n] = r;
+    const left = rows - r;
+    r += n === MAX_SCHEDULE - 1 ? left : Math.min(left, Math.max(min, Math.ceil(left / (GUIDE * threads))));
+    n++;
+  }
+  ctl[START + n] = rows;
+  return n;
+}
 
 /** The claim counter's value for chunk c of job `seq`. */
 export function tag(seq: number, c: number): number {

@@ -22,7 +22,7 @@ import { LAYOUTS, activeCostModel, chooseLayout, predictMs, rowListsI8, csrColum
 import { instantiate, loadKernels, type KernelExports, type SimdChoice, type SimdFeatures } from './module.js';
 import { multiF32, multiI8, releaseMulti, uploadMulti, type MultiContext } from './multi-trit.js';
 import type { Platform } from './platform.js';
-import { WorkerPool } from './pool.js';
+import { MAX_SPIN_US, WorkerPool } from './pool.js';
 
 export interface WasmBackendOptions extends BackendOptions {
   /** 'auto' (default): relaxed SIMD where the engine validates it, else SIMD128. */
@@ -41,6 +41,11 @@ export interface WasmBackendOptions extends BackendOptions {
    * every layer. `sparse: 'always' | 'never'` still force or forbid CSR.
    */
   layout?: 'auto' | LayoutName;
+  /**
+   * How long (µs) idle pool workers poll for the next call before they sleep (default 300): a call
+   * that follows sooner skips a thread wake-up. 0: workers sleep at once.
+   */
+  spinUs?: number;
 }
 
 /**
@@ -167,10 +172,14 @@ export class WasmBackend implements Backend {
     if (opts.signs !== undefined && !['auto', 'never'].includes(opts.signs)) {
       throw new TritwiseError('E_ARG', 'invalid signs option', { where: 'wasm backend option signs', expected: 'auto | never', got: opts.signs });
     }
+    if (opts.spinUs !== undefined && !(Number.isInteger(opts.spinUs) && opts.spinUs >= 0 && opts.spinUs <= MAX_SPIN_US)) {
+      throw new TritwiseError('E_ARG', 'invalid spinUs option', { where: 'wasm backend option spinUs', expected: `an integer number of µs in 0..${MAX_SPIN_US}`, got: opts.spinUs });
+    }
     const { module, features } = await loadKernels(plat, opts.simd ?? 'auto');
     const heap = new Heap(opts.maxPages ?? 65536);
     const main = await instantiate(module, heap.memory);
     const pool = await WorkerPool.create(plat, module, heap.memory, main.exports, threads - 1);
+    if (opts.spinUs !== undefined) pool.spinUs = opts.spinUs;
     return new WasmBackend(heap, main.exports as unknown as KernelExports, pool, features, plat.name, opts);
   }
 
