@@ -85,7 +85,7 @@ if (a.rows.includes('fixed')) {
         const plan = { quantizer: q, depth: d, groupSize: g, calibration };
         const qm = await model.quantize(plan, { calibrationText: quantText });
         const r = await ppl(qm);
-        out({ row: 'fixed', quantizer: q, depth: d, group: g, bytes: qm.bytes, ...bits(qm), ppl: r.perplexity, vs_f32: r.perplexity / f.perplexity - 1, ms: Math.round(performance.now() - t) });
+        out({ row: 'fixed', quantizer: q, depth: d, group: g, bytes: qm.bytes, ...bits(qm), ppl: r.perplexity, vs_f32: r.perplexity / f.perplexity - 1, tune_report: qm.info.tune ?? null, ms: Math.round(performance.now() - t) });
       }
     }
   }
@@ -100,7 +100,7 @@ if (a['plan-depths']) {
   const plan = { quantizer: 'gptq', groupSize: Number(a.groups.split(',').at(-1)), calibration, layers: names.map((n, i) => ({ match: n, depth: ds[i] })) };
   const qm = await model.quantize(plan, { calibrationText: quantText, onProgress: progress });
   const r = await ppl(qm);
-  out({ row: 'plan', depths: a['plan-depths'], group: plan.groupSize, bytes: qm.bytes, ...bits(qm), ppl: r.perplexity, vs_f32: r.perplexity / f.perplexity - 1, ms: Math.round(performance.now() - t) });
+  out({ row: 'plan', depths: a['plan-depths'], group: plan.groupSize, bytes: qm.bytes, ...bits(qm), ppl: r.perplexity, vs_f32: r.perplexity / f.perplexity - 1, tune_report: qm.info.tune ?? null, ms: Math.round(performance.now() - t) });
 }
 if (a.rows.includes('auto')) {
   const bitsList = a.bits.split(',').map(Number);
@@ -114,7 +114,7 @@ if (a.rows.includes('auto')) {
     alloc.plan.calibration = calibration;
     const qm = await model.quantize(alloc.plan, { calibrationText: quantText });
     const r = await ppl(qm);
-    out({ row: 'auto', budget_bits: budget, bits: alloc.bits, group: base.groupSize, depths: alloc.layers.map((l) => l.depth).join(''), bytes: qm.bytes, ...bits(qm), ppl: r.perplexity, vs_f32: r.perplexity / f.perplexity - 1, ms: Math.round(performance.now() - t1) });
+    out({ row: 'auto', budget_bits: budget, bits: alloc.bits, group: base.groupSize, depths: alloc.layers.map((l) => l.depth).join(''), bytes: qm.bytes, ...bits(qm), ppl: r.perplexity, vs_f32: r.perplexity / f.perplexity - 1, tune_report: qm.info.tune ?? null, ms: Math.round(performance.now() - t1) });
   }
 }
 await model.dispose();

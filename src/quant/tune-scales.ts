@@ -20,7 +20,7 @@
  *
  * With `trits: true` the trits move too (train/trit-linear.ts): every weight of a tryte layer gets
  * a latent position u (in grid steps, starting inside its integer's cell where the f32 weight
- * sits), its integer is clamp(round(u), ±L)
+ * sits, or at the integer with `tritStart: 'centre'`), its integer is clamp(round(u), ±L)
  * and ∂L/∂u comes through the straight-through estimator; u learns at `tritLr` (steps per update)
  * on the same schedule. The exported trytes hold the final integers: same depth and bytes.
  */
@@ -61,7 +61,7 @@ export async function tuneScales(config: LlamaConfig, teacher: Map<string, Store
   const stream = Int32Array.from(tokens);
   if (stream.length < ctx + 2) throw new TritwiseError('E_ARG', 'too little calibration text to tune scales', { where: 'calibration.tune', expected: `≥ ${ctx + 2} tokens`, got: `${stream.length} tokens` });
   await loadWasmGemm();
-  const student = TrainModel.fromWeights(config, quantized, { mode: s.trits ? 'trits' : 'scales', trainNorms: s.norms ?? true, ...(s.trits ? { tritInit: teacher } : {}) });
+  const student = TrainModel.fromWeights(config, quantized, { mode: s.trits ? 'trits' : 'scales', trainNorms: s.norms ?? true, ...(s.trits && (s.tritStart ?? 'f32') === 'f32' ? { tritInit: teacher } : {}) });
   const teach = TrainModel.fromWeights(config, teacher, { mode: 'frozen' });
   const params = student.parameters();
   if (params.size === 0) throw new TritwiseError('E_ARG', 'no quantized layer to tune', { where: 'calibration.tune', expected: 'a plan that quantizes at least one layer', got: 'only f32 layers' });

@@ -114,7 +114,7 @@ describe('calibration.tune.trits on a model', () => {
     const tune = { steps: 40, lr: 0.02, batch: 2, ctx: 48 };
     const plain = await f32.quantize(base, { calibrationText: TEXT });
     const scales = await f32.quantize({ ...base, calibration: { tune } }, { calibrationText: TEXT });
-    const trits = await f32.quantize({ ...base, calibration: { tune: { ...tune, trits: true, tritLr: 0.02 } } }, { calibrationText: TEXT });
+    const trits = await f32.quantize({ ...base, calibration: { tune: { ...tune, trits: true, tritLr: 0.02, tritStart: 'f32' } } }, { calibrationText: TEXT });
     expect(trits.info.tune?.changed).toBeGreaterThan(0);
     expect(scales.info.tune?.changed).toBeUndefined();
     let diff = 0;
@@ -134,7 +134,7 @@ describe('calibration.tune.trits on a model', () => {
   });
 
   it('bad settings are typed errors; the CLI flags set the same fields', () => {
-    for (const tune of [{ trits: 'yes' }, { trits: true, tritLr: 0 }, { trits: true, tritLr: Infinity }, { tritLr: 0.01 }, { trits: false, tritLr: 0.01 }]) {
+    for (const tune of [{ trits: 'yes' }, { trits: true, tritLr: 0 }, { trits: true, tritLr: Infinity }, { tritLr: 0.01 }, { trits: false, tritLr: 0.01 }, { trits: true, tritStart: 'edge' }, { tritStart: 'f32' }]) {
       expect(() => validatePlan({ calibration: { tune } })).toThrow(expect.objectContaining({ code: 'E_ARG' }));
     }
     expect(buildPlan({ calibrate: 'c.txt', depth: 2, tuneSteps: 50, tuneTrits: true, tritLr: 0.03, tuneLr: 0.02 }).calibration).toEqual({ text: 'c.txt', tune: { steps: 50, trits: true, tritLr: 0.03, lr: 0.02 } });
