@@ -36,6 +36,8 @@ const { values: a } = parseArgs({
     tune: { type: 'string' },
     calib: { type: 'string', default: '10:40' },
     'tune-text': { type: 'string', default: '10:end' },
+    // fixed per-layer depths (one digit per layer, layers 0.. wq wk wv wo w1 w2 w3) instead of a sensitivity run
+    'plan-depths': { type: 'string' },
   },
 });
 const D = a.data;
@@ -83,10 +85,22 @@ if (a.rows.includes('fixed')) {
         const plan = { quantizer: q, depth: d, groupSize: g, calibration };
         const qm = await model.quantize(plan, { calibrationText: quantText });
         const r = await ppl(qm);
-        out({ row: 'fixed', quantizer: q, depth: d, group: g, bytes: qm.bytes, ...bits(qm), ppl: r.perplexity, vs_f32: r.perplexity / f.perplexity - 1, ms: Math.round(performance.now() - t) });
+        out({ row: 'fixed', quantizer: q, depth: d, group: g, bytes: qm.bytes, ...bits(qm), ppl: r.perplexity, vs_f32: r.perplexity / f.perplexity - 1, tune_report: qm.info.tune ?? null, ms: Math.round(performance.now() - t) });
       }
     }
   }
+}
+const progress = (p) => { if (p.done % 50 === 0 || p.done === p.total) process.stderr.write(`${p.done}/${p.total} ${p.name ?? ''}\n`); };
+if (a['plan-depths']) {
+  const t = performance.now();
+  const names = [];
+  for (let l = 0; l < model.config.nLayers; l++) for (const k of ['attention.wq', 'attention.wk', 'attention.wv', 'attention.wo', 'feed_forward.w1', 'feed_forward.w2', 'feed_forward.w3']) names.push(`layers.${l}.${k}`);
+  const ds = [...a['plan-depths']].map(Number);
+  if (ds.length !== names.length) throw new Error(`--plan-depths needs ${names.length} digits`);
+  const plan = { quantizer: 'gptq', groupSize: Number(a.groups.split(',').at(-1)), calibration, layers: names.map((n, i) => ({ match: n, depth: ds[i] })) };
+  const qm = await model.quantize(plan, { calibrationText: quantText, onProgress: progress });
+  const r = await ppl(qm);
+  out({ row: 'plan', depths: a['plan-depths'], group: plan.groupSize, bytes: qm.bytes, ...bits(qm), ppl: r.perplexity, vs_f32: r.perplexity / f.perplexity - 1, tune_report: qm.info.tune ?? null, ms: Math.round(performance.now() - t) });
 }
 if (a.rows.includes('auto')) {
   const bitsList = a.bits.split(',').map(Number);
@@ -100,7 +114,7 @@ if (a.rows.includes('auto')) {
     alloc.plan.calibration = calibration;
     const qm = await model.quantize(alloc.plan, { calibrationText: quantText });
     const r = await ppl(qm);
-    out({ row: 'auto', budget_bits: budget, bits: alloc.bits, group: base.groupSize, depths: alloc.layers.map((l) => l.depth).join(''), bytes: qm.bytes, ...bits(qm), ppl: r.perplexity, vs_f32: r.perplexity / f.perplexity - 1, ms: Math.round(performance.now() - t1) });
+    out({ row: 'auto', budget_bits: budget, bits: alloc.bits, group: base.groupSize, depths: alloc.layers.map((l) => l.depth).join(''), bytes: qm.bytes, ...bits(qm), ppl: r.perplexity, vs_f32: r.perplexity / f.perplexity - 1, tune_report: qm.info.tune ?? null, ms: Math.round(performance.now() - t1) });
   }
 }
 await model.dispose();

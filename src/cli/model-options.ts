@@ -34,6 +34,9 @@ export interface PlanFlags {
   prune?: string;
   actOrder?: boolean;
   tuneSteps?: number;
+  tuneTrits?: boolean;
+  tuneLr?: number;
+  tritLr?: number;
 }
 
 export function intArg(s: string): number {
@@ -82,11 +85,14 @@ export function addPlanFlags(cmd: Command): Command {
     .option('--depth <d>', 'trits per weight, 1..6 (default quantizer: gptq with calibration text, else rtn)', intArg)
     .option('--act-order', 'gptq: quantize columns in decreasing input activity (calibration.actOrder)')
     .option('--tune-steps <n>', 'after quantizing, tune the scales (trits frozen) by KL to the f32 model on the calibration text for n steps (calibration.tune)', intArg)
+    .option('--tune-trits', 'tune the trits too (latent positions through the straight-through estimator, tune.trits; implies tuning: 100 steps unless --tune-steps)')
+    .option('--tune-lr <x>', 'peak learning rate of the scale multipliers and norms in tuning (tune.lr, default 2e-3)', numArg)
+    .option('--trit-lr <x>', 'with --tune-trits: learning rate of the latent positions in grid steps per update (tune.tritLr, default 0.01)', numArg)
     .option('--prune <spec>', 'prune ternary layers: magnitude:S (to sparsity S) | rows:F (weakest rows) | N:M (e.g. 2:4), comma-separated');
 }
 
 export function hasPlanFlags(f: PlanFlags): boolean {
-  return f.plan !== undefined || f.quantizer !== undefined || f.groupSize !== undefined || f.activation !== undefined || f.dense !== undefined || f.depth !== undefined || f.prune !== undefined || f.actOrder !== undefined || f.tuneSteps !== undefined;
+  return f.plan !== undefined || f.quantizer !== undefined || f.groupSize !== undefined || f.activation !== undefined || f.dense !== undefined || f.depth !== undefined || f.prune !== undefined || f.actOrder !== undefined || f.tuneSteps !== undefined || f.tuneTrits !== undefined || f.tuneLr !== undefined || f.tritLr !== undefined;
 }
 
 export function readText(path: string, what: string): string {
@@ -116,7 +122,13 @@ export function buildPlan(f: PlanFlags): QuantPlan {
   const calibration = f.calibrate ?? f.calibration;
   if (calibration !== undefined) plan.calibration = { ...plan.calibration, text: calibration };
   if (f.actOrder) plan.calibration = { ...plan.calibration, actOrder: true };
-  if (f.tuneSteps !== undefined) plan.calibration = { ...plan.calibration, tune: { ...(typeof plan.calibration?.tune === 'object' ? plan.calibration.tune : {}), steps: f.tuneSteps } };
+  const tune = {
+    ...(f.tuneSteps !== undefined ? { steps: f.tuneSteps } : {}),
+    ...(f.tuneTrits ? { trits: true } : {}),
+    ...(f.tuneLr !== undefined ? { lr: f.tuneLr } : {}),
+    ...(f.tritLr !== undefined ? { tritLr: f.tritLr } : {}),
+  };
+  if (Object.keys(tune).length > 0) plan.calibration = { ...plan.calibration, tune: { ...(typeof plan.calibration?.tune === 'object' ? plan.calibration.tune : {}), ...tune } };
   if (f.depth !== undefined) {
     plan.depth = f.depth;
     if (f.quantizer === undefined && plan.quantizer === undefined) plan.quantizer = plan.calibration?.text ? 'gptq' : 'rtn';

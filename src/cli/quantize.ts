@@ -87,9 +87,15 @@ export function registerQuantize(program: Command): void {
         bytes_after: q.bytes,
         quantize_ms: ms,
         layers,
+        ...(q.info.tune ? { tune: q.info.tune } : {}),
         ...(auto ? { auto: { bits: auto.bits, base_nll: auto.baseNll, predicted_nll_increase: auto.predictedNllIncrease, measured_nll: auto.measuredNll, sensitivity: auto.layers } } : {}),
       };
       if (opts.json) return printJson(report);
+      const tune = q.info.tune;
+      if (tune) {
+        const flips = tune.changed !== undefined ? `; ${tune.changed} of ${tune.weightsTuned} weights (${fixed((100 * tune.changed) / Math.max(1, tune.weightsTuned ?? 1), 2)} %) hold another integer` : '; trits frozen';
+        process.stdout.write(`tuned ${tune.steps} steps on ${tune.tokens} calibration tokens: KL to f32 ${fixed(tune.klStart, 4)} → ${fixed(tune.klEnd, 4)} nats per token${flips}\n`);
+      }
       if (auto) {
         process.stdout.write(`auto-tuned: ${fixed(auto.bits, 3)} stored bits per weight (${fixed(auto.bits / BITS_PER_TRIT, 3)} trits); calibration NLL ${fixed(auto.baseNll, 4)} + predicted ${fixed(auto.predictedNllIncrease, 4)}${auto.measuredNll !== undefined ? `, measured ${fixed(auto.measuredNll - auto.baseNll, 4)}` : ''}\n`);
       }

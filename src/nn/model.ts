@@ -22,7 +22,7 @@ import type { StoredTensor } from '../io/weights-file.js';
 import type { Progress } from '../quant/calibration.js';
 import { needsCalibration, needsHessian, resolveAttention, resolvePlan, validatePlan, type QuantPlan } from '../quant/plan.js';
 import { quantizeModelWeights } from '../quant/quantize-pipeline.js';
-import { planTargets, type LayerReport } from '../quant/quantize-model.js';
+import { planTargets, type LayerReport, type QuantizedWeights } from '../quant/quantize-model.js';
 import { MultiTritTensor } from '../tensor/multi-trit-tensor.js';
 import { TernaryTensor } from '../tensor/ternary-tensor.js';
 import type { AttentionFn } from './attention.js';
@@ -68,6 +68,8 @@ export interface ModelInfo {
   path?: string;
   plan?: unknown;
   layers?: LayerReport[];
+  /** calibration.tune of the quantize call that made this model: KL before/after, trits changed */
+  tune?: QuantizedWeights['tune'];
 }
 
 export class Model {
@@ -152,7 +154,7 @@ export class Model {
     const attention = modes ? attentionFactory(modes, 'plan attention') : this.attention;
     const llama = await LlamaModel.build(q.config, q.weights, this.backend, { activations: q.activations, attention, adapters: this.adapters });
     const { calibration: _c, ...planInfo } = plan;
-    return new Model(q.config, q.weights, q.activations, this.tokenizer, this.backend, llama, { format: 'memory', path: this.info.path, plan: planInfo, layers: q.layers }, false, attention, this.adapters);
+    return new Model(q.config, q.weights, q.activations, this.tokenizer, this.backend, llama, { format: 'memory', path: this.info.path, plan: planInfo, layers: q.layers, ...(q.tune ? { tune: q.tune } : {}) }, false, attention, this.adapters);
   }
 
   /** Stream generated tokens. The prompt is text (encoded with BOS) or token ids. */

@@ -12,7 +12,8 @@
  *     ],
  *     "calibration": { "text": "calib.txt", "tokens": 2048, "ctx": 256 },  // for `calibrated`, `gptq`
  *                                    // (+ "actOrder": true, "tune": { "steps": 300 }: gptq column order,
- *                                    //  scale tuning with trits frozen — tune-scales.ts)
+ *                                    //  scale tuning with trits frozen — tune-scales.ts;
+ *                                    //  "tune": { "trits": true, "tritLr": 0.02 } re-chooses the trits too)
  *     "depth": 1,                    // trits per weight, 1..6 (issue 6): see below
  *     "attention": "exact",          // exact | flash | ternary | topk:K | topk:t=τ (nn/attention-modes.ts)
  *     "prune": "magnitude:0.9"       // optional, also per layer: magnitude:S | rows:F | N:M (src/sparse/prune.ts)
@@ -73,7 +74,8 @@ export interface CalibrationSettings {
   actOrder?: boolean;
   /**
    * after quantizing, tune every quantized layer's scales (one multiplier per row/group) and the
-   * norms with the trits frozen, by KL distillation from the f32 model on the calibration text
+   * norms with the trits frozen (or, with `trits: true`, re-chosen through latent positions and the
+   * straight-through estimator), by KL distillation from the f32 model on the calibration text
    * (tune-scales.ts). `tokens`: calibration tokens it may use (default: all of the text, while
    * `tokens` above limits the Hessian passes)
    */

@@ -42,7 +42,7 @@ export interface QuantizedWeights {
   activations: Map<string, ActivationMode>;
   layers: LayerReport[];
   /** calibration.tune: what was tuned and the KL (nats/token) over its first and last tenth of steps */
-  tune?: { steps: number; trainable: number; tokens: number; klStart: number; klEnd: number };
+  tune?: { steps: number; trainable: number; tokens: number; klStart: number; klEnd: number; changed?: number; weightsTuned?: number };
 }
 
 /** Calibration statistics of one layer's inputs. */

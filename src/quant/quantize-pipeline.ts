@@ -115,5 +115,5 @@ export async function quantizeModelWeights(config: LlamaConfig, weights: Map<str
   const { tokens: limit, ...settings } = tune === true ? {} : tune;
   const all = opts.tuneTokens ?? tokens;
   const r = await tuneScales(config, weights, q.weights, all.slice(0, limit ?? all.length), bos, settings, opts.onProgress);
-  return { ...q, weights: r.weights, tune: { steps: r.steps, trainable: r.trainable, tokens: Math.min(limit ?? all.length, all.length), klStart: r.klStart, klEnd: r.klEnd } };
+  return { ...q, weights: r.weights, tune: { steps: r.steps, trainable: r.trainable, tokens: Math.min(limit ?? all.length, all.length), klStart: r.klStart, klEnd: r.klEnd, ...(r.changed !== undefined ? { changed: r.changed, weightsTuned: r.weightsTuned } : {}) } };
 }

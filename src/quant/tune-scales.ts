@@ -17,6 +17,12 @@
  *
  * minimised with AdamW (no weight decay on scales), a warm-up + cosine learning rate and global
  * gradient clipping, for `steps` steps of `batch` windows.
+ *
+ * With `trits: true` the trits move too (train/trit-linear.ts): every weight of a tryte layer gets
+ * a latent position u (in grid steps, starting inside its integer's cell where the f32 weight
+ * sits, or at the integer with `tritStart: 'centre'`), its integer is clamp(round(u), ±L)
+ * and ∂L/∂u comes through the straight-through estimator; u learns at `tritLr` (steps per update)
+ * on the same schedule. The exported trytes hold the final integers: same depth and bytes.
  */
 import { TritwiseError } from '../errors.js';
 import type { StoredTensor } from '../io/weights-file.js';
@@ -25,6 +31,7 @@ import { trainBatch } from '../train/data.js';
 import { TrainModel } from '../train/llama-train.js';
 import { AdamW, learningRate } from '../train/optimizer.js';
 import { Tape } from '../train/tape.js';
+import { TritTunedWeight } from '../train/trit-linear.js';
 import { loadWasmGemm } from '../train/wasm-kernels.js';
 import type { Progress } from './calibration.js';
 import type { TuneSettings } from './tune-settings.js';
@@ -38,6 +45,9 @@ export interface TuneResult {
   klEnd: number;
   steps: number;
   trainable: number;
+  /** with trits: weights whose integer differs from the input's, and the weights of the tuned layers */
+  changed?: number;
+  weightsTuned?: number;
 }
 
 /**
@@ -51,12 +61,14 @@ export async function tuneScales(config: LlamaConfig, teacher: Map<string, Store
   const stream = Int32Array.from(tokens);
   if (stream.length < ctx + 2) throw new TritwiseError('E_ARG', 'too little calibration text to tune scales', { where: 'calibration.tune', expected: `≥ ${ctx + 2} tokens`, got: `${stream.length} tokens` });
   await loadWasmGemm();
-  const student = TrainModel.fromWeights(config, quantized, { mode: 'scales', trainNorms: s.norms ?? true });
+  const student = TrainModel.fromWeights(config, quantized, { mode: s.trits ? 'trits' : 'scales', trainNorms: s.norms ?? true, ...(s.trits && (s.tritStart ?? 'f32') === 'f32' ? { tritInit: teacher } : {}) });
   const teach = TrainModel.fromWeights(config, teacher, { mode: 'frozen' });
   const params = student.parameters();
   if (params.size === 0) throw new TritwiseError('E_ARG', 'no quantized layer to tune', { where: 'calibration.tune', expected: 'a plan that quantizes at least one layer', got: 'only f32 layers' });
   const opt = new AdamW(params, { weightDecay: 0 });
   const lr = s.lr ?? 2e-3;
+  const tritLr = s.tritLr ?? 1e-2;
+  for (const name of params.keys()) if (name.endsWith('.latent')) opt.lrScale.set(name, tritLr / lr);
   const warmup = Math.min(10, Math.floor(steps / 10));
   const kls: number[] = [];
   for (let step = 0; step < steps; step++) {
@@ -69,7 +81,7 @@ export async function tuneScales(config: LlamaConfig, teacher: Map<string, Store
     if (!Number.isFinite(kl)) throw new TritwiseError('E_NONFINITE', 'scale tuning diverged', { where: `calibration.tune step ${step + 1}`, expected: 'a finite KL (lower tune.lr)', got: kl });
     kls.push(kl);
     opt.step(learningRate(step, { lr, minLr: lr / 10, warmup, steps }), 1);
-    onProgress?.({ phase: 'quantize', done: step + 1, total: steps, name: `tune scales (KL ${kl.toFixed(4)})` });
+    onProgress?.({ phase: 'quantize', done: step + 1, total: steps, name: `tune ${s.trits ? 'trits + scales' : 'scales'} (KL ${kl.toFixed(4)})` });
     await new Promise((res) => setImmediate(res));
   }
   const ex = student.export();
@@ -77,5 +89,13 @@ export async function tuneScales(config: LlamaConfig, teacher: Map<string, Store
   for (const [k, v] of ex.weights) weights.set(k, v);
   const tenth = Math.max(1, Math.floor(steps / 10));
   const mean = (a: number[]) => a.reduce((x, y) => x + y, 0) / a.length;
-  return { weights, klStart: mean(kls.slice(0, tenth)), klEnd: mean(kls.slice(-tenth)), steps, trainable: student.trainableCount };
+  let changed = 0, weightsTuned = 0;
+  for (const lin of student.linears.values()) {
+    const q = (lin as { q?: unknown }).q;
+    if (q instanceof TritTunedWeight) {
+      changed += q.changed();
+      weightsTuned += q.rows * q.cols;
+    }
+  }
+  return { weights, klStart: mean(kls.slice(0, tenth)), klEnd: mean(kls.slice(-tenth)), steps, trainable: student.trainableCount, ...(s.trits ? { changed, weightsTuned } : {}) };
 }

@@ -15,6 +15,9 @@
  *   'frozen'  nothing trains (a distillation teacher, evaluation)
  *   'scales'  linear layers keep their trits frozen; one multiplier per row/group of their scales
  *             trains (scale-linear.ts: post-training scale tuning); norms optional, embedding f32
+ *   'trits'   linear layers (trytes) re-choose their integers through latent positions and the
+ *             straight-through estimator, with the same scale multipliers (trit-linear.ts:
+ *             post-training trit re-selection); norms optional, embedding f32
  * With `recompute` each layer keeps only its input and is run again in the backward pass.
  */
 import type { ActivationMode } from '../backend/backend.js';
@@ -39,10 +42,11 @@ import { rmsnorm } from './ops/rmsnorm.js';
 import { rope } from './ops/rope.js';
 import { QatWeight, type QatOptions } from './qat.js';
 import { ScaleTunedWeight } from './scale-linear.js';
+import { TritTunedWeight } from './trit-linear.js';
 import { Tape } from './tape.js';
 import { Tensor, type FloatArrayCtor } from './tensor.js';
 
-export type TrainMode = 'full' | 'qat' | 'lora' | 'frozen' | 'scales';
+export type TrainMode = 'full' | 'qat' | 'lora' | 'frozen' | 'scales' | 'trits';
 
 export interface LoraSpec extends LoraOptions {
   /** globs of the linear layers that get adapters (default: every linear layer) */
@@ -60,6 +64,8 @@ export interface TrainSpec {
   trainEmbedding?: boolean;
   /** train the RMSNorm weights (default: true for full/qat, false for lora) */
   trainNorms?: boolean;
+  /** mode 'trits': the f32 weights the trytes came from (latent positions start inside their cells) */
+  tritInit?: Map<string, StoredTensor>;
   /** element type (f64 for gradient checks; default f32) */
   dtype?: 'f32' | 'f64';
 }
@@ -123,6 +129,16 @@ class ScaleLinearT implements TrainLinear {
   }
 }
 
+class TritLinearT implements TrainLinear {
+  constructor(readonly name: string, readonly q: TritTunedWeight) {}
+  forward(tape: Tape, x: Tensor): Tensor {
+    return linear(tape, x, this.q.forward(tape));
+  }
+  parameters(): Tensor[] {
+    return this.q.parameters();
+  }
+}
+
 class LoraLinearT implements TrainLinear {
   constructor(readonly name: string, readonly base: FrozenTernary, readonly adapter: LoraAdapter | null) {}
   forward(tape: Tape, x: Tensor): Tensor {
@@ -181,7 +197,7 @@ export class TrainModel {
     const weights = source;
     checkWeights(config, weights, 'training model');
     const mode = spec.mode;
-    if (!['full', 'qat', 'lora', 'frozen', 'scales'].includes(mode)) throw new TritwiseError('E_ARG', 'unknown training mode', { where: 'finetune --mode', expected: 'full | qat | lora', got: mode });
+    if (!['full', 'qat', 'lora', 'frozen', 'scales', 'trits'].includes(mode)) throw new TritwiseError('E_ARG', 'unknown training mode', { where: 'finetune --mode', expected: 'full | qat | lora', got: mode });
     this.#ctor = spec.dtype === 'f64' ? Float64Array : Float32Array;
     const trainBase = mode === 'full' || mode === 'qat';
     const trainEmb = mode !== 'frozen' && (spec.trainEmbedding ?? trainBase);
@@ -195,6 +211,10 @@ export class TrainModel {
     const makeLinear = (name: string): TrainLinear => {
       const src = weights.get(name)!;
       if (mode === 'scales' && (src instanceof TernaryTensor || src instanceof MultiTritTensor)) return new ScaleLinearT(name, new ScaleTunedWeight(src, name, this.#ctor));
+      if (mode === 'trits' && (src instanceof TernaryTensor || src instanceof MultiTritTensor)) {
+        const w0 = spec.tritInit?.get(name);
+        return new TritLinearT(name, new TritTunedWeight(src, name, this.#ctor, w0 && !(w0 instanceof TernaryTensor || w0 instanceof MultiTritTensor) ? (w0 as DenseTensor).data : undefined));
+      }
       if (src instanceof MultiTritTensor) throw new TritwiseError('E_UNSUPPORTED', 'fine-tuning a multi-trit (depth > 1) model is not supported', { where: `finetune: ${name}`, expected: 'an f32 or single-trit model (fine-tune the f32 checkpoint with --depth d instead)', got: `${src.depth} trits per weight` });
       const [rows, cols] = src instanceof TernaryTensor ? [src.rows, src.cols] : ((src as DenseTensor).shape as [number, number]);
       if (mode === 'qat') return new QatLinearT(name, new QatWeight(this.#ctor.from(denseOf(src)), rows, cols, name, spec.qat));
@@ -277,7 +297,7 @@ export class TrainModel {
     }
     for (const lin of this.linears.values()) {
       if (lin instanceof LoraLinearT) frozen += lin.base.tensor.bytes;
-      else if (lin instanceof ScaleLinearT) frozen += lin.q.tensor.bytes;
+      else if (lin instanceof ScaleLinearT || lin instanceof TritLinearT) frozen += lin.q.tensor.bytes;
       else if (lin instanceof DenseLinearT) t(lin.w);
       for (const p of lin.parameters()) if (!(lin instanceof DenseLinearT)) t(p);
     }
@@ -343,7 +363,7 @@ export class TrainModel {
   headWeight(tape: Tape): Tensor {
     if (!this.output) return this.embedding;
     if (this.output instanceof DenseLinearT) return this.output.w;
-    if (this.output instanceof QatLinearT || this.output instanceof ScaleLinearT) return this.output.q.forward(tape);
+    if (this.output instanceof QatLinearT || this.output instanceof ScaleLinearT || this.output instanceof TritLinearT) return this.output.q.forward(tape);
     const base = (this.output as LoraLinearT).base;
     const w = new this.#ctor(base.rows * base.cols);
     base.decode(w);
@@ -382,7 +402,7 @@ export class TrainModel {
     });
     for (const [name, lin] of this.linears) {
       if (lin instanceof DenseLinearT) weights.set(name, f32(lin.w, [...lin.w.shape]));
-      else if (lin instanceof ScaleLinearT) weights.set(name, lin.q.export());
+      else if (lin instanceof ScaleLinearT || lin instanceof TritLinearT) weights.set(name, lin.q.export());
       else if (lin instanceof QatLinearT) {
         const planes = lin.q.toTernary();
         // one plane is a ternary layer; deeper QAT is stored as its exact f32 sum Σ αₖTₖ

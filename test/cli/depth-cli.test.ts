@@ -1,5 +1,5 @@
 /**
- * `tritwise quantize --depth / --calibrate / --auto-bits / --auto-ppl / --plan-out` through the
+ * `tritwise quantize --depth / --calibrate / --auto-bits / --auto-ppl / --plan-out / --tune-trits` through the
  * built bin (issue 6), and export-gguf refusing a multi-trit folder.
  */
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -22,6 +22,7 @@ beforeAll(() => {
   writeFileSync(f('tok.bin'), encodeTokenizerBin(syntheticVocab(300)));
   writeFileSync(f('text.txt'), 'the cat and the dog ran in the sun and then the cat sat on a mat. a bird sang.\n\n'.repeat(20));
   writeFileSync(f('small.json'), JSON.stringify({ calibration: { tokens: 300, ctx: 64 } }));
+  writeFileSync(f('tune.json'), JSON.stringify({ calibration: { tokens: 200, ctx: 64, tune: { batch: 2, ctx: 32 } } }));
 });
 
 describe('quantize with depth', () => {
@@ -44,7 +45,7 @@ describe('quantize with depth', () => {
   }, 60_000);
 
   it('--auto-bits writes a plan with per-layer depths within the budget, which quantize --plan reproduces', () => {
-    const a = cli('quantize', f('tiny.bin'), '--tokenizer', f('tok.bin'), '--plan', f('small.json'), '--quantizer', 'rtn', '--auto-bits', '2.4', '--calibrate', f('text.txt'), '--plan-out', f('auto.json'), '-o', f('auto'), '--json');
+    const a = cli('quantize', f('tiny.bin'), '--tokenizer', f('tok.bin'), '--plan', f('tune.json'), '--quantizer', 'rtn', '--auto-bits', '2.4', '--calibrate', f('text.txt'), '--plan-out', f('auto.json'), '-o', f('auto'), '--json');
     expect(a.code, a.err).toBe(0);
     const rep = JSON.parse(a.out);
     expect(rep.auto.bits).toBeLessThanOrEqual(2.4);
@@ -62,5 +63,22 @@ describe('quantize with depth', () => {
     expect(no.code).toBe(2);
     expect(no.err).toMatch(/E_ARG: auto-tuning measures sensitivity on calibration text/);
     expect(cli('quantize', f('tiny.bin'), '--tokenizer', f('tok.bin'), '--auto-bits', '-1', '--calibrate', f('text.txt'), '-o', f('x')).code).toBe(1);
+  }, 90_000);
+
+  it('--auto-bits with --tune-trits re-chooses the trits: the report counts them, the folder loads; a trit lr without --tune-trits is refused', () => {
+    const a = cli('quantize', f('tiny.bin'), '--tokenizer', f('tok.bin'), '--plan', f('tune.json'), '--quantizer', 'rtn', '--auto-bits', '2.4', '--calibrate', f('text.txt'), '--tune-steps', '20', '--tune-trits', '--trit-lr', '0.05', '--tune-lr', '0.02', '-o', f('tt'), '--json');
+    expect(a.code, a.err).toBe(0);
+    const rep = JSON.parse(a.out);
+    expect(rep.plan.calibration.tune).toEqual({ batch: 2, ctx: 32, steps: 20, trits: true, tritLr: 0.05, lr: 0.02 });
+    expect(rep.tune.steps).toBe(20);
+    expect(rep.tune.changed).toBeGreaterThan(0);
+    expect(rep.tune.changed).toBeLessThan(rep.tune.weightsTuned);
+    expect(rep.auto.bits).toBeLessThanOrEqual(2.4);
+    const e = cli('eval', f('tt'), '--text', f('text.txt'), '--ctx', '32', '--limit', '2', '--json');
+    expect(e.code, e.err).toBe(0);
+    expect(JSON.parse(e.out).perplexity).toBeGreaterThan(1);
+    const bad = cli('quantize', f('tiny.bin'), '--tokenizer', f('tok.bin'), '--depth', '2', '--calibrate', f('text.txt'), '--trit-lr', '0.05', '-o', f('x'));
+    expect(bad.code).toBe(2);
+    expect(bad.err).toMatch(/E_ARG: tune.tritLr needs tune.trits: true/);
   }, 90_000);
 });
