@@ -14,9 +14,14 @@
 // Runs are sequential (one at a time on the machine); the load average before and after each run
 // is recorded, since other jobs may share the cores. Each run trains on --threads data-parallel
 // threads (default 2, the issue's "10 minutes on 2 cores"). The step count a run's schedule is
-// planned for comes from a pilot of --pilot-steps steps of the same run (its tokens/s): the
-// steps that fit in --minutes with a margin of --margin for validation passes and noise (a
-// --variant's own step count, if it gives one above 0, is used as it is). The --max-minutes cap
+// planned for comes from a pilot of --pilot-steps steps of the same run: its tokens/s over the
+// pilot's second half (start-up and warm-up left out), and the steps that fit in --margin of
+// --minutes (the rest is for validation passes and noise). A run with cached distillation
+// (--distill-top-k) has two costs: steps of its first epoch over the aligned windows also run
+// the teacher (cold), later steps reuse its targets (warm); a second pilot on a short prefix of
+// the text (whose few windows are cached after a few steps) measures the warm rate, and the plan
+// is  E cold steps + (what is left of the time) / warm step time,  E = ⌈windows / batch⌉. A
+// --variant's own step count, if it gives one above 0, is used as it is. The --max-minutes cap
 // still stops a run that turns out slower than planned; the report says where it stopped.
 // Needs `npm run build` and ../shared/data.
 import { execFileSync } from 'node:child_process';
@@ -36,8 +41,8 @@ const { values: a } = parseArgs({
     ctx: { type: 'string', default: '256' },
     threads: { type: 'string', default: '2' },
     'pilot-steps': { type: 'string', default: '20' },
-    margin: { type: 'string', default: '0.9' },
-    'eval-every': { type: 'string', default: '100' },
+    margin: { type: 'string', default: '0.94' },
+    'eval-every': { type: 'string', default: '250' },
     variant: { type: 'string', multiple: true },
     'baselines-from': { type: 'string' },
   },
@@ -68,6 +73,13 @@ const after = text.indexOf('\n\n', at), before = text.lastIndexOf('\n\n', at);
 const cut = after < 0 ? before : before < 0 ? after : at - before <= after - at ? before : after;
 const heldOut = join(a.work, 'held-out.txt');
 writeFileSync(heldOut, text.slice(cut).trim());
+
+// a short prefix of the text (cut at a paragraph break) for the warm-rate pilot of cached distillation
+const pilotText = () => {
+  const p = join(a.work, 'pilot-text.txt');
+  writeFileSync(p, text.slice(0, text.indexOf('\n\n', 12000)));
+  return p;
+};
 
 const evaluate = (m, extra = []) => {
   const r = JSON.parse(cli(['eval', m, '--text', heldOut, '--ctx', ctx, '--batch', '4', '--json', ...extra]));
@@ -105,8 +117,8 @@ const plans = a.variant?.length
       return { name, mode, s: { lr, steps: Number(steps), extra: extra ? extra.split(/\s+/) : [] } };
     })
   : a.modes.split(',').map((mode) => ({ name: mode, mode, s: settings[mode] }));
-const common = (mode, lr, out) => [
-  'finetune', model, '--tokenizer', tokenizer, '--text', textFile, '--mode', mode, '--lr', lr, '--batch', '4', '--ctx', ctx,
+const common = (mode, lr, out, text = textFile) => [
+  'finetune', model, '--tokenizer', tokenizer, '--text', text, '--mode', mode, '--lr', lr, '--batch', '4', '--ctx', ctx,
   '--val-fraction', String(valFraction), '--threads', threads, '--restart', '-o', out, '--json',
 ];
 for (const { name, mode, s } of plans) {
@@ -115,10 +127,21 @@ for (const { name, mode, s } of plans) {
   let pilot = null;
   if (!(s.steps > 0)) {
     // the pilot: the same run for a few steps; its tokens/s plans the real run's step count
-    const p = JSON.parse(cli([...common(mode, s.lr, join(a.work, `${name}-pilot`)), '--steps', a['pilot-steps'], '--eval-every', '0', '--eval-chunks', '1', ...s.extra]));
-    const steps = Math.floor((Number(a.margin) * minutes * 60 * p.tokens_per_second) / (4 * Number(ctx)));
-    pilot = { steps: p.steps_done, tokens_per_second: p.tokens_per_second, load: load() };
-    s.steps = steps;
+    const pilotRun = (textPath) => JSON.parse(cli([...common(mode, s.lr, join(a.work, `${name}-pilot`), textPath), '--steps', a['pilot-steps'], '--eval-every', '0', '--eval-chunks', '1', ...s.extra]));
+    const p = pilotRun(textFile);
+    const budget = Number(a.margin) * minutes * 60;
+    const stepTokens = 4 * Number(ctx);
+    const tCold = stepTokens / p.tokens_per_second_steady;
+    pilot = { steps: p.steps_done, tokens_per_second: p.tokens_per_second, tokens_per_second_steady: p.tokens_per_second_steady, load: load() };
+    if (s.extra.includes('--distill-top-k')) {
+      // warm steps: the same run on a short text whose windows are all cached after a few steps
+      const w = pilotRun(pilotText());
+      const tWarm = stepTokens / w.tokens_per_second_steady;
+      const epoch = Math.ceil(Math.floor((p.train_tokens - 1) / Number(ctx)) / 4);
+      s.steps = budget <= epoch * tCold ? Math.floor(budget / tCold) : epoch + Math.floor((budget - epoch * tCold) / tWarm);
+      pilot.warm_tokens_per_second_steady = w.tokens_per_second_steady;
+      pilot.first_epoch_steps = epoch;
+    } else s.steps = Math.floor(budget / tCold);
   }
   const args = [...common(mode, s.lr, out), '--steps', String(s.steps), '--eval-every', a['eval-every'], '--eval-chunks', '32', '--max-minutes', String(minutes), ...s.extra];
   process.stderr.write(`${name}: ${s.steps} planned steps, lr ${s.lr}, at most ${minutes} min (load ${load().join(' ')})\n`);
