@@ -130,6 +130,7 @@ export function headLoss(tape: Tape, h: Tensor, w: Tensor, targets: ArrayLike<nu
   if (kd && !soft && (kd.hidden?.length !== N * D || kd.weight?.length !== V * D)) throw new TritwiseError('E_SHAPE', 'teacher shapes do not match the student', { where: 'headLoss distill', expected: `hidden ${N}×${D}, head ${V}×${D}`, got: `hidden ${kd.hidden?.length}, head ${kd.weight?.length}` });
   if (soft && !(soft.k >= 1 && soft.idx.length === N * soft.k && soft.lp.length === N * soft.k)) throw new TritwiseError('E_SHAPE', 'soft targets do not match the rows', { where: 'headLoss distill', expected: `k ≥ 1 and ${N}·k ids and log-probabilities`, got: `k ${soft.k}, ${soft.idx.length} ids, ${soft.lp.length} log-probabilities` });
   const q = soft ? new Float64Array(soft.k) : null;
+  const softAtOne = soft !== null && tau === 1;
   const C = Math.max(1, opts.chunk ?? 64);
   const grad = tape.needs(h, w) && count > 0;
   const dh = grad && h.requiresGrad ? alloc(h, N * D) : null;
@@ -152,10 +153,18 @@ export function headLoss(tape: Tape, h: Tensor, w: Tensor, targets: ArrayLike<nu
         if (dz) dz.fill(0, o, o + V);
         continue;
       }
-      const lse = logSumExp(z, o, V);
+      // softmax once: e_v = e^{z_v − m} (kept in dz), lse = m + log Σ e_v, p_v = e_v / Σ e_v
+      let m = -Infinity;
+      for (let v = 0; v < V; v++) if (z[o + v]! > m) m = z[o + v]!;
+      let se = 0;
+      if (dz) for (let v = 0; v < V; v++) se += dz[o + v] = Math.exp(z[o + v]! - m);
+      else for (let v = 0; v < V; v++) se += Math.exp(z[o + v]! - m);
+      const lse = m + Math.log(se);
       nll += lse - z[o + y]!;
       if (dz) {
-        for (let v = 0; v < V; v++) dz[o + v] = cCE * Math.exp(z[o + v]! - lse);
+        // at τ = 1 the soft-target KL's softmax(z) term is the same p: folded in here
+        const cp = (cCE + (softAtOne ? cKL : 0)) / se;
+        for (let v = 0; v < V; v++) dz[o + v]! *= cp;
         dz[o + y]! -= cCE;
       }
       if (t) {
@@ -181,7 +190,22 @@ export function headLoss(tape: Tape, h: Tensor, w: Tensor, targets: ArrayLike<nu
         }
         kl += k;
       }
-      if (soft) {
+      if (softAtOne) {
+        // KL(q ‖ softmax(z)) at τ = 1: log ps = z − lse, its softmax part is already in dz
+        const K = soft!.k, so = (n0 + r) * K;
+        let mq = -Infinity;
+        for (let i = 0; i < K; i++) if (soft!.lp[so + i]! > mq) mq = soft!.lp[so + i]!;
+        let sq = 0;
+        for (let i = 0; i < K; i++) sq += q![i] = Math.exp(soft!.lp[so + i]! - mq);
+        const lq = mq + Math.log(sq);
+        let k = 0;
+        for (let i = 0; i < K; i++) {
+          const qi = q![i]! / sq, v = soft!.idx[so + i]!;
+          k += qi * (soft!.lp[so + i]! - lq - z[o + v]! + lse);
+          if (dz) dz[o + v]! -= cKL * qi;
+        }
+        kl += k;
+      } else if (soft) {
         // KL(q ‖ ps) with q the cached top-k teacher distribution at temperature τ
         const K = soft.k, so = (n0 + r) * K;
         let ms = -Infinity, mq = -Infinity;
