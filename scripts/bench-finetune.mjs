@@ -56,8 +56,9 @@ const valFraction = 0.1;
 const threads = a.threads;
 // per mode: peak learning rate and extra flags (steps 0: planned from the pilot)
 const settings = {
-  // QAT: the CLI's default recipe, spelled out (learnable per-row scales, per-matrix relative lr)
-  qat: { lr: '3e-3', steps: 0, extra: ['--scales', 'learnable'] },
+  // QAT: the CLI's default recipe, spelled out (learnable per-row scales, per-matrix relative lr),
+  // plus KL distillation from the f32 model with its top-32 targets cached per aligned window
+  qat: { lr: '3e-3', steps: 0, extra: ['--scales', 'learnable', '--distill', 'kl', '--distill-alpha', '0.5', '--distill-top-k', '32'] },
   lora: { lr: '1e-2', steps: 0, extra: ['--rank', '8'] },
   full: { lr: '3e-4', steps: 0, extra: [] },
 };
@@ -154,6 +155,7 @@ for (const { name, mode, s } of plans) {
   report.runs.push({
     name, mode, lr: Number(s.lr), threads: r.threads, pilot, planned_steps: s.steps, steps_done: r.steps_done, stopped: r.stopped, batch: 4, ctx: Number(ctx), extra: s.extra,
     train_seconds: r.elapsed_s, process_wall_seconds: wall, tokens: r.tokens, tokens_per_second: r.tokens_per_second,
+    tokens_per_second_steady: r.tokens_per_second_steady,
     trainable: r.trainable, peak_rss_bytes: r.peak_rss_bytes, memory: r.memory,
     val_subset_ppl_before: r.val_ppl_before, val_subset_ppl_after: r.val_ppl_after, history: r.history,
     held_out: held, saved_model_bytes: held.bytes, load_before: loadBefore, load_after: loadAfter,
