@@ -154,6 +154,12 @@ describe('trainer with cached distillation', () => {
   const base: FinetuneOptions = { mode: 'qat', steps: 8, lr: 3e-3, batch: 3, ctx: 16, warmup: 2, evalEvery: 4, evalChunks: 4, seed: 7, distill: 'kl', distillAlpha: 0.6 };
   const V = 300;
 
+  it('a top-k without KL distillation, or outside 1..V, is a typed error naming the flag', async () => {
+    await expect(finetune(src(), text, { ...base, distill: undefined, distillTopK: 8 })).rejects.toMatchObject({ code: 'E_ARG', message: expect.stringContaining('--distill-top-k') });
+    await expect(finetune(src(), text, { ...base, distillTopK: V + 1 })).rejects.toMatchObject({ code: 'E_ARG', message: expect.stringContaining('--distill-top-k') });
+    await expect(finetune(src(), text, { ...base, distillTopK: 2.5 })).rejects.toMatchObject({ code: 'E_ARG' });
+  });
+
   it('k = V equals the online teacher on the same aligned windows; one and two threads agree; resume is bit-identical', async () => {
     const online = await finetune(src(), text, { ...base, windows: 'aligned' });
     const cached = await finetune(src(), text, { ...base, distillTopK: V });
