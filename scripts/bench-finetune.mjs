@@ -41,7 +41,7 @@ const { values: a } = parseArgs({
     ctx: { type: 'string', default: '256' },
     threads: { type: 'string', default: '2' },
     'pilot-steps': { type: 'string', default: '20' },
-    margin: { type: 'string', default: '0.94' },
+    margin: { type: 'string', default: '0.9' },
     'eval-every': { type: 'string', default: '250' },
     variant: { type: 'string', multiple: true },
     'baselines-from': { type: 'string' },
