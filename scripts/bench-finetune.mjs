@@ -14,9 +14,14 @@
 // Runs are sequential (one at a time on the machine); the load average before and after each run
 // is recorded, since other jobs may share the cores. Each run trains on --threads data-parallel
 // threads (default 2, the issue's "10 minutes on 2 cores"). The step count a run's schedule is
-// planned for comes from a pilot of --pilot-steps steps of the same run (its tokens/s): the
-// steps that fit in --minutes with a margin of --margin for validation passes and noise (a
-// --variant's own step count, if it gives one above 0, is used as it is). The --max-minutes cap
+// planned for comes from a pilot of --pilot-steps steps of the same run: its tokens/s over the
+// pilot's second half (start-up and warm-up left out), and the steps that fit in --margin of
+// --minutes (the rest is for validation passes and noise). A run with cached distillation
+// (--distill-top-k) has two costs: steps of its first epoch over the aligned windows also run
+// the teacher (cold), later steps reuse its targets (warm); a second pilot on a short prefix of
+// the text (whose few windows are cached after a few steps) measures the warm rate, and the plan
+// is  E cold steps + (what is left of the time) / warm step time,  E = ⌈windows / batch⌉. A
+// --variant's own step count, if it gives one above 0, is used as it is. The --max-minutes cap
 // still stops a run that turns out slower than planned; the report says where it stopped.
 // Needs `npm run build` and ../shared/data.
 import { execFileSync } from 'node:child_process';
@@ -37,7 +42,7 @@ const { values: a } = parseArgs({
     threads: { type: 'string', default: '2' },
     'pilot-steps': { type: 'string', default: '20' },
     margin: { type: 'string', default: '0.9' },
-    'eval-every': { type: 'string', default: '100' },
+    'eval-every': { type: 'string', default: '250' },
     variant: { type: 'string', multiple: true },
     'baselines-from': { type: 'string' },
   },
@@ -51,8 +56,9 @@ const valFraction = 0.1;
 const threads = a.threads;
 // per mode: peak learning rate and extra flags (steps 0: planned from the pilot)
 const settings = {
-  // QAT: the CLI's default recipe, spelled out (learnable per-row scales, per-matrix relative lr)
-  qat: { lr: '3e-3', steps: 0, extra: ['--scales', 'learnable'] },
+  // QAT: the CLI's default recipe, spelled out (learnable per-row scales, per-matrix relative lr),
+  // plus KL distillation from the f32 model with its top-32 targets cached per aligned window
+  qat: { lr: '3e-3', steps: 0, extra: ['--scales', 'learnable', '--distill', 'kl', '--distill-alpha', '0.5', '--distill-top-k', '32'] },
   lora: { lr: '1e-2', steps: 0, extra: ['--rank', '8'] },
   full: { lr: '3e-4', steps: 0, extra: [] },
 };
@@ -68,6 +74,13 @@ const after = text.indexOf('\n\n', at), before = text.lastIndexOf('\n\n', at);
 const cut = after < 0 ? before : before < 0 ? after : at - before <= after - at ? before : after;
 const heldOut = join(a.work, 'held-out.txt');
 writeFileSync(heldOut, text.slice(cut).trim());
+
+// a short prefix of the text (cut at a paragraph break) for the warm-rate pilot of cached distillation
+const pilotText = () => {
+  const p = join(a.work, 'pilot-text.txt');
+  writeFileSync(p, text.slice(0, text.indexOf('\n\n', 12000)));
+  return p;
+};
 
 const evaluate = (m, extra = []) => {
   const r = JSON.parse(cli(['eval', m, '--text', heldOut, '--ctx', ctx, '--batch', '4', '--json', ...extra]));
@@ -105,8 +118,8 @@ const plans = a.variant?.length
       return { name, mode, s: { lr, steps: Number(steps), extra: extra ? extra.split(/\s+/) : [] } };
     })
   : a.modes.split(',').map((mode) => ({ name: mode, mode, s: settings[mode] }));
-const common = (mode, lr, out) => [
-  'finetune', model, '--tokenizer', tokenizer, '--text', textFile, '--mode', mode, '--lr', lr, '--batch', '4', '--ctx', ctx,
+const common = (mode, lr, out, text = textFile) => [
+  'finetune', model, '--tokenizer', tokenizer, '--text', text, '--mode', mode, '--lr', lr, '--batch', '4', '--ctx', ctx,
   '--val-fraction', String(valFraction), '--threads', threads, '--restart', '-o', out, '--json',
 ];
 for (const { name, mode, s } of plans) {
@@ -115,10 +128,21 @@ for (const { name, mode, s } of plans) {
   let pilot = null;
   if (!(s.steps > 0)) {
     // the pilot: the same run for a few steps; its tokens/s plans the real run's step count
-    const p = JSON.parse(cli([...common(mode, s.lr, join(a.work, `${name}-pilot`)), '--steps', a['pilot-steps'], '--eval-every', '0', '--eval-chunks', '1', ...s.extra]));
-    const steps = Math.floor((Number(a.margin) * minutes * 60 * p.tokens_per_second) / (4 * Number(ctx)));
-    pilot = { steps: p.steps_done, tokens_per_second: p.tokens_per_second, load: load() };
-    s.steps = steps;
+    const pilotRun = (textPath) => JSON.parse(cli([...common(mode, s.lr, join(a.work, `${name}-pilot`), textPath), '--steps', a['pilot-steps'], '--eval-every', '0', '--eval-chunks', '1', ...s.extra]));
+    const p = pilotRun(textFile);
+    const budget = Number(a.margin) * minutes * 60;
+    const stepTokens = 4 * Number(ctx);
+    const tCold = stepTokens / p.tokens_per_second_steady;
+    pilot = { steps: p.steps_done, tokens_per_second: p.tokens_per_second, tokens_per_second_steady: p.tokens_per_second_steady, load: load() };
+    if (s.extra.includes('--distill-top-k')) {
+      // warm steps: the same run on a short text whose windows are all cached after a few steps
+      const w = pilotRun(pilotText());
+      const tWarm = stepTokens / w.tokens_per_second_steady;
+      const epoch = Math.ceil(Math.floor((p.train_tokens - 1) / Number(ctx)) / 4);
+      s.steps = budget <= epoch * tCold ? Math.floor(budget / tCold) : epoch + Math.floor((budget - epoch * tCold) / tWarm);
+      pilot.warm_tokens_per_second_steady = w.tokens_per_second_steady;
+      pilot.first_epoch_steps = epoch;
+    } else s.steps = Math.floor(budget / tCold);
   }
   const args = [...common(mode, s.lr, out), '--steps', String(s.steps), '--eval-every', a['eval-every'], '--eval-chunks', '32', '--max-minutes', String(minutes), ...s.extra];
   process.stderr.write(`${name}: ${s.steps} planned steps, lr ${s.lr}, at most ${minutes} min (load ${load().join(' ')})\n`);
@@ -131,6 +155,7 @@ for (const { name, mode, s } of plans) {
   report.runs.push({
     name, mode, lr: Number(s.lr), threads: r.threads, pilot, planned_steps: s.steps, steps_done: r.steps_done, stopped: r.stopped, batch: 4, ctx: Number(ctx), extra: s.extra,
     train_seconds: r.elapsed_s, process_wall_seconds: wall, tokens: r.tokens, tokens_per_second: r.tokens_per_second,
+    tokens_per_second_steady: r.tokens_per_second_steady,
     trainable: r.trainable, peak_rss_bytes: r.peak_rss_bytes, memory: r.memory,
     val_subset_ppl_before: r.val_ppl_before, val_subset_ppl_after: r.val_ppl_after, history: r.history,
     held_out: held, saved_model_bytes: held.bytes, load_before: loadBefore, load_after: loadAfter,

@@ -90,3 +90,4 @@ export { benchSparsity, type SparsityReport } from './sparse/sparsity-bench.js';
 export { defaultDemoModel, runTrainedDemo, unigramPerplexity, type TrainedDemo, type TrainedDemoOptions } from './eval/demo-model.js';
 export { trainBpe, type BpeOptions } from './train/bpe.js';
 export { readBrownCorpus, brownSplit, untagSentence, untagFile, type BrownText } from './eval/brown.js';
+export { TeacherCache, teacherTopK, type BatchSoft } from './train/teacher-cache.js';

@@ -52,6 +52,8 @@ interface FinetuneFlags {
   distill?: 'kl' | 'cosine';
   distillAlpha: number;
   temperature: number;
+  distillTopK?: number;
+  windows: 'random' | 'aligned';
   teacher?: string;
   recompute?: boolean;
   recomputeAttention?: boolean;
@@ -98,6 +100,8 @@ export function registerFinetune(program: Command): void {
     .option('--distill <kind>', 'distil from the f32 teacher: kl (logits) | cosine (hidden states)', choice(['kl', 'cosine'] as const))
     .option('--distill-alpha <x>', 'weight of the distillation term (0..1)', numArg, 0.5)
     .option('--temperature <t>', 'KL distillation temperature', numArg, 1)
+    .option('--distill-top-k <k>', 'KL: cache the teacher\'s k most likely tokens per position of fixed aligned training windows, computed once per window (0 = run the teacher at every step)', intArg)
+    .option('--windows <w>', 'training windows: random (any position) | aligned (fixed windows in epochs; always with --distill-top-k)', choice(['random', 'aligned'] as const), 'random')
     .option('--teacher <model>', 'the f32 teacher (default: the input model when it is f32)')
     .option('--recompute', 'recompute each layer in the backward pass (less memory, ~1/3 more compute)')
     .option('--recompute-attention', 'keep only the softmax log-sum-exp and recompute attention probabilities')
@@ -146,6 +150,8 @@ export function registerFinetune(program: Command): void {
         distill: f.distill,
         distillAlpha: f.distillAlpha,
         temperature: f.temperature,
+        distillTopK: f.distillTopK,
+        windows: f.windows,
         teacher,
         recompute: f.recompute,
         recomputeAttention: f.recomputeAttention,

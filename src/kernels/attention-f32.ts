@@ -77,14 +77,23 @@ export function attnForward(Q: usize, Kt: usize, V: usize, O: usize, M: usize, Z
     const sum = <f64>f32x4.extract_lane(acc, 0) + <f64>f32x4.extract_lane(acc, 1) + (<f64>f32x4.extract_lane(acc, 2) + <f64>f32x4.extract_lane(acc, 3));
     const inv = <f32>(1 / sum);
     const oi = O + <usize>i * rowD;
-    for (let c = 0; c < d; c += 4) v128.store(oi + (<usize>c << 2), f32x4.splat(0));
-    for (let j = j0; j <= i; j++) {
-      const p = f32x4.splat(load<f32>(S + (<usize>j << 2)) * inv);
-      const vj = V + <usize>j * rowD;
-      for (let c = 0; c < d; c += 4) {
-        const o = oi + (<usize>c << 2);
-        v128.store(o, f32x4.add(v128.load(o), f32x4.mul(p, v128.load(vj + (<usize>c << 2)))));
+    // o_i = Σ_j p_j v_j, 8 (or 4) head lanes at a time, summed in registers over j (the same
+    // f32 additions in the same order as summing in memory, without a store→load chain per key)
+    for (let c = 0; c < d; c += 8) {
+      const co = <usize>c << 2;
+      let a0 = f32x4.splat(0), a1 = f32x4.splat(0);
+      if (c + 8 <= d) {
+        for (let j = j0; j <= i; j++) {
+          const p = f32x4.splat(load<f32>(S + (<usize>j << 2)) * inv);
+          const vj = V + <usize>j * rowD + co;
+          a0 = f32x4.add(a0, f32x4.mul(p, v128.load(vj)));
+          a1 = f32x4.add(a1, f32x4.mul(p, v128.load(vj + 16)));
+        }
+        v128.store(oi + co + 16, a1);
+      } else {
+        for (let j = j0; j <= i; j++) a0 = f32x4.add(a0, f32x4.mul(f32x4.splat(load<f32>(S + (<usize>j << 2)) * inv), v128.load(V + <usize>j * rowD + co)));
       }
+      v128.store(oi + co, a0);
     }
     store<f32>(M + (<usize>i << 2), m);
     store<f64>(Z + (<usize>i << 3), sum);
@@ -107,7 +116,6 @@ export function attnBackward(Q: usize, K: usize, Kt: usize, Vt: usize, O: usize,
     for (let c = 0; c < d; c += 4) D = f32x4.add(D, f32x4.mul(v128.load(doi + (<usize>c << 2)), v128.load(oi + (<usize>c << 2))));
     const Di = f32x4.extract_lane(D, 0) + f32x4.extract_lane(D, 1) + (f32x4.extract_lane(D, 2) + f32x4.extract_lane(D, 3));
     const dqi = dQ + <usize>i * rowD;
-    for (let c = 0; c < d; c += 4) v128.store(dqi + (<usize>c << 2), f32x4.splat(0));
     // p_j (zero outside [j0, i]) into P, ds_j = scale·p_j·(dp_j − D) into S
     const Lv = f32x4.splat(<f32>Li), Dv = f32x4.splat(Di), sv = f32x4.splat(scale);
     for (let j = j4; j <= i; j += 4) {
@@ -116,14 +124,30 @@ export function attnBackward(Q: usize, K: usize, Kt: usize, Vt: usize, O: usize,
       v128.store(P + jo, p);
       v128.store(S + jo, f32x4.mul(sv, f32x4.mul(p, f32x4.sub(v128.load(S + jo), Dv))));
     }
+    // dq_i = Σ_j ds_j k_j in registers (as the forward's o_i), then the per-key dk_j, dv_j updates
+    for (let c = 0; c < d; c += 8) {
+      const co = <usize>c << 2;
+      let a0 = f32x4.splat(0), a1 = f32x4.splat(0);
+      if (c + 8 <= d) {
+        for (let j = j0; j <= i; j++) {
+          const ds = f32x4.splat(load<f32>(S + (<usize>j << 2)));
+          const kj = K + <usize>j * rowD + co;
+          a0 = f32x4.add(a0, f32x4.mul(ds, v128.load(kj)));
+          a1 = f32x4.add(a1, f32x4.mul(ds, v128.load(kj + 16)));
+        }
+        v128.store(dqi + co + 16, a1);
+      } else {
+        for (let j = j0; j <= i; j++) a0 = f32x4.add(a0, f32x4.mul(f32x4.splat(load<f32>(S + (<usize>j << 2))), v128.load(K + <usize>j * rowD + co)));
+      }
+      v128.store(dqi + co, a0);
+    }
     for (let j = j0; j <= i; j++) {
       const jo = <usize>j << 2;
       const ds = f32x4.splat(load<f32>(S + jo));
       const pv = f32x4.splat(load<f32>(P + jo));
-      const kj = K + <usize>j * rowD, dkj = dK + <usize>j * rowD, dvj = dV + <usize>j * rowD;
+      const dkj = dK + <usize>j * rowD, dvj = dV + <usize>j * rowD;
       for (let c = 0; c < d; c += 4) {
         const co = <usize>c << 2;
-        v128.store(dqi + co, f32x4.add(v128.load(dqi + co), f32x4.mul(ds, v128.load(kj + co))));
         v128.store(dkj + co, f32x4.add(v128.load(dkj + co), f32x4.mul(ds, v128.load(qi + co))));
         v128.store(dvj + co, f32x4.add(v128.load(dvj + co), f32x4.mul(pv, v128.load(doi + co))));
       }

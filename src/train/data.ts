@@ -8,6 +8,11 @@
  * ids = [BOS, tok[p+1] … tok[p+T−1]], targets = tok[p+1 … p+T] (the first token is replaced by
  * BOS exactly as llama.cpp's perplexity chunks are). A batch is a pure function of its indices,
  * so a resumed run sees the same batches as an uninterrupted one.
+ * Aligned windows (`alignedBatch`, used by cached distillation): the training stream is cut into
+ * W = ⌊(N−1)/T⌋ fixed windows (window w starts at p = w·T); the windows are visited in epochs, each
+ * epoch a seeded permutation of 0 … W−1 (Fisher–Yates seeded by (seed, epoch)), row i of the run
+ * (i = (step·accum + micro)·B + b) taking window perm_{⌊i/W⌋}(i mod W). A fixed set of windows is
+ * what lets the teacher's outputs be computed once per window and reused (teacher-cache.ts).
  * Validation chunk c: tokens [cT, cT+T) with the first replaced by BOS; only the second half is
  * scored (logits at T/2 … T−2 predict tokens T/2+1 … T−1), as `tritwise eval`'s chunk protocol.
  */
@@ -58,6 +63,49 @@ export function trainBatch(tokens: Int32Array, B: number, T: number, bos: number
     for (let i = 0; i < T; i++) targets[b * T + i] = tokens[p + i + 1]!;
   }
   return { ids, targets, B, T };
+}
+
+/** Number of aligned windows of T tokens in a stream of N tokens (window w: p = w·T, p + T ≤ N − 1). */
+export function alignedWindowCount(N: number, T: number): number {
+  return Math.max(0, Math.floor((N - 1) / T));
+}
+
+let permCache: { key: string; perm: Int32Array } | null = null;
+
+function epochPermutation(W: number, seed: number, epoch: number): Int32Array {
+  const key = `${W}:${seed}:${epoch}`;
+  if (permCache?.key === key) return permCache.perm;
+  const perm = new Int32Array(W);
+  for (let i = 0; i < W; i++) perm[i] = i;
+  const rng = seededRandom(mix(seed, 0x51ed, epoch));
+  for (let i = W - 1; i > 0; i--) {
+    const j = rng.int(i + 1);
+    const t = perm[i]!;
+    perm[i] = perm[j]!;
+    perm[j] = t;
+  }
+  permCache = { key, perm };
+  return perm;
+}
+
+/**
+ * The training batch of rows first … first+B−1 of a run over aligned windows (first =
+ * (step·accum + micro)·B); `windows` holds each row's window index.
+ */
+export function alignedBatch(tokens: Int32Array, B: number, T: number, bos: number, seed: number, first: number): Batch & { windows: Int32Array } {
+  const W = alignedWindowCount(tokens.length, T);
+  if (W < 1) throw new TritwiseError('E_ARG', 'training text shorter than one context', { where: 'finetune --text', expected: `≥ ${T + 1} tokens`, got: `${tokens.length} tokens` });
+  const ids = new Int32Array(B * T), targets = new Int32Array(B * T), windows = new Int32Array(B);
+  for (let b = 0; b < B; b++) {
+    const i = first + b;
+    const w = epochPermutation(W, seed, Math.floor(i / W))[i % W]!;
+    const p = w * T;
+    windows[b] = w;
+    ids[b * T] = bos;
+    for (let t = 1; t < T; t++) ids[b * T + t] = tokens[p + t]!;
+    for (let t = 0; t < T; t++) targets[b * T + t] = tokens[p + t + 1]!;
+  }
+  return { ids, targets, B, T, windows };
 }
 
 /** Validation batches: chunks of T tokens (at most `limit`), second half scored, B per batch. */

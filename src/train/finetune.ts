@@ -50,6 +50,8 @@ export interface FinetuneOptions extends Omit<TrainOptions, 'distill'> {
   /** distillation from an f32 teacher (default: the source model when it is f32) */
   distill?: 'kl' | 'cosine';
   distillAlpha?: number;
+  /** KL: cache the teacher's top-k targets per aligned training window (teacher-cache.ts; 0 = online teacher) */
+  distillTopK?: number;
   temperature?: number;
   teacher?: SourceModel;
   /** held-out fraction of the text (default 0.1) */
@@ -88,12 +90,17 @@ export async function finetune(src: SourceModel, text: string, o: FinetuneOption
   const data = split ?? splitText(text, tok, o.valFraction ?? 0.1);
   const model = buildTrainModel(src, o);
   let distill: Distill | undefined;
+  if (o.distillTopK !== undefined && o.distillTopK !== 0) {
+    const V = src.config.vocabSize;
+    if (o.distill !== 'kl') throw new TritwiseError('E_ARG', 'a distillation top-k needs KL distillation', { where: 'finetune --distill-top-k', expected: '--distill kl', got: o.distill ?? 'no distillation' });
+    if (!(Number.isInteger(o.distillTopK) && o.distillTopK >= 1 && o.distillTopK <= V)) throw new TritwiseError('E_ARG', 'invalid distillation top-k', { where: 'finetune --distill-top-k', expected: `an integer 1..${V} (the vocabulary)`, got: o.distillTopK });
+  }
   if (o.distill) {
     const t = o.teacher ?? src;
     if (!isF32(t)) throw new TritwiseError('E_ARG', 'distillation needs an f32 teacher', { where: 'finetune --distill', expected: 'an f32 source model, or --teacher <f32 model>', got: 'a model with ternary layers' });
     const teacher = TrainModel.fromWeights(t.config, t.weights, { mode: 'frozen' });
     const alpha = o.distillAlpha ?? 0.5;
-    distill = o.distill === 'kl' ? { kind: 'kl', teacher, alpha, temperature: o.temperature } : { kind: 'cosine', teacher, alpha };
+    distill = o.distill === 'kl' ? { kind: 'kl', teacher, alpha, temperature: o.temperature, ...(o.distillTopK ? { topK: o.distillTopK } : {}) } : { kind: 'cosine', teacher, alpha };
   }
   const trainer = new Trainer(model, data, tok.bos, { ...o, distill });
   const result = await trainer.run();
@@ -103,7 +110,8 @@ export async function finetune(src: SourceModel, text: string, o: FinetuneOption
       mode: o.mode, steps: result.steps_done, lr: o.lr, batch: trainer.o.batch, ctx: trainer.o.ctx, accum: trainer.o.accum, seed: trainer.o.seed,
       ...(o.mode === 'qat' ? { quantizer: o.quantizer ?? 'twn', groupSize: o.groupSize ?? 0, depth: o.depth ?? 1, scales: o.scales ?? 'reestimate', relativeLr: !!o.relativeLr } : {}),
       ...(o.mode === 'lora' ? { rank: o.rank ?? 8, alpha: o.alpha ?? 2 * (o.rank ?? 8), targets: o.targets ?? ['*'], merge: o.merge ?? 'none' } : {}),
-      ...(o.distill ? { distill: o.distill, alpha: o.distillAlpha ?? 0.5 } : {}),
+      ...(o.distill ? { distill: o.distill, alpha: o.distillAlpha ?? 0.5, ...(o.distill === 'kl' && o.distillTopK ? { topK: o.distillTopK } : {}) } : {}),
+      ...(trainer.aligned ? { windows: 'aligned' } : {}),
       val_ppl: result.history.at(-1)?.val_ppl,
     },
   };

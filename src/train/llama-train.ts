@@ -44,6 +44,7 @@ import { QatWeight, type QatOptions } from './qat.js';
 import { ScaleTunedWeight } from './scale-linear.js';
 import { TritTunedWeight } from './trit-linear.js';
 import { Tape } from './tape.js';
+import { completeSoft, type BatchSoft } from './teacher-cache.js';
 import { Tensor, type FloatArrayCtor } from './tensor.js';
 
 export type TrainMode = 'full' | 'qat' | 'lora' | 'frozen' | 'scales' | 'trits';
@@ -77,10 +78,14 @@ export interface Batch {
   targets: Int32Array;
   B: number;
   T: number;
+  /** aligned-window index of each row (data.ts alignedBatch) */
+  windows?: Int32Array;
+  /** cached teacher targets per row (teacher-cache.ts); rows missing are computed by the loss */
+  soft?: BatchSoft;
 }
 
 export type Distill =
-  | { kind: 'kl'; teacher: TrainModel; alpha: number; temperature?: number }
+  | { kind: 'kl'; teacher: TrainModel; alpha: number; temperature?: number; topK?: number }
   | { kind: 'cosine'; teacher: TrainModel; alpha: number };
 
 export interface LossOptions {
@@ -376,6 +381,11 @@ export class TrainModel {
     const w = this.headWeight(tape);
     const d = opts.distill;
     if (!d || d.alpha === 0) return headLoss(tape, h, w, batch.targets, { chunk: opts.chunk });
+    if (d.kind === 'kl' && batch.soft) {
+      // cached top-k teacher targets; rows the cache lacked are computed now (and kept by the caller)
+      completeSoft(d.teacher, batch as Batch & { soft: BatchSoft });
+      return headLoss(tape, h, w, batch.targets, { chunk: opts.chunk, distill: { soft: batch.soft, alpha: d.alpha, temperature: d.temperature } });
+    }
     const off = new Tape(false);
     const th = d.teacher.hidden(off, batch, { recomputeAttention: true });
     if (d.kind === 'kl') {

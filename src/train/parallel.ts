@@ -23,6 +23,7 @@ import { MultiTritTensor } from '../tensor/multi-trit-tensor.js';
 import { TernaryTensor } from '../tensor/ternary-tensor.js';
 import type { Batch, Distill, LossOptions, TrainModel, TrainSpec } from './llama-train.js';
 import { Tape } from './tape.js';
+import type { BatchSoft } from './teacher-cache.js';
 import type { FloatArray } from './tensor.js';
 
 /** A stored tensor in a form that survives postMessage (a TernaryTensor as its trits and scales). */
@@ -54,6 +55,8 @@ export interface WorkerStep {
 export interface WorkerReply {
   grads?: (FloatArray | null)[];
   loss?: number;
+  /** the slice's soft targets, when the worker computed missing rows of them */
+  soft?: BatchSoft;
   error?: { message: string; code?: string };
 }
 
@@ -84,7 +87,21 @@ function workerUrl(): URL {
 
 /** Slice rows [r0, r1) of a batch. */
 function rows(b: Batch, r0: number, r1: number): Batch {
-  return { ids: b.ids.slice(r0 * b.T, r1 * b.T), targets: b.targets.slice(r0 * b.T, r1 * b.T), B: r1 - r0, T: b.T };
+  const out: Batch = { ids: b.ids.slice(r0 * b.T, r1 * b.T), targets: b.targets.slice(r0 * b.T, r1 * b.T), B: r1 - r0, T: b.T };
+  if (b.windows) out.windows = b.windows.slice(r0, r1);
+  if (b.soft) {
+    const n = b.T * b.soft.k;
+    out.soft = { k: b.soft.k, idx: b.soft.idx.slice(r0 * n, r1 * n), lp: b.soft.lp.slice(r0 * n, r1 * n), have: b.soft.have.slice(r0, r1) };
+  }
+  return out;
+}
+
+/** Copy a slice's soft targets (now complete) back into rows r0… of the whole batch. */
+function putSoft(b: Batch, r0: number, s: BatchSoft): void {
+  const d = b.soft!, n = b.T * s.k;
+  d.idx.set(s.idx, r0 * n);
+  d.lp.set(s.lp, r0 * n);
+  d.have.set(s.have, r0);
 }
 
 function scored(b: Batch): number {
@@ -151,7 +168,8 @@ export class DataParallel {
    */
   async step(batch: Batch, seed: number): Promise<number> {
     const n = Math.min(this.threads, batch.B);
-    const slices = Array.from({ length: n }, (_, i) => rows(batch, Math.floor((i * batch.B) / n), Math.floor(((i + 1) * batch.B) / n)));
+    const starts = Array.from({ length: n + 1 }, (_, i) => Math.floor((i * batch.B) / n));
+    const slices = Array.from({ length: n }, (_, i) => rows(batch, starts[i]!, starts[i + 1]!));
     const counts = slices.map(scored);
     const C = counts.reduce((a, b) => a + b, 0);
     const weight = (i: number) => (C ? counts[i]! / C : 1 / n);
@@ -161,9 +179,11 @@ export class DataParallel {
     const r = this.model.loss(tape, slices[0]!, this.loss);
     tape.backward(r.loss, [seed * weight(0)]);
     let loss = r.loss.data[0]! * weight(0);
+    if (batch.soft) putSoft(batch, 0, slices[0]!.soft!);
     const got = await Promise.all(replies);
     got.forEach((g, i) => {
       loss += g.loss! * weight(i + 1);
+      if (batch.soft && g.soft) putSoft(batch, starts[i + 1]!, g.soft);
       g.grads!.forEach((gw, k) => {
         if (!gw) return;
         const dst = params[k]!.ensureGrad();

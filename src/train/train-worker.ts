@@ -31,10 +31,12 @@ parentPort!.on('message', async (m: WorkerStep) => {
       p.grad?.fill(0);
     });
     const tape = new Tape(true);
+    const missing = m.batch.soft ? m.batch.soft.have.includes(0) : false;
     const r = model.loss(tape, m.batch, { ...init.loss, distill });
     tape.backward(r.loss, [m.seed]);
     const grads = params.map((p) => (p.grad ? p.grad.slice() : null));
-    const reply: WorkerReply = { grads, loss: r.loss.data[0]! };
+    // soft targets this thread computed go back to the main thread's cache
+    const reply: WorkerReply = { grads, loss: r.loss.data[0]!, ...(missing ? { soft: m.batch.soft } : {}) };
     parentPort!.postMessage(reply, grads.flatMap((g) => (g ? [g.buffer] : [])));
   } catch (e) {
     const err = e as Error & { code?: string };

@@ -13,16 +13,20 @@
  * in the CLI) stops after the current step and writes a checkpoint first. The loop yields to the
  * event loop between steps so progress bars and signals stay live. With `threads` > 1 each
  * micro-batch's sequences are split between the main thread and workers (parallel.ts).
+ * With cached distillation (distill.topK) or `windows: 'aligned'` the batches come from fixed
+ * windows visited epoch by epoch (data.ts alignedBatch), and the teacher's top-k targets of each
+ * window are computed the first time it is trained on and reused after (teacher-cache.ts).
  */
 import { existsSync } from 'node:fs';
 import { TritwiseError } from '../errors.js';
-import { validationBatches, trainBatch, type TextSplit } from './data.js';
-import type { Distill, LossOptions, TrainModel } from './llama-train.js';
+import { alignedBatch, alignedWindowCount, validationBatches, trainBatch, type TextSplit } from './data.js';
+import type { Batch, Distill, LossOptions, TrainModel } from './llama-train.js';
 import { AdamW, learningRate } from './optimizer.js';
 import { Tape } from './tape.js';
 import { loadTrainState, saveTrainState, type EvalPoint } from './train-state.js';
 import { DataParallel } from './parallel.js';
 import { loadWasmGemm, wasmGemmReady } from './wasm-kernels.js';
+import { TeacherCache, type BatchSoft } from './teacher-cache.js';
 
 export interface TrainOptions {
   steps: number;
@@ -54,6 +58,8 @@ export interface TrainOptions {
   recompute?: boolean;
   recomputeAttention?: boolean;
   distill?: Distill;
+  /** training windows: drawn at random positions (default), or fixed aligned windows in epochs (always with distill.topK) */
+  windows?: 'random' | 'aligned';
   /** threads for data-parallel training (default 1; parallel.ts): each micro-batch's rows are split between them */
   threads?: number;
   /** stop (after writing a checkpoint) once this many seconds of this run have passed */
@@ -84,6 +90,8 @@ export interface TrainResult {
   /** wall seconds of all runs that led here (resumed runs included) */
   elapsed_s: number;
   tokens_per_second: number;
+  /** tokens/s over the second half of this run's steps (start-up and warm-up left out; validation passes included) */
+  tokens_per_second_steady: number;
   /** threads that trained (data-parallel when > 1) */
   threads: number;
   /** CPU seconds (user + system, all threads of the process) this run spent training, validation included */
@@ -156,9 +164,16 @@ export class Trainer {
       spec: this.model.spec,
       steps: o.steps, batch: o.batch, ctx: o.ctx, accum: o.accum, lr: o.lr, minLr: o.minLr ?? null, warmup: o.warmup,
       weightDecay: this.opt.weightDecay, beta1: this.opt.beta1, beta2: this.opt.beta2, clip: o.clip, seed: o.seed,
-      distill: d ? { kind: d.kind, alpha: d.alpha, temperature: d.kind === 'kl' ? (d.temperature ?? 1) : null } : null,
+      distill: d ? { kind: d.kind, alpha: d.alpha, temperature: d.kind === 'kl' ? (d.temperature ?? 1) : null, ...(d.kind === 'kl' && d.topK ? { topK: d.topK } : {}) } : null,
+      ...(this.aligned ? { windows: 'aligned' } : {}),
       train_tokens: this.data.train.length, train_hash: fnv(this.data.train),
     };
+  }
+
+  /** whether training uses aligned windows (data.ts alignedBatch) */
+  get aligned(): boolean {
+    const d = this.o.distill;
+    return this.o.windows === 'aligned' || (d?.kind === 'kl' && !!d.topK && d.alpha > 0);
   }
 
   lossOptions(): LossOptions {
@@ -203,6 +218,8 @@ export class Trainer {
     let lastLoss = NaN;
     let stopped: TrainResult['stopped'] = 'done';
     let runTokens = 0;
+    const startStep = step;
+    let half: { s: number; tokens: number } | null = null;
     const save = () => {
       if (o.checkpoint) saveTrainState(o.checkpoint, params, this.opt, { step, adamT: this.opt.t, fingerprint: fp, history, tokens, elapsed_s: elapsed() });
     };
@@ -213,6 +230,8 @@ export class Trainer {
       o.onEval?.(e);
     };
     if (step === 0 && o.evalEvery > 0 && !history.some((h) => h.step === 0)) evaluate();
+    const d = o.distill;
+    const cache = this.aligned && d?.kind === 'kl' && d.topK && d.alpha > 0 ? new TeacherCache(alignedWindowCount(this.data.train.length, o.ctx), o.ctx, d.topK) : null;
     const par: DataParallel | null = (o.threads ?? 1) > 1 ? DataParallel.start(this.model, this.lossOptions(), o.threads!, wasmGemmReady()) : null;
     try {
       while (step < o.steps) {
@@ -229,7 +248,8 @@ export class Trainer {
         let loss = 0;
         const seed = [1 / o.accum];
         for (let u = 0; u < o.accum; u++) {
-          const batch = trainBatch(this.data.train, o.batch, o.ctx, this.bos, o.seed, step, u);
+          const plain = this.aligned ? alignedBatch(this.data.train, o.batch, o.ctx, this.bos, o.seed, (step * o.accum + u) * o.batch) : trainBatch(this.data.train, o.batch, o.ctx, this.bos, o.seed, step, u);
+          const batch = cache ? cache.attach(plain as typeof plain & { windows: Int32Array }) : plain;
           if (par) {
             loss += (await par.step(batch, seed[0]!)) / o.accum;
             peakBuffers = Math.max(peakBuffers, process.memoryUsage().arrayBuffers);
@@ -240,6 +260,7 @@ export class Trainer {
             tape.backward(r.loss, seed);
             loss += r.loss.data[0]! / o.accum;
           }
+          if (cache) cache.store(batch as Batch & { windows: Int32Array; soft: BatchSoft });
           tokens += batch.B * batch.T;
           runTokens += batch.B * batch.T;
         }
@@ -252,6 +273,7 @@ export class Trainer {
         const atEval = o.evalEvery > 0 && step % o.evalEvery === 0;
         if (atEval || step === o.steps) evaluate();
         if (o.checkpoint && (step === o.steps || (o.checkpointEvery ? step % o.checkpointEvery === 0 : atEval))) save();
+        if (!half && step - startStep >= Math.ceil((o.steps - startStep) / 2)) half = { s: runSeconds(), tokens: runTokens };
         o.afterStep?.(step);
         await new Promise((r) => setImmediate(r));
       }
@@ -267,6 +289,7 @@ export class Trainer {
       tokens,
       elapsed_s: elapsed(),
       tokens_per_second: runTokens / Math.max(1e-9, runSeconds()),
+      tokens_per_second_steady: half && runTokens > half.tokens ? (runTokens - half.tokens) / Math.max(1e-9, runSeconds() - half.s) : runTokens / Math.max(1e-9, runSeconds()),
       threads: par ? Math.min(par.threads, o.batch) : 1,
       cpu_s: ((c) => (c.user + c.system) / 1e6)(process.cpuUsage(cpu0)),
       final_loss: lastLoss,

@@ -59,11 +59,11 @@ describe('matmul', () => {
 });
 
 describe('wasm attention', () => {
-  it('forward and backward equal the TypeScript attention (GQA, two sequences, ragged T, window)', async () => {
+  it('forward and backward equal the TypeScript attention (GQA, two sequences, ragged T, window, head sizes 4, 8, 12, 16)', async () => {
     const { attention } = await import('../../src/train/ops/attention.js');
     const { Tape } = await import('../../src/train/tape.js');
     const { Tensor } = await import('../../src/train/tensor.js');
-    for (const [B, T, H, Hkv, d, window] of [[2, 7, 4, 2, 8, 0], [1, 13, 2, 2, 4, 5], [1, 33, 8, 4, 8, 0]] as const) {
+    for (const [B, T, H, Hkv, d, window] of [[2, 7, 4, 2, 8, 0], [1, 13, 2, 2, 4, 5], [1, 33, 8, 4, 8, 0], [1, 9, 2, 1, 12, 0], [1, 11, 2, 2, 16, 4]] as const) {
       const mk = (n: number, seed: number) => new Tensor(randomFloats(n, seed), [n], true);
       const run = async (wasm: boolean) => {
         if (wasm) expect(await loadWasmGemm()).toBe(true);

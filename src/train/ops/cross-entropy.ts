@@ -14,17 +14,33 @@
  * (its final hidden state times its head, also formed chunk by chunk), temperature τ and weight α,
  *   L = (1−α)·mean nll + α·τ²·mean KL(softmax(t/τ) ‖ softmax(z/τ))
  *   ∂/∂z of τ²·KL = τ·(softmax(z/τ) − softmax(t/τ))
+ * or, with cached soft targets (teacher-cache.ts: the teacher's k most likely tokens per row and
+ * their log-probabilities ℓ at τ = 1), the teacher distribution restricted to those k tokens:
+ *   q_i = e^{ℓ_i/τ} / Σ_j e^{ℓ_j/τ}   (i over the row's k tokens; 0 elsewhere)
+ *   KL(q ‖ softmax(z/τ)) = Σ_i q_i·(log q_i − z_{v_i}/τ + log Σ_v e^{z_v/τ})
+ *   ∂/∂z of τ²·KL = τ·(softmax(z/τ) − q)
  */
 import { TritwiseError } from '../../errors.js';
 import { matmul } from '../gemm.js';
 import type { Tape } from '../tape.js';
 import { alloc, Tensor, type FloatArray } from '../tensor.js';
 
+/** A teacher's top-k distribution per row: k vocabulary ids and their log-probabilities (τ = 1). */
+export interface SoftTargets {
+  k: number;
+  /** [N·k] vocabulary ids */
+  idx: Int32Array;
+  /** [N·k] the teacher's log-probabilities of those ids */
+  lp: Float32Array;
+}
+
 export interface Distillation {
-  /** the teacher's final hidden states [N, D] (after its final norm) */
-  hidden: FloatArray;
-  /** the teacher's output head [V, D] */
-  weight: FloatArray;
+  /** the teacher's final hidden states [N, D] (after its final norm); or give `soft` */
+  hidden?: FloatArray;
+  /** the teacher's output head [V, D] (with `hidden`) */
+  weight?: FloatArray;
+  /** cached top-k teacher distributions instead of the teacher's hidden states and head */
+  soft?: SoftTargets;
   /** weight of the KL term, 0..1 */
   alpha: number;
   /** softmax temperature τ (default 1) */
@@ -110,13 +126,17 @@ export function headLoss(tape: Tape, h: Tensor, w: Tensor, targets: ArrayLike<nu
   const kd = opts.distill;
   const alpha = kd ? kd.alpha : 0;
   const tau = kd?.temperature ?? 1;
-  if (kd && (kd.hidden.length !== N * D || kd.weight.length !== V * D)) throw new TritwiseError('E_SHAPE', 'teacher shapes do not match the student', { where: 'headLoss distill', expected: `hidden ${N}×${D}, head ${V}×${D}`, got: `hidden ${kd.hidden.length}, head ${kd.weight.length}` });
+  const soft = kd?.soft ?? null;
+  if (kd && !soft && (kd.hidden?.length !== N * D || kd.weight?.length !== V * D)) throw new TritwiseError('E_SHAPE', 'teacher shapes do not match the student', { where: 'headLoss distill', expected: `hidden ${N}×${D}, head ${V}×${D}`, got: `hidden ${kd.hidden?.length}, head ${kd.weight?.length}` });
+  if (soft && !(soft.k >= 1 && soft.idx.length === N * soft.k && soft.lp.length === N * soft.k)) throw new TritwiseError('E_SHAPE', 'soft targets do not match the rows', { where: 'headLoss distill', expected: `k ≥ 1 and ${N}·k ids and log-probabilities`, got: `k ${soft.k}, ${soft.idx.length} ids, ${soft.lp.length} log-probabilities` });
+  const q = soft ? new Float64Array(soft.k) : null;
+  const softAtOne = soft !== null && tau === 1;
   const C = Math.max(1, opts.chunk ?? 64);
   const grad = tape.needs(h, w) && count > 0;
   const dh = grad && h.requiresGrad ? alloc(h, N * D) : null;
   const dw = grad && w.requiresGrad ? alloc(w, V * D) : null;
   const z = alloc(h, C * V);
-  const t = kd ? alloc(h, C * V) : null;
+  const t = kd && !soft ? alloc(h, C * V) : null;
   const dz = grad ? alloc(h, C * V) : null;
   let nll = 0;
   let kl = 0;
@@ -125,7 +145,7 @@ export function headLoss(tape: Tape, h: Tensor, w: Tensor, targets: ArrayLike<nu
   for (let n0 = 0; n0 < N; n0 += C) {
     const c = Math.min(C, N - n0);
     matmul(z, h.data, w.data, c, V, D, { transB: true, aOff: n0 * D });
-    if (t) matmul(t, kd!.hidden, kd!.weight, c, V, D, { transB: true, aOff: n0 * D });
+    if (t) matmul(t, kd!.hidden!, kd!.weight!, c, V, D, { transB: true, aOff: n0 * D });
     for (let r = 0; r < c; r++) {
       const y = targets[n0 + r]!;
       const o = r * V;
@@ -133,10 +153,18 @@ export function headLoss(tape: Tape, h: Tensor, w: Tensor, targets: ArrayLike<nu
         if (dz) dz.fill(0, o, o + V);
         continue;
       }
-      const lse = logSumExp(z, o, V);
+      // softmax once: e_v = e^{z_v − m} (kept in dz), lse = m + log Σ e_v, p_v = e_v / Σ e_v
+      let m = -Infinity;
+      for (let v = 0; v < V; v++) if (z[o + v]! > m) m = z[o + v]!;
+      let se = 0;
+      if (dz) for (let v = 0; v < V; v++) se += dz[o + v] = Math.exp(z[o + v]! - m);
+      else for (let v = 0; v < V; v++) se += Math.exp(z[o + v]! - m);
+      const lse = m + Math.log(se);
       nll += lse - z[o + y]!;
       if (dz) {
-        for (let v = 0; v < V; v++) dz[o + v] = cCE * Math.exp(z[o + v]! - lse);
+        // at τ = 1 the soft-target KL's softmax(z) term is the same p: folded in here
+        const cp = (cCE + (softAtOne ? cKL : 0)) / se;
+        for (let v = 0; v < V; v++) dz[o + v]! *= cp;
         dz[o + y]! -= cCE;
       }
       if (t) {
@@ -161,6 +189,43 @@ export function headLoss(tape: Tape, h: Tensor, w: Tensor, targets: ArrayLike<nu
           if (dz) dz[o + v]! += cKL * (Math.exp(lps) - pt);
         }
         kl += k;
+      }
+      if (softAtOne) {
+        // KL(q ‖ softmax(z)) at τ = 1: log ps = z − lse, its softmax part is already in dz
+        const K = soft!.k, so = (n0 + r) * K;
+        let mq = -Infinity;
+        for (let i = 0; i < K; i++) if (soft!.lp[so + i]! > mq) mq = soft!.lp[so + i]!;
+        let sq = 0;
+        for (let i = 0; i < K; i++) sq += q![i] = Math.exp(soft!.lp[so + i]! - mq);
+        const lq = mq + Math.log(sq);
+        let k = 0;
+        for (let i = 0; i < K; i++) {
+          const qi = q![i]! / sq, v = soft!.idx[so + i]!;
+          k += qi * (soft!.lp[so + i]! - lq - z[o + v]! + lse);
+          if (dz) dz[o + v]! -= cKL * qi;
+        }
+        kl += k;
+      } else if (soft) {
+        // KL(q ‖ ps) with q the cached top-k teacher distribution at temperature τ
+        const K = soft.k, so = (n0 + r) * K;
+        let ms = -Infinity, mq = -Infinity;
+        for (let v = 0; v < V; v++) if (z[o + v]! / tau > ms) ms = z[o + v]! / tau;
+        for (let i = 0; i < K; i++) if (soft.lp[so + i]! / tau > mq) mq = soft.lp[so + i]! / tau;
+        let ss = 0, sq = 0;
+        for (let v = 0; v < V; v++) ss += Math.exp(z[o + v]! / tau - ms);
+        for (let i = 0; i < K; i++) sq += (q![i] = Math.exp(soft.lp[so + i]! / tau - mq));
+        const ls = ms + Math.log(ss), lq = Math.log(sq);
+        let k = 0;
+        for (let i = 0; i < K; i++) {
+          const qi = q![i]! / sq;
+          k += qi * (soft.lp[so + i]! / tau - mq - lq - (z[o + soft.idx[so + i]!]! / tau - ls));
+          q![i] = qi;
+        }
+        kl += k;
+        if (dz) {
+          for (let v = 0; v < V; v++) dz[o + v]! += cKL * Math.exp(z[o + v]! / tau - ls);
+          for (let i = 0; i < K; i++) dz[o + soft.idx[so + i]!]! -= cKL * q![i]!;
+        }
       }
     }
     if (dh) matmul(dh, dz!, w.data, c, D, V, { cOff: n0 * D });
