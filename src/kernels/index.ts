@@ -11,7 +11,7 @@ export { denseF32 } from './dense-f32';
 export { ternaryI8, actI16, dequantAcc } from './ternary-i8';
 export { ternaryF32, initF32Table } from './ternary-f32';
 export { ternaryTernary } from './ternary-ternary';
-export { sparseI8, sparseF32, sparseI8W, sparseF32W, csrPadF32, csrPadI8, csrGroupI8 } from './sparse';
+export { sparseI8, sparseF32, sparseI8W, sparseF32W, csrPadF32, csrPadI8, csrGroupI8, csrPadI32, widenI8 } from './sparse';
 export { blockSparseI8, blockSparseF32 } from './sparse-blocks';
 export { ternarySigns, blockNnz, planesToSigns } from './ternary-signs';
 export { vsaBind, vsaSimilarity, vsaNnz, vsaPermute } from './vsa-ops';

@@ -3,7 +3,10 @@
  * setup in the user's cache folder,
  *
  *   $TRITWISE_COST_MODEL             a cost-model file to use instead, or "builtin"
- *   $XDG_CACHE_HOME/tritwise/…  or  ~/.cache/tritwise/sparse-cost-<threads>t-<simd>.json
+ *   $XDG_CACHE_HOME/tritwise/…  or  ~/.cache/tritwise/sparse-cost-<threads>t-<simd>-k<rev>.json
+ *
+ * <rev> is KERNELS_REVISION: bumped whenever a sparse kernel's speed changes, so a calibration
+ * measured on older kernels is not reused (it would misplace the switch between layouts).
  *
  * `ensureCostModel` loads it, or runs the calibration benchmark once (calibrate.ts) and writes
  * it atomically; `installCachedCostModel` only loads (the built-in model when there is none).
@@ -17,9 +20,12 @@ import { calibrateCostModel, type CalibrationOptions } from './calibrate.js';
 import { BUILTIN_COST_MODEL, setCostModel, validateCostModel, type CostModel } from './cost-model.js';
 import type { WasmBackend } from '../backend/wasm/wasm-backend.js';
 
+/** 2: int8 and ternary×ternary CSR on i32-widened activations (csrPadI32), 1.3–1.4× faster. */
+export const KERNELS_REVISION = 2;
+
 export function costModelPath(threads: number, simd: string): string {
   const base = process.env.XDG_CACHE_HOME || join(homedir(), '.cache');
-  return join(base, 'tritwise', `sparse-cost-${threads}t-${simd}.json`);
+  return join(base, 'tritwise', `sparse-cost-${threads}t-${simd}-k${KERNELS_REVISION}.json`);
 }
 
 export function readCostModel(path: string): CostModel {
@@ -93,7 +99,7 @@ export function installHostCostModel(): string {
   if (process.env.TRITWISE_COST_MODEL) return installCachedCostModel();
   const dir = dirname(costModelPath(1, 'x'));
   const prefix = `sparse-cost-${cpus().length}t-`;
-  const files = existsSync(dir) ? readdirSync(dir).filter((f) => f.startsWith(prefix)).sort() : [];
+  const files = existsSync(dir) ? readdirSync(dir).filter((f) => f.startsWith(prefix) && f.endsWith(`-k${KERNELS_REVISION}.json`)).sort() : [];
   if (files.length) {
     const p = join(dir, files[files.length - 1]!);
     setCostModel(readCostModel(p), p);

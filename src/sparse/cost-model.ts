@@ -19,7 +19,7 @@
  *                                                  lists = rows·groups / 1e3 (two per row and group;
  *                                                  int8 on row lists (rowListsI8): rows / 1e3,
  *                                                  and nnz counts ROW_LIST_NNZ_WEIGHT times;
- *                                                  f32 in column blocks (csrColumnBlocks):
+ *                                                  f32 and int8 in column blocks (csrColumnBlocks):
  *                                                  rows·blocks / 1e3)
  *                                                  nnz·density: dense index streams leave the caches
  *
@@ -117,7 +117,8 @@ export function features(s: SparsityStats, layout: LayoutName, family?: Family):
       // each (row, group) pair costs two short lists: loop set-up and exit, whatever their length
       // (int8 on grouped weights with power-of-two groups: two lists per row, see rowListsI8)
       if (family === 'i8' && rowListsI8(s)) return [1, s.rows / 1e3, (ROW_LIST_NNZ_WEIGHT * s.nnz) / 1e6, (s.nnz * s.density) / 1e6];
-      return [1, (s.rows * (s.groups ?? 1) * (family === 'f32' ? csrColumnBlocks(s) : 1)) / 1e3, s.nnz / 1e6, (s.nnz * s.density) / 1e6];
+      // f32 and (since the widened-int8 kernel csrPadI32 shares its lists) int8 in column blocks
+      return [1, (s.rows * (s.groups ?? 1) * csrColumnBlocks(s)) / 1e3, s.nnz / 1e6, (s.nnz * s.density) / 1e6];
   }
 }
 

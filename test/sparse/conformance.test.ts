@@ -3,7 +3,8 @@
  * block-sparse weights, and the wasm backend with every ternary×f32/int8 layer forced to CSR or
  * block-sparse (2 threads, every call on the pool). Plus what the suite's small shapes cannot
  * reach: 32-bit CSR indices past 65536 columns, scale groups with skipped words, and f32 CSR
- * lists in column blocks (rows wider than the L1 budget).
+ * lists in column blocks (rows wider than the L1 budget), and the int8 / ternary×ternary CSR
+ * kernel on i32-widened activations (csrPadI32), which shares those lists.
  */
 import { describe, expect, it } from 'vitest';
 import { WasmBackend } from '../../src/backend/wasm/wasm-backend.js';
@@ -13,6 +14,7 @@ import { SparseRefBackend } from '../../src/sparse/sparse-ref-backend.js';
 import { TernaryTensor } from '../../src/tensor/ternary-tensor.js';
 import { backendConformance, expectClose, naiveF64, naiveIntAcc } from '../backend/conformance.js';
 import { randomFloats } from '../helpers/arbitraries.js';
+import { quantizeTernaryPerToken } from '../../src/quant/activation-quantizers.js';
 
 backendConformance('ref on CSR trits', async () => new SparseRefBackend('csr'), { runs: 25 });
 backendConformance('ref on block-sparse trits (2-word chunks)', async () => new SparseRefBackend('block-sparse', { chunkWords: 2 }), { runs: 25 });
@@ -83,6 +85,34 @@ describe('wasm sparse layouts beyond the suite', () => {
       expect(info.paddedSparse.find((l) => l.esz === 4)?.blocks).toBe(csrColumnBlocks({ cols: t.cols, density: info.density }));
       expect(csrColumnBlocks({ cols: t.cols, density: info.density })).toBe(2);
       be.release(w);
+    } finally {
+      await be.dispose();
+    }
+  });
+
+  it('int8 and ternary×ternary CSR on widened activations: column blocks, batch 1 and 3, odd widths, exact', async () => {
+    const be = await WasmBackend.create({ threads: 2, layout: 'csr', parallelMinWork: 0 });
+    try {
+      // 9000 columns (not a multiple of 16: the widening tail) at 6 % nonzeros: two column blocks
+      // whose partial sums are carried in the output; 700 columns: one block; 20000 columns: past
+      // the i32 staging area, the byte kernel (csrPadI8) instead
+      for (const [rows, cols, keep, blocks] of [[37, 9000, 0.06, 2], [29, 700, 0.2, 1], [5, 20000, 0.02, 0]] as const) {
+        const t = sparseTensor(rows, cols, keep, 50 + cols);
+        const w = await be.uploadTernary(t, { layout: 'csr' });
+        for (const batch of [1, 3]) {
+          const q = Int8Array.from(randomFloats(batch * cols, 60 + batch, 127), Math.round);
+          q[0] = -128; // the most negative int8 widens with its sign
+          expect(Array.from(await be.matmulI8(w, q, batch)), `int8 ${cols} batch ${batch}`).toEqual(Array.from(naiveIntAcc(t, q, batch)));
+          const u = quantizeTernaryPerToken(randomFloats(batch * cols, 70 + batch), batch, cols);
+          expect(Array.from(await be.matmulTernary(w, u)), `ternary ${cols} batch ${batch}`).toEqual(Array.from(naiveIntAcc(t, u.toTrits(), batch)));
+        }
+        expect(be.ternaryPath(w)).toBe('csr');
+        const info = be.layoutInfo(w) as { density: number; paddedSparse: { esz: number; blocks: number }[] };
+        // the int8 paths built the f32-style lists (entries col·4) and no byte lists, or the reverse past the staging area
+        expect(info.paddedSparse.map((l) => l.esz)).toEqual(blocks ? [4] : [1]);
+        if (blocks) expect(info.paddedSparse[0]!.blocks).toBe(blocks);
+        be.release(w);
+      }
     } finally {
       await be.dispose();
     }

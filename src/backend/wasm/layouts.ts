@@ -194,10 +194,12 @@ export function buildSparse(heap: Heap, t: TernaryTensor): SparseLayout {
 
 /**
  * Padded CSR (src/kernels/sparse.ts csrPad*): one +1 list and one −1 list per row (no group
- * scales), entries are byte offsets col·esz (esz 4 for f32, 1 for int8 or ternary activations)
+ * scales), entries are byte offsets col·esz (esz 4 for f32, and for int8 or ternary activations
+ * widened to i32 (csrPadI32), which share the f32 lists and column blocks; esz 1 for int8 rows
+ * too wide to stage as i32: csrPadI8)
  * and every list is padded to a multiple of 8 with the offset cols·esz of the zero staged past
  * the activation row. Exists when (cols + 1)·esz fits the fixed staging area (CSR_X_BYTES).
- * With `blocks` > 1 (f32 only: src/sparse/cost-model.ts csrColumnBlocks) each row's lists are
+ * With `blocks` > 1 (esz 4 only: src/sparse/cost-model.ts csrColumnBlocks) each row's lists are
  * split into column blocks of ⌈cols / blocks⌉ columns, stored block-major: the list pair of row r
  * in block k starts at offs[(k·rows + r)·2].
  */

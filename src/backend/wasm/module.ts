@@ -31,6 +31,8 @@ export interface KernelExports {
   lutTables(q: number, n: number, cols: number, gc: number, G: number, nq: number, dst: number): void;
   lutI8(w: number, G: number, nq: number, tab: number, batch: number, out: number, rows: number, mode: number, xsc: number, scales: number, gsT: number, acc16: number, sacc: number, b0: number, b1: number): void;
   initF32Table(table: number): void;
+  csrPadI32(offs: number, idx: number, x: number, stride: number, batch: number, nb: number, out: number, rows: number, r0: number, r1: number): void;
+  widenI8(src: number, dst: number, batch: number, cols: number, stride: number): void;
   actI16(): number;
   stageI8(src: number, dst: number, n: number, cols: number, gc: number, G: number, nblk: number, sums: number): void;
   stagedI8Bytes(n: number, G: number, nblk: number): number;

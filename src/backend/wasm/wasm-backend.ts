@@ -348,6 +348,26 @@ export class WasmBackend implements Backend {
     return [dst, stride];
   }
 
+  /**
+   * int8 activations (`batch` rows of `cols` at src) widened to i32 for csrPadI32, each row followed
+   * by a zero i32: one row at the fixed address CSR_X, more in their own scratch (#padx).
+   */
+  #stageI32(src: number, batch: number, cols: number): [number, number] {
+    if (batch === 1) {
+      this.#k.widenI8(src, CSR_X, 1, cols, 0);
+      return [CSR_X, 0];
+    }
+    const stride = Math.ceil(((cols + 1) * 4) / 16) * 16;
+    const dst = this.#padx.ensure(batch * stride);
+    this.#k.widenI8(src, dst, batch, cols, stride);
+    return [dst, stride];
+  }
+
+  /** The f32 padded lists (entries col·4, column blocks), shared by csrPadF32 and csrPadI32. */
+  #pad4(h: WasmTernary): PadSparseLayout {
+    return (h.pad4 ??= buildPadSparse(this.#heap, h.tensor, 4, csrColumnBlocks({ cols: h.cols, density: h.density })));
+  }
+
   /** The address of f32 activations: in place when they are heap memory, else copied to `scratch`. */
   #inF32(x: Float32Array, n: number, scratch: Scratch): number {
     if (this.#heap.owns(x)) return x.byteOffset;
@@ -394,7 +414,7 @@ export class WasmBackend implements Backend {
       const par = this.#parallel(h.rows, h.cols, batch);
       const layout = this.#layoutFor(h, 'f32');
       if (layout === 'csr' && padSparseFits(h.tensor, 4)) {
-        const s = (h.pad4 ??= buildPadSparse(this.#heap, h.tensor, 4, csrColumnBlocks({ cols: h.cols, density: h.density })));
+        const s = this.#pad4(h);
         const [xs, stride] = this.#stagePad(raw, batch, h.cols, 4);
         await this.#pool.run('csrPadF32', [s.offs, s.idx, xs, stride, batch, s.blocks, h.scales, h.gscales, outPtr, h.rows], h.rows, par);
       } else if (layout === 'csr') {
@@ -434,6 +454,12 @@ export class WasmBackend implements Backend {
         const unz = this.#sums.ensure(batch * h.groups * 4);
         this.#k.blockNnz(u, batch, h.groups, sg.nblk, unz);
         await this.#pool.run('ternarySigns', [sg.ptr, sg.nblk, h.groups, u, unz, batch, outPtr, h.rows], h.rows, par);
+      } else if (this.#useSparse(h) && padSparseFits(h.tensor, 4)) {
+        const s = this.#pad4(h);
+        const u = this.#act.ensure(batch * h.cols);
+        this.#k.planesToI8(plus, minus, u, batch, h.cols, x.wordsPerRow);
+        const [xs, stride] = this.#stageI32(u, batch, h.cols);
+        await this.#pool.run('csrPadI32', [s.offs, s.idx, xs, stride, batch, s.blocks, outPtr, h.rows], h.rows, par);
       } else if (this.#useSparse(h) && padSparseFits(h.tensor, 1)) {
         const s = (h.pad1 ??= buildPadSparse(this.#heap, h.tensor, 1));
         const u = this.#act.ensure(batch * h.cols);
@@ -491,7 +517,11 @@ export class WasmBackend implements Backend {
     const layout = this.#layoutFor(h, 'i8');
     if (layout === 'csr' || layout === 'block-sparse') {
       const acc = mode === 0 ? outPtr : this.#acc.ensure(batch * h.rows * h.groups * 4);
-      if (layout === 'csr' && padSparseFits(h.tensor, 1)) {
+      if (layout === 'csr' && padSparseFits(h.tensor, 4)) {
+        const s = this.#pad4(h);
+        const [xs, stride] = this.#stageI32(q, batch, h.cols);
+        await this.#pool.run('csrPadI32', [s.offs, s.idx, xs, stride, batch, s.blocks, acc, h.rows], h.rows, par);
+      } else if (layout === 'csr' && padSparseFits(h.tensor, 1)) {
         const s = (h.pad1 ??= buildPadSparse(this.#heap, h.tensor, 1));
         const [xs, stride] = this.#stagePad(q, batch, h.cols, 1);
         await this.#pool.run('csrPadI8', [s.offs, s.idx, xs, stride, batch, acc, h.rows], h.rows, par);
