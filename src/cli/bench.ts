@@ -8,6 +8,7 @@ import { InvalidArgumentError, type Command } from 'commander';
 import { readFileSync } from 'node:fs';
 import { createBackend, backendNames } from '../backend/registry.js';
 import { TritwiseError } from '../errors.js';
+import { installCachedCostModel } from '../sparse/cost-cache.js';
 import { benchKernels, benchZeros, type Comparison, type KernelBenchReport, type KernelResult } from '../eval/kernel-bench.js';
 import { barChartSvg } from '../eval/svg-chart.js';
 import { writeFileAtomic, writeAll } from '../io/atomic-write.js';
@@ -185,6 +186,8 @@ export function registerBench(program: Command): void {
       const zeros = o.zeros === false ? [] : (o.zeros ?? d.zeros);
       for (const threads of o.threads ?? d.threads) {
         const backend = await createBackend(o.backend, { threads });
+        // the layer layouts (zero sweep) come from this setup's calibrated cost model, as in run/eval
+        const cost = o.backend === 'wasm' ? installCachedCostModel(threads, String(backend.describe().simd)) : undefined;
         try {
           const rep = await benchKernels(backend, { shapes: o.shape ?? d.shapes, batches: o.batch ?? d.batches, minTimeMs: o.minTime, comparisons: cmp.list, onResult: progress });
           results.push(...rep.results);
@@ -192,7 +195,7 @@ export function registerBench(program: Command): void {
             const [[zr, zc]] = o.zerosShape ?? [[4096, 4096]];
             results.push(...(await benchZeros(backend, zr!, zc!, zeros, { minTimeMs: o.minTime, onResult: progress })));
           }
-          machine ??= { ...rep.machine, cpu_flags: cpuSimdFlags(), threads: o.threads ?? d.threads, ...(cmp.variant ? { llamacpp: `node-llama-cpp 3.21.1, ${cmp.variant}` } : {}) };
+          machine ??= { ...rep.machine, cpu_flags: cpuSimdFlags(), threads: o.threads ?? d.threads, ...(cmp.variant ? { llamacpp: `node-llama-cpp 3.21.1, ${cmp.variant}` } : {}), ...(cost ? { cost_model: cost } : {}) };
         } finally {
           await backend.dispose();
         }
