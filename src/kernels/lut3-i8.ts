@@ -70,26 +70,46 @@ export function planesToLut3(plus: usize, minus: usize, dst: usize, neg: usize, 
   }
 }
 
-/** int8 activations [n, cols] → tables [n][G][nt] × 32 bytes (see above); columns past a group's end count as 0. */
+/** Bytes of lut3Tables' output for n tokens, plus its scratch. */
+export function lut3TableBytes(n: i32, G: i32, nt: i32): i32 {
+  return n * G * nt * 32 + nt * 6 + 64;
+}
+
+/**
+ * int8 activations [n, cols] → tables [n][G][nt] × 32 bytes (see above); columns past a group's
+ * end count as 0. y = l + 256·h = 16·x − 15·l is staged per group as i16 (16 columns per step)
+ * in the scratch after the tables, then each triple's two table halves come from three
+ * broadcast loads, six multiplies and two byte shuffles.
+ */
 export function lut3Tables(q: usize, n: i32, cols: i32, gc: i32, G: i32, nt: i32, dst: usize): void {
   // balanced-ternary digits of e = 0..15 (14, 15 unused: 0) as i16 lanes
   const A0 = i16x8(0, 0, 0, 0, 0, 1, 1, 1), A1 = i16x8(1, 1, 1, 1, 1, 1, 0, 0);
   const B0 = i16x8(0, 0, 1, 1, 1, -1, -1, -1), B1 = i16x8(0, 0, 0, 1, 1, 1, 0, 0);
   const C0 = i16x8(0, 1, -1, 0, 1, -1, 0, 1), C1 = i16x8(-1, 0, 1, -1, 0, 1, 0, 0);
   const bias = i16x8.splat(<i16>(128 + 256 * 128));
+  const y = dst + <usize>(n * G * nt) * 32;
+  const w = nt * 3;
   for (let b = 0; b < n; b++) {
     for (let g = 0; g < G; g++) {
       const lim = min(gc, cols - g * gc);
       const src = q + <usize>b * cols + <usize>(g * gc);
+      let c = 0;
+      for (; c + 16 <= lim; c += 16) {
+        const x = v128.load(src + <usize>c);
+        const l = i8x16.sub(v128.and(i8x16.add(x, i8x16.splat(8)), i8x16.splat(15)), i8x16.splat(8));
+        const xl = i16x8.extend_low_i8x16_s(x), xh = i16x8.extend_high_i8x16_s(x);
+        const ll = i16x8.extend_low_i8x16_s(l), lh = i16x8.extend_high_i8x16_s(l);
+        v128.store(y + (<usize>c << 1), i16x8.sub(i16x8.shl(xl, 4), i16x8.sub(i16x8.shl(ll, 4), ll)));
+        v128.store(y + (<usize>c << 1), i16x8.sub(i16x8.shl(xh, 4), i16x8.sub(i16x8.shl(lh, 4), lh)), 16);
+      }
+      for (; c < w; c++) {
+        const x = c < lim ? <i32>load<i8>(src + <usize>c) : 0;
+        const l = ((x + 8) & 15) - 8;
+        store<i16>(y + (<usize>c << 1), <i16>(16 * x - 15 * l));
+      }
       let d = dst + ((<usize>((b * G + g) * nt)) << 5);
-      for (let c = 0; c < nt * 3; c += 3, d += 32) {
-        const x1 = c < lim ? <i32>load<i8>(src + <usize>c) : 0;
-        const x2 = c + 1 < lim ? <i32>load<i8>(src + <usize>c + 1) : 0;
-        const x3 = c + 2 < lim ? <i32>load<i8>(src + <usize>c + 2) : 0;
-        const l1 = ((x1 + 8) & 15) - 8, l2 = ((x2 + 8) & 15) - 8, l3 = ((x3 + 8) & 15) - 8;
-        const y1 = i16x8.splat(<i16>(l1 + ((x1 - l1) << 4)));
-        const y2 = i16x8.splat(<i16>(l2 + ((x2 - l2) << 4)));
-        const y3 = i16x8.splat(<i16>(l3 + ((x3 - l3) << 4)));
+      for (let yp = y, ye = y + (<usize>w << 1); yp < ye; yp += 6, d += 32) {
+        const y1 = v128.load16_splat(yp), y2 = v128.load16_splat(yp, 2), y3 = v128.load16_splat(yp, 4);
         const v0 = i16x8.add(i16x8.add(i16x8.mul(A0, y1), i16x8.mul(B0, y2)), i16x8.add(i16x8.mul(C0, y3), bias));
         const v1 = i16x8.add(i16x8.add(i16x8.mul(A1, y1), i16x8.mul(B1, y2)), i16x8.add(i16x8.mul(C1, y3), bias));
         v128.store(d, v128.shuffle<u8>(v0, v1, 0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30));

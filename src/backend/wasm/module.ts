@@ -33,6 +33,7 @@ export interface KernelExports {
   lut3Triples(gc: number): number;
   planesToLut3(plus: number, minus: number, dst: number, neg: number, rows: number, cols: number, wpr: number, gc: number, G: number, nt: number): void;
   lut3Tables(q: number, n: number, cols: number, gc: number, G: number, nt: number, dst: number): void;
+  lut3TableBytes(n: number, G: number, nt: number): number;
   lut3I8(w: number, G: number, nt: number, neg: number, tab: number, batch: number, out: number, rows: number, mode: number, xsc: number, scales: number, gsT: number, acc: number, sacc: number, b0: number, b1: number): void;
   initF32Table(table: number): void;
   actI16(): number;

@@ -538,7 +538,7 @@ export class WasmBackend implements Backend {
     }
     if (h.lutKind === 'triples') {
       const L3 = (h.lut3 ??= buildLut3(this.#heap, this.#k, h.tensor));
-      const tab = this.#tab.ensure(batch * h.groups * L3.nt * 32);
+      const tab = this.#tab.ensure(this.#k.lut3TableBytes(batch, h.groups, L3.nt));
       this.#k.lut3Tables(q, batch, h.cols, h.gc, h.groups, L3.nt, tab);
       const acc = this.#acc16.ensure(batch * L3.blocks * 64);
       const sacc = this.#sacc.ensure(batch * L3.blocks * 16 * 8); // f64 per token and padded row
