@@ -2,7 +2,9 @@
  * lut3-i8 — ternary × int8 by table lookup over column triples with a sign bit (the "TL2" idea of
  * bitnet.cpp, kept exact): a triple of trits t = (t₁, t₂, t₃) is v = 9t₁ + 3t₂ + t₃ ∈ [−13, 13],
  * and t = sign(v)·digits(|v|) (balanced ternary), so 14 table entries T[0..13] and a sign serve
- * three columns, where the pair tables of lut-i8.ts need four lookups for four columns:
+ * three columns: two lookups (the tables' low and high halves) per three columns, where the pair
+ * tables of lut-i8.ts take four per four. On SIMD128 V8 spends three x64 instructions on every
+ * i8x16.swizzle, so this is the faster int8 kernel there (see the README's "Column triples"):
  *
  *   acc[b,r,g] = Σ_{triples j∈g} sign_j(r) · T_j[|v_j(r)|],   T_j[e] = Σ_k digit_k(e)·x[3j + k]
  *
@@ -162,6 +164,62 @@ function tile3(wp: usize, tp: usize, n: i32, acc: usize): void {
   v128.store(acc, i32x4.add(v128.load(acc, 48), v128.shuffle<u32>(e1, o1, 2, 6, 3, 7)), 48);
 }
 
+/** Two tiles (wp and wp + stride: consecutive row blocks) against the same tables: each table load serves 32 rows. */
+function tile3x2(wp: usize, stride: usize, tp: usize, n: i32, acc: usize, acc2: usize): void {
+  const z = n >>> 31;
+  const M = i8x16.splat(<i8>(15 | z));
+  const Z = i8x16.splat(<i8>z);
+  let e0 = i32x4.splat(0), e1 = i32x4.splat(0), o0 = i32x4.splat(0), o1 = i32x4.splat(0);
+  let f0 = i32x4.splat(0), f1 = i32x4.splat(0), g0 = i32x4.splat(0), g1 = i32x4.splat(0);
+  const pend = wp + (<usize>n << 4);
+  let p = wp, t = tp;
+  while (p < pend) {
+    // E: Σ (even-row byte + 256·odd-row byte) of L + 16·H mod 2¹⁶, O: Σ odd-row bytes; ≤ 17·248 per flush, 15 flushes
+    const seg = min(pend, p + 15 * 5 * 16);
+    let E = i16x8.splat(0), O = i16x8.splat(0), E2 = i16x8.splat(0), O2 = i16x8.splat(0);
+    while (p < seg) {
+      const pe = p + 5 * 16;
+      let L = i8x16.splat(0), H = i8x16.splat(0), L2 = i8x16.splat(0), H2 = i8x16.splat(0);
+      for (; p < pe; p += 16, t += 32) {
+        const tl = v128.load(t), th = v128.load(t, 16);
+        const w = v128.load(p);
+        const i = v128.and(w, M);
+        const s = i8x16.lt_s(w, Z);
+        L = i8x16.add(L, v128.xor(sw(tl, i), s));
+        H = i8x16.add(H, v128.xor(sw(th, i), s));
+        const w2 = v128.load(p + stride);
+        const i2 = v128.and(w2, M);
+        const s2 = i8x16.lt_s(w2, Z);
+        L2 = i8x16.add(L2, v128.xor(sw(tl, i2), s2));
+        H2 = i8x16.add(H2, v128.xor(sw(th, i2), s2));
+      }
+      E = i16x8.add(E, i16x8.add(L, i16x8.shl(H, 4)));
+      O = i16x8.add(O, i16x8.add(i16x8.shr_u(L, 8), i16x8.shl(i16x8.shr_u(H, 8), 4)));
+      E2 = i16x8.add(E2, i16x8.add(L2, i16x8.shl(H2, 4)));
+      O2 = i16x8.add(O2, i16x8.add(i16x8.shr_u(L2, 8), i16x8.shl(i16x8.shr_u(H2, 8), 4)));
+    }
+    const Ev = i16x8.sub(E, i16x8.shl(O, 8)), Ev2 = i16x8.sub(E2, i16x8.shl(O2, 8));
+    e0 = i32x4.add(e0, i32x4.extend_low_i16x8_u(Ev));
+    e1 = i32x4.add(e1, i32x4.extend_high_i16x8_u(Ev));
+    o0 = i32x4.add(o0, i32x4.extend_low_i16x8_u(O));
+    o1 = i32x4.add(o1, i32x4.extend_high_i16x8_u(O));
+    f0 = i32x4.add(f0, i32x4.extend_low_i16x8_u(Ev2));
+    f1 = i32x4.add(f1, i32x4.extend_high_i16x8_u(Ev2));
+    g0 = i32x4.add(g0, i32x4.extend_low_i16x8_u(O2));
+    g1 = i32x4.add(g1, i32x4.extend_high_i16x8_u(O2));
+  }
+  addRows(acc, e0, e1, o0, o1);
+  addRows(acc2, f0, f1, g0, g1);
+}
+
+/** acc[0..15] += the even (e0: rows 0, 2, 4, 6; e1: 8..14) and odd (o0, o1) row sums. */
+@inline function addRows(acc: usize, e0: v128, e1: v128, o0: v128, o1: v128): void {
+  v128.store(acc, i32x4.add(v128.load(acc), v128.shuffle<u32>(e0, o0, 0, 4, 1, 5)));
+  v128.store(acc, i32x4.add(v128.load(acc, 16), v128.shuffle<u32>(e0, o0, 2, 6, 3, 7)), 16);
+  v128.store(acc, i32x4.add(v128.load(acc, 32), v128.shuffle<u32>(e1, o1, 0, 4, 1, 5)), 32);
+  v128.store(acc, i32x4.add(v128.load(acc, 48), v128.shuffle<u32>(e1, o1, 2, 6, 3, 7)), 48);
+}
+
 /** s[0..1] (f64x2 at sp) += w[0..1] · acc[k..k+1] — the exact dequantize.ts step for two rows. */
 @inline function fold2(sp: usize, w: v128, acc: v128): void {
   v128.store(sp, f64x2.add(v128.load(sp), f64x2.mul(w, f64x2.convert_low_i32x4_s(acc))));
@@ -194,7 +252,12 @@ export function lut3I8(
     const wg = w + <usize>(g * R) * gBytes;
     for (let b = 0; b < batch; b++) memory.fill(acc + (<usize>(b * R + b0) << 6), 0, <usize>(b1 - b0) << 6);
     // row block → token: a 16-row tile (nt·16 bytes) is read from memory once for all tokens
-    for (let rb = b0; rb < b1; rb++) {
+    let rb = b0;
+    for (; rb + 2 <= b1; rb += 2) {
+      const wt = wg + <usize>rb * gBytes;
+      for (let b = 0; b < batch; b++) tile3x2(wt, gBytes, tab + <usize>b * tTok + <usize>g * tG, nt, acc + (<usize>(b * R + rb) << 6), acc + (<usize>(b * R + rb + 1) << 6));
+    }
+    for (; rb < b1; rb++) {
       const wt = wg + <usize>rb * gBytes;
       for (let b = 0; b < batch; b++) tile3(wt, tab + <usize>b * tTok + <usize>g * tG, nt, acc + (<usize>(b * R + rb) << 6));
     }

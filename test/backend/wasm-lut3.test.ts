@@ -93,15 +93,16 @@ describe('wasm int8 lookup kernels: pairs and triples', () => {
     });
   }
 
-  it('the default kernel follows the engine build, and a bad lut option is refused', async () => {
+  it('triples are the default kernel on every build, pairs on request, and a bad lut option is refused', async () => {
     for (const simd of builds) {
       const be = await WasmBackend.create({ threads: 1, simd });
       const t = tensor(20, 70, 0, 0.3, 5);
       const h = await be.uploadTernary(t, { layout: 'planes' });
       await be.matmulI8(h, new Int8Array(70), 1);
-      const info = be.layoutInfo(h);
-      expect(info[simd === 'relaxed' ? 'lut' : 'lut3']).not.toBeNull();
-      expect(info[simd === 'relaxed' ? 'lut3' : 'lut']).toBeNull();
+      expect(be.layoutInfo(h)).toMatchObject({ lut: null, lut3: { triplesPerGroup: 25, rowBlocks: 2 } });
+      const p = await be.uploadTernary(t, { layout: 'planes', lut: 'pairs' });
+      await be.matmulI8(p, new Int8Array(70), 1);
+      expect(be.layoutInfo(p)).toMatchObject({ lut: { quadsPerGroup: 18, rowBlocks: 2 }, lut3: null });
       await expect(be.uploadTernary(t, { lut: 'quads' as 'pairs' })).rejects.toMatchObject({ code: 'E_ARG' });
       await be.dispose();
     }

@@ -220,14 +220,14 @@ export class WasmBackend implements Backend {
   }
 
   /**
-   * The int8 lookup kernel for dense planes: on SIMD128 each i8x16.swizzle costs V8 three
-   * instructions (a saturating add keeps indices ≥ 16 at zero), so column triples with a sign bit
-   * (lut3-i8.ts: 14-entry tables, one lookup pair per 3 columns) beat pairs (lut-i8.ts: one
-   * lookup pair per 2 columns) by 1.13–1.25× (A/B, scripts/bench-lut-ab.mjs); with relaxed SIMD a
-   * lookup is one pshufb and the pairs' smaller layout (2 vs 2.67 bits per weight) wins by ≈ 1.05×.
+   * The int8 lookup kernel for dense planes: column triples with a sign bit (lut3-i8.ts: two
+   * lookups per 3 columns, two row blocks per table load) beat column pairs (lut-i8.ts: four
+   * lookups per 4 columns) on both builds — on SIMD128, where V8 spends three instructions on each
+   * i8x16.swizzle, by 1.2–1.27×, with relaxed SIMD by 1.1–1.12× (A/B, scripts/bench-lut-ab.mjs).
+   * Pairs stay available (`uploadTernary(w, { lut: 'pairs' })`) with their smaller layout.
    */
   #defaultLut(): 'triples' | 'pairs' {
-    return this.#features === 'relaxed-simd' ? 'pairs' : 'triples';
+    return 'triples';
   }
 
   /**
