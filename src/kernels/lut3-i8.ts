@@ -22,6 +22,12 @@
  * (F: flushes of the group, neg: its negative triples, counted at load time). u16 lanes grow by
  * ≤ 248 per flush and are widened to i32 every 256 flushes (< 65536).
  *
+ * Row blocks go in pairs (tile3x2): each table load serves 32 rows, which halves the table
+ * traffic (a token's tables, 32 bytes per triple, live in L2 for long rows). To fit V8's vector
+ * registers the pair keeps two i16 sums per block instead of four: E = Σ(L + 16·H) mod 2¹⁶ over
+ * whole lanes (even byte + 256·odd byte) and O = Σ odd bytes of L + 16·H, so the even rows'
+ * sum is (E − 256·O) mod 2¹⁶; both stay below 2¹⁶ for 15 flushes (15 · 17 · 248).
+ *
  * Weight layout ("lut3", built once per tensor by planesToLut3): rows in blocks of 16, each group
  * of gc columns cut into nt triples, nt a multiple of 5 (zero-padded: byte 0 is v = 0, T[0] = 0);
  * stored [group][row block][triple] × 16 bytes, byte r = |v| | (v < 0 ? 0x80 : 0) of row 16·rb + r.
