@@ -223,7 +223,7 @@ export class WasmBackend implements Backend {
    * The int8 lookup kernel for dense planes: column triples with a sign bit (lut3-i8.ts: two
    * lookups per 3 columns, two row blocks per table load) beat column pairs (lut-i8.ts: four
    * lookups per 4 columns) on both builds — on SIMD128, where V8 spends three instructions on each
-   * i8x16.swizzle, by 1.2–1.27×, with relaxed SIMD by 1.1–1.12× (A/B, scripts/bench-lut-ab.mjs).
+   * i8x16.swizzle, by 1.12–1.27×, with relaxed SIMD by 1.07–1.12× (A/B, scripts/bench-lut-ab.mjs).
    * Pairs stay available (`uploadTernary(w, { lut: 'pairs' })`) with their smaller layout.
    */
   #defaultLut(): 'triples' | 'pairs' {
