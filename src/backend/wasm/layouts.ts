@@ -131,15 +131,45 @@ export function buildLut(heap: Heap, k: KernelExports, t: TernaryTensor): LutLay
   k.planesToLut(p.plus, p.minus, ptr, t.rows, t.cols, t.wordsPerRow, gc, G, nq);
   heap.free(p.plus);
   heap.free(p.minus);
-  let gsT = 0;
-  if (t.groupScales) {
-    const R = blocks * 16;
-    gsT = heap.alloc(G * R * 4, 'transposed group scales');
-    const f = heap.f32;
-    f.fill(0, gsT >>> 2, (gsT >>> 2) + G * R);
-    for (let r = 0; r < t.rows; r++) for (let g = 0; g < G; g++) f[(gsT >>> 2) + g * R + r] = t.groupScales[r * G + g]!;
-  }
-  return { ptr, nq, blocks, gsT };
+  return { ptr, nq, blocks, gsT: transposedGroupScales(heap, t, blocks) };
+}
+
+export interface Lut3Layout {
+  ptr: number;
+  /** triples per group (a multiple of 5) */
+  nt: number;
+  /** row blocks of 16 */
+  blocks: number;
+  /** negative triples per (padded row, group), i32 */
+  neg: number;
+  /** group scales transposed to [G][blocks·16] (0 without group scales) */
+  gsT: number;
+}
+
+/** Triples with a sign bit (kernels/lut3-i8.ts): the int8 layout, 2.67 bits per weight. */
+export function buildLut3(heap: Heap, k: KernelExports, t: TernaryTensor): Lut3Layout {
+  const { gc, G } = groupShape(t);
+  const nt = k.lut3Triples(gc);
+  const blocks = Math.ceil(t.rows / 16);
+  const ptr = heap.alloc(Math.max(blocks * G * nt * 16, 16), 'lut3');
+  const neg = heap.alloc(Math.max(blocks * 16 * G * 4, 4), 'lut3 negative counts');
+  const p = stagePlanes(heap, t);
+  k.planesToLut3(p.plus, p.minus, ptr, neg, t.rows, t.cols, t.wordsPerRow, gc, G, nt);
+  heap.free(p.plus);
+  heap.free(p.minus);
+  return { ptr, nt, blocks, neg, gsT: transposedGroupScales(heap, t, blocks) };
+}
+
+/** Group scales transposed to [G][blocks·16] for the 16-row lookup kernels (0 without group scales). */
+function transposedGroupScales(heap: Heap, t: TernaryTensor, blocks: number): number {
+  if (!t.groupScales) return 0;
+  const G = t.groupsPerRow;
+  const R = blocks * 16;
+  const gsT = heap.alloc(G * R * 4, 'transposed group scales');
+  const f = heap.f32;
+  f.fill(0, gsT >>> 2, (gsT >>> 2) + G * R);
+  for (let r = 0; r < t.rows; r++) for (let g = 0; g < G; g++) f[(gsT >>> 2) + g * R + r] = t.groupScales[r * G + g]!;
+  return gsT;
 }
 
 /** `skip` false: no block bitmap, every block is visited (the dense-planes baseline). */

@@ -16,7 +16,7 @@ import type { TernaryTensor } from '../../tensor/ternary-tensor.js';
 import type { ActivationMode, AttentionShape, Backend, DenseWeights, MultiTritWeights, TernaryWeights } from '../backend.js';
 import type { BackendOptions } from '../registry.js';
 import { Heap, Scratch } from './heap.js';
-import { buildBlockSparse, buildBlocks, buildCodes, buildLut, buildSigns, buildSparse, buildPadSparse, buildRowSparse, CSR_X, density, groupShape, padSparseFits, rowSparseFits, skipsBlocks, type BlockLayout, type BlockSparseLayout, type LutLayout, type PadSparseLayout, type RowSparseLayout, type SparseLayout } from './layouts.js';
+import { buildBlockSparse, buildBlocks, buildCodes, buildLut, buildLut3, buildSigns, buildSparse, buildPadSparse, buildRowSparse, CSR_X, density, groupShape, padSparseFits, rowSparseFits, skipsBlocks, type BlockLayout, type BlockSparseLayout, type LutLayout, type Lut3Layout, type PadSparseLayout, type RowSparseLayout, type SparseLayout } from './layouts.js';
 import { sparsityStats } from '../../sparse/chunk-map.js';
 import { LAYOUTS, activeCostModel, chooseLayout, predictMs, rowListsI8, csrColumnBlocks, type Family, type LayoutName } from '../../sparse/cost-model.js';
 import { instantiate, loadKernels, type KernelExports, type SimdChoice, type SimdFeatures } from './module.js';
@@ -71,6 +71,9 @@ interface WasmTernary extends TernaryWeights {
   blocks: BlockLayout | null;
   signs: BlockLayout | null;
   lut: LutLayout | null;
+  lut3: Lut3Layout | null;
+  /** int8 lookup kernel on dense planes: column triples with a sign bit (lut3-i8.ts) or pairs (lut-i8.ts) */
+  lutKind: 'triples' | 'pairs';
   /** whether the codes layout skips all-zero blocks (decided on first int8 use) */
   skips: boolean | null;
   sparse: SparseLayout | null;
@@ -216,10 +219,26 @@ export class WasmBackend implements Backend {
     return rows * Math.max(cols, 1) * batch >= this.#minWork;
   }
 
-  /** `opts.layout` forces one layout for this weight (benchmarks, calibration). */
-  async uploadTernary(w: TernaryTensor, opts: { layout?: LayoutName } = {}): Promise<TernaryWeights> {
+  /**
+   * The int8 lookup kernel for dense planes: column triples with a sign bit (lut3-i8.ts: two
+   * lookups per 3 columns, two row blocks per table load) beat column pairs (lut-i8.ts: four
+   * lookups per 4 columns) on both builds — on SIMD128, where V8 spends three instructions on each
+   * i8x16.swizzle, by 1.12–1.27×, with relaxed SIMD by 1.07–1.12× (A/B, scripts/bench-lut-ab.mjs).
+   * Pairs stay available (`uploadTernary(w, { lut: 'pairs' })`) with their smaller layout.
+   */
+  #defaultLut(): 'triples' | 'pairs' {
+    return 'triples';
+  }
+
+  /**
+   * `opts.layout` forces one layout for this weight (benchmarks, calibration); `opts.lut` the
+   * int8 lookup kernel on dense planes ('triples' or 'pairs'; default: the faster one for this
+   * engine, see #defaultLut).
+   */
+  async uploadTernary(w: TernaryTensor, opts: { layout?: LayoutName; lut?: 'triples' | 'pairs' } = {}): Promise<TernaryWeights> {
     return this.#serial(() => {
       if (opts.layout !== undefined && !LAYOUTS.includes(opts.layout)) throw new TritwiseError('E_ARG', 'invalid layout', { where: 'wasm.uploadTernary', expected: LAYOUTS.join(' | '), got: opts.layout });
+      if (opts.lut !== undefined && opts.lut !== 'triples' && opts.lut !== 'pairs') throw new TritwiseError('E_ARG', 'invalid lut option', { where: 'wasm.uploadTernary', expected: 'triples | pairs', got: String(opts.lut) });
       const { gc, G } = groupShape(w);
       const scales = this.#heap.alloc(Math.max(w.rows, 1) * 4, 'row scales');
       this.#heap.f32.set(w.scales, scales >>> 2);
@@ -228,7 +247,7 @@ export class WasmBackend implements Backend {
         gscales = this.#heap.alloc(Math.max(w.groupScales.length, 1) * 4, 'group scales');
         this.#heap.f32.set(w.groupScales, gscales >>> 2);
       }
-      const h: WasmTernary = { kind: 'ternary', backend: 'wasm', rows: w.rows, cols: w.cols, groupSize: w.groupSize, groups: G, tensor: w, gc, codes: null, blocks: null, signs: null, lut: null, skips: null, sparse: null, pad4: null, pad1: null, rowsp: null, ternaryCsr: null, bsparse: null, layouts: {}, forced: opts.layout ?? null, density: density(w), scales, gscales, released: false };
+      const h: WasmTernary = { kind: 'ternary', backend: 'wasm', rows: w.rows, cols: w.cols, groupSize: w.groupSize, groups: G, tensor: w, gc, codes: null, blocks: null, signs: null, lut: null, lut3: null, lutKind: opts.lut ?? this.#defaultLut(), skips: null, sparse: null, pad4: null, pad1: null, rowsp: null, ternaryCsr: null, bsparse: null, layouts: {}, forced: opts.layout ?? null, density: density(w), scales, gscales, released: false };
       return h;
     });
   }
@@ -547,6 +566,15 @@ export class WasmBackend implements Backend {
       await this.#pool.run('ternaryI8', [c.ptr, c.nblk, h.groups, c.mask, c.maskWords, x, batch, sums, outPtr, h.rows, mode, xsc, h.scales, h.gscales], h.rows, par);
       return;
     }
+    if (h.lutKind === 'triples') {
+      const L3 = (h.lut3 ??= buildLut3(this.#heap, this.#k, h.tensor));
+      const tab = this.#tab.ensure(this.#k.lut3TableBytes(batch, h.groups, L3.nt));
+      this.#k.lut3Tables(q, batch, h.cols, h.gc, h.groups, L3.nt, tab);
+      const acc = this.#acc16.ensure(batch * L3.blocks * 64);
+      const sacc = this.#sacc.ensure(batch * L3.blocks * 16 * 8); // f64 per token and padded row
+      await this.#pool.run('lut3I8', [L3.ptr, h.groups, L3.nt, L3.neg, tab, batch, outPtr, h.rows, mode, xsc, h.scales, L3.gsT, acc, sacc], L3.blocks, par);
+      return;
+    }
     const L = (h.lut ??= buildLut(this.#heap, this.#k, h.tensor));
     const tab = this.#tab.ensure(batch * h.groups * L.nq * 64);
     this.#k.lutTables(q, batch, h.cols, h.gc, h.groups, L.nq, tab);
@@ -672,15 +700,17 @@ export class WasmBackend implements Backend {
       heap.free(l.idx);
     }
     if (h.bsparse) for (const p of [h.bsparse.rowPtr, h.bsparse.widx, h.bsparse.plus, h.bsparse.minus]) heap.free(p);
-    if (h.lut) {
-      heap.free(h.lut.ptr);
-      if (h.lut.gsT) heap.free(h.lut.gsT);
+    for (const l of [h.lut, h.lut3]) {
+      if (!l) continue;
+      heap.free(l.ptr);
+      if (l.gsT) heap.free(l.gsT);
     }
+    if (h.lut3) heap.free(h.lut3.neg);
     heap.free(h.scales);
     if (h.gscales) heap.free(h.gscales);
     h.codes = h.blocks = h.signs = h.sparse = h.pad4 = h.pad1 = h.rowsp = null;
     h.bsparse = null;
-    h.lut = null;
+    h.lut = h.lut3 = null;
   }
 
   /** Bytes of the weight layouts built so far for `w` (for reports). */
@@ -692,6 +722,7 @@ export class WasmBackend implements Backend {
       blocks: h.blocks && { nblk: h.blocks.nblk, masked: h.blocks.mask !== 0, zeroBlockFraction: h.blocks.zeroBlockFraction },
       signs: h.signs && { nblk: h.signs.nblk },
       lut: h.lut && { quadsPerGroup: h.lut.nq, rowBlocks: h.lut.blocks },
+      lut3: h.lut3 && { triplesPerGroup: h.lut3.nt, rowBlocks: h.lut3.blocks },
       sparse: h.sparse && { nnz: h.sparse.nnz, wide: h.sparse.wide, bytes: h.sparse.bytes },
       rowSparse: h.rowsp && { groupShift: h.rowsp.sh, bytes: h.rowsp.bytes },
       paddedSparse: [h.pad4, h.pad1].filter((l) => l !== null).map((l) => ({ esz: l.esz, entries: l.entries, blocks: l.blocks, bytes: l.bytes })),

@@ -1,0 +1,110 @@
+/**
+ * The two int8 lookup kernels of the wasm backend, column pairs (kernels/lut-i8.ts) and column
+ * triples with a sign bit (kernels/lut3-i8.ts), on both engine builds: each must give the naive
+ * integer sums exactly over the whole int8 range (−128 included, where the nibble split and the
+ * wrapping byte sums are tightest), on ragged shapes and groups, and the same f32 outputs as the
+ * shared dequantization for the int8 and Q8_K activation modes.
+ */
+import { readFileSync } from 'node:fs';
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { WasmBackend } from '../../src/backend/wasm/wasm-backend.js';
+import { TernaryTensor } from '../../src/tensor/ternary-tensor.js';
+import { quantizeInt8PerToken } from '../../src/quant/activation-quantizers.js';
+import { dequantizeAccumulators } from '../../src/quant/dequantize.js';
+import { randomFloats } from '../helpers/arbitraries.js';
+import { naiveIntAcc } from './conformance.js';
+
+const relaxed = WebAssembly.validate(readFileSync(new URL('../../dist/kernels/relaxed.wasm', import.meta.url)));
+const builds = relaxed ? (['simd128', 'relaxed'] as const) : (['simd128'] as const);
+
+/** Random trits with a chosen zero fraction, row scales, optional group scales. */
+function tensor(rows: number, cols: number, groupSize: number, zeros: number, seed: number): TernaryTensor {
+  const r = randomFloats(rows * cols, seed);
+  const trits = Int8Array.from(r, (v) => (Math.abs(v) < zeros ? 0 : v > 0 ? 1 : -1));
+  const G = groupSize ? Math.ceil(cols / groupSize) : 0;
+  return TernaryTensor.fromTrits(trits, rows, cols, {
+    scales: Array.from({ length: rows }, (_, i) => 0.25 + i / 7),
+    groupSize: groupSize || undefined,
+    groupScales: G ? Array.from({ length: rows * G }, (_, i) => 0.5 + (i % 5) / 3) : undefined,
+  });
+}
+
+describe('wasm int8 lookup kernels: pairs and triples', () => {
+  for (const simd of builds) {
+    it(`${simd}: both kernels equal naive integer math on the full int8 range (random shapes, groups, batches)`, async () => {
+      const be = await WasmBackend.create({ threads: 2, simd, parallelMinWork: 0 });
+      try {
+        await fc.assert(
+          fc.asyncProperty(
+            fc.integer({ min: 1, max: 40 }),
+            fc.integer({ min: 1, max: 400 }),
+            fc.constantFrom(0, 32, 64, 96, 256),
+            fc.constantFrom(0, 0.3, 0.9),
+            fc.integer({ min: 1, max: 4 }),
+            fc.integer({ min: 1, max: 1 << 30 }),
+            async (rows, cols, gs, zeros, batch, seed) => {
+              const t = tensor(rows, cols, gs, zeros, seed);
+              const u = randomFloats(batch * cols, seed + 1);
+              // about one in eight codes at an end of the range (−128, 127), the rest uniform
+              const q = Int8Array.from(u, (v, i) => (i % 8 === 0 ? -128 : i % 8 === 1 ? 127 : Math.floor(((v + 1) / 2) * 255.99) - 128));
+              const want = Array.from(naiveIntAcc(t, q, batch));
+              for (const lut of ['pairs', 'triples'] as const) {
+                const h = await be.uploadTernary(t, { lut, layout: 'planes' });
+                expect(Array.from(await be.matmulI8(h, q, batch)), `${lut} ${rows}×${cols} gs${gs} b${batch}`).toEqual(want);
+                be.release(h);
+              }
+            },
+          ),
+          { numRuns: 40 },
+        );
+      } finally {
+        await be.dispose();
+      }
+    });
+
+    it(`${simd}: both kernels give the dequantized int8 and Q8_K outputs bit for bit, worst-case activations`, async () => {
+      const be = await WasmBackend.create({ threads: 2, simd, parallelMinWork: 0 });
+      try {
+        for (const [rows, cols, gs] of [
+          [37, 2051, 0],
+          [50, 768, 256],
+        ] as const) {
+          const t = tensor(rows, cols, gs, 0.1, rows + cols);
+          const batch = 3;
+          // every code at ±127/−128: the largest partial sums the byte and i16 lanes must hold
+          const x = Float32Array.from({ length: batch * cols }, (_, i) => (i % 5 === 0 ? -1 : i % 3 ? 1 : -0.999));
+          const a = quantizeInt8PerToken(x, batch, cols);
+          const wantInt8 = Array.from(dequantizeAccumulators(naiveIntAcc(t, a.q, batch), t, a.scales, batch));
+          const ys: number[][] = [];
+          for (const lut of ['pairs', 'triples'] as const) {
+            const h = await be.uploadTernary(t, { lut, layout: 'planes' });
+            expect(Array.from(await be.linear!(h, x, batch, 'int8')), `${lut} int8 ${rows}×${cols}`).toEqual(wantInt8);
+            if (gs === 256 || gs === 0) ys.push(Array.from(await be.linear!(h, x, batch, 'q8k').catch(() => new Float32Array(0))));
+            expect(be.layoutInfo(h)[lut === 'pairs' ? 'lut' : 'lut3']).not.toBeNull();
+            be.release(h);
+          }
+          // Q8_K (where the shape allows it): the two kernels agree bit for bit
+          expect(ys[0]).toEqual(ys[1]);
+        }
+      } finally {
+        await be.dispose();
+      }
+    });
+  }
+
+  it('triples are the default kernel on every build, pairs on request, and a bad lut option is refused', async () => {
+    for (const simd of builds) {
+      const be = await WasmBackend.create({ threads: 1, simd });
+      const t = tensor(20, 70, 0, 0.3, 5);
+      const h = await be.uploadTernary(t, { layout: 'planes' });
+      await be.matmulI8(h, new Int8Array(70), 1);
+      expect(be.layoutInfo(h)).toMatchObject({ lut: null, lut3: { triplesPerGroup: 25, rowBlocks: 2 } });
+      const p = await be.uploadTernary(t, { layout: 'planes', lut: 'pairs' });
+      await be.matmulI8(p, new Int8Array(70), 1);
+      expect(be.layoutInfo(p)).toMatchObject({ lut: { quadsPerGroup: 18, rowBlocks: 2 }, lut3: null });
+      await expect(be.uploadTernary(t, { lut: 'quads' as 'pairs' })).rejects.toMatchObject({ code: 'E_ARG' });
+      await be.dispose();
+    }
+  });
+});
