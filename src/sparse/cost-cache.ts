@@ -20,8 +20,12 @@ import { calibrateCostModel, type CalibrationOptions } from './calibrate.js';
 import { BUILTIN_COST_MODEL, setCostModel, validateCostModel, type CostModel } from './cost-model.js';
 import type { WasmBackend } from '../backend/wasm/wasm-backend.js';
 
-/** 2: int8 and ternary×ternary CSR on i32-widened activations (csrPadI32), 1.3–1.4× faster. */
-export const KERNELS_REVISION = 2;
+/**
+ * 2: int8 and ternary×ternary CSR on i32-widened activations (csrPadI32), 1.3–1.4× faster.
+ * 3: the dense int8 planes kernel became column triples (lut3I8), 1.1–1.3× faster, which moves
+ *    the int8 planes/CSR switch point.
+ */
+export const KERNELS_REVISION = 3;
 
 export function costModelPath(threads: number, simd: string): string {
   const base = process.env.XDG_CACHE_HOME || join(homedir(), '.cache');
