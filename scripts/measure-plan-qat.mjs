@@ -20,6 +20,7 @@ import { parseArgs } from 'node:util';
 import { Model } from '../dist/nn/model.js';
 import { evaluatePerplexity, splitDocuments } from '../dist/eval/perplexity.js';
 import { planQat } from '../dist/train/plan-qat.js';
+import { planQatRealloc } from '../dist/train/plan-realloc.js';
 import { MultiTritTensor } from '../dist/tensor/multi-trit-tensor.js';
 import { TernaryTensor } from '../dist/tensor/ternary-tensor.js';
 
@@ -39,6 +40,9 @@ const { values: a } = parseArgs({
     'trit-start': { type: 'string', default: 'f32' },
     snapshots: { type: 'string', default: '' },
     seed: { type: 'string', default: '1' },
+    // re-allocate the depths after this many steps (plan-realloc.ts), for --bits trit bits per weight
+    'realloc-at': { type: 'string' },
+    bits: { type: 'string', default: '2.5' },
   },
 });
 const D = a.data;
@@ -86,10 +90,19 @@ const snapAt = new Set(a.snapshots ? a.snapshots.split(',').map(Number) : []);
 const snaps = [];
 let lastReport = null;
 const t1 = performance.now();
-const r = await planQat(model.config, model.weights, q.weights, data, tok.bos, {
+const realloc = a['realloc-at'] ? { reallocAt: Number(a['realloc-at']), bits: Number(a.bits) } : null;
+let reallocRow = null;
+const r = await (realloc ? planQatRealloc : planQat)(model.config, model.weights, q.weights, data, tok.bos, {
   ...settings,
-  onStep: (s, student) => {
+  ...(realloc ?? {}),
+  onRealloc: (moves, depths) => {
+    reallocRow = { row: 'realloc', at: realloc.reallocAt, bits: realloc.bits, depths: names.map((n) => depths.get(n)).join(''), moves: moves.map((m) => ({ name: m.name, d: m.depth, down: m.down === null ? null : +m.down.toFixed(5), up: m.up === null ? null : +m.up.toFixed(5) })), load: load() };
+    out(reallocRow);
+  },
+  onStep: (s0, student) => {
+    let s = s0;
     lastReport = s;
+    if (realloc && reallocRow) s = { ...s, step: s.step + realloc.reallocAt };
     if (s.step % 25 === 0) process.stderr.write(`step ${s.step}/${s.steps} loss ${s.loss.toFixed(4)} ${s.tokens_per_second.toFixed(0)} tok/s ${s.elapsed_s.toFixed(0)} s load ${load()}\n`);
     if (snapAt.has(s.step)) snaps.push({ step: s.step, elapsed_s: s.elapsed_s, loss: s.loss, weights: student.export().weights });
   },
@@ -109,7 +122,7 @@ const pf = await score(r.weights);
 const ok = depthString(r.weights) === depthString(q.weights);
 out({
   row: 'plan-qat', depths: depthString(r.weights), depths_unchanged: ok, ...bits(r.weights), ppl: pf, f32, vs_f32: pf / f32 - 1, before: p0,
-  steps_done: r.train.steps_done, stopped: r.train.stopped, train_s: +train_s.toFixed(1), tokens: r.train.tokens, final_loss: r.train.final_loss,
+  steps_done: r.train.steps_done + (r.first ? r.first.train.steps_done : 0), first_phase: r.first ? { steps: r.first.train.steps_done, changed: r.first.changed, probe_kl: r.probeKl, tokens: r.first.train.tokens, train_s: +r.first.train.elapsed_s.toFixed(1) } : null, stopped: r.train.stopped, train_s: +train_s.toFixed(1), tokens: r.train.tokens, final_loss: r.train.final_loss,
   val: r.train.history.map((h) => ({ step: h.step, ppl: +h.val_ppl.toFixed(4) })), changed: r.changed, weights_tuned: r.weightsTuned,
   settings, backend: a.backend, load_end: load(), last_step: lastReport && { step: lastReport.step, tok_s: +lastReport.tokens_per_second.toFixed(0) },
 });

@@ -52,6 +52,11 @@ export interface PlanQatSettings {
   /** where the latents start: at the f32 weight inside the cell (default) or at the integer */
   tritStart?: 'f32' | 'centre';
   seed?: number;
+  /**
+   * latent values to start from (per layer, in the units of the weights; default the f32 teacher's
+   * weights): u₀ = n₀ + clamp(w̃/s₀ − n₀, ±0.49). A previous run's `latents` resume its positions.
+   */
+  init?: Map<string, StoredTensor>;
   /** validate every n steps (0: only at the end; default 0) */
   evalEvery?: number;
   evalChunks?: number;
@@ -71,6 +76,8 @@ export interface PlanQatResult {
   weightsTuned: number;
   /** depth per trained layer (equal to the input's, by construction) */
   depths: Map<string, number>;
+  /** the latent value of every weight, w̃ = u·m·s₀ (where it sits on its layer's grid, in weight units) */
+  latents: Map<string, Float32Array>;
 }
 
 const depthOf = (t: StoredTensor): number => (t instanceof MultiTritTensor ? t.depth : 1);
@@ -111,7 +118,7 @@ export async function planQat(config: LlamaConfig, teacher: Map<string, StoredTe
   const lr = s.lr ?? 2e-3;
   const tritLr = s.tritLr ?? 1e-2;
   const embLr = s.embeddingLr ?? 1e-3;
-  const student = TrainModel.fromWeights(config, quantized, { mode: 'trits', trainNorms: true, trainEmbedding: embLr > 0, ...((s.tritStart ?? 'f32') === 'f32' ? { tritInit: teacher } : {}) });
+  const student = TrainModel.fromWeights(config, quantized, { mode: 'trits', trainNorms: true, trainEmbedding: embLr > 0, ...((s.tritStart ?? 'f32') === 'f32' ? { tritInit: s.init ?? teacher } : {}) });
   const teach = TrainModel.fromWeights(config, teacher, { mode: 'frozen' });
   const trainer = new Trainer(student, data, bos, {
     steps: s.steps,
@@ -139,12 +146,18 @@ export async function planQat(config: LlamaConfig, teacher: Map<string, StoredTe
   const weights = new Map(quantized);
   for (const [k, v] of ex.weights) weights.set(k, v);
   let changed = 0, weightsTuned = 0;
+  const latents = new Map<string, Float32Array>();
   for (const [n, lin] of student.linears) {
     const q = (lin as { q?: unknown }).q;
     if (!(q instanceof TritTunedWeight)) continue;
     changed += q.changed();
     weightsTuned += q.rows * q.cols;
+    const t = weights.get(n) as TernaryTensor | MultiTritTensor;
+    const p0 = t instanceof MultiTritTensor ? t.planes[0]! : t;
+    const lat = new Float32Array(q.rows * q.cols);
+    for (let r = 0; r < q.rows; r++) for (let c = 0; c < q.cols; c++) lat[r * q.cols + c] = q.u.data[r * q.cols + c]! * p0.scaleAt(r, c);
+    latents.set(n, lat);
     if (depthOf(weights.get(n)!) !== depths.get(n)) throw new TritwiseError('E_INVARIANT', 'plan QAT changed a layer depth', { where: n, expected: depths.get(n), got: depthOf(weights.get(n)!) });
   }
-  return { weights, train, changed, weightsTuned, depths };
+  return { weights, train, changed, weightsTuned, depths, latents };
 }
