@@ -14,7 +14,14 @@ import { InvalidArgumentError, type Command } from 'commander';
 import { TritwiseError } from '../errors.js';
 import { Model } from '../nn/model.js';
 import { splitText } from '../train/data.js';
-import { checkPlanQatSettings, planQat, type PlanQatResult } from '../train/plan-qat.js';
+import type { StoredTensor } from '../io/weights-file.js';
+import { BITS_PER_TRIT } from '../quant/auto-depth.js';
+import { MultiTritTensor } from '../tensor/multi-trit-tensor.js';
+import { TernaryTensor } from '../tensor/ternary-tensor.js';
+import { checkPlanQatSettings, planQat, type PlanQatResult, type PlanQatSettings } from '../train/plan-qat.js';
+import { planQatRealloc, type DepthMove } from '../train/plan-realloc.js';
+import type { EvalPoint } from '../train/train-state.js';
+import type { StepReport } from '../train/trainer.js';
 import { intArg, numArg, readText } from './model-options.js';
 import { fixed } from './output.js';
 import { progressBar } from './progress.js';
@@ -28,6 +35,7 @@ export interface QatFlags {
   qatBatch?: number;
   qatCtx?: number;
   qatMinutes?: number;
+  qatRealloc?: boolean;
 }
 
 function nonNegative(s: string): number {
@@ -45,11 +53,12 @@ export function addQatFlags(cmd: Command): Command {
     .option('--qat-embedding-lr <x>', 'peak learning rate of the token embedding (default 1e-3; 0 = frozen)', nonNegative)
     .option('--qat-batch <n>', 'windows per step (default 8)', intArg)
     .option('--qat-ctx <n>', 'tokens per window (default min(256, the model context))', intArg)
-    .option('--qat-minutes <m>', 'stop training after m minutes (the model as it is then is saved)', numArg);
+    .option('--qat-minutes <m>', 'stop training after m minutes (the model as it is then is saved; with --qat-realloc, m/2 per phase)', numArg)
+    .option('--qat-realloc', 'half-way through, move trits between layers by their KL change one trit up/down measured on the trained model (same trit budget: --auto-bits, else the plan\'s), then train the new plan');
 }
 
 export function usesQat(f: QatFlags): boolean {
-  return f.qatSteps !== undefined || f.qatText !== undefined || f.qatLr !== undefined || f.qatTritLr !== undefined || f.qatEmbeddingLr !== undefined || f.qatBatch !== undefined || f.qatCtx !== undefined || f.qatMinutes !== undefined;
+  return f.qatSteps !== undefined || f.qatText !== undefined || f.qatLr !== undefined || f.qatTritLr !== undefined || f.qatEmbeddingLr !== undefined || f.qatBatch !== undefined || f.qatCtx !== undefined || f.qatMinutes !== undefined || f.qatRealloc !== undefined;
 }
 
 export interface QatReport {
@@ -62,6 +71,19 @@ export interface QatReport {
   changed: number;
   weights_tuned: number;
   train_tokens: number;
+  /** with --qat-realloc: the depths before and after, and the measured moves */
+  realloc?: { at: number; bits: number; before: Record<string, number>; after: Record<string, number>; moves: DepthMove[] };
+}
+
+/** Average stored trit bits per weight (1.6 per trit) of the tryte layers of `w`. */
+function tritBits(w: Map<string, StoredTensor>): number {
+  let n = 0, trits = 0;
+  for (const t of w.values()) {
+    if (!(t instanceof TernaryTensor || t instanceof MultiTritTensor)) continue;
+    n += t.rows * t.cols;
+    trits += t.rows * t.cols * (t instanceof MultiTritTensor ? t.depth : 1);
+  }
+  return (BITS_PER_TRIT * trits) / Math.max(1, n);
 }
 
 /** Run plan QAT on `q` (quantized from the f32 `source`); returns the trained model and a report. */
@@ -70,12 +92,13 @@ export function checkQatFlags(f: QatFlags, calibrationText?: string): string {
   if (f.qatSteps === undefined) throw new TritwiseError('E_ARG', 'QAT settings without a step count', { where: 'quantize --qat-*', expected: '--qat-steps <n>', got: 'no --qat-steps' });
   const file = f.qatText ?? calibrationText;
   if (!file) throw new TritwiseError('E_ARG', 'QAT needs training text', { where: 'quantize --qat-steps', expected: '--qat-text <file> or --calibrate <file>', got: 'none' });
+  if (f.qatRealloc && f.qatSteps !== undefined && f.qatSteps < 2) throw new TritwiseError('E_ARG', 're-allocation needs two phases of training', { where: 'quantize --qat-realloc', expected: '--qat-steps ≥ 2', got: f.qatSteps });
   if (f.qatMinutes !== undefined && !(f.qatMinutes > 0)) throw new TritwiseError('E_ARG', 'invalid time limit', { where: 'quantize --qat-minutes', expected: '> 0', got: f.qatMinutes });
   checkPlanQatSettings({ steps: f.qatSteps, lr: f.qatLr, tritLr: f.qatTritLr, embeddingLr: f.qatEmbeddingLr, batch: f.qatBatch, ctx: f.qatCtx }, 'quantize --qat');
   return file;
 }
 
-export async function runQat(source: Model, q: Model, f: QatFlags & { json?: boolean }, calibrationText?: string): Promise<{ model: Model; report: QatReport }> {
+export async function runQat(source: Model, q: Model, f: QatFlags & { json?: boolean; autoBits?: number }, calibrationText?: string): Promise<{ model: Model; report: QatReport }> {
   const file = checkQatFlags(f, calibrationText);
   const steps = f.qatSteps!;
   const tok = source.requireTokenizer();
@@ -88,23 +111,33 @@ export async function runQat(source: Model, q: Model, f: QatFlags & { json?: boo
   const bar = f.json ? null : progressBar('qat');
   let r: PlanQatResult;
   let val = '';
+  let phase2 = false;
+  let realloc: QatReport['realloc'];
   try {
-    r = await planQat(source.config, source.weights, q.weights, data, tok.bos, {
+    const settings: PlanQatSettings = {
       steps,
       ...(f.qatLr !== undefined ? { lr: f.qatLr } : {}),
       ...(f.qatTritLr !== undefined ? { tritLr: f.qatTritLr } : {}),
       ...(f.qatEmbeddingLr !== undefined ? { embeddingLr: f.qatEmbeddingLr } : {}),
       ...(f.qatBatch !== undefined ? { batch: f.qatBatch } : {}),
       ctx,
-      ...(f.qatMinutes !== undefined ? { maxSeconds: f.qatMinutes * 60 } : {}),
+      ...(f.qatMinutes !== undefined ? { maxSeconds: (f.qatMinutes * 60) / (f.qatRealloc ? 2 : 1) } : {}),
       evalEvery: Math.max(1, Math.round(steps / 4)),
       evalChunks: 8,
       signal: ac.signal,
       onStep: (s) => bar?.update(s.step, s.steps, `KL ${fixed(s.loss, 4)} | ${fixed(s.tokens_per_second, 0)} tok/s${val}`),
-      onEval: (e) => {
+      onEval: (e: EvalPoint) => {
         val = ` | val ppl ${fixed(e.val_ppl, 3)}`;
       },
-    });
+    };
+    if (f.qatRealloc) {
+      const at = Math.floor(steps / 2);
+      const bits = f.autoBits ?? tritBits(q.weights);
+      const rr = await planQatRealloc(source.config, source.weights, q.weights, data, tok.bos, { ...settings, reallocAt: at, bits, onStep: (s: StepReport) => bar?.update(s.step + (phase2 ? at : 0), steps, `KL ${fixed(s.loss, 4)} | ${fixed(s.tokens_per_second, 0)} tok/s${val}`), onRealloc: () => (phase2 = true) });
+      const depth = (w: Map<string, StoredTensor>) => Object.fromEntries([...rr.depths.keys()].map((n) => [n, (w.get(n) instanceof MultiTritTensor ? (w.get(n) as MultiTritTensor).depth : 1)]));
+      realloc = { at, bits, before: depth(q.weights), after: depth(rr.weights), moves: rr.moves };
+      r = { ...rr, train: { ...rr.train, steps_done: rr.first.train.steps_done + rr.train.steps_done, tokens: rr.first.train.tokens + rr.train.tokens, elapsed_s: rr.first.train.elapsed_s + rr.train.elapsed_s, history: [...rr.first.train.history, ...rr.train.history] } };
+    } else r = await planQat(source.config, source.weights, q.weights, data, tok.bos, settings);
   } finally {
     bar?.stop();
     process.removeListener('SIGINT', onSigint);
@@ -117,6 +150,7 @@ export async function runQat(source: Model, q: Model, f: QatFlags & { json?: boo
       steps: r.train.steps_done, stopped: r.train.stopped, tokens: r.train.tokens, seconds: r.train.elapsed_s,
       ...(h.length ? { val_ppl_start: h[0]!.val_ppl, val_ppl_end: h.at(-1)!.val_ppl } : {}),
       changed: r.changed, weights_tuned: r.weightsTuned, train_tokens: data.train.length,
+      ...(realloc ? { realloc } : {}),
     },
   };
 }

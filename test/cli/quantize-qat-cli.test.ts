@@ -53,6 +53,27 @@ describe('quantize --qat-steps', () => {
     expect(JSON.parse(e.out).perplexity).toBeGreaterThan(1);
   }, 90_000);
 
+  it('--qat-realloc moves trits between layers half-way within the budget; the folder holds the new depths', () => {
+    const a = cli('quantize', f('tiny.bin'), '--tokenizer', f('tok.bin'), '--plan', f('small.json'), '--quantizer', 'rtn', '--auto-bits', '2.4', '--calibrate', f('text.txt'), '--qat-steps', '8', '--qat-realloc', '--qat-batch', '2', '--qat-ctx', '32', '-o', f('r'), '--json');
+    expect(a.code, a.err).toBe(0);
+    const rep = JSON.parse(a.out);
+    const ra = rep.qat.realloc;
+    expect(rep.qat.steps).toBe(8);
+    expect(ra.at).toBe(4);
+    expect(ra.bits).toBe(2.4);
+    expect(ra.moves.length).toBe(Object.keys(ra.before).length);
+    const saved = loadCheckpoint(f('r'));
+    let n = 0, trits = 0;
+    for (const [name, d] of Object.entries(ra.after) as [string, number][]) {
+      const t = saved.weights.get(name) as TernaryTensor | MultiTritTensor;
+      expect(t instanceof MultiTritTensor ? t.depth : 1, name).toBe(d);
+      expect(Math.abs(d - ra.before[name])).toBeLessThanOrEqual(1);
+      n += t.rows * t.cols;
+      trits += t.rows * t.cols * d;
+    }
+    expect((1.6 * trits) / n).toBeLessThanOrEqual(2.4 + 1e-9);
+  }, 90_000);
+
   it('QAT flags without steps or text are refused', () => {
     const noSteps = cli('quantize', f('tiny.bin'), '--tokenizer', f('tok.bin'), '--depth', '2', '--qat-lr', '0.01', '--calibrate', f('text.txt'), '-o', f('x'));
     expect(noSteps.code).toBe(2);
