@@ -115,6 +115,9 @@ export async function planQat(config: LlamaConfig, teacher: Map<string, StoredTe
     depths.set(n, depthOf(t));
   }
   if (depths.size === 0) throw new TritwiseError('E_ARG', 'no quantized layer to train', { where: 'plan QAT', expected: 'a plan that quantizes at least one layer', got: 'only f32 layers' });
+  const ctx = s.ctx ?? Math.min(256, config.seqLen);
+  // the trainer validates at the end: refuse a too-short validation part before training, not after
+  if (data.val.length < ctx) throw new TritwiseError('E_ARG', 'validation text shorter than one window', { where: 'plan QAT data.val', expected: `≥ ${ctx} tokens (the training context)`, got: `${data.val.length} tokens` });
   const lr = s.lr ?? 2e-3;
   const tritLr = s.tritLr ?? 1e-2;
   const embLr = s.embeddingLr ?? 1e-3;
@@ -124,7 +127,7 @@ export async function planQat(config: LlamaConfig, teacher: Map<string, StoredTe
     steps: s.steps,
     lr,
     batch: s.batch ?? 8,
-    ctx: s.ctx ?? Math.min(256, config.seqLen),
+    ctx,
     weightDecay: 0,
     seed: s.seed ?? 1,
     evalEvery: s.evalEvery ?? 0,

@@ -93,6 +93,7 @@ describe('plan QAT (mixed depths)', () => {
     // the teacher must be f32; the student must have tryte layers
     await expect(planQat(c, q.weights, q.weights, data, vocab.bos, s)).rejects.toMatchObject({ code: 'E_ARG' });
     await expect(planQat(c, f32.weights, f32.weights, data, vocab.bos, s)).rejects.toMatchObject({ code: 'E_ARG' });
+    await expect(planQat(c, f32.weights, q.weights, { ...data, val: data.val.subarray(0, 8) }, vocab.bos, s)).rejects.toMatchObject({ code: 'E_ARG', message: expect.stringMatching(/validation text shorter than one window/) });
     const greedy = await f32.quantize({ quantizer: 'twn', depth: 2 });
     await expect(planQat(c, f32.weights, greedy.weights, data, vocab.bos, s)).rejects.toMatchObject({ code: 'E_UNSUPPORTED' });
   });
