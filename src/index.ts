@@ -91,3 +91,5 @@ export { defaultDemoModel, runTrainedDemo, unigramPerplexity, type TrainedDemo, 
 export { trainBpe, type BpeOptions } from './train/bpe.js';
 export { readBrownCorpus, brownSplit, untagSentence, untagFile, type BrownText } from './eval/brown.js';
 export { TeacherCache, teacherTopK, type BatchSoft } from './train/teacher-cache.js';
+export { planQat, checkPlanQatSettings, type PlanQatSettings, type PlanQatResult } from './train/plan-qat.js';
+export { planQatRealloc, measureDepthMoves, reallocate, retryte, type DepthMove, type ReallocSettings, type ReallocResult } from './train/plan-realloc.js';

@@ -7,6 +7,7 @@
  *                                     average (1.6 per trit), by measured sensitivity
  *   --auto-ppl p --calibrate text     … for at most p % more perplexity on the calibration text
  *   --plan-out plan.json              write the chosen plan (for `quantize --plan`)
+ *   --qat-steps n                     then fine-tune at the plan's depths (quantize-qat.ts)
  */
 import { InvalidArgumentError, type Command } from 'commander';
 import { TritwiseError } from '../errors.js';
@@ -14,8 +15,9 @@ import { autoDepth, BITS_PER_TRIT } from '../quant/auto-depth.js';
 import { addModelFlags, addPlanFlags, buildPlan, numArg, openModel, quantizeWithProgress, readText, type ModelFlags, type PlanFlags } from './model-options.js';
 import { fixed, formatBytes, printJson, printTable, writeJsonFile } from './output.js';
 import { progressBar } from './progress.js';
+import { addQatFlags, checkQatFlags, runQat, usesQat, type QatFlags, type QatReport } from './quantize-qat.js';
 
-interface QuantizeFlags extends ModelFlags, PlanFlags {
+interface QuantizeFlags extends ModelFlags, PlanFlags, QatFlags {
   out: string;
   json?: boolean;
   autoBits?: number;
@@ -48,10 +50,11 @@ export function registerQuantize(program: Command): void {
     .option('--plan-out <file>', 'write the plan used (with the chosen depths) as JSON')
     .option('--json', 'print the per-layer report as JSON')
     .option('--storage <format>', 'ternary layers on disk: planes (default) | auto (CSR / block-sparse where the automatic layout choice runs them so) | csr | block-sparse', storageArg, 'planes');
-  addPlanFlags(addModelFlags(cmd)).action(async (input: string, opts: QuantizeFlags) => {
+  addQatFlags(addPlanFlags(addModelFlags(cmd))).action(async (input: string, opts: QuantizeFlags) => {
     const model = await openModel(input, opts);
     try {
       let plan = buildPlan(opts);
+      if (usesQat(opts)) checkQatFlags(opts, plan.calibration?.text);
       let auto: Awaited<ReturnType<typeof autoDepth>> | undefined;
       if (opts.autoBits !== undefined || opts.autoPpl !== undefined) {
         if (opts.autoBits !== undefined && opts.autoPpl !== undefined) throw new TritwiseError('E_ARG', 'choose one budget', { where: 'quantize', expected: '--auto-bits or --auto-ppl', got: 'both' });
@@ -76,9 +79,14 @@ export function registerQuantize(program: Command): void {
         plan = { ...auto.plan, calibration: plan.calibration };
       }
       if (opts.planOut) writeJsonFile(opts.planOut, plan);
-      const { model: q, ms } = await quantizeWithProgress(model, plan);
+      const quantized = await quantizeWithProgress(model, plan);
+      const ms = quantized.ms;
+      let q = quantized.model;
+      let qat: QatReport | undefined;
+      if (usesQat(opts)) ({ model: q, report: qat } = await runQat(model, q, opts, plan.calibration?.text));
       q.save(opts.out, { storage: opts.storage });
-      const layers = q.info.layers ?? [];
+      // after QAT: the plan's layers (depth, group, bytes unchanged); their errors were measured before training
+      const layers = (quantized.model.info.layers ?? []).map((l) => (qat ? { ...l, relError: undefined } : l));
       const report = {
         input,
         output: opts.out,
@@ -88,6 +96,7 @@ export function registerQuantize(program: Command): void {
         quantize_ms: ms,
         layers,
         ...(q.info.tune ? { tune: q.info.tune } : {}),
+        ...(qat ? { qat } : {}),
         ...(auto ? { auto: { bits: auto.bits, base_nll: auto.baseNll, predicted_nll_increase: auto.predictedNllIncrease, measured_nll: auto.measuredNll, sensitivity: auto.layers } } : {}),
       };
       if (opts.json) return printJson(report);
@@ -95,6 +104,9 @@ export function registerQuantize(program: Command): void {
       if (tune) {
         const flips = tune.changed !== undefined ? `; ${tune.changed} of ${tune.weightsTuned} weights (${fixed((100 * tune.changed) / Math.max(1, tune.weightsTuned ?? 1), 2)} %) hold another integer` : '; trits frozen';
         process.stdout.write(`tuned ${tune.steps} steps on ${tune.tokens} calibration tokens: KL to f32 ${fixed(tune.klStart, 4)} → ${fixed(tune.klEnd, 4)} nats per token${flips}\n`);
+      }
+      if (qat) {
+        process.stdout.write(`QAT at the plan's depths: ${qat.steps} steps (${qat.stopped}), ${qat.tokens} tokens in ${fixed(qat.seconds, 1)} s; validation perplexity ${fixed(qat.val_ppl_start ?? NaN, 3)} → ${fixed(qat.val_ppl_end ?? NaN, 3)}; ${qat.changed} of ${qat.weights_tuned} weights hold another integer\n`);
       }
       if (auto) {
         process.stdout.write(`auto-tuned: ${fixed(auto.bits, 3)} stored bits per weight (${fixed(auto.bits / BITS_PER_TRIT, 3)} trits); calibration NLL ${fixed(auto.baseNll, 4)} + predicted ${fixed(auto.predictedNllIncrease, 4)}${auto.measuredNll !== undefined ? `, measured ${fixed(auto.measuredNll - auto.baseNll, 4)}` : ''}\n`);
