@@ -91,3 +91,20 @@ export function learningRate(step: number, o: { lr: number; minLr?: number; warm
   const p = Math.min(1, (step - o.warmup) / span);
   return min + 0.5 * (o.lr - min) * (1 + Math.cos(Math.PI * p));
 }
+
+/**
+ * Learning rate of a run planned over wall time instead of steps (trainer.ts `budgetSeconds`):
+ * the same linear warm-up over the first `warmup` steps, then a cosine over the time
+ *
+ *   lr = minLr + ½(lr − minLr)(1 + cos(π·min(1, elapsed/end)))
+ *
+ * where `end` is the time at which the last step should finish (the budget less what the final
+ * validation and checkpoint are expected to take). The cosine starts at elapsed 0, so the warm-up
+ * ends on it (at elapsed/end of a few per cent, ≥ 0.99 of lr).
+ */
+export function learningRateByTime(step: number, elapsed: number, o: { lr: number; minLr?: number; warmup: number; end: number }): number {
+  const min = o.minLr ?? o.lr / 10;
+  const p = Math.min(1, Math.max(0, elapsed / Math.max(1e-9, o.end)));
+  const cos = min + 0.5 * (o.lr - min) * (1 + Math.cos(Math.PI * p));
+  return step < o.warmup ? Math.min(cos, (o.lr * (step + 1)) / o.warmup) : cos;
+}

@@ -1,0 +1,91 @@
+/**
+ * Runs planned over wall time (trainer.ts budgetSeconds): the schedule follows its formula, the
+ * run ends — final validation and checkpoint included — within the budget and uses it, the step
+ * count follows the budget, and with a deterministic clock a run interrupted and resumed ends
+ * bit-identical to an uninterrupted one.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { splitText } from '../../src/train/data.js';
+import { buildTrainModel, type FinetuneOptions } from '../../src/train/finetune.js';
+import { learningRateByTime } from '../../src/train/optimizer.js';
+import { Trainer, type TrainOptions } from '../../src/train/trainer.js';
+import { syntheticVocab, tinyConfig, tinyWeights } from '../helpers/models.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'tritwise-budget-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+const tok = syntheticVocab(300);
+const words = ['the', 'cat', 'and', 'dog', 'ran', 'in', 'sun', 'then', 'sat', 'on', 'a', 'mat', 'red', 'big', 'hat'];
+let s = 9;
+const text = Array.from({ length: 60 }, () => Array.from({ length: 24 }, () => words[((s = (s * 1103515245 + 12345) >>> 0) >>> 8) % words.length]).join(' ') + '.').join('\n\n');
+const config = tinyConfig({ dim: 32, hiddenDim: 48, nHeads: 4, nKvHeads: 2, nLayers: 2, sharedClassifier: true, seqLen: 64 });
+const data = splitText(text, tok, 0.1);
+const qat: FinetuneOptions = { mode: 'qat', steps: 1e9, lr: 3e-3, scales: 'learnable' };
+
+/** A trainer whose clock (when `fake`) reads AdamW's update count: every step takes exactly 1 s, validation and checkpoints 0. */
+function trainer(o: Partial<TrainOptions>, fake = true): Trainer {
+  const t: Trainer = new Trainer(buildTrainModel({ config, weights: tinyWeights(config, 11, 0.1), tokenizer: tok }, qat), data, tok.bos, {
+    steps: 1e9, lr: 3e-3, batch: 2, ctx: 16, warmup: 3, evalEvery: 5, evalChunks: 4, seed: 3,
+    ...(fake ? { clock: () => t.opt.t } : {}),
+    ...o,
+  });
+  return t;
+}
+
+describe('time-budgeted runs', () => {
+  it('warm-up by steps, then a cosine over the elapsed time down to minLr at the end', () => {
+    const o = { lr: 1, minLr: 0.1, warmup: 4, end: 100 };
+    expect([0, 1, 3].map((k) => learningRateByTime(k, 0, o))).toEqual([0.25, 0.5, 1]);
+    expect(learningRateByTime(3, 50, o)).toBeCloseTo(0.55, 12); // a warm-up step never exceeds the cosine
+    expect(learningRateByTime(10, 25, o)).toBeCloseTo(0.1 + 0.45 * (1 + Math.cos(Math.PI / 4)), 12);
+    expect(learningRateByTime(10, 50, o)).toBeCloseTo(0.55, 12);
+    expect(learningRateByTime(10, 100, o)).toBeCloseTo(0.1, 12);
+    expect(learningRateByTime(10, 180, o)).toBeCloseTo(0.1, 12);
+  });
+
+  it('takes the steps that fit in the budget (1 s each: budget 20 → 19 steps, 40 → 39), validating at the end, lr by elapsed time', async () => {
+    for (const budget of [20, 40]) {
+      const lrs: number[] = [];
+      const t = trainer({ budgetSeconds: budget, onStep: (r) => lrs.push(r.lr) });
+      const r = await t.run();
+      // a step is taken while elapsed + 1.3 × (mean step) ≤ the budget (nothing to reserve: validation and checkpoints take 0 s here)
+      expect(r.steps_done).toBe(budget - 1);
+      expect(r.stopped).toBe('done');
+      expect(r.elapsed_s).toBeLessThanOrEqual(budget);
+      expect(r.history.at(-1)!.step).toBe(budget - 1);
+      expect(lrs.length).toBe(budget - 1);
+      for (let k = 3; k < lrs.length; k++) expect(lrs[k]).toBeCloseTo(learningRateByTime(k, k, { lr: 3e-3, warmup: 3, end: budget }), 12);
+      expect(lrs.at(-1)!).toBeLessThan(3e-3 * (budget === 20 ? 0.125 : 0.11)); // the last step starts at elapsed (budget − 2)/budget of the cosine
+    }
+  });
+
+  it('a budgeted run interrupted and resumed (deterministic clock) ends bit-identical to an uninterrupted one', async () => {
+    const straight = trainer({ budgetSeconds: 16, checkpoint: join(dir, 'straight.safetensors'), checkpointEvery: 3 });
+    await straight.run();
+    const ckpt = join(dir, 'budget.safetensors');
+    await expect(trainer({ budgetSeconds: 16, checkpoint: ckpt, checkpointEvery: 3, afterStep: (k) => { if (k === 8) throw new Error('simulated crash'); } }).run()).rejects.toThrow('simulated crash');
+    const resumed = trainer({ budgetSeconds: 16, checkpoint: ckpt, checkpointEvery: 3 });
+    const r = await resumed.run();
+    expect(r.resumed_from).toBe(6);
+    expect(r.steps_done).toBe(15);
+    for (const [k, p] of straight.opt.params) expect(resumed.opt.params.get(k)!.data, k).toEqual(p.data);
+    // another budget is another run: its checkpoint is refused
+    await expect(trainer({ budgetSeconds: 17, checkpoint: ckpt }).run()).rejects.toMatchObject({ code: 'E_ARG', message: expect.stringContaining('budget') });
+  });
+
+  it('on the real clock, ends within the budget (final validation and checkpoint included) and uses most of it', async () => {
+    const budget = 1.5;
+    const r = await trainer({ budgetSeconds: budget, evalEvery: 40, evalChunks: 8, checkpoint: join(dir, 'real.safetensors') }, false).run();
+    expect(r.steps_done).toBeGreaterThan(5);
+    expect(r.history.at(-1)!.step).toBe(r.steps_done);
+    expect(r.elapsed_s).toBeLessThanOrEqual(budget);
+    expect(r.elapsed_s).toBeGreaterThan(0.75 * budget);
+  });
+
+  it('refuses a budget that is not a positive number', () => {
+    for (const b of [0, -1, NaN, Infinity]) expect(() => trainer({ budgetSeconds: b })).toThrow(expect.objectContaining({ code: 'E_ARG' }));
+  });
+});
