@@ -110,7 +110,7 @@ export function registerFinetune(program: Command): void {
     .option('--checkpoint-every <n>', 'write the checkpoint every n steps (default: at each validation)', intArg)
     .option('--restart', 'ignore (delete) an existing checkpoint and start over')
     .option('--max-minutes <x>', 'stop after this many minutes of this run (a checkpoint is written)', numArg)
-    .option('--budget-minutes <x>', 'plan the run over this much wall time instead of --steps: cosine over the elapsed time, ending (final validation included) within it; --steps becomes a cap (default none)', numArg)
+    .option('--budget-minutes <x>', 'plan the run over this much wall time, counted from the process start, instead of --steps: cosine over the elapsed time, ending (final validation and checkpoint included) within it; --steps becomes a cap (default none)', numArg)
     .option('--json', 'print the report as JSON')
     .action(async (input: string, f: FinetuneFlags, cmd: Command) => {
       const stepsGiven = cmd.getOptionValueSource('steps') === 'cli';
@@ -162,6 +162,7 @@ export function registerFinetune(program: Command): void {
         checkpointEvery: f.checkpointEvery,
         maxSeconds: f.maxMinutes !== undefined ? f.maxMinutes * 60 : undefined,
         budgetSeconds: f.budgetMinutes !== undefined ? f.budgetMinutes * 60 : undefined,
+        budgetStart: 0, // the budget counts from the process start (performance.now() = 0): loading and tokenizing included
         signal: ac.signal,
         onStep: (s) => bar?.update(s.step, s.steps, `loss ${fixed(s.loss, 3)} | ${fixed(s.tokens_per_second, 0)} tok/s | lr ${s.lr.toExponential(1)}${val}`),
         onEval: (e) => {

@@ -17,7 +17,7 @@
  * elapsed time (optimizer.ts learningRateByTime), and before each step the loop checks that the
  * step, the final validation and the final checkpoint still fit in the budget, from their measured
  * costs (each padded: the next step by 1.3× the mean of the last 8, validation and checkpoint by
- * 1.2×); the first step that would not fit is not taken, so the run ends — final validation
+ * 1.2×, and 0.5 % of the budget, at most 2 s, kept free); the first step that would not fit is not taken, so the run ends — final validation
  * included — within the budget, having used it. Such a run depends on the machine's speed, so it
  * is not reproducible (a resumed run continues the schedule from the elapsed time in the
  * checkpoint); with a deterministic `clock` it is, resumes included (tested).
@@ -78,7 +78,13 @@ export interface TrainOptions {
    * included, within the budget; `steps` is then only a cap
    */
   budgetSeconds?: number;
-  /** the clock in seconds (default performance.now()/1000; tests pass a deterministic one) */
+  /**
+   * with budgetSeconds: the clock reading the budget counts from (default: when run() starts); the
+   * CLI passes 0, the process start on the default clock, so loading the model and tokenizing the
+   * text count too (the time until run() starts is added to the run's elapsed time)
+   */
+  budgetStart?: number;
+  /** the clock in seconds (default performance.now()/1000, i.e. since the process started; tests pass a deterministic one) */
   clock?: () => number;
   signal?: AbortSignal;
   onStep?: (s: StepReport) => void;
@@ -231,6 +237,7 @@ export class Trainer {
     }
     const now = o.clock ?? (() => performance.now() / 1000);
     const t0 = now();
+    if (o.budgetSeconds && o.budgetStart !== undefined) before += Math.max(0, t0 - o.budgetStart);
     const cpu0 = process.cpuUsage();
     const elapsed = () => before + (now() - t0);
     const runSeconds = () => now() - t0;
@@ -255,7 +262,8 @@ export class Trainer {
       // the final validation: as measured, or (none yet) ½ of a step's time per step's worth of tokens (a forward pass is ~⅓ of a step)
       const val = timing.val_s ?? (meanStep() * 0.5 * valTokens()) / (o.batch * o.ctx * o.accum);
       const ck = o.checkpoint ? (timing.save_s ?? 0.2) : 0;
-      return budget! - 1.2 * (val + ck);
+      // plus 0.5 % of the budget (at most 2 s) for the scheduler's noise on a shared machine
+      return budget! - 1.2 * (val + ck) - Math.min(2, 0.005 * budget!);
     };
     const evaluate = () => {
       const v0 = now();
