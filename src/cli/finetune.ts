@@ -167,7 +167,7 @@ export function registerFinetune(program: Command): void {
         onStep: (s) => bar?.update(s.step, s.steps, `loss ${fixed(s.loss, 3)} | ${fixed(s.tokens_per_second, 0)} tok/s | lr ${s.lr.toExponential(1)}${val}`),
         onEval: (e) => {
           val = ` | val ppl ${fixed(e.val_ppl, 3)}`;
-          if (e.step === 0) bar?.update(0, f.steps, `val ppl ${fixed(e.val_ppl, 3)} before training`);
+          if (e.step === 0) bar?.update(0, f.budgetMinutes !== undefined ? 1 : f.steps, `val ppl ${fixed(e.val_ppl, 3)} before training`);
         },
       };
       let r;
@@ -179,7 +179,7 @@ export function registerFinetune(program: Command): void {
       }
       const res = r.result;
       if (res.stopped === 'signal') {
-        process.stderr.write(`stopped at step ${res.steps_done}/${f.steps}; checkpoint ${checkpoint}; run the same command again to resume\n`);
+        process.stderr.write(`stopped at step ${res.steps_done}${f.budgetMinutes !== undefined ? ` of a ${f.budgetMinutes}-minute budget` : `/${f.steps}`}; checkpoint ${checkpoint}; run the same command again to resume\n`);
         process.exitCode = 130;
         return;
       }

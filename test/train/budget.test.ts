@@ -79,7 +79,7 @@ describe('time-budgeted runs', () => {
   });
 
   it('counts the time before the run from budgetStart (the CLI: the process start)', async () => {
-    const t: Trainer = trainer({ budgetSeconds: 20, budgetStart: 0, clock: () => 5 + t.opt.t + 0.5 * t.validations });
+    const t: CountingTrainer = trainer({ budgetSeconds: 20, budgetStart: 0, clock: () => 5 + t.opt.t + 0.5 * t.validations });
     const r = await t.run();
     // as the run above with 5 s spent before it: steps start at 5 + k + 0.5·(1 + ⌊k/5⌋)
     expect(r.steps_done).toBe(12);
