@@ -93,18 +93,22 @@ export function learningRate(step: number, o: { lr: number; minLr?: number; warm
 }
 
 /**
- * Learning rate of a run planned over wall time instead of steps (trainer.ts `budgetSeconds`):
- * the same linear warm-up over the first `warmup` steps, then a cosine over the time
+ * Learning rate of a run planned over wall time (trainer.ts `budgetSeconds`): with p the fraction
+ * of the training time gone, p = (elapsed − start)/(end − start) clamped to [0, 1] (`start`: when
+ * the first step began; `end`: when the last step should finish, i.e. the budget less what the
+ * final validation and checkpoint are expected to take),
  *
- *   lr = minLr + ½(lr − minLr)(1 + cos(π·min(1, elapsed/end)))
+ *   cosine = minLr + ½(lr − minLr)(1 + cos(π·p))
+ *   warm-up: over the first `warmup` steps, min(cosine, lr·(step+1)/warmup); or, when the warm-up
+ *            is given as a fraction f of the time instead (`warmupFraction`), min(cosine, lr·p/f)
  *
- * where `end` is the time at which the last step should finish (the budget less what the final
- * validation and checkpoint are expected to take). The cosine starts at elapsed 0, so the warm-up
- * ends on it (at elapsed/end of a few per cent, ≥ 0.99 of lr).
+ * A time fraction keeps the warm-up in proportion when the machine is slower than expected (a
+ * fixed 100 steps would be most of a run that only gets 130).
  */
-export function learningRateByTime(step: number, elapsed: number, o: { lr: number; minLr?: number; warmup: number; end: number }): number {
+export function learningRateByTime(step: number, elapsed: number, o: { lr: number; minLr?: number; warmup: number; warmupFraction?: number; start: number; end: number }): number {
   const min = o.minLr ?? o.lr / 10;
-  const p = Math.min(1, Math.max(0, elapsed / Math.max(1e-9, o.end)));
+  const p = Math.min(1, Math.max(0, (elapsed - o.start) / Math.max(1e-9, o.end - o.start)));
   const cos = min + 0.5 * (o.lr - min) * (1 + Math.cos(Math.PI * p));
+  if (o.warmupFraction) return p < o.warmupFraction ? Math.min(cos, (o.lr * p) / o.warmupFraction) : cos;
   return step < o.warmup ? Math.min(cos, (o.lr * (step + 1)) / o.warmup) : cos;
 }

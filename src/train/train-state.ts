@@ -46,6 +46,8 @@ export interface RunTiming {
   /** the last validation pass, and the slowest checkpoint write (null: none yet) */
   val_s: number | null;
   save_s: number | null;
+  /** elapsed seconds when the run's first step began (the start of the schedule; null: not yet) */
+  start_s?: number | null;
 }
 
 function parseTiming(v: unknown): RunTiming | undefined {
@@ -53,7 +55,7 @@ function parseTiming(v: unknown): RunTiming | undefined {
   const t = v as Record<string, unknown>;
   const num = (x: unknown) => (isFiniteNumber(x) && x >= 0 ? x : null);
   const steps = Array.isArray(t.step_s) ? t.step_s.filter((x): x is number => isFiniteNumber(x) && x >= 0) : [];
-  return { step_s: steps, val_s: num(t.val_s), save_s: num(t.save_s) };
+  return { step_s: steps, val_s: num(t.val_s), save_s: num(t.save_s), start_s: num(t.start_s) };
 }
 
 function dtypeOf(a: Float32Array | Float64Array): 'F32' | 'F64' {

@@ -13,8 +13,9 @@
  * in the CLI) stops after the current step and writes a checkpoint first. The loop yields to the
  * event loop between steps so progress bars and signals stay live. With `threads` > 1 each
  * micro-batch's sequences are split between the main thread and workers (parallel.ts).
- * With `budgetSeconds` the run is planned over wall time instead of steps: the cosine follows the
- * elapsed time (optimizer.ts learningRateByTime), and before each step the loop checks that the
+ * With `budgetSeconds` the run is planned over wall time instead of steps: the cosine (and, unless
+ * `warmup` steps are given, the warm-up: the first 6 % of the time) follows the elapsed time
+ * (optimizer.ts learningRateByTime), and before each step the loop checks that the
  * step, the final validation and the final checkpoint still fit in the budget, from their measured
  * costs (each padded: the next step by 1.3× the mean of the last 8, validation and checkpoint by
  * 1.2×, and 0.5 % of the budget, at most 2 s, kept free); the first step that would not fit is not taken, so the run ends — final validation
@@ -47,8 +48,10 @@ export interface TrainOptions {
   lr: number;
   /** final learning rate of the cosine (default lr/10) */
   minLr?: number;
-  /** warm-up steps (default min(100, steps/10)) */
+  /** warm-up steps (default min(100, steps/10); with budgetSeconds: `warmupFraction` of the time instead) */
   warmup?: number;
+  /** with budgetSeconds and no `warmup`: the fraction of the training time the warm-up takes (default 0.06) */
+  warmupFraction?: number;
   weightDecay?: number;
   beta1?: number;
   beta2?: number;
@@ -169,7 +172,7 @@ export class Trainer {
       batch: opts.batch ?? 4,
       ctx,
       accum: opts.accum ?? 1,
-      warmup: opts.warmup ?? Math.min(100, Math.floor(steps / 10)),
+      warmup: opts.warmup ?? (opts.budgetSeconds ? 0 : Math.min(100, Math.floor(steps / 10))),
       clip: opts.clip ?? 1,
       seed: opts.seed ?? 1,
       evalEvery: opts.evalEvery ?? (opts.budgetSeconds ? 250 : Math.max(1, Math.round(steps / 10))),
@@ -189,9 +192,14 @@ export class Trainer {
       weightDecay: this.opt.weightDecay, beta1: this.opt.beta1, beta2: this.opt.beta2, clip: o.clip, seed: o.seed,
       distill: d ? { kind: d.kind, alpha: d.alpha, temperature: d.kind === 'kl' ? (d.temperature ?? 1) : null, ...(d.kind === 'kl' && d.topK ? { topK: d.topK } : {}) } : null,
       ...(this.aligned ? { windows: 'aligned' } : {}),
-      ...(o.budgetSeconds ? { budget_s: o.budgetSeconds } : {}),
+      ...(o.budgetSeconds ? { budget_s: o.budgetSeconds, warmup_fraction: this.warmupFraction } : {}),
       train_tokens: this.data.train.length, train_hash: fnv(this.data.train),
     };
+  }
+
+  /** time-budgeted runs without a step warm-up: the fraction of the time the warm-up takes (0: none) */
+  get warmupFraction(): number {
+    return this.o.budgetSeconds && this.o.warmup === 0 && this.o.warmupFraction !== 0 ? (this.o.warmupFraction ?? 0.06) : 0;
   }
 
   /** whether training uses aligned windows (data.ts alignedBatch) */
@@ -224,7 +232,7 @@ export class Trainer {
     let tokens = 0;
     let before = 0;
     let resumed: number | null = null;
-    let timing: RunTiming = { step_s: [], val_s: null, save_s: null };
+    let timing: RunTiming = { step_s: [], val_s: null, save_s: null, start_s: null };
     const fp = this.fingerprint();
     await loadWasmGemm();
     if (o.checkpoint && existsSync(o.checkpoint)) {
@@ -295,7 +303,8 @@ export class Trainer {
             budgetDone = true;
             break;
           }
-          lr = learningRateByTime(step, at, { lr: o.lr, minLr: o.minLr, warmup: o.warmup, end });
+          timing.start_s ??= at;
+          lr = learningRateByTime(step, at, { lr: o.lr, minLr: o.minLr, warmup: o.warmup, warmupFraction: this.warmupFraction, start: timing.start_s, end });
         } else lr = learningRate(step, { lr: o.lr, minLr: o.minLr, warmup: o.warmup, steps: o.steps });
         const stepStart = now();
         this.opt.zeroGrad();

@@ -47,13 +47,19 @@ function trainer(o: Partial<TrainOptions>, fake = true): CountingTrainer {
 
 describe('time-budgeted runs', () => {
   it('warm-up by steps, then a cosine over the elapsed time down to minLr at the end', () => {
-    const o = { lr: 1, minLr: 0.1, warmup: 4, end: 100 };
-    expect([0, 1, 3].map((k) => learningRateByTime(k, 0, o))).toEqual([0.25, 0.5, 1]);
-    expect(learningRateByTime(3, 50, o)).toBeCloseTo(0.55, 12); // a warm-up step never exceeds the cosine
-    expect(learningRateByTime(10, 25, o)).toBeCloseTo(0.1 + 0.45 * (1 + Math.cos(Math.PI / 4)), 12);
-    expect(learningRateByTime(10, 50, o)).toBeCloseTo(0.55, 12);
-    expect(learningRateByTime(10, 100, o)).toBeCloseTo(0.1, 12);
-    expect(learningRateByTime(10, 180, o)).toBeCloseTo(0.1, 12);
+    const o = { lr: 1, minLr: 0.1, warmup: 4, start: 20, end: 120 };
+    expect([0, 1, 3].map((k) => learningRateByTime(k, 20, o))).toEqual([0.25, 0.5, 1]);
+    expect(learningRateByTime(3, 70, o)).toBeCloseTo(0.55, 12); // a warm-up step never exceeds the cosine
+    expect(learningRateByTime(10, 45, o)).toBeCloseTo(0.1 + 0.45 * (1 + Math.cos(Math.PI / 4)), 12);
+    expect(learningRateByTime(10, 70, o)).toBeCloseTo(0.55, 12);
+    expect(learningRateByTime(10, 120, o)).toBeCloseTo(0.1, 12);
+    expect(learningRateByTime(10, 200, o)).toBeCloseTo(0.1, 12);
+    // warm-up as a fraction of the time (10 %): lr·p/0.1 until p = 0.1, whatever the step
+    const f = { ...o, warmup: 0, warmupFraction: 0.1 };
+    expect(learningRateByTime(0, 20, f)).toBe(0);
+    expect(learningRateByTime(50, 25, f)).toBeCloseTo(0.5, 12);
+    expect(learningRateByTime(90, 29, f)).toBeCloseTo(0.9, 12);
+    expect(learningRateByTime(0, 45, f)).toBeCloseTo(0.1 + 0.45 * (1 + Math.cos(Math.PI / 4)), 12);
   });
 
   it('takes the steps that fit in the budget, validating at the end; the cosine follows the elapsed time', async () => {
@@ -73,9 +79,23 @@ describe('time-budgeted runs', () => {
       expect(r.elapsed_s).toBeLessThanOrEqual(budget);
       expect(lrs.length).toBe(steps);
       const end = budget - 0.6 - 0.005 * budget;
-      for (let k = 3; k < lrs.length; k++) expect(lrs[k], `step ${k}`).toBeCloseTo(learningRateByTime(k, at[k]!, { lr: 3e-3, warmup: 3, end }), 12);
+      // the schedule starts when the first step does (after the 0.5-s validation at step 0)
+      for (let k = 0; k < lrs.length; k++) expect(lrs[k], `step ${k}`).toBeCloseTo(learningRateByTime(k, at[k]!, { lr: 3e-3, warmup: 3, start: 0.5, end }), 12);
+      expect(lrs.slice(0, 3)).toEqual([1e-3, 2e-3, 3e-3].map((x, k) => Math.min(x, learningRateByTime(9, at[k]!, { lr: 3e-3, warmup: 0, start: 0.5, end }))));
       expect(lrs.at(-1)!).toBeLessThan(3e-3 * 0.15);
     }
+  });
+
+  it('without warm-up steps, warms up over the first 6 % of the time (in proportion, however few steps fit)', async () => {
+    const lrs: number[] = [];
+    const r = await trainer({ budgetSeconds: 101, warmup: undefined, onStep: (x) => lrs.push(x.lr) }).run();
+    expect(r.steps_done).toBeGreaterThan(80);
+    expect(lrs[0]).toBe(0);
+    // step k starts at k + 0.5·(1 + ⌊k/5⌋); the schedule starts at 0.5 and should end by 101 − 0.6 − 0.505
+    const end = 101 - 0.6 - 0.505, at = (k: number) => k + 0.5 * (1 + Math.floor(k / 5));
+    for (const k of [1, 3, 5, 6, 20, 60]) expect(lrs[k], `step ${k}`).toBeCloseTo(learningRateByTime(k, at(k), { lr: 3e-3, warmup: 0, warmupFraction: 0.06, start: 0.5, end }), 12);
+    expect(lrs[3]).toBeCloseTo((3e-3 * ((at(3) - 0.5) / (end - 0.5))) / 0.06, 12);
+    expect(Math.max(...lrs)).toBeLessThanOrEqual(3e-3);
   });
 
   it('counts the time before the run from budgetStart (the CLI: the process start)', async () => {
