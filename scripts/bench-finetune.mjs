@@ -61,7 +61,8 @@ const threads = a.threads;
 // per mode: peak learning rate and extra flags (steps 0: planned from the pilot)
 const settings = {
   // QAT: the CLI's default recipe, spelled out (learnable per-row scales, per-matrix relative lr),
-  // plus KL distillation from the f32 model with its top-32 targets cached per aligned window
+  // plus KL distillation from the f32 model with its top-32 targets cached per aligned window; planned over the
+  // wall time (--budget-minutes: the whole budget from the process start, cosine over the time)
   qat: { lr: '3e-3', steps: 0, budget: true, extra: ['--scales', 'learnable', '--distill', 'kl', '--distill-alpha', '0.5', '--distill-top-k', '32'] },
   lora: { lr: '1e-2', steps: 0, extra: ['--rank', '8'] },
   full: { lr: '3e-4', steps: 0, extra: [] },
