@@ -125,7 +125,7 @@ describe('time-budgeted runs', () => {
     const r = await trainer({ budgetSeconds: budget, evalEvery: 40, evalChunks: 8, checkpoint: join(dir, 'real.safetensors') }, false).run();
     expect(r.steps_done).toBeGreaterThan(5);
     expect(r.history.at(-1)!.step).toBe(r.steps_done);
-    expect(r.elapsed_s).toBeLessThanOrEqual(budget + 0.05); // 50 ms for the scheduler of a loaded machine
+    expect(r.elapsed_s).toBeLessThanOrEqual(budget + 0.25); // 0.25 s for the scheduler of a machine loaded by the whole suite (the exact rule: the fake-clock tests)
     expect(r.elapsed_s).toBeGreaterThan(0.75 * budget);
   });
 
