@@ -9,7 +9,8 @@
 //
 //   node scripts/bench-finetune.mjs [--minutes 10] [--threads 2] [--modes qat,lora,full] [-o bench/results/finetune.json]
 //   node scripts/bench-finetune.mjs --variant 'qat-kl:qat:3e-3:380:--distill kl' … -o bench/results/finetune-qat-variants.json
-//     (a variant is name:mode:lr:steps[:extra flags]; variants replace --modes)
+//     (a variant is name:mode:lr:steps[:extra flags], steps "budget" for a run planned over the
+//     wall time; variants replace --modes)
 //
 // Runs are sequential (one at a time on the machine); the load average before and after each run
 // is recorded, since other jobs may share the cores. Each run trains on --threads data-parallel
@@ -23,6 +24,9 @@
 // is  E cold steps + (what is left of the time) / warm step time,  E = ⌈windows / batch⌉. A
 // --variant's own step count, if it gives one above 0, is used as it is. The --max-minutes cap
 // still stops a run that turns out slower than planned; the report says where it stopped.
+// QAT (and a variant with steps "budget") needs no pilot: it runs with --budget-minutes, i.e. its
+// cosine follows the wall time and the trainer ends it, final validation included, within the
+// minutes (trainer.ts budgetSeconds).
 // Needs `npm run build` and ../shared/data.
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -57,8 +61,9 @@ const threads = a.threads;
 // per mode: peak learning rate and extra flags (steps 0: planned from the pilot)
 const settings = {
   // QAT: the CLI's default recipe, spelled out (learnable per-row scales, per-matrix relative lr),
-  // plus KL distillation from the f32 model with its top-32 targets cached per aligned window
-  qat: { lr: '3e-3', steps: 0, extra: ['--scales', 'learnable', '--distill', 'kl', '--distill-alpha', '0.5', '--distill-top-k', '32'] },
+  // plus KL distillation from the f32 model with its top-32 targets cached per aligned window; planned over the
+  // wall time (--budget-minutes: the whole budget from the process start, cosine over the time)
+  qat: { lr: '3e-3', steps: 0, budget: true, extra: ['--scales', 'learnable', '--distill', 'kl', '--distill-alpha', '0.5', '--distill-top-k', '32'] },
   lora: { lr: '1e-2', steps: 0, extra: ['--rank', '8'] },
   full: { lr: '3e-4', steps: 0, extra: [] },
 };
@@ -115,7 +120,7 @@ save();
 const plans = a.variant?.length
   ? a.variant.map((v) => {
       const [name, mode, lr, steps, extra] = v.split(':');
-      return { name, mode, s: { lr, steps: Number(steps), extra: extra ? extra.split(/\s+/) : [] } };
+      return { name, mode, s: { lr, steps: steps === 'budget' ? 0 : Number(steps), budget: steps === 'budget', extra: extra ? extra.split(/\s+/) : [] } };
     })
   : a.modes.split(',').map((mode) => ({ name: mode, mode, s: settings[mode] }));
 const common = (mode, lr, out, text = textFile) => [
@@ -126,7 +131,7 @@ for (const { name, mode, s } of plans) {
   const out = join(a.work, name);
   rmSync(out, { recursive: true, force: true });
   let pilot = null;
-  if (!(s.steps > 0)) {
+  if (!(s.steps > 0) && !s.budget) {
     // the pilot: the same run for a few steps; its tokens/s plans the real run's step count
     const pilotRun = (textPath) => JSON.parse(cli([...common(mode, s.lr, join(a.work, `${name}-pilot`), textPath), '--steps', a['pilot-steps'], '--eval-every', '0', '--eval-chunks', '1', ...s.extra]));
     const p = pilotRun(textFile);
@@ -144,8 +149,8 @@ for (const { name, mode, s } of plans) {
       pilot.first_epoch_steps = epoch;
     } else s.steps = Math.floor(budget / tCold);
   }
-  const args = [...common(mode, s.lr, out), '--steps', String(s.steps), '--eval-every', a['eval-every'], '--eval-chunks', '32', '--max-minutes', String(minutes), ...s.extra];
-  process.stderr.write(`${name}: ${s.steps} planned steps, lr ${s.lr}, at most ${minutes} min (load ${load().join(' ')})\n`);
+  const args = [...common(mode, s.lr, out), ...(s.budget ? ['--budget-minutes', String(minutes)] : ['--steps', String(s.steps)]), '--eval-every', a['eval-every'], '--eval-chunks', '32', '--max-minutes', String(minutes), ...s.extra];
+  process.stderr.write(`${name}: ${s.budget ? 'steps planned over the wall time' : `${s.steps} planned steps`}, lr ${s.lr}, at most ${minutes} min (load ${load().join(' ')})\n`);
   const loadBefore = load();
   const t0 = Date.now();
   const r = JSON.parse(cli(args));
@@ -153,7 +158,7 @@ for (const { name, mode, s } of plans) {
   const loadAfter = load();
   const held = evaluate(out);
   report.runs.push({
-    name, mode, lr: Number(s.lr), threads: r.threads, pilot, planned_steps: s.steps, steps_done: r.steps_done, stopped: r.stopped, batch: 4, ctx: Number(ctx), extra: s.extra,
+    name, mode, lr: Number(s.lr), threads: r.threads, pilot, planned_steps: s.budget ? `${minutes} minutes (--budget-minutes)` : s.steps, steps_done: r.steps_done, stopped: r.stopped, batch: 4, ctx: Number(ctx), extra: s.extra,
     train_seconds: r.elapsed_s, process_wall_seconds: wall, tokens: r.tokens, tokens_per_second: r.tokens_per_second,
     tokens_per_second_steady: r.tokens_per_second_steady,
     trainable: r.trainable, peak_rss_bytes: r.peak_rss_bytes, memory: r.memory,

@@ -61,6 +61,7 @@ interface FinetuneFlags {
   checkpointEvery?: number;
   restart?: boolean;
   maxMinutes?: number;
+  budgetMinutes?: number;
   json?: boolean;
 }
 
@@ -73,7 +74,7 @@ export function registerFinetune(program: Command): void {
     .requiredOption('-o, --out <dir>', 'output model folder')
     .option('--mode <m>', 'qat | lora | full (f32 fine-tuning, the baseline)', choice(['qat', 'lora', 'full'] as const), 'qat')
     .option('--tokenizer <file>', 'tokenizer for llama2.c checkpoints (tokenizer.bin) or an HF tokenizer.json')
-    .option('--steps <n>', 'optimizer steps', intArg, 200)
+    .option('--steps <n>', 'optimizer steps (with --budget-minutes: a cap)', intArg, 200)
     .option('--lr <x>', 'peak learning rate (default: qat 3e-3, lora 3e-3, full 3e-4)', numArg)
     .option('--min-lr <x>', 'final learning rate of the cosine schedule (default lr/10)', numArg)
     .option('--warmup <n>', 'warm-up steps (default min(100, steps/10))', intArg)
@@ -109,8 +110,10 @@ export function registerFinetune(program: Command): void {
     .option('--checkpoint-every <n>', 'write the checkpoint every n steps (default: at each validation)', intArg)
     .option('--restart', 'ignore (delete) an existing checkpoint and start over')
     .option('--max-minutes <x>', 'stop after this many minutes of this run (a checkpoint is written)', numArg)
+    .option('--budget-minutes <x>', 'plan the run over this much wall time, counted from the process start, instead of --steps: cosine over the elapsed time, ending (final validation and checkpoint included) within it; --steps becomes a cap (default none)', numArg)
     .option('--json', 'print the report as JSON')
-    .action(async (input: string, f: FinetuneFlags) => {
+    .action(async (input: string, f: FinetuneFlags, cmd: Command) => {
+      const stepsGiven = cmd.getOptionValueSource('steps') === 'cli';
       const ck = loadCheckpoint(input, { tokenizer: f.tokenizer });
       const teacher = f.teacher ? loadCheckpoint(f.teacher, { tokenizer: f.tokenizer }) : undefined;
       const text = readText(f.text, 'training text');
@@ -123,7 +126,7 @@ export function registerFinetune(program: Command): void {
       let val = '';
       const opts: FinetuneOptions = {
         mode: f.mode,
-        steps: f.steps,
+        steps: f.budgetMinutes !== undefined && !stepsGiven ? Number.MAX_SAFE_INTEGER : f.steps,
         lr: f.lr ?? { qat: 3e-3, lora: 3e-3, full: 3e-4 }[f.mode],
         minLr: f.minLr,
         warmup: f.warmup,
@@ -158,11 +161,13 @@ export function registerFinetune(program: Command): void {
         checkpoint,
         checkpointEvery: f.checkpointEvery,
         maxSeconds: f.maxMinutes !== undefined ? f.maxMinutes * 60 : undefined,
+        budgetSeconds: f.budgetMinutes !== undefined ? f.budgetMinutes * 60 : undefined,
+        budgetStart: 0, // the budget counts from the process start (performance.now() = 0): loading and tokenizing included
         signal: ac.signal,
         onStep: (s) => bar?.update(s.step, s.steps, `loss ${fixed(s.loss, 3)} | ${fixed(s.tokens_per_second, 0)} tok/s | lr ${s.lr.toExponential(1)}${val}`),
         onEval: (e) => {
           val = ` | val ppl ${fixed(e.val_ppl, 3)}`;
-          if (e.step === 0) bar?.update(0, f.steps, `val ppl ${fixed(e.val_ppl, 3)} before training`);
+          if (e.step === 0) bar?.update(0, f.budgetMinutes !== undefined ? 1 : f.steps, `val ppl ${fixed(e.val_ppl, 3)} before training`);
         },
       };
       let r;
@@ -174,7 +179,7 @@ export function registerFinetune(program: Command): void {
       }
       const res = r.result;
       if (res.stopped === 'signal') {
-        process.stderr.write(`stopped at step ${res.steps_done}/${f.steps}; checkpoint ${checkpoint}; run the same command again to resume\n`);
+        process.stderr.write(`stopped at step ${res.steps_done}${f.budgetMinutes !== undefined ? ` of a ${f.budgetMinutes}-minute budget` : `/${f.steps}`}; checkpoint ${checkpoint}; run the same command again to resume\n`);
         process.exitCode = 130;
         return;
       }

@@ -91,3 +91,24 @@ export function learningRate(step: number, o: { lr: number; minLr?: number; warm
   const p = Math.min(1, (step - o.warmup) / span);
   return min + 0.5 * (o.lr - min) * (1 + Math.cos(Math.PI * p));
 }
+
+/**
+ * Learning rate of a run planned over wall time (trainer.ts `budgetSeconds`): with p the fraction
+ * of the training time gone, p = (elapsed − start)/(end − start) clamped to [0, 1] (`start`: when
+ * the first step began; `end`: when the last step should finish, i.e. the budget less what the
+ * final validation and checkpoint are expected to take),
+ *
+ *   cosine = minLr + ½(lr − minLr)(1 + cos(π·p))
+ *   warm-up: over the first `warmup` steps, min(cosine, lr·(step+1)/warmup); or, when the warm-up
+ *            is given as a fraction f of the time instead (`warmupFraction`), min(cosine, lr·p/f)
+ *
+ * A time fraction keeps the warm-up in proportion when the machine is slower than expected (a
+ * fixed 100 steps would be most of a run that only gets 130).
+ */
+export function learningRateByTime(step: number, elapsed: number, o: { lr: number; minLr?: number; warmup: number; warmupFraction?: number; start: number; end: number }): number {
+  const min = o.minLr ?? o.lr / 10;
+  const p = Math.min(1, Math.max(0, (elapsed - o.start) / Math.max(1e-9, o.end - o.start)));
+  const cos = min + 0.5 * (o.lr - min) * (1 + Math.cos(Math.PI * p));
+  if (o.warmupFraction) return p < o.warmupFraction ? Math.min(cos, (o.lr * p) / o.warmupFraction) : cos;
+  return step < o.warmup ? Math.min(cos, (o.lr * (step + 1)) / o.warmup) : cos;
+}

@@ -35,6 +35,27 @@ export interface TrainState {
   /** training tokens consumed and wall seconds spent before this checkpoint */
   tokens: number;
   elapsed_s: number;
+  /** runs planned over wall time (trainer.ts budgetSeconds): the costs the stopping rule had measured */
+  timing?: RunTiming;
+}
+
+/** Measured costs a time-budgeted run plans its end with (seconds). */
+export interface RunTiming {
+  /** the last few steps' durations, oldest first */
+  step_s: number[];
+  /** the last validation pass, and the slowest checkpoint write (null: none yet) */
+  val_s: number | null;
+  save_s: number | null;
+  /** elapsed seconds when the run's first step began (the start of the schedule; null: not yet) */
+  start_s?: number | null;
+}
+
+function parseTiming(v: unknown): RunTiming | undefined {
+  if (typeof v !== 'object' || v === null) return undefined;
+  const t = v as Record<string, unknown>;
+  const num = (x: unknown) => (isFiniteNumber(x) && x >= 0 ? x : null);
+  const steps = Array.isArray(t.step_s) ? t.step_s.filter((x): x is number => isFiniteNumber(x) && x >= 0) : [];
+  return { step_s: steps, val_s: num(t.val_s), save_s: num(t.save_s), start_s: num(t.start_s) };
 }
 
 function dtypeOf(a: Float32Array | Float64Array): 'F32' | 'F64' {
@@ -105,7 +126,7 @@ export function loadTrainState(path: string, params: Map<string, Tensor>, opt: A
     // nothing is changed until every tensor has been read and checked
     for (const [dst, src] of pending) dst.set(src);
     opt.t = meta.adamT as number;
-    return { step: meta.step as number, adamT: meta.adamT as number, fingerprint: fp as Record<string, unknown>, history, tokens: meta.tokens as number, elapsed_s: meta.elapsed_s as number };
+    return { step: meta.step as number, adamT: meta.adamT as number, fingerprint: fp as Record<string, unknown>, history, tokens: meta.tokens as number, elapsed_s: meta.elapsed_s as number, timing: parseTiming(meta.timing) };
   } finally {
     f.close();
   }

@@ -13,6 +13,15 @@
  * in the CLI) stops after the current step and writes a checkpoint first. The loop yields to the
  * event loop between steps so progress bars and signals stay live. With `threads` > 1 each
  * micro-batch's sequences are split between the main thread and workers (parallel.ts).
+ * With `budgetSeconds` the run is planned over wall time instead of steps: the cosine (and, unless
+ * `warmup` steps are given, the warm-up: the first 6 % of the time) follows the elapsed time
+ * (optimizer.ts learningRateByTime), and before each step the loop checks that the
+ * step, the final validation and the final checkpoint still fit in the budget, from their measured
+ * costs (each padded: the next step by 1.3× the mean of the last 8, validation and checkpoint by
+ * 1.2×, and 0.5 % of the budget, at most 2 s, kept free); the first step that would not fit is not taken, so the run ends — final validation
+ * included — within the budget, having used it. Such a run depends on the machine's speed, so it
+ * is not reproducible (a resumed run continues the schedule from the elapsed time in the
+ * checkpoint); with a deterministic `clock` it is, resumes included (tested).
  * With cached distillation (distill.topK) or `windows: 'aligned'` the batches come from fixed
  * windows visited epoch by epoch (data.ts alignedBatch), and the teacher's top-k targets of each
  * window are computed the first time it is trained on and reused after (teacher-cache.ts).
@@ -21,9 +30,9 @@ import { existsSync } from 'node:fs';
 import { TritwiseError } from '../errors.js';
 import { alignedBatch, alignedWindowCount, validationBatches, trainBatch, type TextSplit } from './data.js';
 import type { Batch, Distill, LossOptions, TrainModel } from './llama-train.js';
-import { AdamW, learningRate } from './optimizer.js';
+import { AdamW, learningRate, learningRateByTime } from './optimizer.js';
 import { Tape } from './tape.js';
-import { loadTrainState, saveTrainState, type EvalPoint } from './train-state.js';
+import { loadTrainState, saveTrainState, type EvalPoint, type RunTiming } from './train-state.js';
 import { DataParallel } from './parallel.js';
 import { loadWasmGemm, wasmGemmReady } from './wasm-kernels.js';
 import { TeacherCache, type BatchSoft } from './teacher-cache.js';
@@ -39,8 +48,10 @@ export interface TrainOptions {
   lr: number;
   /** final learning rate of the cosine (default lr/10) */
   minLr?: number;
-  /** warm-up steps (default min(100, steps/10)) */
+  /** warm-up steps (default min(100, steps/10); with budgetSeconds: `warmupFraction` of the time instead) */
   warmup?: number;
+  /** with budgetSeconds and no `warmup`: the fraction of the training time the warm-up takes (default 0.06) */
+  warmupFraction?: number;
   weightDecay?: number;
   beta1?: number;
   beta2?: number;
@@ -64,6 +75,20 @@ export interface TrainOptions {
   threads?: number;
   /** stop (after writing a checkpoint) once this many seconds of this run have passed */
   maxSeconds?: number;
+  /**
+   * plan the run over this many wall seconds (all runs of it, resumed ones included) instead of
+   * `steps`: cosine over the elapsed time, and the run ends, final validation and checkpoint
+   * included, within the budget; `steps` is then only a cap
+   */
+  budgetSeconds?: number;
+  /**
+   * with budgetSeconds: the clock reading the budget counts from (default: when run() starts); the
+   * CLI passes 0, the process start on the default clock, so loading the model and tokenizing the
+   * text count too (the time until run() starts is added to the run's elapsed time)
+   */
+  budgetStart?: number;
+  /** the clock in seconds (default performance.now()/1000, i.e. since the process started; tests pass a deterministic one) */
+  clock?: () => number;
   signal?: AbortSignal;
   onStep?: (s: StepReport) => void;
   onEval?: (e: EvalPoint) => void;
@@ -141,15 +166,16 @@ export class Trainer {
     for (const [k, v] of [['batch', opts.batch], ['accum', opts.accum], ['threads', opts.threads]] as const) {
       if (v !== undefined && !(Number.isInteger(v) && v > 0)) throw new TritwiseError('E_ARG', `invalid ${k}`, { where: `finetune --${k}`, expected: 'a positive integer', got: v });
     }
+    if (opts.budgetSeconds !== undefined && !(opts.budgetSeconds > 0 && Number.isFinite(opts.budgetSeconds))) throw new TritwiseError('E_ARG', 'invalid time budget', { where: 'finetune --budget-minutes', expected: '> 0', got: opts.budgetSeconds });
     this.o = {
       ...opts,
       batch: opts.batch ?? 4,
       ctx,
       accum: opts.accum ?? 1,
-      warmup: opts.warmup ?? Math.min(100, Math.floor(steps / 10)),
+      warmup: opts.warmup ?? (opts.budgetSeconds ? 0 : Math.min(100, Math.floor(steps / 10))),
       clip: opts.clip ?? 1,
       seed: opts.seed ?? 1,
-      evalEvery: opts.evalEvery ?? Math.max(1, Math.round(steps / 10)),
+      evalEvery: opts.evalEvery ?? (opts.budgetSeconds ? 250 : Math.max(1, Math.round(steps / 10))),
     };
     this.opt = new AdamW(model.parameters(), { weightDecay: opts.weightDecay ?? 0, beta1: opts.beta1, beta2: opts.beta2 });
     for (const [k, v] of model.lrScales()) this.opt.lrScale.set(k, v);
@@ -166,8 +192,14 @@ export class Trainer {
       weightDecay: this.opt.weightDecay, beta1: this.opt.beta1, beta2: this.opt.beta2, clip: o.clip, seed: o.seed,
       distill: d ? { kind: d.kind, alpha: d.alpha, temperature: d.kind === 'kl' ? (d.temperature ?? 1) : null, ...(d.kind === 'kl' && d.topK ? { topK: d.topK } : {}) } : null,
       ...(this.aligned ? { windows: 'aligned' } : {}),
+      ...(o.budgetSeconds ? { budget_s: o.budgetSeconds, warmup_fraction: this.warmupFraction } : {}),
       train_tokens: this.data.train.length, train_hash: fnv(this.data.train),
     };
+  }
+
+  /** time-budgeted runs without a step warm-up: the fraction of the time the warm-up takes (0: none) */
+  get warmupFraction(): number {
+    return this.o.budgetSeconds && this.o.warmup === 0 && this.o.warmupFraction !== 0 ? (this.o.warmupFraction ?? 0.06) : 0;
   }
 
   /** whether training uses aligned windows (data.ts alignedBatch) */
@@ -200,6 +232,7 @@ export class Trainer {
     let tokens = 0;
     let before = 0;
     let resumed: number | null = null;
+    let timing: RunTiming = { step_s: [], val_s: null, save_s: null, start_s: null };
     const fp = this.fingerprint();
     await loadWasmGemm();
     if (o.checkpoint && existsSync(o.checkpoint)) {
@@ -208,11 +241,14 @@ export class Trainer {
       history = st.history;
       tokens = st.tokens;
       before = st.elapsed_s;
+      if (st.timing) timing = st.timing;
     }
-    const t0 = performance.now();
+    const now = o.clock ?? (() => performance.now() / 1000);
+    const t0 = now();
+    if (o.budgetSeconds && o.budgetStart !== undefined) before += Math.max(0, t0 - o.budgetStart);
     const cpu0 = process.cpuUsage();
-    const elapsed = () => before + (performance.now() - t0) / 1000;
-    const runSeconds = () => (performance.now() - t0) / 1000;
+    const elapsed = () => before + (now() - t0);
+    const runSeconds = () => now() - t0;
     let peak = process.memoryUsage().rss;
     let peakBuffers = 0;
     let lastLoss = NaN;
@@ -220,11 +256,27 @@ export class Trainer {
     let runTokens = 0;
     const startStep = step;
     let half: { s: number; tokens: number } | null = null;
+    const budget = o.budgetSeconds;
     const save = () => {
-      if (o.checkpoint) saveTrainState(o.checkpoint, params, this.opt, { step, adamT: this.opt.t, fingerprint: fp, history, tokens, elapsed_s: elapsed() });
+      if (!o.checkpoint) return;
+      const s0 = now();
+      saveTrainState(o.checkpoint, params, this.opt, { step, adamT: this.opt.t, fingerprint: fp, history, tokens, elapsed_s: elapsed(), ...(budget ? { timing } : {}) });
+      timing.save_s = Math.max(timing.save_s ?? 0, now() - s0);
+    };
+    // time-budgeted runs: the mean of the last few step durations, and the time the last step should end by
+    const meanStep = () => (timing.step_s.length ? timing.step_s.reduce((x, y) => x + y, 0) / timing.step_s.length : 0);
+    const valTokens = () => Math.min(o.evalChunks ?? Infinity, Math.ceil(this.data.val.length / o.ctx)) * o.ctx;
+    const endBy = () => {
+      // the final validation: as measured, or (none yet) ½ of a step's time per step's worth of tokens (a forward pass is ~⅓ of a step)
+      const val = timing.val_s ?? (meanStep() * 0.5 * valTokens()) / (o.batch * o.ctx * o.accum);
+      const ck = o.checkpoint ? (timing.save_s ?? 0.2) : 0;
+      // plus 0.5 % of the budget (at most 2 s) for the scheduler's noise on a shared machine
+      return budget! - 1.2 * (val + ck) - Math.min(2, 0.005 * budget!);
     };
     const evaluate = () => {
+      const v0 = now();
       const v = this.validate();
+      timing.val_s = now() - v0;
       const e: EvalPoint = { step, val_loss: v.loss, val_ppl: v.ppl, tokens, elapsed_s: elapsed() };
       history = [...history.filter((h) => h.step !== step), e];
       o.onEval?.(e);
@@ -233,6 +285,7 @@ export class Trainer {
     const d = o.distill;
     const cache = this.aligned && d?.kind === 'kl' && d.topK && d.alpha > 0 ? new TeacherCache(alignedWindowCount(this.data.train.length, o.ctx), o.ctx, d.topK) : null;
     const par: DataParallel | null = (o.threads ?? 1) > 1 ? DataParallel.start(this.model, this.lossOptions(), o.threads!, wasmGemmReady()) : null;
+    let budgetDone = false;
     try {
       while (step < o.steps) {
         if (o.signal?.aborted) {
@@ -243,7 +296,17 @@ export class Trainer {
           stopped = 'time';
           break;
         }
-        const lr = learningRate(step, { lr: o.lr, minLr: o.minLr, warmup: o.warmup, steps: o.steps });
+        let lr: number;
+        if (budget) {
+          const end = endBy(), at = elapsed();
+          if (at + 1.3 * meanStep() > end && (timing.step_s.length > 0 || at >= end)) {
+            budgetDone = true;
+            break;
+          }
+          timing.start_s ??= at;
+          lr = learningRateByTime(step, at, { lr: o.lr, minLr: o.minLr, warmup: o.warmup, warmupFraction: this.warmupFraction, start: timing.start_s, end });
+        } else lr = learningRate(step, { lr: o.lr, minLr: o.minLr, warmup: o.warmup, steps: o.steps });
+        const stepStart = now();
         this.opt.zeroGrad();
         let loss = 0;
         const seed = [1 / o.accum];
@@ -268,17 +331,24 @@ export class Trainer {
         const gradNorm = this.opt.step(lr, o.clip);
         step++;
         lastLoss = loss;
+        if (budget) timing.step_s = [...timing.step_s.slice(-7), now() - stepStart];
         peak = Math.max(peak, process.memoryUsage().rss);
-        o.onStep?.({ step, steps: o.steps, loss, lr, gradNorm, tokens, tokens_per_second: runTokens / runSeconds(), elapsed_s: elapsed() });
+        const planned = budget ? Math.min(o.steps, step + Math.max(0, Math.floor((endBy() - elapsed()) / Math.max(1e-9, meanStep())))) : o.steps;
+        o.onStep?.({ step, steps: planned, loss, lr, gradNorm, tokens, tokens_per_second: runTokens / runSeconds(), elapsed_s: elapsed() });
         const atEval = o.evalEvery > 0 && step % o.evalEvery === 0;
         if (atEval || step === o.steps) evaluate();
         if (o.checkpoint && (step === o.steps || (o.checkpointEvery ? step % o.checkpointEvery === 0 : atEval))) save();
-        if (!half && step - startStep >= Math.ceil((o.steps - startStep) / 2)) half = { s: runSeconds(), tokens: runTokens };
+        if (!half && (budget ? elapsed() - before >= (budget - before) / 2 : step - startStep >= Math.ceil((o.steps - startStep) / 2))) half = { s: runSeconds(), tokens: runTokens };
         o.afterStep?.(step);
         await new Promise((r) => setImmediate(r));
       }
     } finally {
       await par?.close();
+    }
+    if (budgetDone) {
+      // the budget's last step is done: final validation and checkpoint, as at the end of a planned run
+      if (history.at(-1)?.step !== step) evaluate();
+      save();
     }
     if (stopped !== 'done') save();
     const wb = this.model.weightBytes();

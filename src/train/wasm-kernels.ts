@@ -68,7 +68,7 @@ export function wasmMatmul(c: Float32Array, a: Float32Array, b: Float32Array, M:
   const buf = kernel!.memory.buffer;
   const A = new Float32Array(buf, pa, M * K), B = new Float32Array(buf, pb, K * Np), C = new Float32Array(buf, pc, M * Np);
   if (!transA) A.set(a.subarray(aOff, aOff + M * K));
-  else for (let k = 0; k < K; k++) for (let m = 0; m < M; m++) A[m * K + k] = a[aOff + k * M + m]!;
+  else transposeInto(A, a, aOff, K, M, K);
   if (!transB) {
     if (Np === N) B.set(b.subarray(0, K * N));
     else for (let k = 0; k < K; k++) {
@@ -76,14 +76,36 @@ export function wasmMatmul(c: Float32Array, a: Float32Array, b: Float32Array, M:
       for (let n = N; n < Np; n++) B[k * Np + n] = 0;
     }
   } else {
-    for (let n = 0; n < N; n++) for (let k = 0; k < K; k++) B[k * Np + n] = b[n * K + k]!;
+    transposeInto(B, b, 0, N, K, Np);
     if (Np !== N) for (let k = 0; k < K; k++) for (let n = N; n < Np; n++) B[k * Np + n] = 0;
   }
   kernel!.ex.gemmF32(pa, pb, pc, M, Np, K);
+  if (!accumulate && Np === N) {
+    c.set(C, cOff);
+    return;
+  }
   for (let m = 0; m < M; m++) {
     const o = cOff + m * N, s = m * Np;
     if (accumulate) for (let n = 0; n < N; n++) c[o + n]! += C[s + n]!;
     else for (let n = 0; n < N; n++) c[o + n] = C[s + n]!;
+  }
+}
+
+/**
+ * dst[j·ld + i] = src[off + i·cols + j] for the [rows, cols] matrix at `off` (dst is its
+ * transpose, rows `ld` apart), in 16 × 16 tiles so that neither side is walked with a long stride.
+ */
+function transposeInto(dst: Float32Array, src: Float32Array, off: number, rows: number, cols: number, ld: number): void {
+  const TB = 16;
+  for (let i0 = 0; i0 < rows; i0 += TB) {
+    const i1 = Math.min(rows, i0 + TB);
+    for (let j0 = 0; j0 < cols; j0 += TB) {
+      const j1 = Math.min(cols, j0 + TB);
+      for (let i = i0; i < i1; i++) {
+        const so = off + i * cols;
+        for (let j = j0; j < j1; j++) dst[j * ld + i] = src[so + j]!;
+      }
+    }
   }
 }
 

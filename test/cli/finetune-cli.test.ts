@@ -47,6 +47,22 @@ describe('tritwise finetune', () => {
     expect(JSON.parse(ev.out).perplexity).toBeGreaterThan(1);
   });
 
+  it('--budget-minutes: the run fills the budget counted from the process start, validation included, without --steps', () => {
+    const t0 = Date.now();
+    const r = cli('finetune', f('tiny.bin'), ...common, '--mode', 'qat', '--budget-minutes', '0.15', '--eval-every', '0', '-o', f('qat-budget'), '--json');
+    const wall = (Date.now() - t0) / 1000;
+    expect(r.code, r.err).toBe(0);
+    const rep = JSON.parse(r.out);
+    expect(rep.stopped).toBe('done');
+    expect(rep.steps_done).toBeGreaterThan(5);
+    expect(rep.history.at(-1).step).toBe(rep.steps_done);
+    // the exact stopping rule is tested with a deterministic clock (test/train/budget.test.ts); here, 0.25 s for the
+    // scheduler of a machine loaded by the whole suite
+    expect(rep.elapsed_s).toBeLessThanOrEqual(9 + 0.25);
+    expect(rep.elapsed_s).toBeGreaterThan(0.75 * 9);
+    expect(wall).toBeGreaterThan(rep.elapsed_s); // counted from the process start, so within the process's wall time
+  });
+
   it('LoRA: adapters are saved beside the trits, load in run/eval, and merge on request', () => {
     const r = cli('finetune', f('tiny.bin'), ...common, '--mode', 'lora', '--rank', '2', '--targets', 'layers.*.attention.*', '--steps', '4', '-o', f('lora'), '--json');
     expect(r.code, r.err).toBe(0);
