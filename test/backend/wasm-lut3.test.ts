@@ -93,7 +93,7 @@ describe('wasm int8 lookup kernels: pairs and triples', () => {
     });
   }
 
-  it('triples are the default kernel on every build, pairs on request, and a bad lut option is refused', async () => {
+  it('triples are the default kernel on every build for ungrouped weights, pairs for grouped ones and on request, and a bad lut option is refused', async () => {
     for (const simd of builds) {
       const be = await WasmBackend.create({ threads: 1, simd });
       const t = tensor(20, 70, 0, 0.3, 5);
@@ -103,6 +103,13 @@ describe('wasm int8 lookup kernels: pairs and triples', () => {
       const p = await be.uploadTernary(t, { layout: 'planes', lut: 'pairs' });
       await be.matmulI8(p, new Int8Array(70), 1);
       expect(be.layoutInfo(p)).toMatchObject({ lut: { quadsPerGroup: 18, rowBlocks: 2 }, lut3: null });
+      // grouped weights (the model path's Q8_K groups) default to pairs: lut3 decodes 0.6× as fast there
+      const g = await be.uploadTernary(tensor(20, 96, 32, 0.3, 6), { layout: 'planes' });
+      await be.matmulI8(g, new Int8Array(96), 1);
+      expect(be.layoutInfo(g)).toMatchObject({ lut: { rowBlocks: 2 }, lut3: null });
+      const g3 = await be.uploadTernary(tensor(20, 96, 32, 0.3, 6), { layout: 'planes', lut: 'triples' });
+      await be.matmulI8(g3, new Int8Array(96), 1);
+      expect(be.layoutInfo(g3)).toMatchObject({ lut: null, lut3: { rowBlocks: 2 } });
       await expect(be.uploadTernary(t, { lut: 'quads' as 'pairs' })).rejects.toMatchObject({ code: 'E_ARG' });
       await be.dispose();
     }

@@ -225,9 +225,14 @@ export class WasmBackend implements Backend {
    * lookups per 4 columns) on both builds — on SIMD128, where V8 spends three instructions on each
    * i8x16.swizzle, by 1.12–1.27×, with relaxed SIMD by 1.07–1.12× (A/B, scripts/bench-lut-ab.mjs).
    * Pairs stay available (`uploadTernary(w, { lut: 'pairs' })`) with their smaller layout.
+   *
+   * Weights with column groups (G > 1, e.g. the model path's 256-column Q8_K groups) keep pairs:
+   * there lut3 pads each group's triples to a multiple of 5 and flushes its accumulators per group,
+   * and the 0.7B-shape decode measured 12.3 tokens/s with triples against 19.7 with pairs
+   * (2 threads, Node 20, idle machine, 26 Nov 22:25 UTC).
    */
-  #defaultLut(): 'triples' | 'pairs' {
-    return 'triples';
+  #defaultLut(groups: number): 'triples' | 'pairs' {
+    return groups > 1 ? 'pairs' : 'triples';
   }
 
   /**
@@ -247,7 +252,7 @@ export class WasmBackend implements Backend {
         gscales = this.#heap.alloc(Math.max(w.groupScales.length, 1) * 4, 'group scales');
         this.#heap.f32.set(w.groupScales, gscales >>> 2);
       }
-      const h: WasmTernary = { kind: 'ternary', backend: 'wasm', rows: w.rows, cols: w.cols, groupSize: w.groupSize, groups: G, tensor: w, gc, codes: null, blocks: null, signs: null, lut: null, lut3: null, lutKind: opts.lut ?? this.#defaultLut(), skips: null, sparse: null, pad4: null, pad1: null, rowsp: null, ternaryCsr: null, bsparse: null, layouts: {}, forced: opts.layout ?? null, density: density(w), scales, gscales, released: false };
+      const h: WasmTernary = { kind: 'ternary', backend: 'wasm', rows: w.rows, cols: w.cols, groupSize: w.groupSize, groups: G, tensor: w, gc, codes: null, blocks: null, signs: null, lut: null, lut3: null, lutKind: opts.lut ?? this.#defaultLut(G), skips: null, sparse: null, pad4: null, pad1: null, rowsp: null, ternaryCsr: null, bsparse: null, layouts: {}, forced: opts.layout ?? null, density: density(w), scales, gscales, released: false };
       return h;
     });
   }
