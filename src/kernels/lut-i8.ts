@@ -33,10 +33,7 @@
  * transposed (gsT: f32 [G][rows padded to 16]).
  */
 
-@inline function sw(t: v128, i: v128): v128 {
-  if (ASC_FEATURE_RELAXED_SIMD) return i8x16.relaxed_swizzle(t, i); // indices < 16: same result
-  return i8x16.swizzle(t, i);
-}
+import { clearSums, finishRows, foldGroup, sw, trit } from './lut-rows';
 
 @inline function lo16(l: v128, h: v128): v128 {
   return v128.shuffle<u8>(l, h, 0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
@@ -44,11 +41,6 @@
 
 @inline function hi16(l: v128, h: v128): v128 {
   return v128.shuffle<u8>(l, h, 8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
-}
-
-@inline function trit(plus: usize, minus: usize, row: i32, wpr: i32, c: i32): i32 {
-  const o = (<usize>(row * wpr + (c >> 5))) << 2;
-  return <i32>((load<u32>(plus + o) >>> (c & 31)) & 1) - <i32>((load<u32>(minus + o) >>> (c & 31)) & 1);
 }
 
 /** Bit planes → the lut layout (see above). */
@@ -128,11 +120,6 @@ export function lutTables(q: usize, n: i32, cols: i32, gc: i32, G: i32, nq: i32,
   v128.store(out, c3, 48);
 }
 
-/** s[0..1] (f64x2 at sp) += w[0..1] · acc[k..k+1] — the exact dequantize.ts step for two rows. */
-@inline function fold2(sp: usize, w: v128, acc: v128): void {
-  v128.store(sp, f64x2.add(v128.load(sp), f64x2.mul(w, f64x2.convert_low_i32x4_s(acc))));
-}
-
 /**
  * Row blocks [b0, b1) (16 rows each). tab: this call's tables; acc16: 64 bytes of scratch per
  * row block (i32 sums of one group), sacc: f64 per token and padded row. Other arguments as
@@ -148,14 +135,7 @@ export function lutI8(
   const gBytes = <usize>nq << 4;
   const tTok = <usize>(G * nq) << 6;
   const tG = <usize>nq << 6;
-  if (mode != 0) {
-    for (let b = 0; b < batch; b++) {
-      for (let rb = b0; rb < b1; rb++) {
-        const sp = sacc + (<usize>(b * R16 + (rb << 4)) << 3);
-        for (let k = 0; k < 16; k += 2) v128.store(sp + (<usize>k << 3), f64x2.splat(0));
-      }
-    }
-  }
+  if (mode != 0) clearSums(sacc, batch, R16, b0, b1);
   for (let g = 0; g < G; g++) {
     const wg = w + <usize>(g * R) * gBytes;
     for (let rb = b0; rb < b1; rb++) {
@@ -165,40 +145,9 @@ export function lutI8(
       const a = acc16 + (<usize>rb << 6);
       for (let b = 0; b < batch; b++) {
         groupSums(wr, tab + <usize>b * tTok + <usize>g * tG, nq, M, a);
-        if (mode == 0) {
-          for (let k = 0; k < nr; k++) store<i32>(out + (<usize>((b * rows + r0 + k) * G + g) << 2), load<i32>(a + (<usize>k << 2)));
-          continue;
-        }
-        const sp = sacc + (<usize>(b * R16 + r0) << 3);
-        if (mode == 1 && gsT == 0) {
-          // no group scales: s = acc (one group)
-          for (let k = 0; k < 16; k += 2) v128.store(sp + (<usize>k << 3), f64x2.convert_low_i32x4_s(v128.load(a + (<usize>k << 2))));
-          continue;
-        }
-        const gp = gsT + (<usize>(g * R16 + r0) << 2);
-        const xs = mode == 2 ? f64x2.splat(<f64>load<f32>(xsc + (<usize>(b * G + g) << 2))) : f64x2.splat(1);
-        for (let k = 0; k < 16; k += 4) {
-          const g4 = gsT != 0 ? v128.load(gp + (<usize>k << 2)) : f32x4.splat(1);
-          const a4 = v128.load(a + (<usize>k << 2));
-          // mode 2: (gs·xs)·acc; mode 1: gs·acc (xs = 1 is exact: gs·1 = gs)
-          fold2(sp + (<usize>k << 3), f64x2.mul(f64x2.promote_low_f32x4(g4), xs), a4);
-          fold2(sp + (<usize>(k + 2) << 3), f64x2.mul(f64x2.promote_low_f32x4(v128.shuffle<u32>(g4, g4, 2, 3, 2, 3)), xs), v128.shuffle<u32>(a4, a4, 2, 3, 2, 3));
-        }
+        foldGroup(a, b, g, G, r0, nr, rows, R16, mode, out, sacc, gsT, xsc);
       }
     }
   }
-  if (mode == 0) return;
-  for (let b = 0; b < batch; b++) {
-    const xt = mode == 1 ? <f64>load<f32>(xsc + (<usize>b << 2)) : 1.0;
-    for (let rb = b0; rb < b1; rb++) {
-      const r0 = rb << 4;
-      const nr = min(16, rows - r0);
-      const sp = sacc + (<usize>(b * R16 + r0) << 3);
-      for (let k = 0; k < nr; k++) {
-        const rs = <f64>load<f32>(scales + (<usize>(r0 + k) << 2));
-        const s = load<f64>(sp + (<usize>k << 3));
-        store<f32>(out + (<usize>(b * rows + r0 + k) << 2), <f32>(mode == 1 ? xt * rs * s : rs * s));
-      }
-    }
-  }
+  if (mode != 0) finishRows(batch, rows, R16, b0, b1, mode, out, sacc, scales, xsc);
 }

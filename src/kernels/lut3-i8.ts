@@ -35,15 +35,7 @@
  * 32 bytes (TL + 128, then TH + 128).
  */
 
-@inline function sw(t: v128, i: v128): v128 {
-  if (ASC_FEATURE_RELAXED_SIMD) return i8x16.relaxed_swizzle(t, i); // indices < 16: same result
-  return i8x16.swizzle(t, i);
-}
-
-@inline function trit(plus: usize, minus: usize, row: i32, wpr: i32, c: i32): i32 {
-  const o = (<usize>(row * wpr + (c >> 5))) << 2;
-  return <i32>((load<u32>(plus + o) >>> (c & 31)) & 1) - <i32>((load<u32>(minus + o) >>> (c & 31)) & 1);
-}
+import { clearSums, finishRows, foldGroup, sw, trit } from './lut-rows';
 
 /** Triples per group: ⌈gc/3⌉ rounded up to a multiple of 5 (one flush). */
 export function lut3Triples(gc: i32): i32 {
@@ -226,11 +218,6 @@ function tile3x2(wp: usize, stride: usize, tp: usize, n: i32, acc: usize, acc2: 
   v128.store(acc, i32x4.add(v128.load(acc, 48), v128.shuffle<u32>(e1, o1, 2, 6, 3, 7)), 48);
 }
 
-/** s[0..1] (f64x2 at sp) += w[0..1] · acc[k..k+1] — the exact dequantize.ts step for two rows. */
-@inline function fold2(sp: usize, w: v128, acc: v128): void {
-  v128.store(sp, f64x2.add(v128.load(sp), f64x2.mul(w, f64x2.convert_low_i32x4_s(acc))));
-}
-
 /**
  * Row blocks [b0, b1) (16 rows each). tab: this call's tables (lut3Tables); neg: the layout's
  * negative-triple counts; acc: i32 scratch [batch][row blocks][16]; sacc: f64 per token and padded
@@ -246,14 +233,7 @@ export function lut3I8(
   const tTok = <usize>(G * nt) << 5;
   const tG = <usize>nt << 5;
   const biasSum = (nt / 5) * (128 + 16 * 128);
-  if (mode != 0) {
-    for (let b = 0; b < batch; b++) {
-      for (let rb = b0; rb < b1; rb++) {
-        const sp = sacc + (<usize>(b * R16 + (rb << 4)) << 3);
-        for (let k = 0; k < 16; k += 2) v128.store(sp + (<usize>k << 3), f64x2.splat(0));
-      }
-    }
-  }
+  if (mode != 0) clearSums(sacc, batch, R16, b0, b1);
   for (let g = 0; g < G; g++) {
     const wg = w + <usize>(g * R) * gBytes;
     for (let b = 0; b < batch; b++) memory.fill(acc + (<usize>(b * R + b0) << 6), 0, <usize>(b1 - b0) << 6);
@@ -278,40 +258,9 @@ export function lut3I8(
           const ak = a + (<usize>k << 2);
           store<i32>(ak, load<i32>(ak) - biasSum + 17 * load<i32>(ng + (<usize>(k * G) << 2)));
         }
-        if (mode == 0) {
-          for (let k = 0; k < nr; k++) store<i32>(out + (<usize>((b * rows + r0 + k) * G + g) << 2), load<i32>(a + (<usize>k << 2)));
-          continue;
-        }
-        const sp = sacc + (<usize>(b * R16 + r0) << 3);
-        if (mode == 1 && gsT == 0) {
-          // no group scales: s = acc (one group)
-          for (let k = 0; k < 16; k += 2) v128.store(sp + (<usize>k << 3), f64x2.convert_low_i32x4_s(v128.load(a + (<usize>k << 2))));
-          continue;
-        }
-        const gp = gsT + (<usize>(g * R16 + r0) << 2);
-        const xs = mode == 2 ? f64x2.splat(<f64>load<f32>(xsc + (<usize>(b * G + g) << 2))) : f64x2.splat(1);
-        for (let k = 0; k < 16; k += 4) {
-          const g4 = gsT != 0 ? v128.load(gp + (<usize>k << 2)) : f32x4.splat(1);
-          const a4 = v128.load(a + (<usize>k << 2));
-          // mode 2: (gs·xs)·acc; mode 1: gs·acc (xs = 1 is exact: gs·1 = gs)
-          fold2(sp + (<usize>k << 3), f64x2.mul(f64x2.promote_low_f32x4(g4), xs), a4);
-          fold2(sp + (<usize>(k + 2) << 3), f64x2.mul(f64x2.promote_low_f32x4(v128.shuffle<u32>(g4, g4, 2, 3, 2, 3)), xs), v128.shuffle<u32>(a4, a4, 2, 3, 2, 3));
-        }
+        foldGroup(a, b, g, G, r0, nr, rows, R16, mode, out, sacc, gsT, xsc);
       }
     }
   }
-  if (mode == 0) return;
-  for (let b = 0; b < batch; b++) {
-    const xt = mode == 1 ? <f64>load<f32>(xsc + (<usize>b << 2)) : 1.0;
-    for (let rb = b0; rb < b1; rb++) {
-      const r0 = rb << 4;
-      const nr = min(16, rows - r0);
-      const sp = sacc + (<usize>(b * R16 + r0) << 3);
-      for (let k = 0; k < nr; k++) {
-        const rs = <f64>load<f32>(scales + (<usize>(r0 + k) << 2));
-        const s = load<f64>(sp + (<usize>k << 3));
-        store<f32>(out + (<usize>(b * rows + r0 + k) << 2), <f32>(mode == 1 ? xt * rs * s : rs * s));
-      }
-    }
-  }
+  if (mode != 0) finishRows(batch, rows, R16, b0, b1, mode, out, sacc, scales, xsc);
 }
