@@ -44,7 +44,7 @@ for (const threads of a.threads.split(',').map(Number)) {
     const s1 = buildPadSparse(H, t, 1);
     const out = H.alloc(rows * 4, 'ab out'), qp = H.alloc(cols, 'ab q'), pl = H.alloc(u.plus.length * 4, 'ab plus'), mi = H.alloc(u.minus.length * 4, 'ab minus'), ui = H.alloc(cols, 'ab trits');
     const old = async () => {
-      await be.pool.run('csrPadI8', [s1.offs, s1.idx, CSR_X, 0, 1, out, rows], rows, par);
+      await be.pool.run('csrPadI8', [s1.offs, s1.idx, s1.perm, CSR_X, 0, 1, out, rows], rows, par);
       y.set(H.i32.subarray(out >> 2, (out >> 2) + rows));
     };
     const cases = {

@@ -111,6 +111,11 @@ export function sparseF32W(offs: usize, idx: usize, x: usize, cols: i32, batch: 
  *     two f32x4 vectors (v128.load32_lane) summed lane-wise and flushed into f64 every FLUSH
  *     iterations (on short lists the flush costs more than it saves: 1.7× slower at 99.9 % zeros,
  *     so unblocked lists keep the scalar f32 tree below).
+ *   - rows are stored sorted by their padded list lengths (layouts.ts padSparseLists), so
+ *     consecutive rows run their loops for the same number of iterations and the loop exits are
+ *     predicted; `perm` (u32 per stored row) names the output row (and scale) of each stored row:
+ *     stored row i writes out[perm[i]]. One thread, 4096×4096 at 95 % zeros, min of 315 calls
+ *     under load: 1.03–1.14× faster than rows in matrix order;
  * f32 rounding: scalar, 8 values are added as a 3-level f32 tree (≤ 3 ulp of their Σ|x|), then in
  * f64; SIMD, each lane adds ≤ FLUSH·2 values in f32 before the f64 flush, so a list's error is
  * ≤ (2·FLUSH + 2)·2⁻²⁴ ≈ 1e-6 of Σ|x| over the list (the conformance tolerance is 1e-5), and each
@@ -228,13 +233,14 @@ const FLUSH: usize = 8;
 }
 
 /** Column blocks (nb > 1) of csrPadF32: blocks outermost, partial row sums kept in `out`. */
-function csrBlocksF32(offs: usize, idx: usize, x: usize, stride: i32, batch: i32, nb: i32, scales: usize, gscales: usize, out: usize, rows: i32, r0: i32, r1: i32): void {
+function csrBlocksF32(offs: usize, idx: usize, perm: usize, x: usize, stride: i32, batch: i32, nb: i32, scales: usize, gscales: usize, out: usize, rows: i32, r0: i32, r1: i32): void {
   for (let k = 0; k < nb; k++) {
     const ob = offs + (<usize>k * <usize>rows << 3);
     const first = k == 0, last = k == nb - 1;
-    for (let r = r0; r < r1; r++) {
-      const o = ob + (<usize>r << 3);
+    for (let i = r0; i < r1; i++) {
+      const o = ob + (<usize>i << 3);
       const p0 = load<u32>(o), m0 = load<u32>(o, 4), m1 = load<u32>(o, 8);
+      const r = load<i32>(perm + (<usize>i << 2));
       const rs = <f64>load<f32>(scales + (<usize>r << 2)) * (gscales != 0 ? <f64>load<f32>(gscales + (<usize>r << 2)) : 1.0);
       if (x == CSR_X) {
         const at = out + (<usize>r << 2);
@@ -255,16 +261,18 @@ function csrBlocksF32(offs: usize, idx: usize, x: usize, stride: i32, batch: i32
 /**
  * Padded CSR × f32 (gscales: 0, or the one group scale per row), in `nb` column blocks (1: one
  * list pair per row). x: CSR_X for one row staged at the fixed address, else the first of `batch`
- * rows of `stride` bytes (each with its zero pad). offs: nb·rows·2 + 1 u32 list starts (in entries).
+ * rows of `stride` bytes (each with its zero pad). offs: nb·rows·2 + 1 u32 list starts (in entries),
+ * in stored-row order; perm: the output row of each stored row.
  */
-export function csrPadF32(offs: usize, idx: usize, x: usize, stride: i32, batch: i32, nb: i32, scales: usize, gscales: usize, out: usize, rows: i32, r0: i32, r1: i32): void {
+export function csrPadF32(offs: usize, idx: usize, perm: usize, x: usize, stride: i32, batch: i32, nb: i32, scales: usize, gscales: usize, out: usize, rows: i32, r0: i32, r1: i32): void {
   if (nb > 1) {
-    csrBlocksF32(offs, idx, x, stride, batch, nb, scales, gscales, out, rows, r0, r1);
+    csrBlocksF32(offs, idx, perm, x, stride, batch, nb, scales, gscales, out, rows, r0, r1);
     return;
   }
-  for (let r = r0; r < r1; r++) {
-    const o = offs + (<usize>r << 3);
+  for (let i = r0; i < r1; i++) {
+    const o = offs + (<usize>i << 3);
     const p0 = load<u32>(o), m0 = load<u32>(o, 4), m1 = load<u32>(o, 8);
+    const r = load<i32>(perm + (<usize>i << 2));
     // one group per row: its scale (if any) folds into the row scale, in f64 as in sparseF32
     const rs = <f64>load<f32>(scales + (<usize>r << 2)) * (gscales != 0 ? <f64>load<f32>(gscales + (<usize>r << 2)) : 1.0);
     if (x == CSR_X) {
@@ -278,11 +286,12 @@ export function csrPadF32(offs: usize, idx: usize, x: usize, stride: i32, batch:
   }
 }
 
-/** Padded CSR × int8 (or ternary activations as int8 trits): i32 sums per token and row. */
-export function csrPadI8(offs: usize, idx: usize, x: usize, stride: i32, batch: i32, out: usize, rows: i32, r0: i32, r1: i32): void {
-  for (let r = r0; r < r1; r++) {
-    const o = offs + (<usize>r << 3);
+/** Padded CSR × int8 (or ternary activations as int8 trits): i32 sums per token and row (out[perm[i]] for stored row i). */
+export function csrPadI8(offs: usize, idx: usize, perm: usize, x: usize, stride: i32, batch: i32, out: usize, rows: i32, r0: i32, r1: i32): void {
+  for (let i = r0; i < r1; i++) {
+    const o = offs + (<usize>i << 3);
     const p0 = load<u32>(o), m0 = load<u32>(o, 4), m1 = load<u32>(o, 8);
+    const r = load<i32>(perm + (<usize>i << 2));
     if (x == CSR_X) {
       store<i32>(out + (<usize>r << 2), padSumI8Fixed(idx, p0, m0) - padSumI8Fixed(idx, m0, m1));
       continue;
@@ -402,15 +411,16 @@ export function csrGroupI8(offs: usize, idx: usize, x: usize, cols: i32, batch: 
 /**
  * Padded CSR (entries col·4, `nb` column blocks) × i32-widened int8 activations: x is CSR_X for
  * one row staged at the fixed address, else the first of `batch` rows of `stride` bytes, each with
- * its zero pad (widenI8). i32 sums per token and row into out [batch, rows].
+ * its zero pad (widenI8). i32 sums per token and row into out [batch, rows] (stored row i → row perm[i]).
  */
-export function csrPadI32(offs: usize, idx: usize, x: usize, stride: i32, batch: i32, nb: i32, out: usize, rows: i32, r0: i32, r1: i32): void {
+export function csrPadI32(offs: usize, idx: usize, perm: usize, x: usize, stride: i32, batch: i32, nb: i32, out: usize, rows: i32, r0: i32, r1: i32): void {
   for (let k = 0; k < nb; k++) {
     const ob = offs + (<usize>k * <usize>rows << 3);
     const first = k == 0;
-    for (let r = r0; r < r1; r++) {
-      const o = ob + (<usize>r << 3);
+    for (let i = r0; i < r1; i++) {
+      const o = ob + (<usize>i << 3);
       const p0 = load<u32>(o), m0 = load<u32>(o, 4), m1 = load<u32>(o, 8);
+      const r = load<i32>(perm + (<usize>i << 2));
       if (x == CSR_X) {
         const at = out + (<usize>r << 2);
         const s = rowSumI32Fixed(idx, p0, m0, m1);

@@ -4,7 +4,9 @@
  * block-sparse (2 threads, every call on the pool). Plus what the suite's small shapes cannot
  * reach: 32-bit CSR indices past 65536 columns, scale groups with skipped words, and f32 CSR
  * lists in column blocks (rows wider than the L1 budget), and the int8 / ternary×ternary CSR
- * kernel on i32-widened activations (csrPadI32), which shares those lists.
+ * kernel on i32-widened activations (csrPadI32), which shares those lists. The padded lists store
+ * rows sorted by list length (a permutation): every kernel result below is compared with naive
+ * math in matrix row order, so a row written to the wrong output fails.
  */
 import { describe, expect, it } from 'vitest';
 import { WasmBackend } from '../../src/backend/wasm/wasm-backend.js';
@@ -55,9 +57,18 @@ describe('wasm sparse layouts beyond the suite', () => {
     expect(csrColumnBlocks({ cols: 4096, density: 0.5 })).toBe(1);
     expect(csrColumnBlocks({ cols: 11008, density: 0.05, groups: 43 })).toBe(1);
     const t = sparseTensor(37, 9000, 0.06, 31);
-    // every entry of block k lies in its column range; the blocks of a row rebuild its list
-    const { offs, idx } = padSparseLists(t, 4, 3);
+    // every entry of block k lies in its column range; the blocks of a stored row rebuild the
+    // lists of matrix row perm[p]; stored rows are sorted by their padded list lengths
+    const { offs, idx, perm } = padSparseLists(t, 4, 3);
     const lists = t.rows * 2, pad = t.cols * 4;
+    expect(Array.from(perm).sort((a, b) => a - b)).toEqual(Array.from({ length: t.rows }, (_, r) => r));
+    expect(Array.from(perm), 'random list lengths: not matrix order').not.toEqual(Array.from({ length: t.rows }, (_, r) => r));
+    const lengths = (p: number) => [0, 1, 2].flatMap((k) => [0, 1].map((s) => offs[k * lists + 2 * p + s + 1]! - offs[k * lists + 2 * p + s]!));
+    for (let p = 1; p < t.rows; p++) {
+      const a = lengths(p - 1), b = lengths(p);
+      const d = a.findIndex((v, i) => v !== b[i]);
+      if (d >= 0) expect(a[d]!, `stored rows ${p - 1}, ${p} out of length order`).toBeLessThan(b[d]!);
+    }
     const want: number[][] = Array.from({ length: lists }, () => []);
     for (let r = 0; r < t.rows; r++)
       for (let c = 0; c < t.cols; c++) {
@@ -72,7 +83,7 @@ describe('wasm sparse layouts beyond the suite', () => {
           expect(Math.floor(idx[j]! / 4 / 3000), `list ${i} block ${k}`).toBe(k);
           got.push(idx[j]! / 4);
         }
-      expect(got).toEqual(want[i]);
+      expect(got).toEqual(want[perm[i >> 1]! * 2 + (i & 1)]);
     }
     const be = await WasmBackend.create({ threads: 2, layout: 'csr', parallelMinWork: 0 });
     try {

@@ -230,8 +230,16 @@ export function buildSparse(heap: Heap, t: TernaryTensor): SparseLayout {
  * and every list is padded to a multiple of 8 with the offset cols·esz of the zero staged past
  * the activation row. Exists when (cols + 1)·esz fits the fixed staging area (CSR_X_BYTES).
  * With `blocks` > 1 (esz 4 only: src/sparse/cost-model.ts csrColumnBlocks) each row's lists are
- * split into column blocks of ⌈cols / blocks⌉ columns, stored block-major: the list pair of row r
- * in block k starts at offs[(k·rows + r)·2].
+ * split into column blocks of ⌈cols / blocks⌉ columns, stored block-major: the list pair of the
+ * p-th row in block k starts at offs[(k·rows + p)·2].
+ *
+ * Rows are stored in `perm` order, not in matrix order: sorted by the lengths of their padded
+ * lists (block 0's +1 list, then its −1 list, then block 1's, …), so consecutive rows run their
+ * loops for the same number of iterations and the loop exits stop being mispredicted. The
+ * kernels write the sums of the p-th stored row to output row perm[p]. One thread, kernel alone,
+ * load 12: 4096×4096 at 95 % zeros 1.03–1.14× faster (f32 and int8), 4096×11008 at 95 % 1.05–1.09×
+ * and at 99 % 1.08–1.11×; rows whose lists all have the same length were 1.15× faster than
+ * random lengths at 95 % (README sparsity section).
  */
 export interface PadSparseLayout {
   offs: number;
@@ -241,6 +249,8 @@ export interface PadSparseLayout {
   esz: 1 | 4;
   /** column blocks (1: one list pair per row) */
   blocks: number;
+  /** u32 per stored row: the output row it belongs to (rows sorted by list lengths) */
+  perm: number;
   bytes: number;
 }
 
@@ -252,8 +262,11 @@ export function padSparseFits(t: TernaryTensor, esz: 1 | 4): boolean {
   return t.groupsPerRow === 1 && (t.cols + 1) * esz <= CSR_X_BYTES;
 }
 
-/** The padded lists on the host (offs in entries, idx byte offsets), before they go to the heap. */
-export function padSparseLists(t: TernaryTensor, esz: 1 | 4, blocks = 1): { offs: Uint32Array; idx: Uint16Array } {
+/**
+ * The padded lists on the host (offs in entries, idx byte offsets, rows in `perm` order), before
+ * they go to the heap.
+ */
+export function padSparseLists(t: TernaryTensor, esz: 1 | 4, blocks = 1): { offs: Uint32Array; idx: Uint16Array; perm: Uint32Array } {
   const c = toCsr(t, { indexBits: 16 });
   const lists = t.rows * 2;
   const cb = Math.ceil(t.cols / blocks);
@@ -268,28 +281,46 @@ export function padSparseLists(t: TernaryTensor, esz: 1 | 4, blocks = 1): { offs
     }
     cut[blocks * lists + i] = e;
   }
+  // padded length of list i (row r, sign s: i = 2r + s) in block k
+  const len = (k: number, i: number) => (cut[(k + 1) * lists + i]! - cut[k * lists + i]! + 7) & ~7;
+  const perm = new Uint32Array(t.rows);
+  for (let r = 0; r < t.rows; r++) perm[r] = r;
+  perm.sort((a, b) => {
+    for (let k = 0; k < blocks; k++)
+      for (let s = 0; s < 2; s++) {
+        const d = len(k, 2 * a + s) - len(k, 2 * b + s);
+        if (d !== 0) return d;
+      }
+    return a - b;
+  });
   const offs = new Uint32Array(blocks * lists + 1);
   let n = 0;
   for (let k = 0; k < blocks; k++)
-    for (let i = 0; i < lists; i++) {
-      offs[k * lists + i] = n;
-      n += (cut[(k + 1) * lists + i]! - cut[k * lists + i]! + 7) & ~7;
-    }
+    for (let p = 0; p < t.rows; p++)
+      for (let s = 0; s < 2; s++) {
+        offs[k * lists + 2 * p + s] = n;
+        n += len(k, 2 * perm[p]! + s);
+      }
   offs[blocks * lists] = n;
   const idx = new Uint16Array(Math.max(n, 2)).fill(t.cols * esz);
   for (let k = 0; k < blocks; k++)
-    for (let i = 0; i < lists; i++)
-      for (let a = cut[k * lists + i]!, e = cut[(k + 1) * lists + i]!, j = offs[k * lists + i]!; a < e; a++, j++) idx[j] = c.idx[a]! * esz;
-  return { offs, idx };
+    for (let p = 0; p < t.rows; p++)
+      for (let s = 0; s < 2; s++) {
+        const i = 2 * perm[p]! + s;
+        for (let a = cut[k * lists + i]!, e = cut[(k + 1) * lists + i]!, j = offs[k * lists + 2 * p + s]!; a < e; a++, j++) idx[j] = c.idx[a]! * esz;
+      }
+  return { offs, idx, perm };
 }
 
 export function buildPadSparse(heap: Heap, t: TernaryTensor, esz: 1 | 4, blocks = 1): PadSparseLayout {
-  const { offs, idx } = padSparseLists(t, esz, blocks);
+  const { offs, idx, perm } = padSparseLists(t, esz, blocks);
   const offsPtr = heap.alloc(offs.byteLength, 'padded sparse offsets');
   heap.u32.set(offs, offsPtr >>> 2);
   const idxPtr = heap.alloc(idx.byteLength, 'padded sparse indices');
   heap.u16.set(idx, idxPtr >>> 1);
-  return { offs: offsPtr, idx: idxPtr, entries: offs[offs.length - 1]!, esz, blocks, bytes: offs.byteLength + idx.byteLength };
+  const permPtr = heap.alloc(Math.max(perm.byteLength, 4), 'padded sparse row order');
+  heap.u32.set(perm, permPtr >>> 2);
+  return { offs: offsPtr, idx: idxPtr, entries: offs[offs.length - 1]!, esz, blocks, perm: permPtr, bytes: offs.byteLength + idx.byteLength + perm.byteLength };
 }
 
 /**

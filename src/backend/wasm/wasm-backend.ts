@@ -440,7 +440,7 @@ export class WasmBackend implements Backend {
       if (layout === 'csr' && padSparseFits(h.tensor, 4)) {
         const s = this.#pad4(h);
         const [xs, stride] = this.#stagePad(raw, batch, h.cols, 4);
-        await this.#pool.run('csrPadF32', [s.offs, s.idx, xs, stride, batch, s.blocks, h.scales, h.gscales, outPtr, h.rows], h.rows, par);
+        await this.#pool.run('csrPadF32', [s.offs, s.idx, s.perm, xs, stride, batch, s.blocks, h.scales, h.gscales, outPtr, h.rows], h.rows, par);
       } else if (layout === 'csr') {
         const s = (h.sparse ??= buildSparse(this.#heap, h.tensor));
         await this.#pool.run(s.wide ? 'sparseF32W' : 'sparseF32', [s.offs, s.idx, raw, h.cols, batch, h.groups, h.scales, h.gscales, outPtr, h.rows], h.rows, par);
@@ -483,13 +483,13 @@ export class WasmBackend implements Backend {
         const u = this.#act.ensure(batch * h.cols);
         this.#k.planesToI8(plus, minus, u, batch, h.cols, x.wordsPerRow);
         const [xs, stride] = this.#stageI32(u, batch, h.cols);
-        await this.#pool.run('csrPadI32', [s.offs, s.idx, xs, stride, batch, s.blocks, outPtr, h.rows], h.rows, par);
+        await this.#pool.run('csrPadI32', [s.offs, s.idx, s.perm, xs, stride, batch, s.blocks, outPtr, h.rows], h.rows, par);
       } else if (this.#useSparse(h) && padSparseFits(h.tensor, 1)) {
         const s = (h.pad1 ??= buildPadSparse(this.#heap, h.tensor, 1));
         const u = this.#act.ensure(batch * h.cols);
         this.#k.planesToI8(plus, minus, u, batch, h.cols, x.wordsPerRow);
         const [xs, stride] = this.#stagePad(u, batch, h.cols, 1);
-        await this.#pool.run('csrPadI8', [s.offs, s.idx, xs, stride, batch, outPtr, h.rows], h.rows, par);
+        await this.#pool.run('csrPadI8', [s.offs, s.idx, s.perm, xs, stride, batch, outPtr, h.rows], h.rows, par);
       } else if (this.#useSparse(h) && rowSparseFits(h.tensor) && rowListsI8(h)) {
         const s = (h.rowsp ??= buildRowSparse(this.#heap, h.tensor));
         const u = this.#act.ensure(batch * h.cols);
@@ -544,11 +544,11 @@ export class WasmBackend implements Backend {
       if (layout === 'csr' && padSparseFits(h.tensor, 4)) {
         const s = this.#pad4(h);
         const [xs, stride] = this.#stageI32(q, batch, h.cols);
-        await this.#pool.run('csrPadI32', [s.offs, s.idx, xs, stride, batch, s.blocks, acc, h.rows], h.rows, par);
+        await this.#pool.run('csrPadI32', [s.offs, s.idx, s.perm, xs, stride, batch, s.blocks, acc, h.rows], h.rows, par);
       } else if (layout === 'csr' && padSparseFits(h.tensor, 1)) {
         const s = (h.pad1 ??= buildPadSparse(this.#heap, h.tensor, 1));
         const [xs, stride] = this.#stagePad(q, batch, h.cols, 1);
-        await this.#pool.run('csrPadI8', [s.offs, s.idx, xs, stride, batch, acc, h.rows], h.rows, par);
+        await this.#pool.run('csrPadI8', [s.offs, s.idx, s.perm, xs, stride, batch, acc, h.rows], h.rows, par);
       } else if (layout === 'csr' && rowSparseFits(h.tensor) && rowListsI8(h)) {
         const s = (h.rowsp ??= buildRowSparse(this.#heap, h.tensor));
         await this.#pool.run('csrGroupI8', [s.offs, s.idx, q, h.cols, batch, s.sh, h.groups, acc, h.rows], h.rows, par);
@@ -704,6 +704,7 @@ export class WasmBackend implements Backend {
       heap.free(l.offs);
       heap.free(l.idx);
     }
+    for (const l of [h.pad4, h.pad1]) if (l) heap.free(l.perm);
     if (h.bsparse) for (const p of [h.bsparse.rowPtr, h.bsparse.widx, h.bsparse.plus, h.bsparse.minus]) heap.free(p);
     for (const l of [h.lut, h.lut3]) {
       if (!l) continue;
