@@ -372,6 +372,14 @@ export class WasmBackend implements Backend {
     return [dst, stride];
   }
 
+  /** One f32 row from outside the heap, copied straight to the fixed address CSR_X with its zero pad. */
+  #stageRowF32(x: Float32Array, cols: number): [number, number] {
+    const f32 = this.#heap.f32;
+    f32.set(x.subarray(0, cols), CSR_X >>> 2);
+    f32[(CSR_X >>> 2) + cols] = 0;
+    return [CSR_X, 0];
+  }
+
   /**
    * int8 activations (`batch` rows of `cols` at src) widened to i32 for csrPadI32, each row followed
    * by a zero i32: one row at the fixed address CSR_X, more in their own scratch (#padx).
@@ -434,12 +442,14 @@ export class WasmBackend implements Backend {
       const n = batch * h.rows;
       if (out) checkLength(out.length, n, 'output buffer', where);
       const outPtr = this.#outPtr(out, n, x);
-      const raw = this.#inF32(x, batch * h.cols, this.#raw);
       const par = this.#parallel(h.rows, h.cols, batch);
       const layout = this.#layoutFor(h, 'f32');
+      // one token from outside the heap goes straight to the padded CSR staging row (one copy, not two)
+      const direct = layout === 'csr' && batch === 1 && padSparseFits(h.tensor, 4) && !this.#heap.owns(x);
+      const raw = direct ? 0 : this.#inF32(x, batch * h.cols, this.#raw);
       if (layout === 'csr' && padSparseFits(h.tensor, 4)) {
         const s = this.#pad4(h);
-        const [xs, stride] = this.#stagePad(raw, batch, h.cols, 4);
+        const [xs, stride] = direct ? this.#stageRowF32(x, h.cols) : this.#stagePad(raw, batch, h.cols, 4);
         await this.#pool.run('csrPadF32', [s.offs, s.idx, s.perm, xs, stride, batch, s.blocks, h.scales, h.gscales, outPtr, h.rows], h.rows, par);
       } else if (layout === 'csr') {
         const s = (h.sparse ??= buildSparse(this.#heap, h.tensor));
