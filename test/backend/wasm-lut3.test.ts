@@ -93,6 +93,32 @@ describe('wasm int8 lookup kernels: pairs and triples', () => {
     });
   }
 
+  it('triples on the model path: 256-column groups (86 triples, no flush padding), odd row-block counts split over the pool, Q8_K outputs equal to pairs', async () => {
+    for (const simd of builds) {
+      const be = await WasmBackend.create({ threads: 2, simd, parallelMinWork: 0 });
+      try {
+        // 83 rows: 6 row blocks (3 pairs); 115 rows: 8 blocks, the last pair short; 40 rows: 3 blocks (a lone last block)
+        for (const rows of [83, 115, 40]) {
+          const cols = 1536;
+          const t = tensor(rows, cols, 256, 0.33, rows);
+          const batch = rows === 40 ? 2 : 1;
+          const u = randomFloats(batch * cols, rows + 9);
+          const q = Int8Array.from(u, (v, i) => (i % 7 === 0 ? -128 : i % 7 === 1 ? 127 : Math.floor(((v + 1) / 2) * 255.99) - 128));
+          const h3 = await be.uploadTernary(t, { lut: 'triples', layout: 'planes' });
+          const h2 = await be.uploadTernary(t, { lut: 'pairs', layout: 'planes' });
+          expect(Array.from(await be.matmulI8(h3, q, batch)), `triples ${rows}×${cols}`).toEqual(Array.from(naiveIntAcc(t, q, batch)));
+          expect(be.layoutInfo(h3)).toMatchObject({ lut3: { triplesPerGroup: 86, rowBlocks: Math.ceil(rows / 16) } });
+          const x = Float32Array.from(u, (v, i) => v * (1 + (i % 13)));
+          expect(Array.from(await be.linear!(h3, x, batch, 'q8k')), `q8k ${rows}`).toEqual(Array.from(await be.linear!(h2, x, batch, 'q8k')));
+          be.release(h3);
+          be.release(h2);
+        }
+      } finally {
+        await be.dispose();
+      }
+    }
+  });
+
   it('triples are the default kernel on every build for ungrouped weights, pairs for grouped ones and on request, and a bad lut option is refused', async () => {
     for (const simd of builds) {
       const be = await WasmBackend.create({ threads: 1, simd });

@@ -577,7 +577,8 @@ export class WasmBackend implements Backend {
       this.#k.lut3Tables(q, batch, h.cols, h.gc, h.groups, L3.nt, tab);
       const acc = this.#acc16.ensure(batch * L3.blocks * 64);
       const sacc = this.#sacc.ensure(batch * L3.blocks * 16 * 8); // f64 per token and padded row
-      await this.#pool.run('lut3I8', [L3.ptr, h.groups, L3.nt, L3.neg, tab, batch, outPtr, h.rows, mode, xsc, h.scales, L3.gsT, acc, sacc], L3.blocks, par);
+      // the pool splits row-block pairs (with groups the layout interleaves each pair)
+      await this.#pool.run('lut3I8', [L3.ptr, h.groups, L3.nt, L3.corr, tab, batch, outPtr, h.rows, mode, xsc, h.scales, L3.gsT, acc, sacc], Math.ceil(L3.blocks / 2), par);
       return;
     }
     const L = (h.lut ??= buildLut(this.#heap, this.#k, h.tensor));
@@ -710,7 +711,7 @@ export class WasmBackend implements Backend {
       heap.free(l.ptr);
       if (l.gsT) heap.free(l.gsT);
     }
-    if (h.lut3) heap.free(h.lut3.neg);
+    if (h.lut3) heap.free(h.lut3.corr);
     heap.free(h.scales);
     if (h.gscales) heap.free(h.gscales);
     h.codes = h.blocks = h.signs = h.sparse = h.pad4 = h.pad1 = h.rowsp = null;
