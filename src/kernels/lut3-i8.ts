@@ -151,6 +151,13 @@ export function lut3Tables(q: usize, n: i32, cols: i32, gc: i32, G: i32, nt: i32
   }
 }
 
+/**
+ * 16 × 0x0F, the index mask, loaded from memory: V8 keeps it in a register (built from a run-time
+ * value it was rebuilt in every other step of the unrolled loop, 3 instructions, and a zero built
+ * that way was too; the literal zero stays put).
+ */
+const MASK15 = memory.data<u8>([15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15], 16);
+
 /** acc[0..15] = corr[0..15] + the even (e0: rows 0, 2, 4, 6; e1: 8..14) and odd (o0, o1) row sums. */
 @inline function putRows(acc: usize, corr: usize, e0: v128, e1: v128, o0: v128, o1: v128): void {
   v128.store(acc, i32x4.add(v128.load(corr), v128.shuffle<u32>(e0, o0, 0, 4, 1, 5)));
@@ -164,11 +171,9 @@ export function lut3Tables(q: usize, n: i32, cols: i32, gc: i32, G: i32, nt: i32
  * triple): acc = corr + the exact sums.
  */
 function tile3(wp: usize, tp: usize, n: i32, acc: usize, corr: usize): void {
-  // constants built from a run-time value so V8 keeps them in registers
-  const z = n >>> 31;
-  const M = i8x16.splat(<i8>(15 | z));
-  const Z = i8x16.splat(<i8>z);
-  const MF = i16x8.splat(<i16>(255 | z));
+  const M = v128.load(MASK15);
+  const Z = i8x16.splat(0);
+  const MF = i16x8.splat(<i16>(255 | (n >>> 31)));
   let e0 = i32x4.splat(0), e1 = i32x4.splat(0), o0 = i32x4.splat(0), o1 = i32x4.splat(0);
   const pend = wp + (<usize>n << 4);
   let p = wp, t = tp;
@@ -204,9 +209,8 @@ function tile3(wp: usize, tp: usize, n: i32, acc: usize, corr: usize): void {
  * exact sums.
  */
 function tile3x2(wp: usize, stride: usize, step: usize, tp: usize, n: i32, acc: usize, acc2: usize, corr: usize, corr2: usize): void {
-  const z = n >>> 31;
-  const M = i8x16.splat(<i8>(15 | z));
-  const Z = i8x16.splat(<i8>z);
+  const M = v128.load(MASK15);
+  const Z = i8x16.splat(0);
   let e0 = i32x4.splat(0), e1 = i32x4.splat(0), o0 = i32x4.splat(0), o1 = i32x4.splat(0);
   let f0 = i32x4.splat(0), f1 = i32x4.splat(0), g0 = i32x4.splat(0), g1 = i32x4.splat(0);
   const pend = wp + <usize>n * step;

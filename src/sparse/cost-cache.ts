@@ -24,8 +24,10 @@ import type { WasmBackend } from '../backend/wasm/wasm-backend.js';
  * 2: int8 and ternary×ternary CSR on i32-widened activations (csrPadI32), 1.3–1.4× faster.
  * 3: the dense int8 planes kernel became column triples (lut3I8), 1.1–1.3× faster, which moves
  *    the int8 planes/CSR switch point.
+ * 4: grouped int8 planes: the pair kernel serves two row blocks per table load, and lut3's grouped
+ *    layout was rebuilt (2.0–2.4× faster there).
  */
-export const KERNELS_REVISION = 3;
+export const KERNELS_REVISION = 4;
 
 export function costModelPath(threads: number, simd: string): string {
   const base = process.env.XDG_CACHE_HOME || join(homedir(), '.cache');

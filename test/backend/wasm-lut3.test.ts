@@ -119,7 +119,7 @@ describe('wasm int8 lookup kernels: pairs and triples', () => {
     }
   });
 
-  it('triples are the default kernel on every build for ungrouped weights, pairs for grouped ones and on request, and a bad lut option is refused', async () => {
+  it('triples are the default kernel on every build for ungrouped weights, pairs for grouped ones and on request, the backend option lut sets the default, and a bad lut option is refused', async () => {
     for (const simd of builds) {
       const be = await WasmBackend.create({ threads: 1, simd });
       const t = tensor(20, 70, 0, 0.3, 5);
@@ -138,6 +138,16 @@ describe('wasm int8 lookup kernels: pairs and triples', () => {
       expect(be.layoutInfo(g3)).toMatchObject({ lut: null, lut3: { rowBlocks: 2 } });
       await expect(be.uploadTernary(t, { lut: 'quads' as 'pairs' })).rejects.toMatchObject({ code: 'E_ARG' });
       await be.dispose();
+      // the backend option sets the default for every weight (a weight's own option still wins)
+      const bt = await WasmBackend.create({ threads: 1, simd, lut: 'triples' });
+      const gt = await bt.uploadTernary(tensor(20, 96, 32, 0.3, 6), { layout: 'planes' });
+      await bt.matmulI8(gt, new Int8Array(96), 1);
+      expect(bt.layoutInfo(gt)).toMatchObject({ lut: null, lut3: { rowBlocks: 2 } });
+      const gp = await bt.uploadTernary(tensor(20, 96, 32, 0.3, 6), { layout: 'planes', lut: 'pairs' });
+      await bt.matmulI8(gp, new Int8Array(96), 1);
+      expect(bt.layoutInfo(gp)).toMatchObject({ lut: { rowBlocks: 2 }, lut3: null });
+      await bt.dispose();
+      await expect(WasmBackend.create({ threads: 1, simd, lut: 'quads' as 'pairs' })).rejects.toMatchObject({ code: 'E_ARG' });
     }
   });
 });
