@@ -14,37 +14,69 @@
  * TH + 128 (mod 256), exactly (TL + 128 ∈ [104, 152]: no borrow). Per step (16 rows × 1 triple)
  * the kernel looks up both bytes and applies the row's sign mask s (0 or −1) as x ^ s:
  *   s = 0: TL + 128;    s = −1: ~(TL + 128) = −TL − 129 ≡ (−TL + 128) − 1   (mod 256)
- * so after five steps with m negative triples a byte lane holds Σ±TL − m + 5·128 ≡ (Σ±TL − m) +
- * 128 (mod 256), and Σ±TL − m ∈ [−125, 120] makes it the u8 value (Σ±TL − m) + 128 exactly (the
- * same for H). The u8 lanes are widened to u16 (even rows: & 0xFF, odd rows: >> 8) and each
- * flush's 128 is removed at the end, with the −m: per (row, group)
- *   acc = Σ(EL + 16·EH) − F·(128 + 16·128) + 17·neg(r, g)
- * (F: flushes of the group, neg: its negative triples, counted at load time). u16 lanes grow by
- * ≤ 248 per flush and are widened to i32 every 256 flushes (< 65536).
+ * so after k steps (k odd, at most 5) with m negative triples a byte lane holds Σ±TL − m + k·128 ≡
+ * (Σ±TL − m) + 128 (mod 256), and Σ±TL − m ∈ [−125, 120] makes it the u8 value (Σ±TL − m) + 128
+ * exactly (the same for H). A flush takes 5 steps, the group's last one 1, 3 or 5 (lut3Triples
+ * adds one zero triple where ⌈gc/3⌉ would leave 2 or 4). The u8 lanes are widened to u16 (even
+ * rows: & 0xFF, odd rows: >> 8) and each flush's 128 is removed at the end, with the −m: per
+ * (row, group)
+ *   acc = Σ(EL + 16·EH) + corr(r, g),   corr = 17·neg(r, g) − F·(128 + 16·128)
+ * (F: flushes of the group, neg: its negative triples; corr is computed at load time, and the
+ * tiles store acc = corr + sums directly). u16 lanes grow by ≤ 248 per flush and are widened to
+ * i32 every 256 flushes (< 65536).
  *
  * Row blocks go in pairs (tile3x2): each table load serves 32 rows, which halves the table
- * traffic (a token's tables, 32 bytes per triple, live in L2 for long rows). To fit V8's vector
+ * traffic (a token's tables, 32 bytes per triple, live in L2 for long rows). With groups (G > 1:
+ * the model path's 256-column Q8_K groups) a pair's bytes interleave per triple, so the tile reads
+ * one sequential stream: two streams of 1.4 KB (the blocks one after the other) ran the 0.7B
+ * decode's weights, streamed from DRAM, at half the speed of the pair kernel, and a row-block-major
+ * order (long streams, but every group's tables cycled per pair) at 0.7×. Without groups the blocks
+ * stay apart (two long streams measured 4-15 % faster than one interleaved stream at 4096×11008).
+ * The pool splits row-block pairs. To fit V8's vector
  * registers the pair keeps two i16 sums per block instead of four: E = Σ(L + 16·H) mod 2¹⁶ over
  * whole lanes (even byte + 256·odd byte) and O = Σ odd bytes of L + 16·H, so the even rows'
  * sum is (E − 256·O) mod 2¹⁶; both stay below 2¹⁶ for 15 flushes (15 · 17 · 248).
  *
  * Weight layout ("lut3", built once per tensor by planesToLut3): rows in blocks of 16, each group
- * of gc columns cut into nt triples, nt a multiple of 5 (zero-padded: byte 0 is v = 0, T[0] = 0);
- * stored [group][row block][triple] × 16 bytes, byte r = |v| | (v < 0 ? 0x80 : 0) of row 16·rb + r.
- * 2.67 bits per weight. neg: i32 [rows padded to 16][G]. Tables per call: [token][group][nt] ×
- * 32 bytes (TL + 128, then TH + 128).
+ * of gc columns cut into nt = lut3Triples(gc) triples (zero-padded: byte 0 is v = 0, T[0] = 0);
+ * stored [group][row block][triple] × 16 bytes, with groups [group][row-block pair][triple][block
+ * of the pair] × 16 bytes (an odd last block alone), byte r = |v| | (v < 0 ? 0x80 : 0) of row
+ * 16·rb + r. 2.67 bits per weight
+ * (86 triples per 256 columns). corr: i32 [G][rows padded to 16]. Tables per call:
+ * [token][group][nt] × 32 bytes (TL + 128, then TH + 128).
  */
 
 import { clearSums, finishRows, foldGroup, sw, trit } from './lut-rows';
 
-/** Triples per group: ⌈gc/3⌉ rounded up to a multiple of 5 (one flush). */
+/**
+ * Triples per group: ⌈gc/3⌉, plus one when that leaves an even-length last flush (nt mod 5 ∈ {2, 4}):
+ * every flush must add an odd number of steps, so that its bias is 128 (mod 256).
+ */
 export function lut3Triples(gc: i32): i32 {
-  return ((gc + 2) / 3 + 4) / 5 * 5;
+  const nt = (gc + 2) / 3;
+  const r = nt % 5;
+  return r == 2 || r == 4 ? nt + 1 : nt;
 }
 
-/** Bit planes → the lut3 layout and the negative-triple counts neg (see above). */
-export function planesToLut3(plus: usize, minus: usize, dst: usize, neg: usize, rows: i32, cols: i32, wpr: i32, gc: i32, G: i32, nt: i32): void {
+/** Flushes per group (5 steps each, the last one 1, 3 or 5). */
+@inline function flushes(nt: i32): i32 {
+  return (nt + 4) / 5;
+}
+
+/**
+ * Byte offset of (group g, row block rb, triple j): group-major; with groups (G > 1) each pair of
+ * row blocks interleaves per triple (a lone last block alone), without (G = 1) blocks follow each other.
+ */
+@inline function tileOffset(g: i32, rb: i32, j: i32, R: i32, G: i32, nt: i32): usize {
+  if (G == 1 || (rb | 1) >= R) return (<usize>(g * R + rb) * <usize>nt + <usize>j) << 4;
+  return ((<usize>(g * R + (rb & ~1)) * <usize>nt) + <usize>(j * 2 + (rb & 1))) << 4;
+}
+
+/** Bit planes → the lut3 layout and the per-(group, row) corrections corr (see above). */
+export function planesToLut3(plus: usize, minus: usize, dst: usize, corr: usize, rows: i32, cols: i32, wpr: i32, gc: i32, G: i32, nt: i32): void {
   const R = (rows + 15) >> 4;
+  const R16 = R << 4;
+  const bias = flushes(nt) * (128 + 16 * 128);
   for (let rb = 0; rb < R; rb++) {
     for (let g = 0; g < G; g++) {
       const lim = min(gc, cols - g * gc);
@@ -62,9 +94,9 @@ export function planesToLut3(plus: usize, minus: usize, dst: usize, neg: usize, 
             byte = v < 0 ? -v | 0x80 : v;
             if (v < 0) n++;
           }
-          store<u8>(dst + ((<usize>((g * R + rb) * nt + j)) << 4) + <usize>r, <u8>byte);
+          store<u8>(dst + tileOffset(g, rb, j, R, G, nt) + <usize>r, <u8>byte);
         }
-        store<i32>(neg + (<usize>(row * G + g) << 2), n);
+        store<i32>(corr + (<usize>(g * R16 + row) << 2), 17 * n - bias);
       }
     }
   }
@@ -120,15 +152,28 @@ export function lut3Tables(q: usize, n: i32, cols: i32, gc: i32, G: i32, nt: i32
 }
 
 /**
- * Σ over triples [0, n) (n a multiple of 5) of one 16-row tile (wp: 16 bytes per triple, tp: 32
- * bytes of tables per triple), before the bias and sign corrections: added into acc (16 × i32).
+ * 16 × 0x0F, the index mask, loaded from memory: V8 keeps it in a register (built from a run-time
+ * value it was rebuilt in every other step of the unrolled loop, 3 instructions, and a zero built
+ * that way was too; the literal zero stays put).
  */
-function tile3(wp: usize, tp: usize, n: i32, acc: usize): void {
-  // constants built from a run-time value so V8 keeps them in registers
-  const z = n >>> 31;
-  const M = i8x16.splat(<i8>(15 | z));
-  const Z = i8x16.splat(<i8>z);
-  const MF = i16x8.splat(<i16>(255 | z));
+const MASK15 = memory.data<u8>([15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15], 16);
+
+/** acc[0..15] = corr[0..15] + the even (e0: rows 0, 2, 4, 6; e1: 8..14) and odd (o0, o1) row sums. */
+@inline function putRows(acc: usize, corr: usize, e0: v128, e1: v128, o0: v128, o1: v128): void {
+  v128.store(acc, i32x4.add(v128.load(corr), v128.shuffle<u32>(e0, o0, 0, 4, 1, 5)));
+  v128.store(acc, i32x4.add(v128.load(corr, 16), v128.shuffle<u32>(e0, o0, 2, 6, 3, 7)), 16);
+  v128.store(acc, i32x4.add(v128.load(corr, 32), v128.shuffle<u32>(e1, o1, 0, 4, 1, 5)), 32);
+  v128.store(acc, i32x4.add(v128.load(corr, 48), v128.shuffle<u32>(e1, o1, 2, 6, 3, 7)), 48);
+}
+
+/**
+ * One 16-row tile (wp: 16 bytes per triple) over n triples against the tables at tp (32 bytes per
+ * triple): acc = corr + the exact sums.
+ */
+function tile3(wp: usize, tp: usize, n: i32, acc: usize, corr: usize): void {
+  const M = v128.load(MASK15);
+  const Z = i8x16.splat(0);
+  const MF = i16x8.splat(<i16>(255 | (n >>> 31)));
   let e0 = i32x4.splat(0), e1 = i32x4.splat(0), o0 = i32x4.splat(0), o1 = i32x4.splat(0);
   const pend = wp + (<usize>n << 4);
   let p = wp, t = tp;
@@ -136,7 +181,7 @@ function tile3(wp: usize, tp: usize, n: i32, acc: usize): void {
     const seg = min(pend, p + 256 * 5 * 16);
     let EL = i16x8.splat(0), OL = i16x8.splat(0), EH = i16x8.splat(0), OH = i16x8.splat(0);
     while (p < seg) {
-      const pe = p + 5 * 16;
+      const pe = min(seg, p + 5 * 16);
       let L = i8x16.splat(0), H = i8x16.splat(0);
       for (; p < pe; p += 16, t += 32) {
         const w = v128.load(p);
@@ -155,30 +200,29 @@ function tile3(wp: usize, tp: usize, n: i32, acc: usize): void {
     o0 = i32x4.add(o0, i32x4.add(i32x4.extend_low_i16x8_u(OL), i32x4.shl(i32x4.extend_low_i16x8_u(OH), 4)));
     o1 = i32x4.add(o1, i32x4.add(i32x4.extend_high_i16x8_u(OL), i32x4.shl(i32x4.extend_high_i16x8_u(OH), 4)));
   }
-  // e0 = rows 0, 2, 4, 6; o0 = rows 1, 3, 5, 7; e1, o1 the same for rows 8..15
-  v128.store(acc, i32x4.add(v128.load(acc), v128.shuffle<u32>(e0, o0, 0, 4, 1, 5)));
-  v128.store(acc, i32x4.add(v128.load(acc, 16), v128.shuffle<u32>(e0, o0, 2, 6, 3, 7)), 16);
-  v128.store(acc, i32x4.add(v128.load(acc, 32), v128.shuffle<u32>(e1, o1, 0, 4, 1, 5)), 32);
-  v128.store(acc, i32x4.add(v128.load(acc, 48), v128.shuffle<u32>(e1, o1, 2, 6, 3, 7)), 48);
+  putRows(acc, corr, e0, e1, o0, o1);
 }
 
-/** Two tiles (wp and wp + stride: consecutive row blocks) against the same tables: each table load serves 32 rows. */
-function tile3x2(wp: usize, stride: usize, tp: usize, n: i32, acc: usize, acc2: usize): void {
-  const z = n >>> 31;
-  const M = i8x16.splat(<i8>(15 | z));
-  const Z = i8x16.splat(<i8>z);
+/**
+ * Two row blocks against the same tables: each table load serves 32 rows. Triple j of the first
+ * block is at wp + j·step, of the second at stride bytes after it. acc, acc2 = corr, corr2 + the
+ * exact sums.
+ */
+function tile3x2(wp: usize, stride: usize, step: usize, tp: usize, n: i32, acc: usize, acc2: usize, corr: usize, corr2: usize): void {
+  const M = v128.load(MASK15);
+  const Z = i8x16.splat(0);
   let e0 = i32x4.splat(0), e1 = i32x4.splat(0), o0 = i32x4.splat(0), o1 = i32x4.splat(0);
   let f0 = i32x4.splat(0), f1 = i32x4.splat(0), g0 = i32x4.splat(0), g1 = i32x4.splat(0);
-  const pend = wp + (<usize>n << 4);
+  const pend = wp + <usize>n * step;
   let p = wp, t = tp;
   while (p < pend) {
     // E: Σ (even-row byte + 256·odd-row byte) of L + 16·H mod 2¹⁶, O: Σ odd-row bytes; ≤ 17·248 per flush, 15 flushes
-    const seg = min(pend, p + 15 * 5 * 16);
+    const seg = min(pend, p + 15 * 5 * step);
     let E = i16x8.splat(0), O = i16x8.splat(0), E2 = i16x8.splat(0), O2 = i16x8.splat(0);
     while (p < seg) {
-      const pe = p + 5 * 16;
+      const pe = min(seg, p + 5 * step);
       let L = i8x16.splat(0), H = i8x16.splat(0), L2 = i8x16.splat(0), H2 = i8x16.splat(0);
-      for (; p < pe; p += 16, t += 32) {
+      for (; p < pe; p += step, t += 32) {
         const tl = v128.load(t), th = v128.load(t, 16);
         const w = v128.load(p);
         const i = v128.and(w, M);
@@ -206,60 +250,50 @@ function tile3x2(wp: usize, stride: usize, tp: usize, n: i32, acc: usize, acc2: 
     g0 = i32x4.add(g0, i32x4.extend_low_i16x8_u(O2));
     g1 = i32x4.add(g1, i32x4.extend_high_i16x8_u(O2));
   }
-  addRows(acc, e0, e1, o0, o1);
-  addRows(acc2, f0, f1, g0, g1);
-}
-
-/** acc[0..15] += the even (e0: rows 0, 2, 4, 6; e1: 8..14) and odd (o0, o1) row sums. */
-@inline function addRows(acc: usize, e0: v128, e1: v128, o0: v128, o1: v128): void {
-  v128.store(acc, i32x4.add(v128.load(acc), v128.shuffle<u32>(e0, o0, 0, 4, 1, 5)));
-  v128.store(acc, i32x4.add(v128.load(acc, 16), v128.shuffle<u32>(e0, o0, 2, 6, 3, 7)), 16);
-  v128.store(acc, i32x4.add(v128.load(acc, 32), v128.shuffle<u32>(e1, o1, 0, 4, 1, 5)), 32);
-  v128.store(acc, i32x4.add(v128.load(acc, 48), v128.shuffle<u32>(e1, o1, 2, 6, 3, 7)), 48);
+  putRows(acc, corr, e0, e1, o0, o1);
+  putRows(acc2, corr2, f0, f1, g0, g1);
 }
 
 /**
- * Row blocks [b0, b1) (16 rows each). tab: this call's tables (lut3Tables); neg: the layout's
- * negative-triple counts; acc: i32 scratch [batch][row blocks][16]; sacc: f64 per token and padded
- * row. Outputs as lut-i8.ts / ternary-i8.ts (mode 0: i32 accumulators; 1, 2: dequantized f32).
+ * Row-block pairs [p0, p1) (the pool splits pairs, never a pair; the last pair may be one block).
+ * tab: this call's tables (lut3Tables); corr: the layout's corrections; acc: i32 scratch
+ * [batch][row blocks][16]; sacc: f64 per token and padded row. Outputs as lut-i8.ts /
+ * ternary-i8.ts (mode 0: i32 accumulators; 1, 2: dequantized f32). Loop order: group → row-block
+ * pair → token, so one group's tables stay in L1 while its weights stream past.
  */
 export function lut3I8(
-  w: usize, G: i32, nt: i32, neg: usize, tab: usize, batch: i32, out: usize, rows: i32, mode: i32,
-  xsc: usize, scales: usize, gsT: usize, acc: usize, sacc: usize, b0: i32, b1: i32,
+  w: usize, G: i32, nt: i32, corr: usize, tab: usize, batch: i32, out: usize, rows: i32, mode: i32,
+  xsc: usize, scales: usize, gsT: usize, acc: usize, sacc: usize, p0: i32, p1: i32,
 ): void {
   const R = (rows + 15) >> 4;
   const R16 = R << 4;
+  const b0 = p0 << 1, b1 = min(R, p1 << 1);
   const gBytes = <usize>nt << 4;
   const tTok = <usize>(G * nt) << 5;
   const tG = <usize>nt << 5;
-  const biasSum = (nt / 5) * (128 + 16 * 128);
+  // interleaved pairs (G > 1): the second block 16 bytes on, 32 bytes per triple; else the next block
+  const stride: usize = G > 1 ? 16 : gBytes;
+  const step: usize = G > 1 ? 32 : 16;
   if (mode != 0) clearSums(sacc, batch, R16, b0, b1);
   for (let g = 0; g < G; g++) {
     const wg = w + <usize>(g * R) * gBytes;
-    for (let b = 0; b < batch; b++) memory.fill(acc + (<usize>(b * R + b0) << 6), 0, <usize>(b1 - b0) << 6);
-    // row block → token: a 16-row tile (nt·16 bytes) is read from memory once for all tokens
-    let rb = b0;
-    for (; rb + 2 <= b1; rb += 2) {
+    const cg = corr + (<usize>(g * R16) << 2);
+    for (let rb = b0; rb < b1; ) {
       const wt = wg + <usize>rb * gBytes;
-      for (let b = 0; b < batch; b++) tile3x2(wt, gBytes, tab + <usize>b * tTok + <usize>g * tG, nt, acc + (<usize>(b * R + rb) << 6), acc + (<usize>(b * R + rb + 1) << 6));
-    }
-    for (; rb < b1; rb++) {
-      const wt = wg + <usize>rb * gBytes;
-      for (let b = 0; b < batch; b++) tile3(wt, tab + <usize>b * tTok + <usize>g * tG, nt, acc + (<usize>(b * R + rb) << 6));
-    }
-    for (let rb = b0; rb < b1; rb++) {
-      const r0 = rb << 4;
-      const nr = min(16, rows - r0);
-      // exact sums: remove the flushes' bias, add back 17 per negative triple
-      const ng = neg + (<usize>(r0 * G + g) << 2);
+      const two = rb + 1 < b1;
+      const nb = two ? 2 : 1;
+      // row block → token: a tile is read from memory once for all tokens
       for (let b = 0; b < batch; b++) {
+        const tb = tab + <usize>b * tTok + <usize>g * tG;
         const a = acc + (<usize>(b * R + rb) << 6);
-        for (let k = 0; k < 16; k++) {
-          const ak = a + (<usize>k << 2);
-          store<i32>(ak, load<i32>(ak) - biasSum + 17 * load<i32>(ng + (<usize>(k * G) << 2)));
+        if (two) tile3x2(wt, stride, step, tb, nt, a, a + 64, cg + (<usize>rb << 6), cg + (<usize>(rb + 1) << 6));
+        else tile3(wt, tb, nt, a, cg + (<usize>rb << 6));
+        for (let k = 0; k < nb; k++) {
+          const r0 = (rb + k) << 4;
+          foldGroup(a + (<usize>k << 6), b, g, G, r0, min(16, rows - r0), rows, R16, mode, out, sacc, gsT, xsc);
         }
-        foldGroup(a, b, g, G, r0, nr, rows, R16, mode, out, sacc, gsT, xsc);
       }
+      rb += nb;
     }
   }
   if (mode != 0) finishRows(batch, rows, R16, b0, b1, mode, out, sacc, scales, xsc);

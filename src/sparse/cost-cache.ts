@@ -26,8 +26,10 @@ import type { WasmBackend } from '../backend/wasm/wasm-backend.js';
  *    the int8 planes/CSR switch point.
  * 4: the padded CSR lists store rows sorted by list length (predicted loop exits), f32 and int8
  *    CSR 1.03–1.14× faster at 95 % zeros.
+ * 5: grouped int8 planes: the pair kernel serves two row blocks per table load, and lut3's grouped
+ *    layout was rebuilt (2.0–2.4× faster there).
  */
-export const KERNELS_REVISION = 4;
+export const KERNELS_REVISION = 5;
 
 export function costModelPath(threads: number, simd: string): string {
   const base = process.env.XDG_CACHE_HOME || join(homedir(), '.cache');

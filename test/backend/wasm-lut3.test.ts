@@ -93,7 +93,33 @@ describe('wasm int8 lookup kernels: pairs and triples', () => {
     });
   }
 
-  it('triples are the default kernel on every build for ungrouped weights, pairs for grouped ones and on request, and a bad lut option is refused', async () => {
+  it('triples on the model path: 256-column groups (86 triples, no flush padding), odd row-block counts split over the pool, Q8_K outputs equal to pairs', async () => {
+    for (const simd of builds) {
+      const be = await WasmBackend.create({ threads: 2, simd, parallelMinWork: 0 });
+      try {
+        // 83 rows: 6 row blocks (3 pairs); 115 rows: 8 blocks, the last pair short; 40 rows: 3 blocks (a lone last block)
+        for (const rows of [83, 115, 40]) {
+          const cols = 1536;
+          const t = tensor(rows, cols, 256, 0.33, rows);
+          const batch = rows === 40 ? 2 : 1;
+          const u = randomFloats(batch * cols, rows + 9);
+          const q = Int8Array.from(u, (v, i) => (i % 7 === 0 ? -128 : i % 7 === 1 ? 127 : Math.floor(((v + 1) / 2) * 255.99) - 128));
+          const h3 = await be.uploadTernary(t, { lut: 'triples', layout: 'planes' });
+          const h2 = await be.uploadTernary(t, { lut: 'pairs', layout: 'planes' });
+          expect(Array.from(await be.matmulI8(h3, q, batch)), `triples ${rows}×${cols}`).toEqual(Array.from(naiveIntAcc(t, q, batch)));
+          expect(be.layoutInfo(h3)).toMatchObject({ lut3: { triplesPerGroup: 86, rowBlocks: Math.ceil(rows / 16) } });
+          const x = Float32Array.from(u, (v, i) => v * (1 + (i % 13)));
+          expect(Array.from(await be.linear!(h3, x, batch, 'q8k')), `q8k ${rows}`).toEqual(Array.from(await be.linear!(h2, x, batch, 'q8k')));
+          be.release(h3);
+          be.release(h2);
+        }
+      } finally {
+        await be.dispose();
+      }
+    }
+  });
+
+  it('triples are the default kernel on every build for ungrouped weights, pairs for grouped ones and on request, the backend option lut sets the default, and a bad lut option is refused', async () => {
     for (const simd of builds) {
       const be = await WasmBackend.create({ threads: 1, simd });
       const t = tensor(20, 70, 0, 0.3, 5);
@@ -112,6 +138,16 @@ describe('wasm int8 lookup kernels: pairs and triples', () => {
       expect(be.layoutInfo(g3)).toMatchObject({ lut: null, lut3: { rowBlocks: 2 } });
       await expect(be.uploadTernary(t, { lut: 'quads' as 'pairs' })).rejects.toMatchObject({ code: 'E_ARG' });
       await be.dispose();
+      // the backend option sets the default for every weight (a weight's own option still wins)
+      const bt = await WasmBackend.create({ threads: 1, simd, lut: 'triples' });
+      const gt = await bt.uploadTernary(tensor(20, 96, 32, 0.3, 6), { layout: 'planes' });
+      await bt.matmulI8(gt, new Int8Array(96), 1);
+      expect(bt.layoutInfo(gt)).toMatchObject({ lut: null, lut3: { rowBlocks: 2 } });
+      const gp = await bt.uploadTernary(tensor(20, 96, 32, 0.3, 6), { layout: 'planes', lut: 'pairs' });
+      await bt.matmulI8(gp, new Int8Array(96), 1);
+      expect(bt.layoutInfo(gp)).toMatchObject({ lut: { rowBlocks: 2 }, lut3: null });
+      await bt.dispose();
+      await expect(WasmBackend.create({ threads: 1, simd, lut: 'quads' as 'pairs' })).rejects.toMatchObject({ code: 'E_ARG' });
     }
   });
 });

@@ -136,12 +136,12 @@ export function buildLut(heap: Heap, k: KernelExports, t: TernaryTensor): LutLay
 
 export interface Lut3Layout {
   ptr: number;
-  /** triples per group (a multiple of 5) */
+  /** triples per group (lut3Triples) */
   nt: number;
   /** row blocks of 16 */
   blocks: number;
-  /** negative triples per (padded row, group), i32 */
-  neg: number;
+  /** the per-(group, padded row) i32 corrections, [G][blocks·16] (bias of the flushes, negative triples) */
+  corr: number;
   /** group scales transposed to [G][blocks·16] (0 without group scales) */
   gsT: number;
 }
@@ -152,12 +152,12 @@ export function buildLut3(heap: Heap, k: KernelExports, t: TernaryTensor): Lut3L
   const nt = k.lut3Triples(gc);
   const blocks = Math.ceil(t.rows / 16);
   const ptr = heap.alloc(Math.max(blocks * G * nt * 16, 16), 'lut3');
-  const neg = heap.alloc(Math.max(blocks * 16 * G * 4, 4), 'lut3 negative counts');
+  const corr = heap.alloc(Math.max(blocks * 16 * G * 4, 4), 'lut3 corrections');
   const p = stagePlanes(heap, t);
-  k.planesToLut3(p.plus, p.minus, ptr, neg, t.rows, t.cols, t.wordsPerRow, gc, G, nt);
+  k.planesToLut3(p.plus, p.minus, ptr, corr, t.rows, t.cols, t.wordsPerRow, gc, G, nt);
   heap.free(p.plus);
   heap.free(p.minus);
-  return { ptr, nt, blocks, neg, gsT: transposedGroupScales(heap, t, blocks) };
+  return { ptr, nt, blocks, corr, gsT: transposedGroupScales(heap, t, blocks) };
 }
 
 /** Group scales transposed to [G][blocks·16] for the 16-row lookup kernels (0 without group scales). */

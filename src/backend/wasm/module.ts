@@ -29,12 +29,12 @@ export interface KernelExports {
   attentionF32(q: number, keys: number, values: number, n: number, nHeads: number, nKvHeads: number, d: number, out: number, att: number): void;
   planesToLut(plus: number, minus: number, dst: number, rows: number, cols: number, wpr: number, gc: number, G: number, nq: number): void;
   lutTables(q: number, n: number, cols: number, gc: number, G: number, nq: number, dst: number): void;
-  lutI8(w: number, G: number, nq: number, tab: number, batch: number, out: number, rows: number, mode: number, xsc: number, scales: number, gsT: number, acc16: number, sacc: number, b0: number, b1: number): void;
+  lutI8(w: number, G: number, nq: number, tab: number, batch: number, out: number, rows: number, mode: number, xsc: number, scales: number, gsT: number, acc16: number, sacc: number, p0: number, p1: number): void;
   lut3Triples(gc: number): number;
-  planesToLut3(plus: number, minus: number, dst: number, neg: number, rows: number, cols: number, wpr: number, gc: number, G: number, nt: number): void;
+  planesToLut3(plus: number, minus: number, dst: number, corr: number, rows: number, cols: number, wpr: number, gc: number, G: number, nt: number): void;
   lut3Tables(q: number, n: number, cols: number, gc: number, G: number, nt: number, dst: number): void;
   lut3TableBytes(n: number, G: number, nt: number): number;
-  lut3I8(w: number, G: number, nt: number, neg: number, tab: number, batch: number, out: number, rows: number, mode: number, xsc: number, scales: number, gsT: number, acc: number, sacc: number, b0: number, b1: number): void;
+  lut3I8(w: number, G: number, nt: number, corr: number, tab: number, batch: number, out: number, rows: number, mode: number, xsc: number, scales: number, gsT: number, acc: number, sacc: number, p0: number, p1: number): void;
   initF32Table(table: number): void;
   csrPadI32(offs: number, idx: number, perm: number, x: number, stride: number, batch: number, nb: number, out: number, rows: number, r0: number, r1: number): void;
   widenI8(src: number, dst: number, batch: number, cols: number, stride: number): void;

@@ -46,6 +46,12 @@ export interface WasmBackendOptions extends BackendOptions {
    * that follows sooner skips a thread wake-up. 0: workers sleep at once.
    */
   spinUs?: number;
+  /**
+   * The int8 lookup kernel on dense planes for every weight: 'auto' (default: column triples
+   * without column groups, pairs with them; see #defaultLut), 'triples' or 'pairs'. A weight's own
+   * `uploadTernary(w, { lut })` still wins.
+   */
+  lut?: 'auto' | 'triples' | 'pairs';
 }
 
 /**
@@ -116,6 +122,7 @@ export class WasmBackend implements Backend {
   readonly #sparse: 'auto' | 'never' | 'always';
   readonly #signs: boolean;
   readonly #layout: 'auto' | LayoutName;
+  readonly #lut: 'auto' | 'triples' | 'pairs';
   readonly #platform: string;
   readonly #table: number;
   readonly #raw: Scratch;
@@ -145,6 +152,7 @@ export class WasmBackend implements Backend {
     this.#sparse = opts.sparse ?? 'auto';
     this.#signs = opts.signs !== 'never';
     this.#layout = opts.layout ?? 'auto';
+    this.#lut = opts.lut ?? 'auto';
     this.#table = heap.alloc(256 * 16, 'f32 multiplier table');
     k.initF32Table(this.#table);
     this.#raw = new Scratch(heap, 'raw activations');
@@ -174,6 +182,9 @@ export class WasmBackend implements Backend {
     }
     if (opts.signs !== undefined && !['auto', 'never'].includes(opts.signs)) {
       throw new TritwiseError('E_ARG', 'invalid signs option', { where: 'wasm backend option signs', expected: 'auto | never', got: opts.signs });
+    }
+    if (opts.lut !== undefined && !['auto', 'triples', 'pairs'].includes(opts.lut)) {
+      throw new TritwiseError('E_ARG', 'invalid lut option', { where: 'wasm backend option lut', expected: 'auto | triples | pairs', got: String(opts.lut) });
     }
     if (opts.spinUs !== undefined && !(Number.isInteger(opts.spinUs) && opts.spinUs >= 0 && opts.spinUs <= MAX_SPIN_US)) {
       throw new TritwiseError('E_ARG', 'invalid spinUs option', { where: 'wasm backend option spinUs', expected: `an integer number of µs in 0..${MAX_SPIN_US}`, got: opts.spinUs });
@@ -226,12 +237,16 @@ export class WasmBackend implements Backend {
    * i8x16.swizzle, by 1.12–1.27×, with relaxed SIMD by 1.07–1.12× (A/B, scripts/bench-lut-ab.mjs).
    * Pairs stay available (`uploadTernary(w, { lut: 'pairs' })`) with their smaller layout.
    *
-   * Weights with column groups (G > 1, e.g. the model path's 256-column Q8_K groups) keep pairs:
-   * there lut3 pads each group's triples to a multiple of 5 and flushes its accumulators per group,
-   * and the 0.7B-shape decode measured 12.3 tokens/s with triples against 19.7 with pairs
-   * (2 threads, Node 20, idle machine, 26 Nov 22:25 UTC).
+   * Weights with column groups (G > 1, e.g. the model path's 256-column Q8_K groups) keep pairs.
+   * lut3's first grouped layout (groups padded to multiples of 5 triples, two 1.4 KB weight streams
+   * per row-block pair) decoded the 0.7B shape at 12.3 tokens/s against 19.7 with pairs (2 threads,
+   * Node 20, idle machine, 26 Nov 22:25 UTC). Its current one (86 triples per group, each pair
+   * interleaved) is 2.0–2.4× faster than that on 8192×1536, but still 0.95–1.05× pairs per call and
+   * 0.85–0.87× over the decode's 96 weights streamed from memory (CPU time, 1 thread, load 12–17,
+   * 26 Nov 23:20–23:45 UTC). The backend option `lut` overrides the default for every weight.
    */
   #defaultLut(groups: number): 'triples' | 'pairs' {
+    if (this.#lut !== 'auto') return this.#lut;
     return groups > 1 ? 'pairs' : 'triples';
   }
 
@@ -587,7 +602,8 @@ export class WasmBackend implements Backend {
       this.#k.lut3Tables(q, batch, h.cols, h.gc, h.groups, L3.nt, tab);
       const acc = this.#acc16.ensure(batch * L3.blocks * 64);
       const sacc = this.#sacc.ensure(batch * L3.blocks * 16 * 8); // f64 per token and padded row
-      await this.#pool.run('lut3I8', [L3.ptr, h.groups, L3.nt, L3.neg, tab, batch, outPtr, h.rows, mode, xsc, h.scales, L3.gsT, acc, sacc], L3.blocks, par);
+      // the pool splits row-block pairs (with groups the layout interleaves each pair)
+      await this.#pool.run('lut3I8', [L3.ptr, h.groups, L3.nt, L3.corr, tab, batch, outPtr, h.rows, mode, xsc, h.scales, L3.gsT, acc, sacc], Math.ceil(L3.blocks / 2), par);
       return;
     }
     const L = (h.lut ??= buildLut(this.#heap, this.#k, h.tensor));
@@ -595,7 +611,8 @@ export class WasmBackend implements Backend {
     this.#k.lutTables(q, batch, h.cols, h.gc, h.groups, L.nq, tab);
     const acc16 = this.#acc16.ensure(L.blocks * 64);
     const sacc = this.#sacc.ensure(batch * L.blocks * 16 * 8); // f64 per token and padded row
-    await this.#pool.run('lutI8', [L.ptr, h.groups, L.nq, tab, batch, outPtr, h.rows, mode, xsc, h.scales, L.gsT, acc16, sacc], L.blocks, par);
+    // the pool splits row-block pairs (with groups the layout interleaves each pair)
+    await this.#pool.run('lutI8', [L.ptr, h.groups, L.nq, tab, batch, outPtr, h.rows, mode, xsc, h.scales, L.gsT, acc16, sacc], Math.ceil(L.blocks / 2), par);
   }
 
   readonly linearModes: readonly ActivationMode[] = ['f32', 'int8', 'q8k'];
@@ -721,7 +738,7 @@ export class WasmBackend implements Backend {
       heap.free(l.ptr);
       if (l.gsT) heap.free(l.gsT);
     }
-    if (h.lut3) heap.free(h.lut3.neg);
+    if (h.lut3) heap.free(h.lut3.corr);
     heap.free(h.scales);
     if (h.gscales) heap.free(h.gscales);
     h.codes = h.blocks = h.signs = h.sparse = h.pad4 = h.pad1 = h.rowsp = null;
