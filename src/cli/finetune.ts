@@ -62,6 +62,7 @@ interface FinetuneFlags {
   restart?: boolean;
   maxMinutes?: number;
   budgetMinutes?: number;
+  quantRamp?: number;
   json?: boolean;
 }
 
@@ -93,6 +94,7 @@ export function registerFinetune(program: Command): void {
     .option('--depth <d>', 'QAT: trit planes per weight (1 = single trit)', intArg, 1)
     .option('--scales <s>', 'QAT: reestimate | learnable', choice(['reestimate', 'learnable'] as const), 'learnable')
     .option('--no-relative-lr', 'QAT: one learning rate for every matrix (default: each matrix\'s rate scaled by its mean |W| over the mean of all, so trit flips per step do not depend on a layer\'s magnitude)')
+    .option('--quant-ramp <f>', 'QAT: progressive quantization, the forward pass blends f32 into trits over the first f of the run (λ = 0 → 1; 0 = trits from the start)', numArg)
     .option('--rank <r>', 'LoRA rank', intArg, 8)
     .option('--alpha <a>', 'LoRA alpha (output scaled by alpha/rank; default 2·rank)', numArg)
     .option('--targets <glob...>', 'LoRA: linear layers with adapters (default all)')
@@ -145,6 +147,7 @@ export function registerFinetune(program: Command): void {
         depth: f.depth,
         scales: f.scales,
         relativeLr: f.mode === 'qat' && f.relativeLr,
+        quantRamp: f.quantRamp,
         rank: f.rank,
         alpha: f.alpha,
         targets: f.targets,
