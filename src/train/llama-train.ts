@@ -328,6 +328,16 @@ export class TrainModel {
     return out;
   }
 
+  /** Progressive quantization: λ of every QAT weight's forward Q_λ = λ·Q + (1 − λ)·W (qat.ts). */
+  get quantBlend(): number {
+    for (const l of this.linears.values()) if (l instanceof QatLinearT) return l.q.blend;
+    return 1;
+  }
+
+  set quantBlend(v: number) {
+    for (const l of this.linears.values()) if (l instanceof QatLinearT) l.q.blend = v;
+  }
+
   /** Number of trainable values. */
   get trainableCount(): number {
     let n = 0;

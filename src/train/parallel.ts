@@ -50,6 +50,8 @@ export interface WorkerStep {
   params: FloatArray[];
   batch: Batch;
   seed: number;
+  /** progressive quantization: the main thread's QAT blend λ (absent: 1) */
+  blend?: number;
 }
 
 export interface WorkerReply {
@@ -174,7 +176,7 @@ export class DataParallel {
     const C = counts.reduce((a, b) => a + b, 0);
     const weight = (i: number) => (C ? counts[i]! / C : 1 / n);
     const params = [...this.model.parameters().values()];
-    const replies = slices.slice(1).map((b, i) => this.#ask(this.#workers[i]!, { params: params.map((p) => p.data.slice()), batch: b, seed: seed * weight(i + 1) }));
+    const replies = slices.slice(1).map((b, i) => this.#ask(this.#workers[i]!, { params: params.map((p) => p.data.slice()), batch: b, seed: seed * weight(i + 1), ...(this.model.quantBlend < 1 ? { blend: this.model.quantBlend } : {}) }));
     const tape = new Tape(true);
     const r = this.model.loss(tape, slices[0]!, this.loss);
     tape.backward(r.loss, [seed * weight(0)]);

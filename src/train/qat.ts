@@ -11,6 +11,11 @@
  * Backward (straight-through: round/threshold treated as the identity):
  *   ∂L/∂W = ∂L/∂Q
  *   ∂L/∂αₖ[r, g] = Σ_{c ∈ group g} ∂L/∂Q[r, c]·Tₖ[r, c]     (exact: Q is linear in αₖ)
+ * Progressive quantization (optional, trainer.ts `quantRamp`): with a blend λ ∈ [0, 1] the
+ * forward pass sees  Q_λ = λ·Q + (1 − λ)·W  (λ = 1: pure trits, the default and what is saved), so
+ * early steps train a nearly-f32 network that is pulled towards its trits as λ ramps up:
+ *   ∂L/∂W = ∂L/∂Q_λ·(λ·1 + (1 − λ)) = ∂L/∂Q_λ      (straight-through on the Q part)
+ *   ∂L/∂αₖ[r, g] = λ·Σ_{c ∈ g} ∂L/∂Q_λ[r, c]·Tₖ[r, c]
  * The quantizer is any of quant/weight-quantizers.ts (absmean, twn, mse, threshold, percentile),
  * so the trained trits are exactly the ones the saved model holds.
  */
@@ -55,6 +60,8 @@ export class QatWeight {
   readonly quantizer: QuantizerSpec | string;
   /** mean |W| of the initial latent weights */
   readonly meanAbs0: number;
+  /** progressive quantization: the share λ of the trits in the forward pass (1 = pure trits) */
+  #blend = 1;
 
   constructor(
     w: FloatArray,
@@ -81,6 +88,16 @@ export class QatWeight {
       p.alphas.forEach((a, k) => s.set(a, k * rows * this.groups));
       this.scales = param(s, [this.depth, rows * this.groups], `${name}.scales`);
     }
+  }
+
+  get blend(): number {
+    return this.#blend;
+  }
+
+  /** Set λ of Q_λ = λ·Q + (1 − λ)·W (progressive quantization); 1 is pure trits. */
+  set blend(v: number) {
+    if (!(v >= 0 && v <= 1)) throw new TritwiseError('E_ARG', 'invalid quantization blend', { where: `${this.name} blend`, expected: 'a number in [0, 1]', got: v });
+    this.#blend = v;
   }
 
   /** Trits and scales of every plane for the current latent weights. */
@@ -125,6 +142,11 @@ export class QatWeight {
         }
       }
     }
+    const lam = this.#blend;
+    if (lam < 1) {
+      const w = this.latent.data;
+      for (let i = 0; i < qd.length; i++) qd[i] = lam * qd[i]! + (1 - lam) * w[i]!;
+    }
     if (tape.recording) {
       tape.push(() => {
         const dq = q.grad;
@@ -138,7 +160,7 @@ export class QatWeight {
             for (let row = 0; row < M; row++) {
               for (let c = 0; c < K; c++) {
                 const i = row * K + c;
-                if (t[i]) ds[k * M * G + row * G + (gs ? Math.floor(c / gs) : 0)]! += dq[i]! * t[i]!;
+                if (t[i]) ds[k * M * G + row * G + (gs ? Math.floor(c / gs) : 0)]! += lam * dq[i]! * t[i]!;
               }
             }
           }

@@ -1,7 +1,7 @@
 /**
  * train-worker — one data-parallel training thread (parallel.ts). It rebuilds the training
  * model (and the distillation teacher) from the weights in workerData, then answers each
- * message { params, batch, seed }: copy the parameters in, run the loss and its backward pass
+ * message { params, batch, seed, blend? }: copy the parameters (and the QAT blend λ) in, run the loss and its backward pass
  * seeded with `seed`, and send back the gradients (null for a parameter that got none) and the loss.
  */
 import { parentPort, workerData } from 'node:worker_threads';
@@ -30,6 +30,7 @@ parentPort!.on('message', async (m: WorkerStep) => {
       p.data.set(m.params[i]!);
       p.grad?.fill(0);
     });
+    model.quantBlend = m.blend ?? 1;
     const tape = new Tape(true);
     const missing = m.batch.soft ? m.batch.soft.have.includes(0) : false;
     const r = model.loss(tape, m.batch, { ...init.loss, distill });

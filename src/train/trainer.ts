@@ -22,6 +22,10 @@
  * included — within the budget, having used it. Such a run depends on the machine's speed, so it
  * is not reproducible (a resumed run continues the schedule from the elapsed time in the
  * checkpoint); with a deterministic `clock` it is, resumes included (tested).
+ * With `quantRamp` f (QAT, progressive quantization) the forward pass blends the latent f32
+ * weights into the trits, λ = min(1, p/f) with p the run's progress (step/steps, or the share of
+ * the budget's training time), so the first f of the run moves from f32 to pure trits (qat.ts
+ * Q_λ); validation sees the current λ, the final one λ = 1.
  * With cached distillation (distill.topK) or `windows: 'aligned'` the batches come from fixed
  * windows visited epoch by epoch (data.ts alignedBatch), and the teacher's top-k targets of each
  * window are computed the first time it is trained on and reused after (teacher-cache.ts).
@@ -69,6 +73,8 @@ export interface TrainOptions {
   recompute?: boolean;
   recomputeAttention?: boolean;
   distill?: Distill;
+  /** QAT progressive quantization: the fraction of the run over which λ ramps 0 → 1 (0 = off, pure trits from the start) */
+  quantRamp?: number;
   /** training windows: drawn at random positions (default), or fixed aligned windows in epochs (always with distill.topK) */
   windows?: 'random' | 'aligned';
   /** threads for data-parallel training (default 1; parallel.ts): each micro-batch's rows are split between them */
@@ -148,6 +154,11 @@ function fnv(a: Int32Array): string {
   return (h >>> 0).toString(16);
 }
 
+/** Progressive quantization: λ = min(1, progress / ramp) (ramp 0: always 1). */
+export function quantBlendAt(progress: number, ramp: number): number {
+  return ramp > 0 ? Math.min(1, Math.max(0, progress / ramp)) : 1;
+}
+
 export class Trainer {
   readonly opt: AdamW;
   readonly o: Required<Pick<TrainOptions, 'batch' | 'ctx' | 'accum' | 'warmup' | 'clip' | 'seed' | 'evalEvery'>> & TrainOptions;
@@ -166,6 +177,8 @@ export class Trainer {
     for (const [k, v] of [['batch', opts.batch], ['accum', opts.accum], ['threads', opts.threads]] as const) {
       if (v !== undefined && !(Number.isInteger(v) && v > 0)) throw new TritwiseError('E_ARG', `invalid ${k}`, { where: `finetune --${k}`, expected: 'a positive integer', got: v });
     }
+    if (opts.quantRamp !== undefined && !(opts.quantRamp >= 0 && opts.quantRamp < 1)) throw new TritwiseError('E_ARG', 'invalid quantization ramp', { where: 'finetune --quant-ramp', expected: 'a fraction of the run in [0, 1)', got: opts.quantRamp });
+    if (opts.quantRamp && model.spec.mode !== 'qat') throw new TritwiseError('E_ARG', 'a quantization ramp needs QAT', { where: 'finetune --quant-ramp', expected: '--mode qat', got: `--mode ${model.spec.mode}` });
     if (opts.budgetSeconds !== undefined && !(opts.budgetSeconds > 0 && Number.isFinite(opts.budgetSeconds))) throw new TritwiseError('E_ARG', 'invalid time budget', { where: 'finetune --budget-minutes', expected: '> 0', got: opts.budgetSeconds });
     this.o = {
       ...opts,
@@ -192,6 +205,7 @@ export class Trainer {
       weightDecay: this.opt.weightDecay, beta1: this.opt.beta1, beta2: this.opt.beta2, clip: o.clip, seed: o.seed,
       distill: d ? { kind: d.kind, alpha: d.alpha, temperature: d.kind === 'kl' ? (d.temperature ?? 1) : null, ...(d.kind === 'kl' && d.topK ? { topK: d.topK } : {}) } : null,
       ...(this.aligned ? { windows: 'aligned' } : {}),
+      ...(o.quantRamp ? { quant_ramp: o.quantRamp } : {}),
       ...(o.budgetSeconds ? { budget_s: o.budgetSeconds, warmup_fraction: this.warmupFraction } : {}),
       train_tokens: this.data.train.length, train_hash: fnv(this.data.train),
     };
@@ -306,6 +320,7 @@ export class Trainer {
           timing.start_s ??= at;
           lr = learningRateByTime(step, at, { lr: o.lr, minLr: o.minLr, warmup: o.warmup, warmupFraction: this.warmupFraction, start: timing.start_s, end });
         } else lr = learningRate(step, { lr: o.lr, minLr: o.minLr, warmup: o.warmup, steps: o.steps });
+        if (o.quantRamp) this.model.quantBlend = quantBlendAt(budget ? (elapsed() - timing.start_s!) / Math.max(1e-9, endBy() - timing.start_s!) : step / o.steps, o.quantRamp);
         const stepStart = now();
         this.opt.zeroGrad();
         let loss = 0;
@@ -335,6 +350,7 @@ export class Trainer {
         peak = Math.max(peak, process.memoryUsage().rss);
         const planned = budget ? Math.min(o.steps, step + Math.max(0, Math.floor((endBy() - elapsed()) / Math.max(1e-9, meanStep())))) : o.steps;
         o.onStep?.({ step, steps: planned, loss, lr, gradNorm, tokens, tokens_per_second: runTokens / runSeconds(), elapsed_s: elapsed() });
+        if (o.quantRamp && step === o.steps) this.model.quantBlend = 1;
         const atEval = o.evalEvery > 0 && step % o.evalEvery === 0;
         if (atEval || step === o.steps) evaluate();
         if (o.checkpoint && (step === o.steps || (o.checkpointEvery ? step % o.checkpointEvery === 0 : atEval))) save();
@@ -345,6 +361,7 @@ export class Trainer {
     } finally {
       await par?.close();
     }
+    if (o.quantRamp) this.model.quantBlend = 1;
     if (budgetDone) {
       // the budget's last step is done: final validation and checkpoint, as at the end of a planned run
       if (history.at(-1)?.step !== step) evaluate();

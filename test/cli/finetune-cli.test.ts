@@ -123,5 +123,8 @@ describe('tritwise finetune', () => {
     expect(ctx.err).toMatch(/E_ARG: invalid context length/);
     const d = cli('finetune', f('qat'), '--text', f('text.txt'), '--distill', 'kl', '-o', f('x'));
     expect(d.err).toMatch(/E_ARG: distillation needs an f32 teacher/);
+    const ramp = cli('finetune', f('tiny.bin'), ...common, '--quant-ramp', '1.5', '-o', f('x'));
+    expect(ramp.code).toBe(2);
+    expect(ramp.err).toMatch(/E_ARG: invalid quantization ramp \(finetune --quant-ramp\)/);
   });
 });
