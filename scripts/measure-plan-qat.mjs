@@ -7,7 +7,7 @@
  *
  *   node scripts/measure-plan-qat.mjs [--plan-depths 1211…] [--steps 600] [--minutes 15]
  *        [--lr 2e-3] [--trit-lr 0.01] [--emb-lr 1e-3] [--batch 8] [--ctx 256] [--alpha 1]
- *        [--snapshots 100,200,400] [--backend wasm] [--data ../shared/data]
+ *        [--snapshots 100,200,400] [--threads 2] [--budget-minutes 60] [--backend wasm] [--data ../shared/data]
  *
  * Text: Hessians on stories 10..39; QAT on stories 10..963, validation (the trainer's) on
  * 964..983; scored: stories 0..5 (never trained or validated on; 6..9 are a margin). The
@@ -40,6 +40,9 @@ const { values: a } = parseArgs({
     'trit-start': { type: 'string', default: 'f32' },
     snapshots: { type: 'string', default: '' },
     seed: { type: 'string', default: '1' },
+    // data-parallel threads (parallel.ts), and a wall-time plan: cosine over this many minutes (then --minutes is ignored and --steps is a cap)
+    threads: { type: 'string', default: '1' },
+    'budget-minutes': { type: 'string' },
     // re-allocate the depths after this many steps (plan-realloc.ts), for --bits trit bits per weight
     'realloc-at': { type: 'string' },
     bits: { type: 'string', default: '2.5' },
@@ -85,15 +88,19 @@ const q = await model.quantize(plan, { calibrationText: calibText });
 const p0 = await ppl(q);
 out({ row: 'plan-start', depths: a['plan-depths'], ...bits(q.weights), bytes: q.bytes, ppl: p0, f32, vs_f32: p0 / f32 - 1, load: load(), ms: Math.round(performance.now() - t0) });
 
-const settings = { steps: Number(a.steps), lr: Number(a.lr), tritLr: Number(a['trit-lr']), embeddingLr: Number(a['emb-lr']), batch: Number(a.batch), ctx: Number(a.ctx), alpha: Number(a.alpha), tritStart: a['trit-start'], seed: Number(a.seed), maxSeconds: Number(a.minutes) * 60, evalChunks: 16 };
+const settings = { steps: Number(a.steps), lr: Number(a.lr), tritLr: Number(a['trit-lr']), embeddingLr: Number(a['emb-lr']), batch: Number(a.batch), ctx: Number(a.ctx), alpha: Number(a.alpha), tritStart: a['trit-start'], seed: Number(a.seed), evalChunks: 16, threads: Number(a.threads), ...(a['budget-minutes'] ? { budgetSeconds: Number(a['budget-minutes']) * 60 } : { maxSeconds: Number(a.minutes) * 60 }) };
 const snapAt = new Set(a.snapshots ? a.snapshots.split(',').map(Number) : []);
 const snaps = [];
 let lastReport = null;
 const t1 = performance.now();
 const realloc = a['realloc-at'] ? { reallocAt: Number(a['realloc-at']), bits: Number(a.bits) } : null;
 let reallocRow = null;
+// SIGTERM / SIGINT stop training after the current step; the snapshots and the model as it is are still scored
+const stop = new AbortController();
+for (const sig of ['SIGTERM', 'SIGINT']) process.on(sig, () => { process.stderr.write(`${sig}: stopping after this step\n`); stop.abort(); });
 const r = await (realloc ? planQatRealloc : planQat)(model.config, model.weights, q.weights, data, tok.bos, {
   ...settings,
+  signal: stop.signal,
   ...(realloc ?? {}),
   onRealloc: (moves, depths) => {
     reallocRow = { row: 'realloc', at: realloc.reallocAt, bits: realloc.bits, depths: names.map((n) => depths.get(n)).join(''), moves: moves.map((m) => ({ name: m.name, d: m.depth, down: m.down === null ? null : +m.down.toFixed(5), up: m.up === null ? null : +m.up.toFixed(5) })), load: load() };
@@ -116,7 +123,7 @@ const score = async (weights) => {
 };
 for (const s of snaps) {
   const p = await score(s.weights);
-  out({ row: 'snapshot', step: s.step, elapsed_s: +s.elapsed_s.toFixed(1), train_loss: s.loss, ppl: p, vs_f32: p / f32 - 1 });
+  out({ row: 'snapshot', step: s.step, tokens: s.step * settings.batch * settings.ctx, elapsed_s: +s.elapsed_s.toFixed(1), train_loss: s.loss, ppl: p, vs_f32: p / f32 - 1 });
 }
 const pf = await score(r.weights);
 const ok = depthString(r.weights) === depthString(q.weights);

@@ -4,7 +4,7 @@
  * with quantization-aware training at the plan's depths (src/train/plan-qat.ts), then save that.
  *
  *   tritwise quantize stories260K.bin --tokenizer tok512.bin --auto-bits 2.5 --calibrate calib.txt \
- *     --act-order --qat-steps 400 [--qat-text train.txt] -o out/
+ *     --act-order --qat-steps 400 [--qat-text train.txt] [--qat-threads 2] [--qat-budget-minutes 30] -o out/
  *
  * The training text (`--qat-text`, default the calibration text) is split at a paragraph break:
  * its last 5 % is the trainer's validation part. Ctrl-C stops after the current step and saves
@@ -36,6 +36,8 @@ export interface QatFlags {
   qatCtx?: number;
   qatMinutes?: number;
   qatRealloc?: boolean;
+  qatThreads?: number;
+  qatBudgetMinutes?: number;
 }
 
 function nonNegative(s: string): number {
@@ -54,11 +56,13 @@ export function addQatFlags(cmd: Command): Command {
     .option('--qat-batch <n>', 'windows per step (default 8)', intArg)
     .option('--qat-ctx <n>', 'tokens per window (default min(256, the model context))', intArg)
     .option('--qat-minutes <m>', 'stop training after m minutes (the model as it is then is saved; with --qat-realloc, m/2 per phase)', numArg)
+    .option('--qat-threads <n>', 'data-parallel training threads (each step\'s windows split between worker threads; default 1)', intArg)
+    .option('--qat-budget-minutes <m>', 'plan the training over m minutes of wall time instead of --qat-steps: the cosine follows the clock and the run ends within m minutes (--qat-steps is then a cap; with --qat-realloc, m/2 per phase)', numArg)
     .option('--qat-realloc', 'half-way through, move trits between layers by their KL change one trit up/down measured on the trained model (same trit budget: --auto-bits, else the plan\'s), then train the new plan');
 }
 
 export function usesQat(f: QatFlags): boolean {
-  return f.qatSteps !== undefined || f.qatText !== undefined || f.qatLr !== undefined || f.qatTritLr !== undefined || f.qatEmbeddingLr !== undefined || f.qatBatch !== undefined || f.qatCtx !== undefined || f.qatMinutes !== undefined || f.qatRealloc !== undefined;
+  return f.qatSteps !== undefined || f.qatText !== undefined || f.qatLr !== undefined || f.qatTritLr !== undefined || f.qatEmbeddingLr !== undefined || f.qatBatch !== undefined || f.qatCtx !== undefined || f.qatMinutes !== undefined || f.qatRealloc !== undefined || f.qatThreads !== undefined || f.qatBudgetMinutes !== undefined;
 }
 
 export interface QatReport {
@@ -71,6 +75,8 @@ export interface QatReport {
   changed: number;
   weights_tuned: number;
   train_tokens: number;
+  /** threads that trained */
+  threads: number;
   /** with --qat-realloc: the depths before and after, and the measured moves */
   realloc?: { at: number; bits: number; before: Record<string, number>; after: Record<string, number>; moves: DepthMove[] };
 }
@@ -94,6 +100,9 @@ export function checkQatFlags(f: QatFlags, calibrationText?: string): string {
   if (!file) throw new TritwiseError('E_ARG', 'QAT needs training text', { where: 'quantize --qat-steps', expected: '--qat-text <file> or --calibrate <file>', got: 'none' });
   if (f.qatRealloc && f.qatSteps !== undefined && f.qatSteps < 2) throw new TritwiseError('E_ARG', 're-allocation needs two phases of training', { where: 'quantize --qat-realloc', expected: '--qat-steps ≥ 2', got: f.qatSteps });
   if (f.qatMinutes !== undefined && !(f.qatMinutes > 0)) throw new TritwiseError('E_ARG', 'invalid time limit', { where: 'quantize --qat-minutes', expected: '> 0', got: f.qatMinutes });
+  if (f.qatBudgetMinutes !== undefined && !(f.qatBudgetMinutes > 0 && Number.isFinite(f.qatBudgetMinutes))) throw new TritwiseError('E_ARG', 'invalid time budget', { where: 'quantize --qat-budget-minutes', expected: '> 0', got: f.qatBudgetMinutes });
+  if (f.qatBudgetMinutes !== undefined && f.qatMinutes !== undefined) throw new TritwiseError('E_ARG', 'two time limits', { where: 'quantize --qat-budget-minutes', expected: 'either --qat-minutes (stop) or --qat-budget-minutes (plan the schedule over the time)', got: 'both' });
+  if (f.qatThreads !== undefined && !(Number.isInteger(f.qatThreads) && f.qatThreads >= 1)) throw new TritwiseError('E_ARG', 'invalid thread count', { where: 'quantize --qat-threads', expected: 'an integer ≥ 1', got: f.qatThreads });
   checkPlanQatSettings({ steps: f.qatSteps, lr: f.qatLr, tritLr: f.qatTritLr, embeddingLr: f.qatEmbeddingLr, batch: f.qatBatch, ctx: f.qatCtx }, 'quantize --qat');
   return file;
 }
@@ -122,6 +131,8 @@ export async function runQat(source: Model, q: Model, f: QatFlags & { json?: boo
       ...(f.qatBatch !== undefined ? { batch: f.qatBatch } : {}),
       ctx,
       ...(f.qatMinutes !== undefined ? { maxSeconds: (f.qatMinutes * 60) / (f.qatRealloc ? 2 : 1) } : {}),
+      ...(f.qatBudgetMinutes !== undefined ? { budgetSeconds: (f.qatBudgetMinutes * 60) / (f.qatRealloc ? 2 : 1) } : {}),
+      ...(f.qatThreads !== undefined ? { threads: f.qatThreads } : {}),
       evalEvery: Math.max(1, Math.round(steps / 4)),
       evalChunks: 8,
       signal: ac.signal,
@@ -149,7 +160,7 @@ export async function runQat(source: Model, q: Model, f: QatFlags & { json?: boo
     report: {
       steps: r.train.steps_done, stopped: r.train.stopped, tokens: r.train.tokens, seconds: r.train.elapsed_s,
       ...(h.length ? { val_ppl_start: h[0]!.val_ppl, val_ppl_end: h.at(-1)!.val_ppl } : {}),
-      changed: r.changed, weights_tuned: r.weightsTuned, train_tokens: data.train.length,
+      changed: r.changed, weights_tuned: r.weightsTuned, train_tokens: data.train.length, threads: r.train.threads,
       ...(realloc ? { realloc } : {}),
     },
   };

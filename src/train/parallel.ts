@@ -13,6 +13,9 @@
  * Every slice's products run in a fixed order, so a run is bit-reproducible for a given thread
  * count (a different count sums the same terms in another grouping: equal up to f32 rounding).
  * The optimizer step, validation and checkpoints stay on the main thread.
+ * Weights travel as f32 arrays, single trits with their scales, or (plan QAT, mode 'trits') tryte
+ * integers with plane 0's scales; the worker rebuilds the same tryte, so its forward pass uses the
+ * same grid steps s₀ as the main thread's.
  */
 import { Worker } from 'node:worker_threads';
 import { existsSync } from 'node:fs';
@@ -29,7 +32,9 @@ import type { FloatArray } from './tensor.js';
 /** A stored tensor in a form that survives postMessage (a TernaryTensor as its trits and scales). */
 export type WireTensor =
   | { kind: 'dense'; shape: number[]; data: Float32Array }
-  | { kind: 'ternary'; rows: number; cols: number; trits: Int8Array; scales: Float32Array; groupSize: number; groupScales: Float32Array | null; quantizer?: string };
+  | { kind: 'ternary'; rows: number; cols: number; trits: Int8Array; scales: Float32Array; groupSize: number; groupScales: Float32Array | null; quantizer?: string }
+  /** a multi-trit tryte (one scale shared by its planes): its integers and plane 0's scales */
+  | { kind: 'tryte'; rows: number; cols: number; depth: number; integers: Int32Array; scales: Float32Array; groupSize: number; groupScales: Float32Array | null; quantizer?: string };
 
 export interface WireModel {
   config: TrainModel['config'];
@@ -63,13 +68,19 @@ export interface WorkerReply {
 }
 
 function toWire(w: StoredTensor, name: string): WireTensor {
-  if (w instanceof MultiTritTensor) throw new TritwiseError('E_UNSUPPORTED', 'data-parallel training of a multi-trit model', { where: `finetune --threads: ${name}`, expected: 'f32 or single-trit weights', got: `${w.depth} trits per weight` });
+  if (w instanceof MultiTritTensor) {
+    // residual planes have independent scales: no trainer mode reads them, so they do not travel
+    if (w.form !== 'tryte') throw new TritwiseError('E_UNSUPPORTED', 'data-parallel training of residual multi-trit planes', { where: `finetune --threads: ${name}`, expected: 'f32, single-trit or tryte weights (one scale shared by the planes)', got: `${w.depth} residual planes with independent scales` });
+    const p0 = w.planes[0]!;
+    return { kind: 'tryte', rows: w.rows, cols: w.cols, depth: w.depth, integers: w.toIntegers(), scales: p0.scales, groupSize: p0.groupSize, groupScales: p0.groupScales, quantizer: w.quantizer };
+  }
   if (w instanceof TernaryTensor) return { kind: 'ternary', rows: w.rows, cols: w.cols, trits: w.toTrits(), scales: w.scales, groupSize: w.groupSize, groupScales: w.groupScales, quantizer: w.quantizer };
   return { kind: 'dense', shape: [...w.shape], data: w.data };
 }
 
 export function fromWire(w: WireTensor): StoredTensor {
   if (w.kind === 'dense') return { shape: w.shape, data: w.data };
+  if (w.kind === 'tryte') return MultiTritTensor.fromIntegers(w.integers, w.rows, w.cols, w.depth, { scales: w.scales, ...(w.groupSize ? { groupSize: w.groupSize, groupScales: w.groupScales! } : {}), quantizer: w.quantizer });
   const t = TernaryTensor.fromTrits(w.trits, w.rows, w.cols, w.groupSize ? { scales: w.scales, groupSize: w.groupSize, groupScales: w.groupScales! } : { scales: w.scales });
   t.quantizer = w.quantizer;
   return t;
@@ -78,7 +89,9 @@ export function fromWire(w: WireTensor): StoredTensor {
 function wireModel(m: TrainModel): WireModel {
   const weights = new Map<string, WireTensor>();
   for (const [k, v] of m.source) weights.set(k, toWire(v, k));
-  return { config: m.config, spec: m.spec, weights, activations: m.activations };
+  // tritInit only places the latents at the start; a worker is handed the main thread's parameters before every step
+  const { tritInit: _init, ...spec } = m.spec;
+  return { config: m.config, spec, weights, activations: m.activations };
 }
 
 function workerUrl(): URL {

@@ -62,6 +62,14 @@ export interface PlanQatSettings {
   evalChunks?: number;
   /** stop after this many seconds (the export is of the model as it is then) */
   maxSeconds?: number;
+  /**
+   * plan the run over this many wall seconds instead of `steps` (trainer.ts budgetSeconds: the
+   * cosine follows the elapsed time, warm-up the first 6 %, and the run ends within the budget;
+   * `steps` is then only a cap)
+   */
+  budgetSeconds?: number;
+  /** threads for data-parallel training (trainer.ts, parallel.ts; default 1) */
+  threads?: number;
   signal?: AbortSignal;
   onStep?: (s: StepReport, student: TrainModel) => void;
   onEval?: (e: EvalPoint) => void;
@@ -95,6 +103,8 @@ export function checkPlanQatSettings(s: PlanQatSettings, where = 'plan QAT'): vo
     const v = s[k];
     if (v !== undefined && !(Number.isInteger(v) && v > 0)) throw new TritwiseError('E_ARG', `${k} must be a positive integer`, { where: `${where} ${k}`, got: v });
   }
+  if (s.threads !== undefined && !(Number.isInteger(s.threads) && s.threads > 0)) throw new TritwiseError('E_ARG', 'threads must be a positive integer', { where: `${where} threads`, expected: 'an integer ≥ 1', got: s.threads });
+  if (s.budgetSeconds !== undefined && !(typeof s.budgetSeconds === 'number' && s.budgetSeconds > 0 && Number.isFinite(s.budgetSeconds))) throw new TritwiseError('E_ARG', 'budgetSeconds must be a positive number', { where: `${where} budgetSeconds`, expected: 'seconds > 0', got: s.budgetSeconds });
   if (s.tritStart !== undefined && s.tritStart !== 'f32' && s.tritStart !== 'centre') throw new TritwiseError('E_ARG', "tritStart must be 'f32' or 'centre'", { where: `${where} tritStart`, got: s.tritStart });
 }
 
@@ -136,6 +146,8 @@ export async function planQat(config: LlamaConfig, teacher: Map<string, StoredTe
     distill: { kind: 'kl', teacher: teach, alpha: s.alpha ?? 1, topK: s.topK ?? 32 },
     windows: 'aligned',
     maxSeconds: s.maxSeconds,
+    ...(s.budgetSeconds !== undefined ? { budgetSeconds: s.budgetSeconds } : {}),
+    ...(s.threads !== undefined ? { threads: s.threads } : {}),
     signal: s.signal,
     onStep: s.onStep ? (r) => s.onStep!(r, student) : undefined,
     onEval: s.onEval,

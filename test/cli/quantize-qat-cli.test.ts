@@ -1,7 +1,8 @@
 /**
  * `tritwise quantize --auto-bits … --qat-steps n` through the built bin (issue 6): the auto plan is
  * fine-tuned at its depths, the saved folder holds every layer at the depth the written plan gives
- * it, and QAT flags without a step count or text are refused with E_ARG.
+ * it (trained on two threads), and QAT flags without a step count or text, or with a bad thread
+ * count or time budget, are refused with E_ARG.
  */
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -31,10 +32,11 @@ beforeAll(() => {
 
 describe('quantize --qat-steps', () => {
   it('fine-tunes the auto plan at its depths; the folder holds exactly the planned depths', () => {
-    const a = cli('quantize', f('tiny.bin'), '--tokenizer', f('tok.bin'), '--plan', f('small.json'), '--quantizer', 'rtn', '--auto-bits', '2.4', '--calibrate', f('text.txt'), '--plan-out', f('plan.json'), '--qat-steps', '12', '--qat-batch', '2', '--qat-ctx', '32', '--qat-trit-lr', '0.03', '-o', f('q'), '--json');
+    const a = cli('quantize', f('tiny.bin'), '--tokenizer', f('tok.bin'), '--plan', f('small.json'), '--quantizer', 'rtn', '--auto-bits', '2.4', '--calibrate', f('text.txt'), '--plan-out', f('plan.json'), '--qat-steps', '12', '--qat-batch', '2', '--qat-ctx', '32', '--qat-trit-lr', '0.03', '--qat-threads', '2', '-o', f('q'), '--json');
     expect(a.code, a.err).toBe(0);
     const rep = JSON.parse(a.out);
     expect(rep.qat.steps).toBe(12);
+    expect(rep.qat.threads).toBe(2);
     expect(rep.qat.stopped).toBe('done');
     expect(rep.qat.changed).toBeGreaterThan(0);
     expect(rep.qat.changed).toBeLessThan(rep.qat.weights_tuned);
@@ -81,5 +83,15 @@ describe('quantize --qat-steps', () => {
     const noText = cli('quantize', f('tiny.bin'), '--tokenizer', f('tok.bin'), '--depth', '2', '--qat-steps', '5', '-o', f('x'));
     expect(noText.code).toBe(2);
     expect(noText.err).toMatch(/E_ARG: QAT needs training text/);
+    const base = ['quantize', f('tiny.bin'), '--tokenizer', f('tok.bin'), '--depth', '2', '--calibrate', f('text.txt'), '--qat-steps', '5', '-o', f('x')];
+    const threads = cli(...base, '--qat-threads', '0');
+    expect(threads.code).toBe(2);
+    expect(threads.err).toMatch(/E_ARG: invalid thread count.*--qat-threads/s);
+    const both = cli(...base, '--qat-minutes', '1', '--qat-budget-minutes', '1');
+    expect(both.code).toBe(2);
+    expect(both.err).toMatch(/E_ARG: two time limits/);
+    const budget = cli(...base, '--qat-budget-minutes', '0');
+    expect(budget.code).toBe(2);
+    expect(budget.err).toMatch(/E_ARG: invalid time budget.*--qat-budget-minutes/s);
   }, 60_000);
 });

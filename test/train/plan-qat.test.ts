@@ -82,8 +82,39 @@ describe('plan QAT (mixed depths)', () => {
     expect(after).toBeLessThan(0.7 * before);
   });
 
+  it('two threads (tryte layers sent to a worker) follow one thread up to f32 rounding; a time budget ends the run', async () => {
+    const f32 = await Model.fromCheckpoint({ config: c, weights: tinyWeights(c, 3, 0.2), activations: new Map(), tokenizer: vocab }, { backend: 'ref' });
+    const q = await f32.quantize(plan);
+    const data = splitText(TEXT, vocab, 0.1);
+    const s = { steps: 8, batch: 4, ctx: 32, lr: 0.02, tritLr: 0.03, embeddingLr: 3e-3, topK: 300, seed: 5 };
+    const k1: number[] = [], k2: number[] = [];
+    const one = await planQat(c, f32.weights, q.weights, data, vocab.bos, { ...s, onStep: (r) => k1.push(r.loss) });
+    const two = await planQat(c, f32.weights, q.weights, data, vocab.bos, { ...s, threads: 2, onStep: (r) => k2.push(r.loss) });
+    expect([one.train.threads, two.train.threads]).toEqual([1, 2]);
+    // training moved the loss and trits (not a comparison of two untrained models) …
+    expect(k1.at(-1)!).toBeLessThan(0.9 * k1[0]!);
+    expect(one.changed).toBeGreaterThan(0);
+    // … and the worker's forward pass used the same trytes, steps and latents as the main thread's
+    for (let i = 0; i < k1.length; i++) expect(Math.abs(k1[i]! - k2[i]!), `step ${i + 1}`).toBeLessThan(1e-3 * k1[i]!);
+    let same = 0, all = 0;
+    for (const [n, t] of one.weights) {
+      if (!(t instanceof MultiTritTensor || t instanceof TernaryTensor)) continue;
+      const u = two.weights.get(n)!;
+      expect(depthOf(u), n).toBe(depthOf(t));
+      const [a, b] = t instanceof MultiTritTensor ? [t.toIntegers(), (u as MultiTritTensor).toIntegers()] : [t.toTrits(), (u as TernaryTensor).toTrits()];
+      for (let i = 0; i < a.length; i++) same += +(a[i] === b[i]);
+      all += a.length;
+    }
+    expect(same / all).toBeGreaterThan(0.999);
+    // a wall-time budget (trainer.ts budgetSeconds) stops a run whose step cap it could never reach
+    const timed = await planQat(c, f32.weights, q.weights, data, vocab.bos, { ...s, steps: 100000, budgetSeconds: 1.5 });
+    expect(timed.train.steps_done).toBeGreaterThan(0);
+    expect(timed.train.steps_done).toBeLessThan(100000);
+    expect(timed.train.elapsed_s).toBeLessThan(1.5);
+  });
+
   it('bad settings and inputs are typed errors', async () => {
-    for (const s of [{ steps: 0 }, { steps: 1.5 }, { steps: 5, tritLr: 0 }, { steps: 5, lr: -1 }, { steps: 5, alpha: 0 }, { steps: 5, alpha: 1.5 }, { steps: 5, embeddingLr: -1 }, { steps: 5, batch: 0 }, { steps: 5, tritStart: 'edge' as 'f32' }]) {
+    for (const s of [{ steps: 0 }, { steps: 1.5 }, { steps: 5, tritLr: 0 }, { steps: 5, lr: -1 }, { steps: 5, alpha: 0 }, { steps: 5, alpha: 1.5 }, { steps: 5, embeddingLr: -1 }, { steps: 5, batch: 0 }, { steps: 5, tritStart: 'edge' as 'f32' }, { steps: 5, threads: 0 }, { steps: 5, threads: 1.5 }, { steps: 5, budgetSeconds: 0 }, { steps: 5, budgetSeconds: Infinity }]) {
       expect(() => checkPlanQatSettings(s), JSON.stringify(s)).toThrow(expect.objectContaining({ code: 'E_ARG' }));
     }
     const f32 = await Model.fromCheckpoint({ config: c, weights: tinyWeights(c, 3, 0.2), activations: new Map(), tokenizer: vocab }, { backend: 'ref' });
