@@ -27,6 +27,21 @@ export const multiArb: fc.Arbitrary<MultiTritTensor> = fc
     return fc.array(plane, { minLength: depth, maxLength: depth }).map((planes) => new MultiTritTensor(planes));
   });
 
+/**
+ * The f64 product of the dequantized weights, with each output's error scale taken over the
+ * planes: a kernel sums Σₖ αₖ·(Tₖ·x) plane by plane in f32, so when planes cancel (α₁ − α₂ ≈ 0)
+ * its rounding error is relative to Σₖ Σ_c |αₖ tₖ x_c|, not to |Σₖ αₖ tₖ|·|x|.
+ */
+function naiveMultiF64(m: MultiTritTensor, x: ArrayLike<number>, batch: number): { y: Float64Array; mag: Float64Array } {
+  const want = naiveF64(m.toDense(), m.rows, m.cols, x, batch);
+  const mag = new Float64Array(want.mag.length);
+  for (const p of m.planes) {
+    const pm = naiveF64(p.toDense(), m.rows, m.cols, x, batch).mag;
+    for (let i = 0; i < mag.length; i++) mag[i] = mag[i]! + pm[i]!;
+  }
+  return { y: want.y, mag };
+}
+
 /** Naive per-plane integer accumulators in the [batch, rows, depth, groups] order. */
 export function naiveMultiAcc(m: MultiTritTensor, q: ArrayLike<number>, batch: number): Int32Array {
   const G = m.planes[0]!.groupsPerRow;
@@ -76,11 +91,31 @@ export function multiTritConformance(label: string, make: () => Promise<Backend>
         fc.asyncProperty(caseArb, async ([m, batch, seed]) => {
           const x = randomFloats(batch * m.cols, seed, 3);
           const h = await be.uploadMultiTrit!(m);
-          expectClose(await be.matmulMultiF32!(h, x, batch), naiveF64(m.toDense(), m.rows, m.cols, x, batch), F32_RTOL, 'multi×f32');
+          expectClose(await be.matmulMultiF32!(h, x, batch), naiveMultiF64(m, x, batch), F32_RTOL, 'multi×f32');
           be.release(h);
         }),
         { numRuns },
       );
+    });
+
+    it('planes that cancel (+α₁ and −α₂ with α₁ ≈ α₂) stay within the per-plane error scale', async () => {
+      // fast-check found this on webgpu: Σₖ αₖtₖ is ~1e-10 while each plane's term is ~1e-3, so
+      // the error is judged against the planes' magnitudes (naiveMultiF64), not the tiny sum
+      const a1 = Math.fround(0.001),
+        a2 = Math.fround(0.0010000001639127731);
+      const p1 = TernaryTensor.fromTrits(Int8Array.from([1, 0, 1]), 3, 1, { scales: [a1, a1, a1] });
+      const p2 = TernaryTensor.fromTrits(Int8Array.from([-1, -1, 0]), 3, 1, { scales: [a2, a2, a2] });
+      const m = new MultiTritTensor([p1, p2]);
+      for (const x of [Float32Array.of(2.718), Float32Array.of(-1.5)]) {
+        const h = await be.uploadMultiTrit!(m);
+        const got = await be.matmulMultiF32!(h, x, 1);
+        expectClose(got, naiveMultiF64(m, x, 1), F32_RTOL, 'cancelling planes');
+        // and the sum is really the difference of the planes, not one plane alone
+        expect(Math.abs(got[0]!)).toBeLessThan(1e-8);
+        expect(Math.abs(got[1]! + a2 * x[0]!)).toBeLessThan(1e-8);
+        expect(Math.abs(got[2]! - a1 * x[0]!)).toBeLessThan(1e-8);
+        be.release(h);
+      }
     });
 
     it('a larger matrix (192×1000, depth 3, groups of 128, batch 1 and 6) matches', async () => {
@@ -94,7 +129,7 @@ export function multiTritConformance(label: string, make: () => Promise<Backend>
       const h = await be.uploadMultiTrit!(m);
       for (const batch of [1, 6]) {
         const x = randomFloats(batch * cols, 7 + batch);
-        expectClose(await be.matmulMultiF32!(h, x, batch), naiveF64(m.toDense(), rows, cols, x, batch));
+        expectClose(await be.matmulMultiF32!(h, x, batch), naiveMultiF64(m, x, batch));
         const q = quantizeInt8PerToken(x, batch, cols).q;
         expect(Array.from(await be.matmulMultiI8!(h, q, batch))).toEqual(Array.from(naiveMultiAcc(m, q, batch)));
       }
