@@ -107,7 +107,7 @@ export async function finetune(src: SourceModel, text: string, o: FinetuneOption
   const ex = model.export({ merge: o.merge });
   const plan = {
     finetune: {
-      mode: o.mode, steps: result.steps_done, lr: o.lr, batch: trainer.o.batch, ctx: trainer.o.ctx, accum: trainer.o.accum, seed: trainer.o.seed,
+      mode: o.mode, steps: result.steps_done, lr: o.lr, minLr: o.minLr ?? o.lr / 10, batch: trainer.o.batch, ctx: trainer.o.ctx, accum: trainer.o.accum, seed: trainer.o.seed,
       ...(o.mode === 'qat' ? { quantizer: o.quantizer ?? 'twn', groupSize: o.groupSize ?? 0, depth: o.depth ?? 1, scales: o.scales ?? 'reestimate', relativeLr: !!o.relativeLr, ...(o.quantRamp ? { quantRamp: o.quantRamp } : {}) } : {}),
       ...(o.mode === 'lora' ? { rank: o.rank ?? 8, alpha: o.alpha ?? 2 * (o.rank ?? 8), targets: o.targets ?? ['*'], merge: o.merge ?? 'none' } : {}),
       ...(o.distill ? { distill: o.distill, alpha: o.distillAlpha ?? 0.5, ...(o.distill === 'kl' && o.distillTopK ? { topK: o.distillTopK } : {}) } : {}),

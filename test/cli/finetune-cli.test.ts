@@ -37,6 +37,8 @@ describe('tritwise finetune', () => {
     expect(rep.tokens).toBe(8 * 2 * 16);
     const cfg = JSON.parse(readFileSync(join(f('qat'), 'config.json'), 'utf8'));
     expect(cfg.plan.finetune).toMatchObject({ mode: 'qat', quantizer: 'twn', depth: 1 });
+    // QAT's cosine ends at lr/100 unless --min-lr says otherwise (README, QAT fifth pass)
+    expect(cfg.plan.finetune.minLr).toBeCloseTo(3e-5, 12);
     const ins = JSON.parse(cli('inspect', f('qat'), '--json').out);
     expect(JSON.stringify(ins)).toContain('layers.0.attention.wq');
     const run = cli('run', f('qat'), '-p', 'the cat', '-n', '5');
@@ -67,6 +69,7 @@ describe('tritwise finetune', () => {
     const r = cli('finetune', f('tiny.bin'), ...common, '--mode', 'lora', '--rank', '2', '--targets', 'layers.*.attention.*', '--steps', '4', '-o', f('lora'), '--json');
     expect(r.code, r.err).toBe(0);
     const cfg = JSON.parse(readFileSync(join(f('lora'), 'config.json'), 'utf8'));
+    expect(cfg.plan.finetune.minLr).toBeCloseTo(3e-4, 12); // other modes keep lr/10
     expect(Object.keys(cfg.adapters)).toEqual(['layers.0.attention.wq', 'layers.0.attention.wk', 'layers.0.attention.wv', 'layers.0.attention.wo', 'layers.1.attention.wq', 'layers.1.attention.wk', 'layers.1.attention.wv', 'layers.1.attention.wo']);
     expect(cfg.adapters['layers.0.attention.wq']).toEqual({ rank: 2, alpha: 4 });
     expect(cli('run', f('lora'), '-p', 'the', '-n', '4').code).toBe(0);
