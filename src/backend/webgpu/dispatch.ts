@@ -21,6 +21,11 @@ export interface KernelContext {
   pipelines: Pipelines;
   /** threads per workgroup of the matmul kernels: ternary-f32, ternary-int, dense (default 64 each; `bench --backend webgpu --tune` measures the best) */
   matmulWg?: { ternary?: number; int?: number; dense?: number };
+  /**
+   * the batch-1 integer GEMV kernel (ternary-gemv): threads per workgroup and threads per row
+   * (default 256 / 32; `bench --backend webgpu` tunes them), or false to run ternary-int instead
+   */
+  gemv?: { wg: number; tpr: number } | false;
 }
 
 /** A buffer bound at binding i: a whole buffer, or a range of it. */

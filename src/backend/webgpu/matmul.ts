@@ -1,11 +1,13 @@
 /**
- * matmul — launches of the matrix kernels (shaders ternary-f32, ternary-int, dense), one per
- * weight shard. `x` holds the activations in the kernel's layout (see stage* below), `y` the
+ * matmul — launches of the matrix kernels (shaders ternary-f32, ternary-int, ternary-gemv, dense),
+ * one per weight shard. Integer products at batch 1 on weights with one scale per row and an even
+ * word count run ternary-gemv (many threads per row, one memory round trip); the rest ternary-int. `x` holds the activations in the kernel's layout (see stage* below), `y` the
  * output: f32 [batch, outStride] for ternary-f32/dense (rows of a shard land at its row0),
  * i32 [batch, rows, groups] accumulators for ternary-int.
  */
 /// <reference types="@webgpu/types" />
 import type { TernaryTensor } from '../../tensor/ternary-tensor.js';
+import { TritwiseError } from '../../errors.js';
 import { makeDispatch, type Binding, type Dispatch, type KernelContext } from './dispatch.js';
 import { ROWS_PER_WG, type GpuDense, type GpuTernary } from './weights.js';
 
@@ -33,7 +35,29 @@ export function ternaryF32(ctx: KernelContext, w: GpuTernary, io: MatmulIO): Pro
   );
 }
 
+/** Default ternary-gemv shape: 256 threads per workgroup, 32 per row (8 rows per workgroup). */
+export const GEMV_DEFAULT = { wg: 256, tpr: 32 } as const;
+/** most vec4 loads one ternary-gemv thread keeps in flight per pass (registers) */
+const GEMV_MAX_V = 16;
+
+/**
+ * A valid ternary-gemv shape: 64/128/256 threads per workgroup, 8/16/32/64 threads per row, and
+ * ≥ 4 rows per workgroup, which keeps a shard (≤ 4·maxWorkgroups rows, weights.ts) in one dispatch.
+ */
+export function checkGemvShape(g: { wg: number; tpr: number }, where: string): { wg: number; tpr: number } {
+  if (![64, 128, 256].includes(g.wg) || ![8, 16, 32, 64].includes(g.tpr) || g.wg / g.tpr < 4) {
+    throw new TritwiseError('E_ARG', 'unsupported ternary-gemv shape', { where, expected: 'wg 64 | 128 | 256 threads, tpr 8 | 16 | 32 | 64 threads per row, wg/tpr ≥ 4', got: `wg ${g.wg}, tpr ${g.tpr}` });
+  }
+  return g;
+}
+
+/** Whether ternaryInt runs the batch-1 GEMV kernel for this weight and batch. */
+export function usesGemv(ctx: KernelContext, w: GpuTernary, batch: number): boolean {
+  return ctx.gemv !== false && batch === 1 && w.groups === 1 && w.wpr % 2 === 0;
+}
+
 export function ternaryInt(ctx: KernelContext, w: GpuTernary, mode: 'int8' | 'ternary', io: MatmulIO): Promise<Dispatch[]> {
+  if (usesGemv(ctx, w, io.batch)) return ternaryGemv(ctx, w, mode, io);
   return Promise.all(
     w.shards.map((s) =>
       makeDispatch(
@@ -42,6 +66,25 @@ export function ternaryInt(ctx: KernelContext, w: GpuTernary, mode: 'int8' | 'te
         [s.rows, w.wpr, w.groups, w.wpg, io.batch, w.nzWords, s.row0, io.outStride ?? w.rows, (mode === 'int8' ? 8 : 2) * w.wpr],
         [s.planes, s.nz, io.x, io.y],
         [wgs(s.rows, ROWS_PER_WG), wgs(io.batch, tokensPerWg(io.batch)), wgs(w.groups, GROUPS_PER_WG)],
+      ),
+    ),
+  );
+}
+
+/** acc[row0 + r] = Σ_c t[r,c]·x[c] by ternary-gemv (batch 1, one scale per row, even wpr). */
+function ternaryGemv(ctx: KernelContext, w: GpuTernary, mode: 'int8' | 'ternary', io: MatmulIO): Promise<Dispatch[]> {
+  const { wg, tpr } = checkGemvShape(ctx.gemv || GEMV_DEFAULT, 'webgpu gemv option');
+  const vpr = w.wpr / 2;
+  const v = Math.max(1, Math.min(GEMV_MAX_V, Math.ceil(vpr / tpr)));
+  const rowsPerWg = wg / tpr;
+  return Promise.all(
+    w.shards.map((s) =>
+      makeDispatch(
+        ctx,
+        { shader: 'ternary-gemv', variant: `wg${wg}/tpr${tpr}/v${v}`, constants: { MODE: mode === 'int8' ? 0 : 1, SKIP: w.zeroBlocks ? 1 : 0 } },
+        [s.rows, vpr, w.nzWords, s.row0],
+        [s.planes, s.nz, io.x, io.y],
+        [wgs(s.rows, rowsPerWg), 1, 1],
       ),
     ),
   );

@@ -1,9 +1,9 @@
 /**
  * pipelines — compiled compute pipelines, cached by shader, variant and override constants.
  * The host prepends a per-device prelude where a shader needs one:
- *   ternary-int  tw_dot4(a, b): dot4I8Packed when the WGSL feature exists, else four extractBits
+ *   ternary-int, ternary-gemv  tw_dot4(a, b): dot4I8Packed when the WGSL feature exists, else four extractBits
+ *   ternary-gemv TPR threads per row and V vec4 loads per thread per pass (variant parts 'tpr32', 'v6')
  *   dense        WT = vec4<f32>, or vec4<f16> with `enable f16` (variant part 'f16')
- *   matmul kernels  T, tokens per workgroup: 1 (variant part 't1', GEMV) or 4
  *   matmul kernels  T, tokens per workgroup: 1 (variant part 't1', GEMV) or 4
  *   dense, ternary-f32, ternary-int   WG, the threads per workgroup (variant part 'wg64' | 'wg128' | 'wg256';
  *                default 64); a variant is parts joined by '/', e.g. 'f16/wg256'
@@ -41,6 +41,7 @@ export class Pipelines {
     const t = `const T = ${parts.includes('t1') ? 1 : 4}u;\n`;
     const wg = `const WG = ${matmulWorkgroup(parts)}u;\n` + t;
     if (shader === 'ternary-int') return (this.gpu.dot4 ? DOT4_NATIVE : DOT4_PORTABLE) + wg;
+    if (shader === 'ternary-gemv') return (this.gpu.dot4 ? DOT4_NATIVE : DOT4_PORTABLE) + wg + `const TPR = ${variantNumber(parts, 'tpr', 32)}u;\nconst V = ${variantNumber(parts, 'v', 4)}u;\n`;
     if (shader === 'dense') return (parts.includes('f16') ? 'enable f16;\nalias WT = vec4<f16>;\n' : 'alias WT = vec4<f32>;\n') + wg;
     if (shader === 'ternary-f32') return wg;
     return '';
@@ -88,6 +89,12 @@ function matmulWorkgroup(parts: string[]): number {
   const n = Number(v.slice(2));
   if (!(MATMUL_WORKGROUPS as readonly number[]).includes(n)) throw new TritwiseError('E_ARG', 'unsupported matmul workgroup size', { where: `pipeline variant '${parts.join('/')}'`, expected: MATMUL_WORKGROUPS.join(', '), got: v.slice(2) });
   return n;
+}
+
+/** A numeric variant part such as 'tpr32' → 32 (the part is the prefix followed by digits only). */
+function variantNumber(parts: string[], prefix: string, dflt: number): number {
+  const v = parts.find((p) => p.startsWith(prefix) && /^\d+$/.test(p.slice(prefix.length)));
+  return v ? Number(v.slice(prefix.length)) : dflt;
 }
 
 /** Pack a uniform block: u32 fields as given, f32 fields as { f: value }; padded to 16 bytes. */

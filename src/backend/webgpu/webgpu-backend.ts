@@ -17,7 +17,7 @@ import type { Backend, DenseWeights, Decoder, DecoderOptions, MultiTritWeights, 
 import type { BackendOptions } from '../registry.js';
 import { encodeDispatches, releaseDispatches, type Dispatch, type KernelContext } from './dispatch.js';
 import { openGpu, type GpuDevice, type GpuOptions } from './gpu.js';
-import { denseMatmul, stageF32, stageI8, stageTernary, ternaryF32, ternaryInt } from './matmul.js';
+import { checkGemvShape, denseMatmul, stageF32, stageI8, stageTernary, ternaryF32, ternaryInt } from './matmul.js';
 import { MATMUL_WORKGROUPS, Pipelines } from './pipelines.js';
 import { destroyWeights, uploadDense, uploadMulti, uploadTernary, type GpuDense, type GpuMulti, type GpuTernary, type ShardLimits } from './weights.js';
 
@@ -26,6 +26,8 @@ export interface WebGpuBackendOptions extends BackendOptions, GpuOptions {
   maxBindingBytes?: number;
   /** Threads per workgroup of the ternary×f32 (ternary), ternary×int8/ternary (int) and dense matmul kernels (32, 64, 128 or 256; default 64 each). */
   matmulWorkgroup?: { ternary?: number; int?: number; dense?: number };
+  /** The batch-1 integer GEMV kernel's threads per workgroup and per row (default 256 / 32), or false to use the general int kernel for every batch. */
+  gemv?: { wg: number; tpr: number } | false;
 }
 
 /** A device buffer that grows (by doubling) when a call needs more. */
@@ -76,7 +78,7 @@ export class WebGpuBackend implements Backend {
     opts: WebGpuBackendOptions,
   ) {
     const d = gpu.device;
-    this.ctx = { device: d, pipelines: new Pipelines(gpu), matmulWg: { ...opts.matmulWorkgroup } };
+    this.ctx = { device: d, pipelines: new Pipelines(gpu), matmulWg: { ...opts.matmulWorkgroup }, ...(opts.gemv !== undefined ? { gemv: opts.gemv && { ...opts.gemv } } : {}) };
     this.limits = { maxBindingBytes: Math.min(opts.maxBindingBytes ?? Infinity, d.limits.maxStorageBufferBindingSize, d.limits.maxBufferSize), maxWorkgroups: d.limits.maxComputeWorkgroupsPerDimension };
     this.#x = new GrowableBuffer(d, GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST, 'activations');
     this.#y = new GrowableBuffer(d, GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST, 'outputs');
@@ -96,6 +98,7 @@ export class WebGpuBackend implements Backend {
     for (const [k, v] of Object.entries(opts.matmulWorkgroup ?? {})) {
       if (v !== undefined && !(MATMUL_WORKGROUPS as readonly number[]).includes(v)) throw new TritwiseError('E_ARG', 'invalid matmul workgroup size', { where: `webgpu backend option matmulWorkgroup.${k}`, expected: MATMUL_WORKGROUPS.join(', '), got: v });
     }
+    if (opts.gemv) checkGemvShape(opts.gemv, 'webgpu backend option gemv');
     return new WebGpuBackend(await openGpu(opts), opts);
   }
 

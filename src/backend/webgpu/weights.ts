@@ -40,6 +40,8 @@ export interface GpuTernary extends TernaryWeights {
   /** words per scale group (wpr without group scales) */
   wpg: number;
   nzWords: number;
+  /** some block of 64 words is all zeros (kernels with optional skipping only test nz bits then) */
+  zeroBlocks: boolean;
   shards: TernaryShard[];
   released: boolean;
 }
@@ -94,6 +96,7 @@ export function uploadTernary(device: GPUDevice, t: TernaryTensor, lim: ShardLim
   const nzWords = Math.max(1, Math.ceil(nBlocks / 32));
   const per = shardRows(t.rows, Math.max(wpr * 8, (1 + G) * 4), lim);
   const shards: TernaryShard[] = [];
+  let zeroBlocks = false;
   for (let row0 = 0; row0 < t.rows; row0 += per) {
     const rows = Math.min(per, t.rows - row0);
     const planes = new Uint32Array(rows * wpr * 2);
@@ -110,6 +113,7 @@ export function uploadTernary(device: GPUDevice, t: TernaryTensor, lim: ShardLim
           nz[r * nzWords + (b >>> 5)]! |= 1 << (b & 31);
         }
       }
+      for (let b = 0; b < nBlocks && !zeroBlocks; b++) zeroBlocks = ((nz[r * nzWords + (b >>> 5)]! >>> (b & 31)) & 1) === 0;
     }
     const scales = new Float32Array(rows + rows * G);
     scales.set(t.scales.subarray(row0, row0 + rows));
@@ -118,7 +122,7 @@ export function uploadTernary(device: GPUDevice, t: TernaryTensor, lim: ShardLim
     const label = `ternary ${t.rows}×${t.cols} rows ${row0}..${row0 + rows}`;
     shards.push({ row0, rows, planes: gpuBuffer(device, planes, STORAGE(), `${label} planes`), scales: gpuBuffer(device, scales, STORAGE(), `${label} scales`), nz: gpuBuffer(device, nz, STORAGE(), `${label} nz`) });
   }
-  return { kind: 'ternary', backend: 'webgpu', rows: t.rows, cols: t.cols, groupSize: t.groupSize, groups: G, tensor: t, wpr, wpg, nzWords, shards, released: false };
+  return { kind: 'ternary', backend: 'webgpu', rows: t.rows, cols: t.cols, groupSize: t.groupSize, groups: G, tensor: t, wpr, wpg, nzWords, zeroBlocks, shards, released: false };
 }
 
 export function uploadDense(device: GPUDevice, w: Float32Array, rows: number, cols: number, lim: ShardLimits, dtype: 'f32' | 'f16' = 'f32'): GpuDense {
