@@ -30,6 +30,7 @@ import { GpuDecoder } from '../backend/webgpu/decoder.js';
 import { denseMatmul, stageF32, stageI8, stageTernary, ternaryF32, ternaryInt } from '../backend/webgpu/matmul.js';
 import type { GpuDense, GpuTernary } from '../backend/webgpu/weights.js';
 import { LlamaModel } from '../nn/llama.js';
+import { RefBackend } from '../backend/ref/ref-backend.js';
 import { defaultConfig, expectedShapes, type LlamaConfig } from '../nn/llama-config.js';
 import type { StoredTensor } from '../io/weights-file.js';
 import { quantizeInt8PerToken, quantizeTernaryPerToken } from '../quant/activation-quantizers.js';
@@ -77,6 +78,19 @@ export interface GemvResult {
   kernel_ms?: number;
   /** weight bytes / kernel_ms against the roofline */
   kernel_roofline_fraction?: number;
+  /** back to back, but each launch writes its own output buffer (no write-after-write hazard between launches) */
+  independent_ms?: number;
+  independent_roofline_fraction?: number;
+}
+
+/** A GPU result checked against the reference backend on the benchmark's own operands. */
+export interface GemvCheck {
+  name: string;
+  rows: number;
+  cols: number;
+  /** integer kernels: every accumulator equal */
+  exact: boolean;
+  mismatches: number;
 }
 
 export interface ZeroBlockResult {
@@ -109,6 +123,8 @@ export interface GpuBenchReport {
   latency: { submit_done_ms: number; map_read_ms: number; error_scopes_ms: number };
   memory: { measured_copy_gbps: number; spec_gbps: number | null; spec_card: string | null; roofline_gbps: number; roofline_source: string };
   gemv: GemvResult[];
+  /** the batch-1 integer kernels' outputs against the reference backend (exact) */
+  checks: GemvCheck[];
   zero_blocks: ZeroBlockResult[];
   decode: DecodeResult[];
   attention: AttentionBenchResult[];
@@ -120,6 +136,26 @@ export interface GpuBenchReport {
 }
 
 const MB = 1e6;
+/** output buffers cycled by the independent-launch measurement */
+const INDEPENDENT_OUTPUTS = 32;
+
+/** The backend's int8 and ternary products of a benchmark weight against the reference backend, accumulator by accumulator. */
+async function checkIntKernels(be: WebGpuBackend, h: GpuTernary, t: TernaryTensor, x: Float32Array): Promise<GemvCheck[]> {
+  const ref = new RefBackend();
+  const rw = await ref.uploadTernary(t);
+  const q = quantizeInt8PerToken(x, 1, t.cols).q;
+  const u = quantizeTernaryPerToken(x, 1, t.cols);
+  const out: GemvCheck[] = [];
+  for (const [name, got, want] of [
+    ['ternary-i8-webgpu', await be.matmulI8(h, q, 1), await ref.matmulI8(rw, q, 1)],
+    ['ternary-ternary-webgpu', await be.matmulTernary(h, u), await ref.matmulTernary(rw, u)],
+  ] as const) {
+    let bad = 0;
+    for (let i = 0; i < want.length; i++) if (got[i] !== want[i]) bad++;
+    out.push({ name, rows: t.rows, cols: t.cols, exact: bad === 0 && got.length === want.length, mismatches: bad });
+  }
+  return out;
+}
 
 async function timeSubmit(be: WebGpuBackend, encode: (pass: GPUComputePassEncoder | GPUCommandEncoder, r: number) => void, reps: number, copy = false): Promise<number> {
   const d = be.device;
@@ -323,13 +359,14 @@ export async function benchGpu(be: WebGpuBackend, opts: GpuBenchOptions = {}): P
   const shapes = opts.shapes ?? (quick ? [[1024, 1024], [2048, 2048]] : [[4096, 4096], [4096, 11008], [11008, 4096]]);
   const batches = opts.batches ?? (quick ? [1] : [1, 8]);
   const gemv: GemvResult[] = [];
+  const checks: GemvCheck[] = [];
   for (const [rows, cols] of shapes as [number, number][]) {
     onStep(`gemv ${rows}×${cols}: uploading`);
     const dense = randomWeights(rows * cols, rows * 31 + cols);
     const t = randomTernary(rows, cols, rows * 17 + cols);
     const tBytes = rows * Math.ceil(cols / 32) * 8;
     const copies = quick ? 1 : Math.max(1, Math.min(16, Math.ceil((256 * MB) / tBytes)));
-    const tw = [];
+    const tw: GpuTernary[] = [];
     for (let i = 0; i < copies; i++) tw.push(be.ternaryHandle(await be.uploadTernary(t), 'bench'));
     const dCopies = quick ? 1 : Math.max(1, Math.min(4, Math.ceil((256 * MB) / (rows * cols * 4))));
     const df32: GpuDense[] = [];
@@ -359,16 +396,38 @@ export async function benchGpu(be: WebGpuBackend, opts: GpuBenchOptions = {}): P
         { name: 'ternary-i8-webgpu', bytes: tBytes, copies: await Promise.all(tw.map((w) => ternaryInt(ctx, w, 'int8', { x: xQ, y, batch }))), reps: 1, samples: [] },
         { name: 'ternary-ternary-webgpu', bytes: tBytes, copies: await Promise.all(tw.map((w) => ternaryInt(ctx, w, 'ternary', { x: xU, y, batch }))), reps: 1, samples: [] },
       ];
-      await measureCases(be, cases, opts.minTimeMs ?? (quick ? 100 : 400));
+      if (batch === 1) {
+        // the general row-block kernel (ternary-int) on the same operands, for the before/after ratio
+        const rb = { ...ctx, gemv: false as const };
+        cases.push(
+          { name: 'ternary-i8-webgpu-rowblock', bytes: tBytes, copies: await Promise.all(tw.map((w) => ternaryInt(rb, w, 'int8', { x: xQ, y, batch }))), reps: 1, samples: [] },
+          { name: 'ternary-ternary-webgpu-rowblock', bytes: tBytes, copies: await Promise.all(tw.map((w) => ternaryInt(rb, w, 'ternary', { x: xU, y, batch }))), reps: 1, samples: [] },
+        );
+      }
+      // the same launches, each writing its own output buffer: independent launches, as Q/K/V or
+      // gate/up are in a decode step (only at batch 1, the targets' shape family)
+      const ys: GPUBuffer[] = [];
+      const indep: Case[] = [];
+      if (batch === 1 && !quick) {
+        for (let i = 0; i < INDEPENDENT_OUTPUTS; i++) ys.push(be.device.createBuffer({ size: Math.max(16, batch * rows * 4), usage: GPUBufferUsage.STORAGE }));
+        const mk = async (name: string, f: (w: GpuTernary, yb: GPUBuffer) => Promise<Dispatch[]>) => ({ name, bytes: tBytes, copies: await Promise.all(ys.map((yb, i) => f(tw[i % tw.length]!, yb))), reps: 1, samples: [] });
+        indep.push(await mk('ternary-i8-webgpu', (w, yb) => ternaryInt(ctx, w, 'int8', { x: xQ, y: yb, batch })), await mk('ternary-ternary-webgpu', (w, yb) => ternaryInt(ctx, w, 'ternary', { x: xU, y: yb, batch })));
+        indep.push({ name: 'dense-f32-webgpu', bytes: rows * Math.ceil(cols / 4) * 16, copies: await Promise.all(ys.map((yb, i) => denseMatmul(ctx, df32[i % df32.length]!, { x: xD, y: yb, batch }))), reps: 1, samples: [] });
+      }
+      await measureCases(be, [...cases, ...indep], opts.minTimeMs ?? (quick ? 100 : 400));
       const med = new Map(cases.map((c) => [c.name, median(c.samples)]));
       for (const c of cases) {
         const ms = med.get(c.name)!;
         const gbps = c.bytes / (ms * 1e6);
         const kms = await kernelMs(be, c.copies);
-        gemv.push({ name: c.name, rows, cols, batch, median_ms: ms, min_ms: Math.min(...c.samples), weight_bytes: c.bytes, gbps, roofline_fraction: gbps / roof, speedup_vs_dense_f32: med.get('dense-f32-webgpu')! / ms, ...(med.has('dense-f16-webgpu') ? { speedup_vs_dense_f16: med.get('dense-f16-webgpu')! / ms } : {}), copies: c.copies.length, ...(kms ? { kernel_ms: kms, kernel_roofline_fraction: c.bytes / (kms * 1e6) / roof } : {}) });
+        const ind = indep.find((d) => d.name === c.name);
+        const ims = ind ? median(ind.samples) : null;
+        gemv.push({ name: c.name, rows, cols, batch, median_ms: ms, min_ms: Math.min(...c.samples), weight_bytes: c.bytes, gbps, roofline_fraction: gbps / roof, speedup_vs_dense_f32: med.get('dense-f32-webgpu')! / ms, ...(med.has('dense-f16-webgpu') ? { speedup_vs_dense_f16: med.get('dense-f16-webgpu')! / ms } : {}), copies: c.copies.length, ...(kms ? { kernel_ms: kms, kernel_roofline_fraction: c.bytes / (kms * 1e6) / roof } : {}), ...(ims ? { independent_ms: ims, independent_roofline_fraction: c.bytes / (ims * 1e6) / roof } : {}) });
         releaseDispatches(c.copies.flat());
       }
-      for (const b of [xT, xD, xQ, xU, y]) b.destroy();
+      for (const c of indep) releaseDispatches(c.copies.flat());
+      if (batch === 1) checks.push(...(await checkIntKernels(be, tw[0]!, t, x)));
+      for (const b of [xT, xD, xQ, xU, y, ...ys]) b.destroy();
     }
     for (const h of [...tw, ...df32, ...df16]) be.release(h);
   }
@@ -426,12 +485,14 @@ export async function benchGpu(be: WebGpuBackend, opts: GpuBenchOptions = {}): P
   const target = gemv.find((r) => r.name === 'ternary-i8-webgpu' && r.rows === 4096 && r.cols === 11008 && r.batch === 1);
   const targetF = gemv.find((r) => r.name === 'ternary-f32-webgpu' && r.rows === 4096 && r.cols === 11008 && r.batch === 1);
   const best = [target, targetF].filter(Boolean).sort((a, b) => a!.median_ms - b!.median_ms)[0];
+  const tt = gemv.find((r) => r.name === 'ternary-ternary-webgpu' && r.rows === 4096 && r.cols === 11008 && r.batch === 1);
   const note = best ? `best of ternary-f32/ternary-i8 (${best.name})` : 'shape 4096×11008 batch 1 not in this run (--quick)';
   return {
     machine: machineInfo({ ...info, threads: 1 }),
     latency,
     memory: { measured_copy_gbps: copyGbps, spec_gbps: spec?.gbps ?? null, spec_card: spec?.card ?? null, roofline_gbps: roof, roofline_source: spec ? `published peak of ${spec.card}` : 'measured copy bandwidth (card not in gpu-specs.ts)' },
     gemv,
+    checks,
     zero_blocks: zeroBlocks,
     decode,
     attention,
@@ -441,6 +502,10 @@ export async function benchGpu(be: WebGpuBackend, opts: GpuBenchOptions = {}): P
       ternary_gemv_4096x11008_roofline: { value: best?.roofline_fraction ?? null, target: 0.5, met: best ? best.roofline_fraction >= 0.5 : null, note },
       ternary_gemv_4096x11008_vs_dense_f32: { value: best?.speedup_vs_dense_f32 ?? null, target: 5, met: best ? best.speedup_vs_dense_f32 >= 5 : null, note },
       ternary_gemv_4096x11008_roofline_gpu_time: { value: best?.kernel_roofline_fraction ?? null, target: 0.5, met: best?.kernel_roofline_fraction === undefined ? null : best.kernel_roofline_fraction >= 0.5, note: 'GPU time of one launch by timestamp queries, without the gap between dependent launches' },
+      ternary_gemv_4096x11008_roofline_independent: { value: best?.independent_roofline_fraction ?? null, target: 0.5, met: best?.independent_roofline_fraction === undefined ? null : best.independent_roofline_fraction >= 0.5, note: 'back to back, each launch writing its own output (no dependency between launches)' },
+      ternary_x_ternary_gemv_4096x11008_roofline: { value: tt?.roofline_fraction ?? null, target: 0.5, met: tt ? tt.roofline_fraction >= 0.5 : null, note: 'ternary-ternary-webgpu (popcount), back to back dependent' },
+      ternary_x_ternary_gemv_4096x11008_roofline_gpu_time: { value: tt?.kernel_roofline_fraction ?? null, target: 0.5, met: tt?.kernel_roofline_fraction === undefined ? null : tt.kernel_roofline_fraction >= 0.5, note: 'ternary-ternary-webgpu, GPU time of one launch' },
+      ternary_x_ternary_gemv_4096x11008_vs_dense_f32: { value: tt?.speedup_vs_dense_f32 ?? null, target: 5, met: tt ? tt.speedup_vs_dense_f32 >= 5 : null, note: 'ternary-ternary-webgpu' },
       decode_on_gpu: { value: decode.length ? 1 : null, target: 1, met: decode.length ? true : null, note: decode.length ? 'whole decode steps on the GPU, one 4-byte readback per token' : 'decode not run' },
     },
     wall_s: (performance.now() - t0) / 1000,

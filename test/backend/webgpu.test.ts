@@ -42,7 +42,11 @@ describe.skipIf(why !== null)('webgpu', () => {
       const { tuneMatmulWorkgroups } = await import('../../src/eval/gpu-tune.js');
       const tb = await WebGpuBackend.create();
       try {
-        const rep = await tuneMatmulWorkgroups(tb, 8, 256, { minTimeMs: 1, copies: false, sizes: [32, 128] });
+        const rep = await tuneMatmulWorkgroups(tb, 8, 256, { minTimeMs: 1, copies: false, sizes: [32, 128], gemvShapes: [{ wg: 256, tpr: 32 }, { wg: 64, tpr: 16 }] });
+        expect(rep.gemv.map((g) => `${g.wg}/${g.tpr}`)).toEqual(['256/32', '64/16']);
+        const g0 = [...rep.gemv].sort((a, b) => a.median_ms - b.median_ms)[0]!;
+        expect(rep.chosen_gemv).toEqual({ wg: g0.wg, tpr: g0.tpr });
+        expect(tb.ctx.gemv).toEqual(rep.chosen_gemv);
         expect(rep.results.map((r) => `${r.kernel}/${r.wg}`).sort()).toEqual(['dense-f32/128', 'dense-f32/32', 'ternary-f32/128', 'ternary-f32/32', 'ternary-i8/128', 'ternary-i8/32']);
         for (const r of rep.results) expect(r.median_ms).toBeGreaterThan(0);
         const fastest = (k: string) => rep.results.filter((r) => r.kernel === k).sort((a, b) => a.median_ms - b.median_ms)[0]!.wg;
@@ -54,6 +58,9 @@ describe.skipIf(why !== null)('webgpu', () => {
         const x = randomFloats(2 * cols, 22);
         const t = quantize(w, rows, cols, 'twn').tensor;
         expectClose(await tb.matmulF32(await tb.uploadTernary(t), x, 2), naiveF64(t.toDense(), rows, cols, x, 2), 1e-5, 'tuned ternary-f32');
+        const t2 = quantize(randomFloats(rows * 320, 23), rows, 320, 'twn').tensor;
+        const q2 = quantizeInt8PerToken(randomFloats(320, 24), 1, 320).q;
+        expect(Array.from(await tb.matmulI8(await tb.uploadTernary(t2), q2, 1))).toEqual(Array.from(naiveIntAcc(t2, q2, 1)));
       } finally {
         await tb.dispose();
       }

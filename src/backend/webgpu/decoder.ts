@@ -31,7 +31,7 @@ import type { LinearStack } from '../../nn/linear-stack.js';
 import type { Decoder, DecoderOptions, DeviceSampling } from '../backend.js';
 import { attentionLaunches, attentionSizes, type GpuAttentionShape } from './attention.js';
 import { encodeDispatches, gpuTimeMs, makeDispatch, releaseDispatches, type Dispatch } from './dispatch.js';
-import { denseMatmul, ternaryF32, ternaryInt } from './matmul.js';
+import { denseMatmul, ternaryF32, ternaryGemvFused, ternaryInt, usesGemv } from './matmul.js';
 import type { WebGpuBackend } from './webgpu-backend.js';
 import { destroyWeights, gpuBuffer, uploadDense, type GpuDense, type GpuTernary } from './weights.js';
 
@@ -43,6 +43,18 @@ function parts(s: LinearStack, n: number): Linear[] {
   return s.parts;
 }
 
+
+/**
+ * Scratch of the quantized-activation linears: qa/qs the quantized input and its scale(s), acc the
+ * integer sums, and which input qa holds now (launches are built in order, so a linear that
+ * reads the same input in the same mode as the one before it skips its act-quant launch).
+ */
+interface QuantScratch {
+  qa: GPUBuffer;
+  qs: GPUBuffer;
+  acc: GPUBuffer;
+  held: { input: GPUBuffer; mode: string; cols: number } | null;
+}
 
 const STEP_BINDING = 7;
 const pad32 = (n: number) => Math.ceil(n / 32) * 32;
@@ -166,7 +178,10 @@ export class GpuDecoder implements Decoder {
     this.#embed = await Promise.all(this.#embedding.shards.map((s) => makeDispatch(ctx, { shader: 'embed' }, [D, 4 * this.#embedding.cs], [s.data, x], [wgs(D, 64), 1, 1], step)));
 
     const rmsnorm = (input: GPUBuffer, w: GPUBuffer, out: GPUBuffer) => makeDispatch(ctx, { shader: 'rmsnorm' }, [D, { f: c.normEps }], [input, w, out], [1, 1, 1]);
-    const linear = (l: Linear, name: string, input: GPUBuffer, out: GPUBuffer, accumulate = false) => this.#linear(l, name, input, out, accumulate, { qa, qs, acc });
+    const scratch: QuantScratch = { qa, qs, acc, held: null };
+    const linear = (l: Linear, name: string, input: GPUBuffer, out: GPUBuffer, accumulate = false) => this.#linear(l, name, input, out, accumulate, scratch);
+    // a launch that writes a linear's input (norm, attention, swiglu) ends what qa holds
+    const inputWritten = () => (scratch.held = null);
     const body: Dispatch[] = [];
     for (let li = 0; li < m.layers.length; li++) {
       const l = m.layers[li]!;
@@ -176,26 +191,31 @@ export class GpuDecoder implements Decoder {
       const an = this.#upload(l.attentionNorm, `${p}attention_norm`);
       const fn = this.#upload(l.ffnNorm, `${p}ffn_norm`);
       body.push(await rmsnorm(x, an, xb));
+      inputWritten();
       const [wq, wk, wv] = parts(l.qkv, 3);
       const [w1, w3] = parts(l.gateUp, 2);
       body.push(...(await linear(wq!, p + 'attention.wq', xb, q)), ...(await linear(wk!, p + 'attention.wk', xb, k)), ...(await linear(wv!, p + 'attention.wv', xb, v)));
       body.push(await makeDispatch(ctx, { shader: 'rope-kv' }, [c.nHeads, c.nKvHeads, c.headDim, c.ropeStyle === 'halves' ? 1 : 0, KV], [q, k, v, kc, vc, ropeTable], [wgs(Q / 2 + KV / 2 + KV, 64), 1, 1], step));
       const keyTrits = sizes[li]!.keyTrits > 0 ? this.#buffer(sizes[li]!.keyTrits, `${p}k trit cache`) : undefined;
       body.push(...(await attentionLaunches(ctx, this.attention[li]!, ashape, { q, kc, vc, scratch: scores, out: att, step: this.#step, keyTrits, queryTrits })));
+      inputWritten();
       body.push(...(await linear(l.wo, p + 'attention.wo', att, x, true)));
       body.push(await rmsnorm(x, fn, xb));
+      inputWritten();
       body.push(...(await linear(w1!, p + 'feed_forward.w1', xb, hb)), ...(await linear(w3!, p + 'feed_forward.w3', xb, hb2)));
       body.push(await makeDispatch(ctx, { shader: 'swiglu' }, [H], [hb, hb2], [wgs(H, 64), 1, 1]));
+      inputWritten();
       body.push(...(await linear(l.w2, p + 'feed_forward.w2', hb, x, true)));
     }
     this.#body = body;
     const norm = this.#upload(m.finalNorm, 'norm');
+    inputWritten();
     this.#head = [await rmsnorm(x, norm, xb), ...(await linear(m.output, 'output', xb, this.#logits))];
     this.#argmax = await makeDispatch(ctx, { shader: 'sample', entry: 'argmax' }, [V], [this.#logits, null, this.#tok], [1, 1, 1]);
     this.#sample = await makeDispatch(ctx, { shader: 'sample', entry: 'sample' }, [V], [this.#logits, probs, this.#tok], [1, 1, 1], step);
   }
 
-  async #linear(l: Linear, name: string, input: GPUBuffer, out: GPUBuffer, accumulate: boolean, s: { qa: GPUBuffer; qs: GPUBuffer; acc: GPUBuffer }): Promise<Dispatch[]> {
+  async #linear(l: Linear, name: string, input: GPUBuffer, out: GPUBuffer, accumulate: boolean, s: QuantScratch): Promise<Dispatch[]> {
     const be = this.backend;
     const ctx = be.ctx;
     if ((l as { bias?: Float32Array }).bias) throw new TritwiseError('E_UNSUPPORTED', 'linear layers with a bias are not supported by the GPU decoder', { where: name, expected: 'no bias', got: 'bias' });
@@ -206,9 +226,19 @@ export class GpuDecoder implements Decoder {
     const f32 = (h: GpuTernary, i: number) => ternaryF32(ctx, h, { x: input, y: out, batch: 1, accumulate: accumulate || i > 0 });
     if (mode === 'f32') return (await Promise.all(planes.map(f32))).flat();
     const h0 = planes[0]!;
-    const aq = await makeDispatch(ctx, { shader: 'act-quant', constants: { MODE: mode === 'int8' ? 0 : mode === 'q8k' ? 1 : 2 } }, [h0.cols, h0.wpr], [input, s.qa, s.qs], [mode === 'q8k' ? wgs(h0.cols, 256) : 1, 1, 1]);
-    const launches: Dispatch[] = [aq];
+    const launches: Dispatch[] = [];
+    // Q/K/V (and gate/up) read the same input: quantize it once while qa still holds it
+    const quantKey = { input, mode, cols: h0.cols };
+    const held = s.held;
+    if (!(held && held.input === input && held.mode === mode && held.cols === h0.cols)) {
+      launches.push(await makeDispatch(ctx, { shader: 'act-quant', constants: { MODE: mode === 'int8' ? 0 : mode === 'q8k' ? 1 : 2 } }, [h0.cols, h0.wpr], [input, s.qa, s.qs], [mode === 'q8k' ? wgs(h0.cols, 256) : 1, 1, 1]));
+      s.held = quantKey;
+    }
     for (const [i, h] of planes.entries()) {
+      if (mode !== 'q8k' && usesGemv(ctx, h, 1)) {
+        launches.push(...(await ternaryGemvFused(ctx, h, mode, { x: s.qa, xs: s.qs, y: out, accumulate: accumulate || i > 0 })));
+        continue;
+      }
       launches.push(...(await ternaryInt(ctx, h, mode === 'ternary' ? 'ternary' : 'int8', { x: s.qa, y: s.acc, batch: 1 })));
       launches.push(...(await Promise.all(h.shards.map((sh) => makeDispatch(ctx, { shader: 'dequant', constants: { MODE: mode === 'q8k' ? 1 : 0 } }, [sh.rows, h.groups, sh.row0, accumulate || i > 0 ? 1 : 0], [s.acc, sh.scales, s.qs, out], [wgs(sh.rows, 64), 1, 1])))));
     }

@@ -47,10 +47,13 @@ export async function makeDispatch(ctx: KernelContext, key: PipelineKey, params:
   return { pipeline, bindGroup, workgroups, owned: [uni] };
 }
 
+/** Encode launches in order; a pipeline already set by the launch before is not set again (host calls are the cost of a decode step). */
 export function encodeDispatches(pass: GPUComputePassEncoder, ds: readonly Dispatch[]): void {
+  let last: GPUComputePipeline | null = null;
   for (const d of ds) {
     if (d.workgroups[0] === 0 || d.workgroups[1] === 0 || d.workgroups[2] === 0) continue;
-    pass.setPipeline(d.pipeline);
+    if (d.pipeline !== last) pass.setPipeline(d.pipeline);
+    last = d.pipeline;
     pass.setBindGroup(0, d.bindGroup);
     pass.dispatchWorkgroups(...d.workgroups);
   }

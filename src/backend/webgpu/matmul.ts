@@ -73,19 +73,25 @@ export function ternaryInt(ctx: KernelContext, w: GpuTernary, mode: 'int8' | 'te
 
 /** acc[row0 + r] = Σ_c t[r,c]·x[c] by ternary-gemv (batch 1, one scale per row, even wpr). */
 function ternaryGemv(ctx: KernelContext, w: GpuTernary, mode: 'int8' | 'ternary', io: MatmulIO): Promise<Dispatch[]> {
+  return gemvLaunches(ctx, w, mode, 'main', (s) => [s.planes, s.nz, io.x, io.y], 0);
+}
+
+/**
+ * ternary-gemv with the dequantization fused (entry `fused`): y[row0 + r] (+)= rs[r]·gs[r]·acc[r]·xs[0],
+ * as ternaryInt followed by dequant.wgsl's MODE 0. Only where usesGemv holds.
+ */
+export function ternaryGemvFused(ctx: KernelContext, w: GpuTernary, mode: 'int8' | 'ternary', io: { x: Binding; xs: Binding; y: Binding; accumulate: boolean }): Promise<Dispatch[]> {
+  if (!usesGemv(ctx, w, 1)) throw new TritwiseError('E_UNSUPPORTED', 'fused GEMV needs batch 1, one scale per row and an even word count', { where: 'webgpu ternaryGemvFused', expected: 'a weight usesGemv accepts', got: `${w.rows}×${w.cols}, ${w.groups} groups, ${w.wpr} words per row` });
+  return gemvLaunches(ctx, w, mode, 'fused', (s) => [s.planes, s.nz, io.x, null, s.scales, io.xs, io.y], io.accumulate ? 1 : 0);
+}
+
+function gemvLaunches(ctx: KernelContext, w: GpuTernary, mode: 'int8' | 'ternary', entry: 'main' | 'fused', bind: (s: GpuTernary['shards'][number]) => (Binding | null)[], accumulate: number): Promise<Dispatch[]> {
   const { wg, tpr } = checkGemvShape(ctx.gemv || GEMV_DEFAULT, 'webgpu gemv option');
   const vpr = w.wpr / 2;
   const v = Math.max(1, Math.min(GEMV_MAX_V, Math.ceil(vpr / tpr)));
-  const rowsPerWg = wg / tpr;
   return Promise.all(
     w.shards.map((s) =>
-      makeDispatch(
-        ctx,
-        { shader: 'ternary-gemv', variant: `wg${wg}/tpr${tpr}/v${v}`, constants: { MODE: mode === 'int8' ? 0 : 1, SKIP: w.zeroBlocks ? 1 : 0 } },
-        [s.rows, vpr, w.nzWords, s.row0],
-        [s.planes, s.nz, io.x, io.y],
-        [wgs(s.rows, rowsPerWg), 1, 1],
-      ),
+      makeDispatch(ctx, { shader: 'ternary-gemv', entry, variant: `wg${wg}/tpr${tpr}/v${v}`, constants: { MODE: mode === 'int8' ? 0 : 1, SKIP: w.zeroBlocks ? 1 : 0 } }, [s.rows, vpr, w.nzWords, s.row0, accumulate], bind(s), [wgs(s.rows, wg / tpr), 1, 1]),
     ),
   );
 }

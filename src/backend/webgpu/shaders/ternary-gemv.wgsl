@@ -19,6 +19,10 @@
 // x pairs with one vec4 of planes.
 // Zero skipping (SKIP = 1, which the host sets when the weight has all-zero blocks): a vec4 in a
 // block of 64 words (32 vec4s) whose nz bit is clear is not read.
+// Entry points: `main` writes the i32 sums (acc, as ternary-int); `fused` also dequantizes, as
+// dequant.wgsl's MODE 0 does with one group (gs = 1), with the same operations in the same order,
+// so a decode step saves one launch per linear layer:
+//   y[r] = (rs[r] · (gs[r] · f32(acc[r]))) · xs      (+ y[r] when accumulating)
 // WG, TPR and V come from the host prelude (pipelines.ts). Rows must be 16-byte aligned (an even
 // word count); the host runs ternary-int otherwise.
 
@@ -27,6 +31,7 @@ struct Params {
   vpr: u32,     // vec4s per row (words per row / 2)
   nzWords: u32, // u32 words of block bits per row
   outRow0: u32, // first output row of this shard
+  accumulate: u32, // fused: 1 adds to y (residual connections)
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
@@ -34,6 +39,9 @@ struct Params {
 @group(0) @binding(2) var<storage, read> nz: array<u32>;
 @group(0) @binding(3) var<storage, read> x: array<vec4<u32>>;
 @group(0) @binding(4) var<storage, read_write> acc: array<i32>;
+@group(0) @binding(5) var<storage, read> scales: array<f32>; // fused: rs[rows] then gs[rows]
+@group(0) @binding(6) var<storage, read> xs: array<f32>;     // fused: the activation scale
+@group(0) @binding(7) var<storage, read_write> y: array<f32>; // fused: f32 outputs
 
 override MODE: u32 = 0u;
 override SKIP: u32 = 0u;
@@ -65,8 +73,8 @@ fn dot_t(pm: vec2<u32>, u: vec2<u32>) -> i32 {
   return i32(countOneBits(pm.x & u.x) + countOneBits(pm.y & u.y)) - i32(countOneBits(pm.x & u.y) + countOneBits(pm.y & u.x));
 }
 
-@compute @workgroup_size(WG)
-fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wg: vec3<u32>) {
+// the row's sum, in red[lid] of its lane 0 (every thread of the workgroup must call it)
+fn row_sum(lid: u32, wg: vec3<u32>) {
   let lane = lid % TPR;
   let row = wg.x * RW + lid / TPR;
   let rowc = min(row, p.rows - 1u);
@@ -99,5 +107,25 @@ fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wg: ve
     if (lane < st) { red[lid] += red[lid + st]; }
     workgroupBarrier();
   }
-  if (lane == 0u && row < p.rows) { acc[p.outRow0 + row] = red[lid]; }
+}
+
+@compute @workgroup_size(WG)
+fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wg: vec3<u32>) {
+  row_sum(lid, wg);
+  let row = wg.x * RW + lid / TPR;
+  if (lid % TPR == 0u && row < p.rows) { acc[p.outRow0 + row] = red[lid]; }
+}
+
+@compute @workgroup_size(WG)
+fn fused(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wg: vec3<u32>) {
+  row_sum(lid, wg);
+  let row = wg.x * RW + lid / TPR;
+  if (lid % TPR == 0u && row < p.rows) {
+    let a = scales[p.rows + row] * f32(red[lid]);
+    var v = scales[row] * a;
+    v *= xs[0];
+    let o = p.outRow0 + row;
+    if (p.accumulate == 1u) { v += y[o]; }
+    y[o] = v;
+  }
 }
