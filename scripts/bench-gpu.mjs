@@ -10,7 +10,8 @@
 //   3. if an NVIDIA device exists but no Vulkan ICD manifest names the NVIDIA driver (containers
 //      often mount libGLX_nvidia.so.0 without /usr/share/vulkan/icd.d/nvidia_icd.json), writes
 //      one in .tmp/gpu-libs and points VK_ICD_FILENAMES at it.
-// Then it runs the benchmark with a 5-minute limit. Extra arguments go to `tritwise bench`.
+// Then it runs the benchmark with a 5-minute limit (BENCH_GPU_TIMEOUT_S overrides it). Extra
+// arguments go to `tritwise bench`.
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -85,6 +86,6 @@ if (nvidia && !env.VK_ICD_FILENAMES) {
 
 mkdirSync(`${root}bench/out`, { recursive: true });
 if (nvidia) say('an NVIDIA device is present: the report\'s machine.adapter must name it (a "llvmpipe" adapter means Dawn did not reach the driver)');
-const r = spawnSync(process.execPath, [`${root}bin/tritwise.js`, 'bench', '--backend', 'webgpu', '--json', '-o', `${root}bench/out/gpu.json`, ...args], { env, stdio: ['ignore', 'inherit', 'inherit'], timeout: 300_000 });
+const r = spawnSync(process.execPath, [`${root}bin/tritwise.js`, 'bench', '--backend', 'webgpu', '--json', '-o', `${root}bench/out/gpu.json`, ...args], { env, stdio: ['ignore', 'inherit', 'inherit'], timeout: 1000 * Number(process.env.BENCH_GPU_TIMEOUT_S || 300) });
 if (r.error) say(`benchmark did not finish: ${r.error.message}`);
 process.exit(r.status ?? 1);

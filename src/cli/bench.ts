@@ -118,8 +118,9 @@ async function benchWebgpu(o: BenchOpts): Promise<void> {
   const { benchGpu } = await import('../eval/gpu-bench.js');
   const be = await WebGpuBackend.create({ powerPreference: 'high-performance' });
   try {
-    const note = (s: string) => process.stderr.write(`  ${s}\n`);
-    const report = await benchGpu(be, { quick: o.quick, shapes: o.shape, batches: o.batch, minTimeMs: o.minTime === 300 ? undefined : o.minTime, decode: o.gpuDecode ? undefined : false, tune: o.tune === false ? false : undefined, zeroBlocks: o.zerosShape?.[0], onStep: o.json ? undefined : note });
+    const t0 = performance.now();
+    const note = (s: string) => process.stderr.write(`  [${((performance.now() - t0) / 1000).toFixed(1)} s] ${s}\n`);
+    const report = await benchGpu(be, { quick: o.quick, shapes: o.shape, batches: o.batch, minTimeMs: o.minTime === 300 ? undefined : o.minTime, decode: o.gpuDecode ? undefined : false, tune: o.tune === false ? false : undefined, zeroBlocks: o.zerosShape?.[0], onStep: note });
     if (o.out) writeJsonFile(o.out, report);
     if (o.json) return printJson(report);
     const m = report.machine;

@@ -125,6 +125,8 @@ export interface GpuBenchReport {
   gemv: GemvResult[];
   /** the batch-1 integer kernels' outputs against the reference backend (exact) */
   checks: GemvCheck[];
+  /** why ternary-gemv was switched off for this run (null: it ran) */
+  gemv_error: string | null;
   zero_blocks: ZeroBlockResult[];
   decode: DecodeResult[];
   attention: AttentionBenchResult[];
@@ -349,6 +351,21 @@ export async function benchGpu(be: WebGpuBackend, opts: GpuBenchOptions = {}): P
   const latency = await measureLatency(be);
   const spec = specBandwidth(`${adapter} ${JSON.stringify(info.adapter_info)}`);
   const roof = spec ? spec.gbps : copyGbps;
+  // the batch-1 GEMV kernel checked first on a small shape; if it fails to build or to match
+  // the reference here, every later launch uses the row-block kernel and the report says why
+  let gemvError: string | null = null;
+  if (be.ctx.gemv !== false) {
+    try {
+      const t = randomTernary(64, 4096, 5);
+      const h = be.ternaryHandle(await be.uploadTernary(t), 'gemv probe');
+      const c = await checkIntKernels(be, h, t, randomWeights(4096, 6)).finally(() => be.release(h));
+      if (c.some((r) => !r.exact)) throw new Error(`results differ from the reference backend: ${JSON.stringify(c)}`);
+    } catch (e) {
+      gemvError = (e as Error).message;
+      be.ctx.gemv = false;
+      onStep(`ternary-gemv disabled: ${gemvError}`);
+    }
+  }
   let tuning: TuneReport | null = null;
   if (opts.tune ?? !quick) {
     onStep('tuning the matmul workgroup size (4096×11008, batch 1)');
@@ -493,6 +510,7 @@ export async function benchGpu(be: WebGpuBackend, opts: GpuBenchOptions = {}): P
     memory: { measured_copy_gbps: copyGbps, spec_gbps: spec?.gbps ?? null, spec_card: spec?.card ?? null, roofline_gbps: roof, roofline_source: spec ? `published peak of ${spec.card}` : 'measured copy bandwidth (card not in gpu-specs.ts)' },
     gemv,
     checks,
+    gemv_error: gemvError,
     zero_blocks: zeroBlocks,
     decode,
     attention,

@@ -37,6 +37,8 @@ export interface TuneReport {
   /** ternary-gemv (batch-1 int8) per (threads per workgroup, threads per row), and the pair chosen */
   gemv: { wg: number; tpr: number; median_ms: number }[];
   chosen_gemv: { wg: number; tpr: number } | null;
+  /** shapes that could not be built on this device */
+  gemv_failed?: { wg: number; tpr: number; error: string }[];
 }
 
 /** (threads per workgroup, threads per row) pairs tried for ternary-gemv by default */
@@ -72,6 +74,7 @@ export async function tuneMatmulWorkgroups(be: WebGpuBackend, rows: number, cols
   const tiny = be.ternaryHandle(await be.uploadTernary(randomTernary(4, 32, 96)), 'tune');
   const cases: (Case & { kernel: TuneResult['kernel']; wg: number })[] = [];
   const gcases: (Case & { wg: number; tpr: number })[] = [];
+  const failed: { wg: number; tpr: number; error: string }[] = [];
   try {
     for (const wg of sizes) {
       // gemv off: these sizes are the row-block kernels' (ternary-int also runs every batch > 1)
@@ -83,7 +86,11 @@ export async function tuneMatmulWorkgroups(be: WebGpuBackend, rows: number, cols
     for (const g of gemvShapes) {
       const ctx = { ...be.ctx, gemv: { ...g } };
       if (!usesGemv(ctx, tw[0]!, 1)) break;
-      gcases.push({ ...g, name: `ternary-gemv wg${g.wg}/tpr${g.tpr}`, bytes: 0, copies: await Promise.all(tw.map((w) => ternaryInt(ctx, w, 'int8', { x: xQ, y, batch: 1 }))), reps: 1, samples: [] });
+      try {
+        gcases.push({ ...g, name: `ternary-gemv wg${g.wg}/tpr${g.tpr}`, bytes: 0, copies: await Promise.all(tw.map((w) => ternaryInt(ctx, w, 'int8', { x: xQ, y, batch: 1 }))), reps: 1, samples: [] });
+      } catch (e) {
+        failed.push({ ...g, error: (e as Error).message }); // a shape this device cannot build (workgroup memory, limits)
+      }
     }
     const floor: Case = { name: 'floor', bytes: 0, copies: [await ternaryF32(be.ctx, tiny, { x: xT, y, batch: 1 })], reps: 1, samples: [] };
     await measureCases(be, [...cases, ...gcases, floor], opts.minTimeMs ?? 300);
@@ -96,7 +103,7 @@ export async function tuneMatmulWorkgroups(be: WebGpuBackend, rows: number, cols
     const best = (k: TuneResult['kernel']) => results.filter((r) => r.kernel === k).sort((a, b) => a.median_ms - b.median_ms)[0]!.wg;
     const chosen = { ternary: best('ternary-f32'), int: best('ternary-i8'), dense: best('dense-f32') };
     be.ctx.matmulWg = { ...chosen };
-    return { rows, cols, results, chosen, floor_ms: median(floor.samples), gemv, chosen_gemv };
+    return { rows, cols, results, chosen, floor_ms: median(floor.samples), gemv, chosen_gemv, ...(failed.length ? { gemv_failed: failed } : {}) };
   } finally {
     for (const c of [...cases, ...gcases]) releaseDispatches(c.copies.flat());
     for (const h of [...tw, ...dw, tiny]) be.release(h);
