@@ -59,6 +59,8 @@ export interface GpuBenchOptions {
   multiTrit?: false | { shape?: [number, number]; depths?: number[] };
   /** tune the matmul workgroup size first (default: on unless quick) */
   tune?: boolean;
+  /** also time batch-1 launches that each write their own output (default: on unless quick) */
+  independent?: boolean;
 }
 
 export interface GemvResult {
@@ -425,7 +427,7 @@ export async function benchGpu(be: WebGpuBackend, opts: GpuBenchOptions = {}): P
       // gate/up are in a decode step (only at batch 1, the targets' shape family)
       const ys: GPUBuffer[] = [];
       const indep: Case[] = [];
-      if (batch === 1 && !quick) {
+      if (batch === 1 && (opts.independent ?? !quick)) {
         for (let i = 0; i < INDEPENDENT_OUTPUTS; i++) ys.push(be.device.createBuffer({ size: Math.max(16, batch * rows * 4), usage: GPUBufferUsage.STORAGE }));
         const mk = async (name: string, f: (w: GpuTernary, yb: GPUBuffer) => Promise<Dispatch[]>) => ({ name, bytes: tBytes, copies: await Promise.all(ys.map((yb, i) => f(tw[i % tw.length]!, yb))), reps: 1, samples: [] });
         indep.push(await mk('ternary-i8-webgpu', (w, yb) => ternaryInt(ctx, w, 'int8', { x: xQ, y: yb, batch })), await mk('ternary-ternary-webgpu', (w, yb) => ternaryInt(ctx, w, 'ternary', { x: xU, y: yb, batch })));

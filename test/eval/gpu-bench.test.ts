@@ -34,11 +34,16 @@ describe.skipIf(why !== null)('gpu bench (webgpu)', () => {
     const be = await WebGpuBackend.create();
     try {
       const config = defaultConfig({ dim: 64, hiddenDim: 96, nLayers: 2, nHeads: 4, vocabSize: 100, seqLen: 32, sharedClassifier: true });
-      const r = await benchGpu(be, { quick: true, shapes: [[8, 4200]], zeroBlocks: [8, 4200], batches: [1, 5], minTimeMs: 1, decode: { config, label: 'tiny', tokens: 2, modes: ['f32', 'int8'] }, attention: { shape: { nHeads: 2, nKvHeads: 1, headDim: 16 }, positions: 70 }, multiTrit: { shape: [8, 100], depths: [1, 3] } });
+      const r = await benchGpu(be, { quick: true, shapes: [[8, 4200]], zeroBlocks: [8, 4200], batches: [1, 5], minTimeMs: 1, decode: { config, label: 'tiny', tokens: 2, modes: ['f32', 'int8'] }, attention: { shape: { nHeads: 2, nKvHeads: 1, headDim: 16 }, positions: 70 }, multiTrit: { shape: [8, 100], depths: [1, 3] }, independent: true });
       expect(r.machine.adapter).toBe(be.describe().adapter);
       expect(r.memory.measured_copy_gbps).toBeGreaterThan(0);
       const names = ['dense-f32-webgpu', ...(be.gpu.f16 ? ['dense-f16-webgpu'] : []), 'ternary-f32-webgpu', 'ternary-i8-webgpu', 'ternary-ternary-webgpu'];
-      expect(r.gemv.map((g) => `${g.name} b${g.batch}`)).toEqual([1, 5].flatMap((b) => names.map((n) => `${n} b${b}`)));
+      const rowblock = ['ternary-i8-webgpu-rowblock', 'ternary-ternary-webgpu-rowblock'];
+      expect(r.gemv.map((g) => `${g.name} b${g.batch}`)).toEqual([1, 5].flatMap((b) => [...names, ...(b === 1 ? rowblock : [])].map((n) => `${n} b${b}`)));
+      // the batch-1 integer outputs checked exactly against the reference backend (8×4200: 132 words, even → ternary-gemv)
+      expect(r.gemv_error).toBeNull();
+      expect(r.gemv.filter((g) => g.independent_ms! > 0).map((g) => `${g.name} b${g.batch}`)).toEqual(['dense-f32-webgpu b1', 'ternary-i8-webgpu b1', 'ternary-ternary-webgpu b1']);
+      expect(r.checks).toEqual(['ternary-i8-webgpu', 'ternary-ternary-webgpu'].map((name) => ({ name, rows: 8, cols: 4200, exact: true, mismatches: 0 })));
       // zero-chunk skipping: 3 blocks of 2048 columns, 2 of them zeroed
       expect(r.zero_blocks.map((z) => [z.name, z.zero_blocks])).toEqual([0, 2 / 3].flatMap((f) => ['ternary-f32-webgpu', 'ternary-i8-webgpu', 'ternary-ternary-webgpu'].map((n) => [n, f])));
       for (const z of r.zero_blocks) expect(z.speedup_vs_no_zero_blocks).toBeGreaterThan(0);

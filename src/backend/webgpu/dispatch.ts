@@ -23,7 +23,7 @@ export interface KernelContext {
   matmulWg?: { ternary?: number; int?: number; dense?: number };
   /**
    * the batch-1 integer GEMV kernel (ternary-gemv): threads per workgroup and threads per row
-   * (default 256 / 32; `bench --backend webgpu` tunes them), or false to run ternary-int instead
+   * (default 256 / 64; `bench --backend webgpu` tunes them), or false to run ternary-int instead
    */
   gemv?: { wg: number; tpr: number } | false;
 }

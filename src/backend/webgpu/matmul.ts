@@ -35,8 +35,8 @@ export function ternaryF32(ctx: KernelContext, w: GpuTernary, io: MatmulIO): Pro
   );
 }
 
-/** Default ternary-gemv shape: 256 threads per workgroup, 32 per row (8 rows per workgroup). */
-export const GEMV_DEFAULT = { wg: 256, tpr: 32 } as const;
+/** Default ternary-gemv shape: 256 threads per workgroup, 64 per row (4 rows per workgroup), the fastest on an H200 (bench:gpu tuning, 27 Nov). */
+export const GEMV_DEFAULT = { wg: 256, tpr: 64 } as const;
 /** most vec4 loads one ternary-gemv thread keeps in flight per pass (registers) */
 const GEMV_MAX_V = 16;
 

@@ -26,7 +26,7 @@ export interface WebGpuBackendOptions extends BackendOptions, GpuOptions {
   maxBindingBytes?: number;
   /** Threads per workgroup of the ternary×f32 (ternary), ternary×int8/ternary (int) and dense matmul kernels (32, 64, 128 or 256; default 64 each). */
   matmulWorkgroup?: { ternary?: number; int?: number; dense?: number };
-  /** The batch-1 integer GEMV kernel's threads per workgroup and per row (default 256 / 32), or false to use the general int kernel for every batch. */
+  /** The batch-1 integer GEMV kernel's threads per workgroup and per row (default 256 / 64), or false to use the general int kernel for every batch. */
   gemv?: { wg: number; tpr: number } | false;
 }
 
