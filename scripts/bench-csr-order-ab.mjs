@@ -71,8 +71,8 @@ for (const threads of a.threads.split(',').map(Number)) {
       H.f32.set(x, CSR_X >> 2);
       H.f32[(CSR_X >> 2) + cols] = 0;
     };
-    const f32 = (l) => async () => (stageF(), be.pool.run('csrPadF32', [l.offs, l.idx, l.perm, CSR_X, 0, 1, nb, sc, 0, out, rows], rows, par));
-    const i8 = (l) => async () => (be.kernels.widenI8(qp, CSR_X, 1, cols, 0), be.pool.run('csrPadI32', [l.offs, l.idx, l.perm, CSR_X, 0, 1, nb, out, rows], rows, par));
+    const f32 = (l) => async () => (stageF(), be.pool.run('csrPadF32', [l.offs, l.idx, l.perm, CSR_X, 0, 1, nb, sc, 0, out, 0, rows], rows, par));
+    const i8 = (l) => async () => (be.kernels.widenI8(qp, CSR_X, 1, cols, 0), be.pool.run('csrPadI32', [l.offs, l.idx, l.perm, CSR_X, 0, 1, nb, out, 0, rows], rows, par));
     const cases = {
       'f32 matrix order': f32(L),
       'f32 sorted': f32(L.sorted),

@@ -232,8 +232,11 @@ const FLUSH: usize = 8;
   return s0 + s1;
 }
 
-/** Column blocks (nb > 1) of csrPadF32: blocks outermost, partial row sums kept in `out`. */
-function csrBlocksF32(offs: usize, idx: usize, perm: usize, x: usize, stride: i32, batch: i32, nb: i32, scales: usize, gscales: usize, out: usize, rows: i32, r0: i32, r1: i32): void {
+/**
+ * Column blocks (nb > 1) of csrPadF32: blocks outermost, partial row sums kept between blocks in
+ * `part` (f32, one per stored row, in stored order) at batch 1 when part ≠ 0, else in `out`.
+ */
+function csrBlocksF32(offs: usize, idx: usize, perm: usize, x: usize, stride: i32, batch: i32, nb: i32, scales: usize, gscales: usize, out: usize, part: usize, rows: i32, r0: i32, r1: i32): void {
   for (let k = 0; k < nb; k++) {
     const ob = offs + (<usize>k * <usize>rows << 3);
     const first = k == 0, last = k == nb - 1;
@@ -243,9 +246,12 @@ function csrBlocksF32(offs: usize, idx: usize, perm: usize, x: usize, stride: i3
       const r = load<i32>(perm + (<usize>i << 2));
       const rs = <f64>load<f32>(scales + (<usize>r << 2)) * (gscales != 0 ? <f64>load<f32>(gscales + (<usize>r << 2)) : 1.0);
       if (x == CSR_X) {
-        const at = out + (<usize>r << 2);
+        // stored order: the rows of a chunk are contiguous there, so two threads never write one
+        // cache line of partial sums (in `out`, at the permuted rows, they would, every block)
+        const at = part != 0 ? part + (<usize>i << 2) : out + (<usize>r << 2);
         const s = (first ? 0.0 : <f64>load<f32>(at)) + (padSumF32FixedV(idx, p0, m0) - padSumF32FixedV(idx, m0, m1));
-        store<f32>(at, <f32>(last ? rs * s : s));
+        if (last) store<f32>(out + (<usize>r << 2), <f32>(rs * s));
+        else store<f32>(at, <f32>s);
         continue;
       }
       for (let b = 0; b < batch; b++) {
@@ -262,11 +268,12 @@ function csrBlocksF32(offs: usize, idx: usize, perm: usize, x: usize, stride: i3
  * Padded CSR × f32 (gscales: 0, or the one group scale per row), in `nb` column blocks (1: one
  * list pair per row). x: CSR_X for one row staged at the fixed address, else the first of `batch`
  * rows of `stride` bytes (each with its zero pad). offs: nb·rows·2 + 1 u32 list starts (in entries),
- * in stored-row order; perm: the output row of each stored row.
+ * in stored-row order; perm: the output row of each stored row. part: 0, or rows f32 of scratch
+ * for the partial sums between column blocks at batch 1 (csrBlocksF32).
  */
-export function csrPadF32(offs: usize, idx: usize, perm: usize, x: usize, stride: i32, batch: i32, nb: i32, scales: usize, gscales: usize, out: usize, rows: i32, r0: i32, r1: i32): void {
+export function csrPadF32(offs: usize, idx: usize, perm: usize, x: usize, stride: i32, batch: i32, nb: i32, scales: usize, gscales: usize, out: usize, part: usize, rows: i32, r0: i32, r1: i32): void {
   if (nb > 1) {
-    csrBlocksF32(offs, idx, perm, x, stride, batch, nb, scales, gscales, out, rows, r0, r1);
+    csrBlocksF32(offs, idx, perm, x, stride, batch, nb, scales, gscales, out, part, rows, r0, r1);
     return;
   }
   for (let i = r0; i < r1; i++) {
@@ -412,19 +419,22 @@ export function csrGroupI8(offs: usize, idx: usize, x: usize, cols: i32, batch: 
  * Padded CSR (entries col·4, `nb` column blocks) × i32-widened int8 activations: x is CSR_X for
  * one row staged at the fixed address, else the first of `batch` rows of `stride` bytes, each with
  * its zero pad (widenI8). i32 sums per token and row into out [batch, rows] (stored row i → row perm[i]).
+ * part: 0, or rows i32 of scratch for the partial sums between column blocks at batch 1.
  */
-export function csrPadI32(offs: usize, idx: usize, perm: usize, x: usize, stride: i32, batch: i32, nb: i32, out: usize, rows: i32, r0: i32, r1: i32): void {
+export function csrPadI32(offs: usize, idx: usize, perm: usize, x: usize, stride: i32, batch: i32, nb: i32, out: usize, part: usize, rows: i32, r0: i32, r1: i32): void {
   for (let k = 0; k < nb; k++) {
     const ob = offs + (<usize>k * <usize>rows << 3);
-    const first = k == 0;
+    const first = k == 0, last = k == nb - 1;
     for (let i = r0; i < r1; i++) {
       const o = ob + (<usize>i << 3);
       const p0 = load<u32>(o), m0 = load<u32>(o, 4), m1 = load<u32>(o, 8);
       const r = load<i32>(perm + (<usize>i << 2));
       if (x == CSR_X) {
-        const at = out + (<usize>r << 2);
+        // partial sums between blocks in stored order when part ≠ 0 (see csrBlocksF32)
+        const at = part != 0 ? part + (<usize>i << 2) : out + (<usize>r << 2);
         const s = rowSumI32Fixed(idx, p0, m0, m1);
-        store<i32>(at, first ? s : load<i32>(at) + s);
+        const v = first ? s : load<i32>(at) + s;
+        store<i32>(last ? out + (<usize>r << 2) : at, v);
         continue;
       }
       for (let b = 0; b < batch; b++) {

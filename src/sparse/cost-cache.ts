@@ -28,8 +28,10 @@ import type { WasmBackend } from '../backend/wasm/wasm-backend.js';
  *    CSR 1.03–1.14× faster at 95 % zeros.
  * 5: grouped int8 planes: the pair kernel serves two row blocks per table load, and lut3's grouped
  *    layout was rebuilt (2.0–2.4× faster there).
+ * 6: the padded CSR kernels split their rows from both ends of a two-thread pool and keep the
+ *    partial sums between column blocks in stored-row order, which changes their two-thread times.
  */
-export const KERNELS_REVISION = 5;
+export const KERNELS_REVISION = 6;
 
 export function costModelPath(threads: number, simd: string): string {
   const base = process.env.XDG_CACHE_HOME || join(homedir(), '.cache');

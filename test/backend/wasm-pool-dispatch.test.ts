@@ -9,7 +9,10 @@ import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createBackend } from '../../src/backend/registry.js';
 import { DEFAULT_SPIN_US } from '../../src/backend/wasm/pool.js';
-import { CONTROL_BYTES, GUIDE, MAX_SCHEDULE, MIN_SHARE, START, writeSchedule } from '../../src/backend/wasm/protocol.js';
+import { CONTROL_BYTES, GUIDE, MAX_ENDS_CHUNKS, MAX_SCHEDULE, MIN_SHARE, NEXT, START, claimEnd, tagEnds, writeSchedule, writeScheduleEnds } from '../../src/backend/wasm/protocol.js';
+import { padSparseLists } from '../../src/backend/wasm/layouts.js';
+import { randomTernaryTensor } from '../../src/nn/random-model.js';
+import { gemmTernaryF32 } from '../../src/backend/ref/kernels.js';
 import { WasmBackend } from '../../src/backend/wasm/wasm-backend.js';
 import { quantizeInt8PerToken } from '../../src/quant/activation-quantizers.js';
 import { quantize } from '../../src/quant/weight-quantizers.js';
@@ -47,6 +50,99 @@ describe('guided chunk schedule', () => {
     expect(s.length).toBeLessThan(32);
     expect(chunks(1, 2)).toEqual([1]);
     expect(chunks(5, 1)).toEqual([2, 1, 1, 1]);
+  });
+});
+
+describe('two-ended chunk schedule', () => {
+  const ends = (rows: number) => {
+    const ctl = new Int32Array(CONTROL_BYTES / 4);
+    const n = writeScheduleEnds(ctl, rows);
+    expect(ctl[START]).toBe(0);
+    expect(ctl[START + n]).toBe(rows);
+    return { ctl, n, s: Array.from({ length: n }, (_, c) => ctl[START + c + 1]! - ctl[START + c]!) };
+  };
+
+  it('covers [0, rows) with chunks long at both ends and short in the middle, within the counters', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 2, max: 300_000 }), (rows) => {
+        const { s } = ends(rows);
+        expect(s.reduce((a, b) => a + b, 0)).toBe(rows);
+        expect(s.length).toBeLessThanOrEqual(MAX_ENDS_CHUNKS);
+        expect(s.every((x) => x > 0)).toBe(true);
+        const half = Math.floor(s.length / 2);
+        // non-increasing towards the middle from the front, and from the back
+        for (let i = 1; i < half; i++) expect(s[i]!).toBeLessThanOrEqual(s[i - 1]!);
+        for (let i = s.length - 2; i >= s.length - half; i--) expect(s[i]!).toBeLessThanOrEqual(s[i + 1]!);
+        expect(s[0]).toBe(s[s.length - 1]);
+        expect(s[0]).toBeLessThanOrEqual(Math.max(1, Math.ceil(rows / (GUIDE * 2)), Math.ceil(rows / (MIN_SHARE * 2)), Math.ceil(rows / ((MAX_ENDS_CHUNKS - 1) / 2))));
+      }),
+      { numRuns: 300 },
+    );
+    expect(ends(4096).s.slice(0, 3)).toEqual([512, 384, 288]);
+    expect(ends(2).s).toEqual([1, 1]);
+  });
+
+  it('front and back claims in any interleaving take every chunk exactly once, and none of another job', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 2, max: 5_000 }), fc.array(fc.boolean(), { minLength: 1, maxLength: 400 }), (rows, order) => {
+        const { ctl, n } = ends(rows);
+        const seq = 77;
+        Atomics.store(ctl, NEXT, tagEnds(seq, 0, n));
+        const got: number[] = [];
+        const front: number[] = [];
+        const back: number[] = [];
+        for (let i = 0; ; i++) {
+          const b = order[i % order.length]!;
+          expect(claimEnd(ctl, seq + 1, b), 'a claim for another job gets nothing').toBe(-1);
+          const c = claimEnd(ctl, seq, b);
+          if (c < 0) break;
+          got.push(c);
+          (b ? back : front).push(c);
+        }
+        expect(got.slice().sort((p, q) => p - q)).toEqual(Array.from({ length: n }, (_, c) => c));
+        expect(front).toEqual(Array.from({ length: front.length }, (_, c) => c));
+        expect(back).toEqual(Array.from({ length: back.length }, (_, c) => n - 1 - c));
+        expect(claimEnd(ctl, seq, true)).toBe(-1);
+        expect(claimEnd(ctl, seq, false)).toBe(-1);
+      }),
+      { numRuns: 200 },
+    );
+  });
+
+  it('the padded CSR kernels split from both ends give the reference result, with and without the worker', async () => {
+    const be = await WasmBackend.create({ threads: 2, parallelMinWork: 0, layout: 'csr' });
+    try {
+      for (const [r, c, z] of [
+        [300, 9000, 0.95],
+        [257, 100, 0.5],
+        [2, 64, 0.9],
+      ] as const) {
+        const w = randomTernaryTensor(r, c, 31 + r, { density: 1 - z, groupSize: 0 });
+        const x = Float32Array.from(randomFloats(c, 32 + r));
+        const x2 = x.map((v) => 3 * v + 1);
+        const want = gemmTernaryF32(w, x, 1);
+        const tol = 1e-5 * x.reduce((s, v) => s + Math.abs(v), 0) * Math.max(...w.scales.map(Math.abs));
+        const h = await be.uploadTernary(w);
+        for (const part of [true, false]) {
+          be.pool.hostParticipates = part;
+          for (const e of [true, false]) {
+            be.csrEnds = e;
+            await be.matmulF32(h, x2, 1); // other values in the output scratch: a skipped row would keep them
+            const y = await be.matmulF32(h, x, 1);
+            let bad = 0;
+            for (let i = 0; i < r; i++) if (!(Math.abs(y[i]! - want[i]!) <= tol)) bad++;
+            expect(bad, `${r}×${c}: rows off the reference, ends ${e}, host taking part ${part}`).toBe(0);
+          }
+        }
+        be.pool.hostParticipates = true;
+        be.csrEnds = true;
+        // the layout is the sorted one, so the rows the two ends take are rows of mixed lengths
+        expect(padSparseLists(w, 4).perm.length).toBe(r);
+        be.release(h);
+      }
+    } finally {
+      await be.dispose();
+    }
   });
 });
 

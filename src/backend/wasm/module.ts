@@ -36,7 +36,7 @@ export interface KernelExports {
   lut3TableBytes(n: number, G: number, nt: number): number;
   lut3I8(w: number, G: number, nt: number, corr: number, tab: number, batch: number, out: number, rows: number, mode: number, xsc: number, scales: number, gsT: number, acc: number, sacc: number, p0: number, p1: number): void;
   initF32Table(table: number): void;
-  csrPadI32(offs: number, idx: number, perm: number, x: number, stride: number, batch: number, nb: number, out: number, rows: number, r0: number, r1: number): void;
+  csrPadI32(offs: number, idx: number, perm: number, x: number, stride: number, batch: number, nb: number, out: number, part: number, rows: number, r0: number, r1: number): void;
   widenI8(src: number, dst: number, batch: number, cols: number, stride: number): void;
   actI16(): number;
   stageI8(src: number, dst: number, n: number, cols: number, gc: number, G: number, nblk: number, sums: number): void;

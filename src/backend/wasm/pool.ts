@@ -21,7 +21,7 @@
  */
 import { TritwiseError } from '../../errors.js';
 import type { Platform, PoolWorker } from './platform.js';
-import { ARGS, CDONE, CHUNKS, CLOSED, CONTROL_BYTES, CUR, FN, KIND, KIND_DIE, KIND_EXIT, KIND_RUN, MAX_ARGS, MAX_WORKERS, MSG, MSG_BYTES, NARGS, NEXT, POOL_KERNELS, ROWS, SEQ, SLEEP, SPIN_US, START, STATUS, claim, tag, writeSchedule, type PoolKernel } from './protocol.js';
+import { ARGS, CDONE, CHUNKS, CLOSED, CONTROL_BYTES, CUR, ENDS, FN, KIND, KIND_DIE, KIND_EXIT, KIND_RUN, MAX_ARGS, MAX_WORKERS, MSG, MSG_BYTES, NARGS, NEXT, POOL_KERNELS, ROWS, SEQ, SLEEP, SPIN_US, START, STATUS, claim, claimEnd, tag, tagEnds, writeSchedule, writeScheduleEnds, type PoolKernel } from './protocol.js';
 
 type KernelFn = (...a: number[]) => void;
 
@@ -150,9 +150,12 @@ export class WorkerPool {
 
   /**
    * Run `fn(...args, r0, r1)` over `rows` rows. With `parallel` false (or no workers) the calling
-   * thread does all rows.
+   * thread does all rows. `ends`: split the rows from both ends (protocol.ts writeScheduleEnds:
+   * the calling thread from the first row up, the worker from the last row down), so each thread
+   * keeps its rows from call to call; it applies when the job has exactly two participants (one
+   * worker, the calling thread taking part), else the one-counter guided schedule runs.
    */
-  async run(fn: PoolKernel, args: readonly number[], rows: number, parallel: boolean): Promise<void> {
+  async run(fn: PoolKernel, args: readonly number[], rows: number, parallel: boolean, ends = false): Promise<void> {
     if (this.#disposed) throw new TritwiseError('E_BACKEND', 'backend is disposed', { where: 'wasm pool' });
     const fi = POOL_KERNELS.indexOf(fn);
     if (!parallel || this.workers === 0 || rows < 2) {
@@ -164,7 +167,7 @@ export class WorkerPool {
       return;
     }
     await this.#heal();
-    await this.#job(KIND_RUN, fi, args, rows);
+    await this.#job(KIND_RUN, fi, args, rows, ends && this.workers === 1 && this.hostParticipates);
   }
 
   #call(fi: number, args: readonly number[], r0: number, r1: number): void {
@@ -176,7 +179,7 @@ export class WorkerPool {
     this.#fns[fi]!(...a);
   }
 
-  async #job(kind: number, fi: number, args: readonly number[], rows: number): Promise<void> {
+  async #job(kind: number, fi: number, args: readonly number[], rows: number, ends = false): Promise<void> {
     if (args.length > MAX_ARGS) throw new TritwiseError('E_ARG', 'too many kernel arguments', { where: 'wasm pool', expected: `≤ ${MAX_ARGS}`, got: args.length });
     const ctl = this.#ctl;
     const seq = (Atomics.load(ctl, SEQ) + 1) | 0;
@@ -187,11 +190,12 @@ export class WorkerPool {
     ctl[NARGS] = args.length;
     for (let i = 0; i < args.length; i++) ctl[ARGS + i] = args[i]!;
     ctl[ROWS] = rows;
-    const chunks = writeSchedule(ctl, rows, kind === KIND_DIE ? 1 : this.workers + 1);
+    const chunks = ends ? writeScheduleEnds(ctl, rows) : writeSchedule(ctl, rows, kind === KIND_DIE ? 1 : this.workers + 1);
     ctl[CHUNKS] = chunks;
+    ctl[ENDS] = ends ? 1 : 0;
     for (let k = 0; k < this.workers; k++) ctl[STATUS + k] = 0;
     Atomics.store(ctl, CDONE, 0);
-    Atomics.store(ctl, NEXT, tag(seq, 0));
+    Atomics.store(ctl, NEXT, ends ? tagEnds(seq, 0, chunks) : tag(seq, 0));
     const deaths = this.#deathSignal;
     Atomics.store(ctl, SEQ, seq);
     this.stats.jobs++;
@@ -205,7 +209,7 @@ export class WorkerPool {
     let mine: unknown = null;
     if (kind === KIND_RUN && this.hostParticipates) {
       for (;;) {
-        const c = claim(ctl, seq, chunks);
+        const c = ends ? claimEnd(ctl, seq, false) : claim(ctl, seq, chunks);
         if (c < 0) break;
         try {
           this.#call(fi, args, ctl[START + c]!, ctl[START + c + 1]!);

@@ -15,6 +15,8 @@
  *   CDONE   chunks finished; the job is done when CDONE = CHUNKS
  *   SPIN_US how long (µs) an idle worker polls SEQ after a job before it sleeps in Atomics.wait
  *           (the host sets it; 0: sleep at once)
+ *   ENDS    1 for a job split from both ends (two participants: the host claims chunks from the
+ *           front, the one worker from the back; NEXT then packs both counters, see claimEnd)
  *   CUR + k   the chunk worker k is running, −1 when idle (to account for a worker that dies)
  *   STATUS + k   0 ok / 1 error for worker k; its message is UTF-8 at byte MSG + k·MSG_BYTES
  *   SLEEP + k    1 while worker k is (about to be) in Atomics.wait on SEQ, else 0. The host calls
@@ -34,6 +36,8 @@ export const CHUNKS = 6;
 export const NEXT = 8;
 export const CDONE = 9;
 export const SPIN_US = 10;
+/** 1 when the job is split from both ends (writeScheduleEnds, claimEnd), else 0. */
+export const ENDS = 11;
 export const ARGS = 16;
 export const MAX_ARGS = 16;
 export const MAX_WORKERS = 256;
@@ -110,6 +114,78 @@ export function claim(ctl: Int32Array, seq: number, chunks: number, slot = -1): 
     }
     if (slot >= 0) Atomics.store(ctl, CUR + slot, c);
     if (Atomics.compareExchange(ctl, NEXT, cur, cur + 1) === cur) return c;
+  }
+}
+
+/*
+ * Two-ended jobs (two participants: the calling thread and one worker). The host claims chunks
+ * from the first row up, the worker from the last row down, until they meet; NEXT packs the tag
+ * and both counters, (seq & SEQ_MASK) << CHUNK_BITS | front << ENDS_BITS | back, so one
+ * compareExchange decides each claim and no chunk is taken twice. Chunks are long at both ends
+ * and short where the two meet (writeScheduleEnds). What it buys over the one-counter schedule:
+ * each thread runs the same rows call after call (the rows of its end, give or take the chunks
+ * near the meeting point), so the weights it streamed in the last call are still in its own
+ * core's cache, and each thread claims about half as many chunks; a late or descheduled worker
+ * still only means that the host takes more chunks from the front.
+ */
+export const ENDS_BITS = 10;
+/** Most chunks of a two-ended job (both counters fit ENDS_BITS). */
+export const MAX_ENDS_CHUNKS = (1 << ENDS_BITS) - 1;
+
+/** NEXT of a two-ended job whose next front chunk is f and whose back chunks start at b. */
+export function tagEnds(seq: number, f: number, b: number): number {
+  return (((seq & SEQ_MASK) << CHUNK_BITS) | (f << ENDS_BITS) | b) | 0;
+}
+
+/**
+ * Cut `rows` into chunks for two threads working from both ends: guided sizes (as writeSchedule,
+ * for 2 threads) taken in pairs, one at the front and a mirrored one at the back, and the rest in
+ * the middle in chunks of the minimum size; writes the row starts to ctl[START …] and returns the
+ * chunk count (≤ MAX_ENDS_CHUNKS).
+ */
+export function writeScheduleEnds(ctl: Int32Array, rows: number): number {
+  const min = Math.max(1, Math.ceil(rows / (MIN_SHARE * 2)), Math.ceil(rows / ((MAX_ENDS_CHUNKS - 1) / 2)));
+  const sizes: number[] = [];
+  let left = rows;
+  while (left >= 2 * min) {
+    const s = Math.max(min, Math.min(Math.floor(left / 2), Math.ceil(left / (GUIDE * 2))));
+    sizes.push(s);
+    left -= 2 * s;
+  }
+  let r = 0;
+  let n = 0;
+  const put = (s: number) => {
+    ctl[START + n++] = r;
+    r += s;
+  };
+  for (const s of sizes) put(s);
+  while (left > 0) {
+    const s = Math.min(min, left);
+    put(s);
+    left -= s;
+  }
+  for (let i = sizes.length - 1; i >= 0; i--) put(sizes[i]!);
+  ctl[START + n] = rows;
+  return n;
+}
+
+/**
+ * Claim the next chunk of two-ended job `seq`: from the front (the host) or from the back (the
+ * worker). −1 when the ends have met or the job has moved on; `slot` as in claim().
+ */
+export function claimEnd(ctl: Int32Array, seq: number, back: boolean, slot = -1): number {
+  const mask = (1 << ENDS_BITS) - 1;
+  for (;;) {
+    const cur = Atomics.load(ctl, NEXT);
+    const f = (cur >>> ENDS_BITS) & mask;
+    const b = cur & mask;
+    if (cur >>> CHUNK_BITS !== (seq & SEQ_MASK) || f >= b) {
+      if (slot >= 0) Atomics.store(ctl, CUR + slot, -1);
+      return -1;
+    }
+    const c = back ? b - 1 : f;
+    if (slot >= 0) Atomics.store(ctl, CUR + slot, c);
+    if (Atomics.compareExchange(ctl, NEXT, cur, back ? cur - 1 : cur + (1 << ENDS_BITS)) === cur) return c;
   }
 }
 

@@ -139,8 +139,16 @@ export class WasmBackend implements Backend {
   /** the padded CSR kernels' activation rows at batch > 1 (its own: inputs may sit in #act) */
   readonly #padx: Scratch;
   readonly #sacc: Scratch;
+  /** partial row sums between the column blocks of the padded CSR kernels, in stored-row order */
+  readonly #part: Scratch;
   #tail: Promise<unknown> = Promise.resolve();
   #disposed = false;
+  /**
+   * Split the padded CSR kernels' rows from both ends of the pool (WorkerPool.run `ends`: with two
+   * threads each keeps its rows, and their index lists in its own cache, from call to call).
+   * Measured in scripts/bench-csr-ends-ab.mjs; a switch for that A/B and for tests.
+   */
+  csrEnds = true;
 
   private constructor(heap: Heap, k: KernelExports, pool: WorkerPool, features: SimdFeatures, platform: string, opts: WasmBackendOptions) {
     this.#heap = heap;
@@ -165,6 +173,7 @@ export class WasmBackend implements Backend {
     this.#acc = new Scratch(heap, 'integer accumulators');
     this.#att = new Scratch(heap, 'attention scratch');
     this.#padx = new Scratch(heap, 'padded CSR activations');
+    this.#part = new Scratch(heap, 'padded CSR partial sums');
     this.#tab = new Scratch(heap, 'lookup tables');
     this.#acc16 = new Scratch(heap, 'lut group sums');
     this.#sacc = new Scratch(heap, 'lut row sums');
@@ -410,6 +419,15 @@ export class WasmBackend implements Backend {
     return [dst, stride];
   }
 
+  /**
+   * Where csrPadF32 / csrPadI32 keep the partial row sums between column blocks: a scratch in
+   * stored-row order at batch 1 (x at CSR_X) with blocks, so the threads' chunks never share a cache
+   * line of them; 0 (in the output, at the permuted rows) otherwise.
+   */
+  #partFor(s: PadSparseLayout, xs: number, rows: number): number {
+    return s.blocks > 1 && xs === CSR_X ? this.#part.ensure(rows * 4) : 0;
+  }
+
   /** The f32 padded lists (entries col·4, column blocks), shared by csrPadF32 and csrPadI32. */
   #pad4(h: WasmTernary): PadSparseLayout {
     return (h.pad4 ??= buildPadSparse(this.#heap, h.tensor, 4, csrColumnBlocks({ cols: h.cols, density: h.density })));
@@ -465,7 +483,7 @@ export class WasmBackend implements Backend {
       if (layout === 'csr' && padSparseFits(h.tensor, 4)) {
         const s = this.#pad4(h);
         const [xs, stride] = direct ? this.#stageRowF32(x, h.cols) : this.#stagePad(raw, batch, h.cols, 4);
-        await this.#pool.run('csrPadF32', [s.offs, s.idx, s.perm, xs, stride, batch, s.blocks, h.scales, h.gscales, outPtr, h.rows], h.rows, par);
+        await this.#pool.run('csrPadF32', [s.offs, s.idx, s.perm, xs, stride, batch, s.blocks, h.scales, h.gscales, outPtr, this.#partFor(s, xs, h.rows), h.rows], h.rows, par, this.csrEnds);
       } else if (layout === 'csr') {
         const s = (h.sparse ??= buildSparse(this.#heap, h.tensor));
         await this.#pool.run(s.wide ? 'sparseF32W' : 'sparseF32', [s.offs, s.idx, raw, h.cols, batch, h.groups, h.scales, h.gscales, outPtr, h.rows], h.rows, par);
@@ -508,13 +526,13 @@ export class WasmBackend implements Backend {
         const u = this.#act.ensure(batch * h.cols);
         this.#k.planesToI8(plus, minus, u, batch, h.cols, x.wordsPerRow);
         const [xs, stride] = this.#stageI32(u, batch, h.cols);
-        await this.#pool.run('csrPadI32', [s.offs, s.idx, s.perm, xs, stride, batch, s.blocks, outPtr, h.rows], h.rows, par);
+        await this.#pool.run('csrPadI32', [s.offs, s.idx, s.perm, xs, stride, batch, s.blocks, outPtr, this.#partFor(s, xs, h.rows), h.rows], h.rows, par, this.csrEnds);
       } else if (this.#useSparse(h) && padSparseFits(h.tensor, 1)) {
         const s = (h.pad1 ??= buildPadSparse(this.#heap, h.tensor, 1));
         const u = this.#act.ensure(batch * h.cols);
         this.#k.planesToI8(plus, minus, u, batch, h.cols, x.wordsPerRow);
         const [xs, stride] = this.#stagePad(u, batch, h.cols, 1);
-        await this.#pool.run('csrPadI8', [s.offs, s.idx, s.perm, xs, stride, batch, outPtr, h.rows], h.rows, par);
+        await this.#pool.run('csrPadI8', [s.offs, s.idx, s.perm, xs, stride, batch, outPtr, h.rows], h.rows, par, this.csrEnds);
       } else if (this.#useSparse(h) && rowSparseFits(h.tensor) && rowListsI8(h)) {
         const s = (h.rowsp ??= buildRowSparse(this.#heap, h.tensor));
         const u = this.#act.ensure(batch * h.cols);
@@ -569,11 +587,11 @@ export class WasmBackend implements Backend {
       if (layout === 'csr' && padSparseFits(h.tensor, 4)) {
         const s = this.#pad4(h);
         const [xs, stride] = this.#stageI32(q, batch, h.cols);
-        await this.#pool.run('csrPadI32', [s.offs, s.idx, s.perm, xs, stride, batch, s.blocks, acc, h.rows], h.rows, par);
+        await this.#pool.run('csrPadI32', [s.offs, s.idx, s.perm, xs, stride, batch, s.blocks, acc, this.#partFor(s, xs, h.rows), h.rows], h.rows, par, this.csrEnds);
       } else if (layout === 'csr' && padSparseFits(h.tensor, 1)) {
         const s = (h.pad1 ??= buildPadSparse(this.#heap, h.tensor, 1));
         const [xs, stride] = this.#stagePad(q, batch, h.cols, 1);
-        await this.#pool.run('csrPadI8', [s.offs, s.idx, s.perm, xs, stride, batch, acc, h.rows], h.rows, par);
+        await this.#pool.run('csrPadI8', [s.offs, s.idx, s.perm, xs, stride, batch, acc, h.rows], h.rows, par, this.csrEnds);
       } else if (layout === 'csr' && rowSparseFits(h.tensor) && rowListsI8(h)) {
         const s = (h.rowsp ??= buildRowSparse(this.#heap, h.tensor));
         await this.#pool.run('csrGroupI8', [s.offs, s.idx, q, h.cols, batch, s.sh, h.groups, acc, h.rows], h.rows, par);

@@ -11,7 +11,7 @@
  * Atomics.notify (protocol.ts), so back-to-back calls — a model's layers, a benchmark's rounds —
  * skip the 25–35 µs wake-up; an idle pool sleeps and burns no CPU after SPIN_US.
  */
-import { ARGS, CDONE, CHUNKS, CUR, FN, KIND, KIND_DIE, KIND_EXIT, MSG, MSG_BYTES, NARGS, POOL_KERNELS, SEQ, SLEEP, SPIN_US, START, STATUS, claim, type WorkerInit } from './protocol.js';
+import { ARGS, CDONE, CHUNKS, CUR, ENDS, FN, KIND, KIND_DIE, KIND_EXIT, MSG, MSG_BYTES, NARGS, POOL_KERNELS, SEQ, SLEEP, SPIN_US, START, STATUS, claim, claimEnd, type WorkerInit } from './protocol.js';
 
 export async function workerLoop(init: WorkerInit, post: (msg: unknown) => void, die: () => void): Promise<void> {
   const instance = (await WebAssembly.instantiate(init.module, { env: { memory: init.memory } })) as unknown as WebAssembly.Instance;
@@ -53,10 +53,11 @@ export async function workerLoop(init: WorkerInit, post: (msg: unknown) => void,
     const fn = fns[ctl[FN]!]!;
     const nargs = ctl[NARGS]!;
     const chunks = ctl[CHUNKS]!;
+    const ends = ctl[ENDS] === 1; // two-ended: the (only) worker claims from the back
     argv.length = nargs + 2;
     for (let i = 0; i < nargs; i++) argv[i] = ctl[ARGS + i]!;
     for (;;) {
-      const c = claim(ctl, seq, chunks, k);
+      const c = ends ? claimEnd(ctl, seq, true, k) : claim(ctl, seq, chunks, k);
       if (c < 0) break;
       argv[nargs] = ctl[START + c]!;
       argv[nargs + 1] = ctl[START + c + 1]!;
