@@ -9,7 +9,7 @@ import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createBackend } from '../../src/backend/registry.js';
 import { DEFAULT_SPIN_US } from '../../src/backend/wasm/pool.js';
-import { CONTROL_BYTES, GUIDE, MAX_SCHEDULE, MIN_SHARE, START, writeSchedule } from '../../src/backend/wasm/protocol.js';
+import { ARGS, CDONE, CHUNKS, CONTROL_BYTES, CUR, FN, GUIDE, KIND, MAX_ARGS, MAX_SCHEDULE, MAX_WORKERS, MIN_SHARE, MSG, NARGS, NEXT, ROWS, SEQ, SLEEP, SPIN_US, START, STATUS, writeSchedule } from '../../src/backend/wasm/protocol.js';
 import { WasmBackend } from '../../src/backend/wasm/wasm-backend.js';
 import { quantizeInt8PerToken } from '../../src/quant/activation-quantizers.js';
 import { quantize } from '../../src/quant/weight-quantizers.js';
@@ -23,6 +23,20 @@ function chunks(rows: number, threads: number): number[] {
   expect(ctl[START + n]).toBe(rows);
   return Array.from({ length: n }, (_, c) => ctl[START + c + 1]! - ctl[START + c]!);
 }
+
+describe('control block layout', () => {
+  it('SEQ, the job fields, NEXT and CDONE sit on four different 64-byte lines, and no two fields or regions overlap', () => {
+    const line = (i: number) => (i * 4) >> 6;
+    const job = [KIND, FN, NARGS, ROWS, CHUNKS, SPIN_US];
+    expect(new Set([line(SEQ), line(job[0]!), line(NEXT), line(CDONE)]).size).toBe(4);
+    for (const f of job) expect(line(f)).toBe(line(KIND));
+    // regions [start, end) in Int32 slots, in order and disjoint, inside the block
+    const regions: [number, number][] = [[SEQ, SEQ + 1], [KIND, SPIN_US + 1], [NEXT, NEXT + 1], [CDONE, CDONE + 1], [ARGS, ARGS + MAX_ARGS], [STATUS, STATUS + MAX_WORKERS], [CUR, CUR + MAX_WORKERS], [SLEEP, SLEEP + MAX_WORKERS], [START, START + MAX_SCHEDULE + 1]];
+    for (let i = 1; i < regions.length; i++) expect(regions[i]![0]).toBeGreaterThanOrEqual(regions[i - 1]![1]);
+    expect(MSG / 4).toBeGreaterThanOrEqual(regions[regions.length - 1]![1]);
+    expect(CONTROL_BYTES).toBeGreaterThan(MSG);
+  });
+});
 
 describe('guided chunk schedule', () => {
   it('covers [0, rows) with non-empty, non-increasing chunks, short at the end, within the table', () => {

@@ -25,19 +25,22 @@
  *           host stores SEQ before it reads SLEEP (all sequentially consistent), so either the
  *           host sees the flag and notifies, or the worker's wait sees the new SEQ and returns.
  */
+// SEQ, the job description, NEXT and CDONE sit on separate 64-byte lines: idle workers poll
+// SEQ's line, the host writes the job's fields without taking that line from them (one store to
+// SEQ then starts the job), and claims (NEXT) and completions (CDONE) do not contend with either.
 export const SEQ = 0;
-export const KIND = 2;
-export const FN = 3;
-export const NARGS = 4;
-export const ROWS = 5;
-export const CHUNKS = 6;
-export const NEXT = 8;
-export const CDONE = 9;
-export const SPIN_US = 10;
-export const ARGS = 16;
+export const KIND = 16;
+export const FN = 17;
+export const NARGS = 18;
+export const ROWS = 19;
+export const CHUNKS = 20;
+export const SPIN_US = 21;
+export const NEXT = 32;
+export const CDONE = 48;
+export const ARGS = 64;
 export const MAX_ARGS = 16;
 export const MAX_WORKERS = 256;
-export const STATUS = 32;
+export const STATUS = ARGS + MAX_ARGS;
 export const CUR = STATUS + MAX_WORKERS;
 export const SLEEP = CUR + MAX_WORKERS;
 /** Most chunks one job is cut into (the schedule table holds MAX_SCHEDULE + 1 row starts). */
