@@ -54,13 +54,14 @@ describe('guided chunk schedule', () => {
     );
   });
 
-  it('the lut kernel at 2 threads (256 row blocks): long first chunks, 2-block tail', () => {
-    const s = chunks(256, 2);
-    expect(s[0]).toBe(32);
-    expect(s[s.length - 1]).toBe(2);
-    expect(s.length).toBeLessThan(32);
+  it('the lut kernel at 2 threads: long first chunks (a quarter of the job), a tail of 1/32', () => {
+    // 256 row-block pairs (the 0.7B gate/up stack): 11 chunks, the first a quarter, the last ones 8
+    expect(chunks(256, 2)).toEqual([64, 48, 36, 27, 21, 15, 12, 9, 8, 8, 8]);
+    // 48 pairs (wo, w2: 1536 rows): 10 chunks of at least 2 pairs, not 19 down to 1 pair — each
+    // thread streams long runs of every column group from memory
+    expect(chunks(48, 2)).toEqual([12, 9, 7, 5, 4, 3, 2, 2, 2, 2]);
     expect(chunks(1, 2)).toEqual([1]);
-    expect(chunks(5, 1)).toEqual([2, 1, 1, 1]);
+    expect(chunks(5, 1)).toEqual([3, 1, 1]);
   });
 });
 

@@ -62,18 +62,28 @@ export const KIND_DIE = 2;
 export const POOL_KERNELS = ['denseF32', 'ternaryI8', 'ternaryF32', 'ternaryTernary', 'sparseI8', 'sparseF32', 'lutI8', 'trapAt', 'ternarySigns', 'multiF32', 'multiI8', 'sparseI8W', 'sparseF32W', 'blockSparseI8', 'blockSparseF32', 'csrPadF32', 'csrPadI8', 'csrGroupI8', 'csrPadI32', 'lut3I8'] as const;
 export type PoolKernel = (typeof POOL_KERNELS)[number];
 
-/** Guided scheduling: a chunk takes 1/(GUIDE·threads) of the rows still unscheduled … */
-export const GUIDE = 4;
+/**
+ * Guided scheduling: a chunk takes 1/(GUIDE·threads) of the rows still unscheduled …
+ *
+ * GUIDE 2 / MIN_SHARE 16 (was 4 / 64): longer chunks are longer weight streams. In the 0.7B
+ * decode, where every weight comes from DRAM, the old schedule cut the 1536-row layers (wo, w2:
+ * 48 row-block pairs) into 19 chunks down to one pair, so each thread read many short pieces of
+ * each column group's stream, and those layers ran slower on two threads than on one. A per-step
+ * interleaved decode A/B (2 threads, load 10, Node 20) gave 1.11–1.16× tokens/s for 2 / 16 and
+ * 1.14–1.17× for 1 / 8; 2 / 16 keeps the first chunk at a quarter of a 2-thread job, so a worker
+ * descheduled while it holds a chunk delays the job less.
+ */
+export const GUIDE = 2;
 /** … and at least 1/(MIN_SHARE·threads) of all rows. */
-export const MIN_SHARE = 64;
+export const MIN_SHARE = 16;
 
 /**
  * Cut `rows` into chunks for `threads` threads and write their row starts to ctl[START …]
  * (START + n holds `rows`); returns the chunk count n. Guided self-scheduling: chunks shrink as
  * the job proceeds, size = max(⌈left / (GUIDE·threads)⌉, ⌈rows / (MIN_SHARE·threads)⌉), so the
  * first chunks are long (long weight streams, few claims) and the last ones short: the thread
- * that finishes first waits at most one short chunk for the others (with equal chunks of 1/16 of
- * a 2-thread job that wait averaged half a chunk, ≈ 3 % of the call). At most MAX_SCHEDULE chunks.
+ * that finishes first waits at most one short chunk (1/32 of a 2-thread job) for the others. At
+ * most MAX_SCHEDULE chunks.
  */
 export function writeSchedule(ctl: Int32Array, rows: number, threads: number): number {
   // no chunk under rows / (MAX_SCHEDULE / 2), so the table never overflows whatever the thread count
