@@ -140,6 +140,8 @@ export class WasmBackend implements Backend {
   readonly #padx: Scratch;
   readonly #sacc: Scratch;
   #tail: Promise<unknown> = Promise.resolve();
+  /** changes every lutI8 call: threads rebuild their own tables once per call (lut-i8.ts) */
+  #lutJob = 0;
   #disposed = false;
 
   private constructor(heap: Heap, k: KernelExports, pool: WorkerPool, features: SimdFeatures, platform: string, opts: WasmBackendOptions) {
@@ -607,12 +609,13 @@ export class WasmBackend implements Backend {
       return;
     }
     const L = (h.lut ??= buildLut(this.#heap, this.#k, h.tensor));
-    const tab = this.#tab.ensure(batch * h.groups * L.nq * 64);
-    this.#k.lutTables(q, batch, h.cols, h.gc, h.groups, L.nq, tab);
+    // one table set per thread, each built by its thread inside the job (lut-i8.ts threadIndex)
+    const tabs = this.#tab.ensure((this.#pool.workers + 1) * batch * h.groups * L.nq * 64);
+    this.#lutJob = (this.#lutJob + 1) & 0x3fffffff;
     const acc16 = this.#acc16.ensure(L.blocks * 64);
     const sacc = this.#sacc.ensure(batch * L.blocks * 16 * 8); // f64 per token and padded row
     // the pool splits row-block pairs (with groups the layout interleaves each pair)
-    await this.#pool.run('lutI8', [L.ptr, h.groups, L.nq, tab, batch, outPtr, h.rows, mode, xsc, h.scales, L.gsT, acc16, sacc], Math.ceil(L.blocks / 2), par);
+    await this.#pool.run('lutI8', [L.ptr, h.groups, L.nq, q, h.cols, tabs, this.#lutJob, batch, outPtr, h.rows, mode, xsc, h.scales, L.gsT, acc16, sacc], Math.ceil(L.blocks / 2), par);
   }
 
   readonly linearModes: readonly ActivationMode[] = ['f32', 'int8', 'q8k'];
