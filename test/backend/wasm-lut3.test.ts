@@ -119,12 +119,12 @@ describe('wasm int8 lookup kernels: pairs and triples', () => {
     }
   });
 
-  it('pairs on grouped weights: several super-blocks of 4 row-block pairs, a short last one with a lone block, every split over the pool, equal naive integer math', async () => {
+  it('pairs on grouped weights: many row-block pairs (a lone last block too), split over the pool, on the worker alone, and batches 1 and 3 (per-thread tables), equal naive integer math', async () => {
     for (const simd of builds) {
       const be = await WasmBackend.create({ threads: 2, simd, parallelMinWork: 0 });
       try {
-        // 16·21+5 rows: 22 blocks = 11 pairs in super-blocks of 4, 4, 3; 16·20+3 rows: 21 blocks, the
-        // last pair a lone block in a short super-block; 16·16 rows: two full super-blocks
+        // 16·21+5 rows: 22 blocks = 11 pairs; 16·20+3 rows: 21 blocks, the last a lone block;
+        // 16·16 rows: 8 pairs. Each call builds new per-thread tables (lut-i8.ts threadIndex).
         for (const [rows, cols, gs] of [
           [16 * 21 + 5, 700, 256],
           [16 * 20 + 3, 520, 64],
