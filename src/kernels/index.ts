@@ -21,7 +21,7 @@ export { attentionF32 } from './attention';
 export { multiF32, multiI8, interleaveCodes, padGroups8, blockSumsI8 } from './multi';
 export { flashF32, scoresF32 } from './attention-flash';
 export { quantTrits, ternaryScores, ternaryAttn, topkAttn } from './attention-ternary';
-export { planesToLut, lutTables, lutI8 } from './lut-i8';
+export { planesToLut, lutTables, lutI8, setThreadIndex } from './lut-i8';
 export { lut3Triples, planesToLut3, lut3Tables, lut3TableBytes, lut3I8 } from './lut3-i8';
 export { stageI8, stagedI8Bytes, quantI8Token, quantQ8K, permuteF32, planesToBlocks, planesToI8, planesToCodes } from './prep';
 export { gemmF32 } from './gemm-f32';

@@ -124,28 +124,42 @@ export function quantQ8K(x: usize, n: i32, cols: i32, q: usize, d: usize): i32 {
   for (let t = 0; t < n; t++) {
     for (let bl = 0; bl < blocks; bl++) {
       const c0 = bl << 8, c1 = min(cols, c0 + 256);
+      const c4 = c0 + ((c1 - c0) & ~3), c16 = c0 + ((c1 - c0) & ~15);
       const xb = x + (<usize>(t * cols) << 2);
       const qb = q + <usize>t * cols;
-      let amax: f32 = 0, max: f32 = 0;
-      for (let i = c0; i < c1; i++) {
-        const v = load<f32>(xb + (<usize>i << 2));
-        const a = abs<f32>(v);
-        if (!isFinite<f32>(a)) return t;
-        if (a > amax) {
-          amax = a;
-          max = v;
-        }
-      }
+      // |x| maximum, four lanes at a time; f32x4.max propagates NaN, so one check at the end finds
+      // any NaN or ±Infinity in the block
+      let m4 = f32x4.splat(0);
+      for (let i = c0; i < c4; i += 4) m4 = f32x4.max(m4, f32x4.abs(v128.load(xb + (<usize>i << 2))));
+      let amax: f32 = max<f32>(max<f32>(f32x4.extract_lane(m4, 0), f32x4.extract_lane(m4, 1)), max<f32>(f32x4.extract_lane(m4, 2), f32x4.extract_lane(m4, 3)));
+      for (let i = c4; i < c1; i++) amax = max<f32>(amax, abs<f32>(load<f32>(xb + (<usize>i << 2))));
+      if (!isFinite<f32>(amax)) return t;
       const dp = d + (<usize>(t * blocks + bl) << 2);
       if (amax == 0) {
         memory.fill(qb + <usize>c0, 0, <usize>(c1 - c0));
         store<f32>(dp, 0);
         continue;
       }
-      const iscale = <f32>(-127.0 / <f64>max);
-      for (let i = c0; i < c1; i++) {
-        const v = nearest<f32>(iscale * load<f32>(xb + (<usize>i << 2)));
-        store<i8>(qb + <usize>i, <i8>min<f32>(127, v));
+      // max: the signed value of the first element whose |x| is the maximum
+      const a4 = f32x4.splat(amax);
+      let i = c0;
+      while (i < c4 && !v128.any_true(f32x4.eq(f32x4.abs(v128.load(xb + (<usize>i << 2))), a4))) i += 4;
+      while (abs<f32>(load<f32>(xb + (<usize>i << 2))) != amax) i++;
+      const iscale = <f32>(-127.0 / <f64>load<f32>(xb + (<usize>i << 2)));
+      // q = min(127, roundeven(iscale·x)) ∈ [−127, 127], sixteen at a time (exact integers, so
+      // the saturating conversions and narrowings change nothing)
+      const is4 = f32x4.splat(iscale), top = f32x4.splat(127);
+      for (let j = c0; j < c16; j += 16) {
+        const p = xb + (<usize>j << 2);
+        const a = i32x4.trunc_sat_f32x4_s(f32x4.min(f32x4.nearest(f32x4.mul(is4, v128.load(p))), top));
+        const b = i32x4.trunc_sat_f32x4_s(f32x4.min(f32x4.nearest(f32x4.mul(is4, v128.load(p, 16))), top));
+        const c = i32x4.trunc_sat_f32x4_s(f32x4.min(f32x4.nearest(f32x4.mul(is4, v128.load(p, 32))), top));
+        const e = i32x4.trunc_sat_f32x4_s(f32x4.min(f32x4.nearest(f32x4.mul(is4, v128.load(p, 48))), top));
+        v128.store(qb + <usize>j, i8x16.narrow_i16x8_s(i16x8.narrow_i32x4_s(a, b), i16x8.narrow_i32x4_s(c, e)));
+      }
+      for (let j = c16; j < c1; j++) {
+        const v = nearest<f32>(iscale * load<f32>(xb + (<usize>j << 2)));
+        store<i8>(qb + <usize>j, <i8>min<f32>(127, v));
       }
       store<f32>(dp, <f32>(1.0 / <f64>iscale));
     }

@@ -31,7 +31,7 @@ import type { WasmBackend } from '../backend/wasm/wasm-backend.js';
  * 6: the padded CSR kernels split their rows from both ends of a two-thread pool and keep the
  *    partial sums between column blocks in stored-row order, which changes their two-thread times.
  */
-export const KERNELS_REVISION = 6;
+export const KERNELS_REVISION = 7;
 
 export function costModelPath(threads: number, simd: string): string {
   const base = process.env.XDG_CACHE_HOME || join(homedir(), '.cache');

@@ -119,6 +119,37 @@ describe('wasm int8 lookup kernels: pairs and triples', () => {
     }
   });
 
+  it('pairs on grouped weights: many row-block pairs (a lone last block too), split over the pool, on the worker alone, and batches 1 and 3 (per-thread tables), equal naive integer math', async () => {
+    for (const simd of builds) {
+      const be = await WasmBackend.create({ threads: 2, simd, parallelMinWork: 0 });
+      try {
+        // 16·21+5 rows: 22 blocks = 11 pairs; 16·20+3 rows: 21 blocks, the last a lone block;
+        // 16·16 rows: 8 pairs. Each call builds new per-thread tables (lut-i8.ts threadIndex).
+        for (const [rows, cols, gs] of [
+          [16 * 21 + 5, 700, 256],
+          [16 * 20 + 3, 520, 64],
+          [16 * 16, 768, 256],
+        ] as const) {
+          const t = tensor(rows, cols, gs, 0.3, rows);
+          for (const batch of [1, 3]) {
+            const u = randomFloats(batch * cols, rows + batch);
+            const q = Int8Array.from(u, (v, i) => (i % 7 === 0 ? -128 : i % 7 === 1 ? 127 : Math.floor(((v + 1) / 2) * 255.99) - 128));
+            const h = await be.uploadTernary(t, { lut: 'pairs', layout: 'planes' });
+            const want = Array.from(naiveIntAcc(t, q, batch));
+            expect(Array.from(await be.matmulI8(h, q, batch)), `pooled ${rows}×${cols} gs${gs} b${batch}`).toEqual(want);
+            // the calling thread alone (one chunk) and the worker alone (its own chunks)
+            be.pool.hostParticipates = false;
+            expect(Array.from(await be.matmulI8(h, q, batch)), `worker ${rows}×${cols} b${batch}`).toEqual(want);
+            be.pool.hostParticipates = true;
+            be.release(h);
+          }
+        }
+      } finally {
+        await be.dispose();
+      }
+    }
+  });
+
   it('triples are the default kernel on every build for ungrouped weights, pairs for grouped ones and on request, the backend option lut sets the default, and a bad lut option is refused', async () => {
     for (const simd of builds) {
       const be = await WasmBackend.create({ threads: 1, simd });

@@ -9,7 +9,7 @@ import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createBackend } from '../../src/backend/registry.js';
 import { DEFAULT_SPIN_US } from '../../src/backend/wasm/pool.js';
-import { CONTROL_BYTES, GUIDE, MAX_ENDS_CHUNKS, MAX_SCHEDULE, MIN_SHARE, NEXT, START, claimEnd, tagEnds, writeSchedule, writeScheduleEnds } from '../../src/backend/wasm/protocol.js';
+import { ARGS, CDONE, CHUNKS, CONTROL_BYTES, CUR, ENDS, ENDS_GUIDE, ENDS_MIN_SHARE, FN, GUIDE, KIND, MAX_ARGS, MAX_ENDS_CHUNKS, MAX_SCHEDULE, MAX_WORKERS, MIN_SHARE, MSG, NARGS, NEXT, ROWS, SEQ, SLEEP, SPIN_US, START, STATUS, claimEnd, tagEnds, writeSchedule, writeScheduleEnds } from '../../src/backend/wasm/protocol.js';
 import { padSparseLists } from '../../src/backend/wasm/layouts.js';
 import { randomTernaryTensor } from '../../src/nn/random-model.js';
 import { gemmTernaryF32 } from '../../src/backend/ref/kernels.js';
@@ -27,6 +27,20 @@ function chunks(rows: number, threads: number): number[] {
   return Array.from({ length: n }, (_, c) => ctl[START + c + 1]! - ctl[START + c]!);
 }
 
+describe('control block layout', () => {
+  it('SEQ, the job fields, NEXT and CDONE sit on four different 64-byte lines, and no two fields or regions overlap', () => {
+    const line = (i: number) => (i * 4) >> 6;
+    const job = [KIND, FN, NARGS, ROWS, CHUNKS, SPIN_US, ENDS];
+    expect(new Set([line(SEQ), line(job[0]!), line(NEXT), line(CDONE)]).size).toBe(4);
+    for (const f of job) expect(line(f)).toBe(line(KIND));
+    // regions [start, end) in Int32 slots, in order and disjoint, inside the block
+    const regions: [number, number][] = [[SEQ, SEQ + 1], [KIND, ENDS + 1], [NEXT, NEXT + 1], [CDONE, CDONE + 1], [ARGS, ARGS + MAX_ARGS], [STATUS, STATUS + MAX_WORKERS], [CUR, CUR + MAX_WORKERS], [SLEEP, SLEEP + MAX_WORKERS], [START, START + MAX_SCHEDULE + 1]];
+    for (let i = 1; i < regions.length; i++) expect(regions[i]![0]).toBeGreaterThanOrEqual(regions[i - 1]![1]);
+    expect(MSG / 4).toBeGreaterThanOrEqual(regions[regions.length - 1]![1]);
+    expect(CONTROL_BYTES).toBeGreaterThan(MSG);
+  });
+});
+
 describe('guided chunk schedule', () => {
   it('covers [0, rows) with non-empty, non-increasing chunks, short at the end, within the table', () => {
     fc.assert(
@@ -43,13 +57,14 @@ describe('guided chunk schedule', () => {
     );
   });
 
-  it('the lut kernel at 2 threads (256 row blocks): long first chunks, 2-block tail', () => {
-    const s = chunks(256, 2);
-    expect(s[0]).toBe(32);
-    expect(s[s.length - 1]).toBe(2);
-    expect(s.length).toBeLessThan(32);
+  it('the lut kernel at 2 threads: long first chunks (a quarter of the job), a tail of 1/32', () => {
+    // 256 row-block pairs (the 0.7B gate/up stack): 11 chunks, the first a quarter, the last ones 8
+    expect(chunks(256, 2)).toEqual([64, 48, 36, 27, 21, 15, 12, 9, 8, 8, 8]);
+    // 48 pairs (wo, w2: 1536 rows): 10 chunks of at least 2 pairs, not 19 down to 1 pair — each
+    // thread streams long runs of every column group from memory
+    expect(chunks(48, 2)).toEqual([12, 9, 7, 5, 4, 3, 2, 2, 2, 2]);
     expect(chunks(1, 2)).toEqual([1]);
-    expect(chunks(5, 1)).toEqual([2, 1, 1, 1]);
+    expect(chunks(5, 1)).toEqual([3, 1, 1]);
   });
 });
 
@@ -74,7 +89,7 @@ describe('two-ended chunk schedule', () => {
         for (let i = 1; i < half; i++) expect(s[i]!).toBeLessThanOrEqual(s[i - 1]!);
         for (let i = s.length - 2; i >= s.length - half; i--) expect(s[i]!).toBeLessThanOrEqual(s[i + 1]!);
         expect(s[0]).toBe(s[s.length - 1]);
-        expect(s[0]).toBeLessThanOrEqual(Math.max(1, Math.ceil(rows / (GUIDE * 2)), Math.ceil(rows / (MIN_SHARE * 2)), Math.ceil(rows / ((MAX_ENDS_CHUNKS - 1) / 2))));
+        expect(s[0]).toBeLessThanOrEqual(Math.max(1, Math.ceil(rows / (ENDS_GUIDE * 2)), Math.ceil(rows / (ENDS_MIN_SHARE * 2)), Math.ceil(rows / ((MAX_ENDS_CHUNKS - 1) / 2))));
       }),
       { numRuns: 300 },
     );

@@ -29,7 +29,8 @@ export interface KernelExports {
   attentionF32(q: number, keys: number, values: number, n: number, nHeads: number, nKvHeads: number, d: number, out: number, att: number): void;
   planesToLut(plus: number, minus: number, dst: number, rows: number, cols: number, wpr: number, gc: number, G: number, nq: number): void;
   lutTables(q: number, n: number, cols: number, gc: number, G: number, nq: number, dst: number): void;
-  lutI8(w: number, G: number, nq: number, tab: number, batch: number, out: number, rows: number, mode: number, xsc: number, scales: number, gsT: number, acc16: number, sacc: number, p0: number, p1: number): void;
+  lutI8(w: number, G: number, nq: number, q: number, cols: number, tabs: number, job: number, batch: number, out: number, rows: number, mode: number, xsc: number, scales: number, gsT: number, acc16: number, sacc: number, p0: number, p1: number): void;
+  setThreadIndex(i: number): void;
   lut3Triples(gc: number): number;
   planesToLut3(plus: number, minus: number, dst: number, corr: number, rows: number, cols: number, wpr: number, gc: number, G: number, nt: number): void;
   lut3Tables(q: number, n: number, cols: number, gc: number, G: number, nt: number, dst: number): void;

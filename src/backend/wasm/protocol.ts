@@ -27,21 +27,24 @@
  *           host stores SEQ before it reads SLEEP (all sequentially consistent), so either the
  *           host sees the flag and notifies, or the worker's wait sees the new SEQ and returns.
  */
+// SEQ, the job description, NEXT and CDONE sit on separate 64-byte lines: idle workers poll
+// SEQ's line, the host writes the job's fields without taking that line from them (one store to
+// SEQ then starts the job), and claims (NEXT) and completions (CDONE) do not contend with either.
 export const SEQ = 0;
-export const KIND = 2;
-export const FN = 3;
-export const NARGS = 4;
-export const ROWS = 5;
-export const CHUNKS = 6;
-export const NEXT = 8;
-export const CDONE = 9;
-export const SPIN_US = 10;
-/** 1 when the job is split from both ends (writeScheduleEnds, claimEnd), else 0. */
-export const ENDS = 11;
-export const ARGS = 16;
+export const KIND = 16;
+export const FN = 17;
+export const NARGS = 18;
+export const ROWS = 19;
+export const CHUNKS = 20;
+export const SPIN_US = 21;
+/** 1 when the job is split from both ends (writeScheduleEnds, claimEnd), else 0 (a job field). */
+export const ENDS = 22;
+export const NEXT = 32;
+export const CDONE = 48;
+export const ARGS = 64;
 export const MAX_ARGS = 16;
 export const MAX_WORKERS = 256;
-export const STATUS = 32;
+export const STATUS = ARGS + MAX_ARGS;
 export const CUR = STATUS + MAX_WORKERS;
 export const SLEEP = CUR + MAX_WORKERS;
 /** Most chunks one job is cut into (the schedule table holds MAX_SCHEDULE + 1 row starts). */
@@ -63,18 +66,28 @@ export const KIND_DIE = 2;
 export const POOL_KERNELS = ['denseF32', 'ternaryI8', 'ternaryF32', 'ternaryTernary', 'sparseI8', 'sparseF32', 'lutI8', 'trapAt', 'ternarySigns', 'multiF32', 'multiI8', 'sparseI8W', 'sparseF32W', 'blockSparseI8', 'blockSparseF32', 'csrPadF32', 'csrPadI8', 'csrGroupI8', 'csrPadI32', 'lut3I8'] as const;
 export type PoolKernel = (typeof POOL_KERNELS)[number];
 
-/** Guided scheduling: a chunk takes 1/(GUIDE·threads) of the rows still unscheduled … */
-export const GUIDE = 4;
+/**
+ * Guided scheduling: a chunk takes 1/(GUIDE·threads) of the rows still unscheduled …
+ *
+ * GUIDE 2 / MIN_SHARE 16 (was 4 / 64): longer chunks are longer weight streams. In the 0.7B
+ * decode, where every weight comes from DRAM, the old schedule cut the 1536-row layers (wo, w2:
+ * 48 row-block pairs) into 19 chunks down to one pair, so each thread read many short pieces of
+ * each column group's stream, and those layers ran slower on two threads than on one. A per-step
+ * interleaved decode A/B (2 threads, load 10, Node 20) gave 1.11–1.16× tokens/s for 2 / 16 and
+ * 1.14–1.17× for 1 / 8; 2 / 16 keeps the first chunk at a quarter of a 2-thread job, so a worker
+ * descheduled while it holds a chunk delays the job less.
+ */
+export const GUIDE = 2;
 /** … and at least 1/(MIN_SHARE·threads) of all rows. */
-export const MIN_SHARE = 64;
+export const MIN_SHARE = 16;
 
 /**
  * Cut `rows` into chunks for `threads` threads and write their row starts to ctl[START …]
  * (START + n holds `rows`); returns the chunk count n. Guided self-scheduling: chunks shrink as
  * the job proceeds, size = max(⌈left / (GUIDE·threads)⌉, ⌈rows / (MIN_SHARE·threads)⌉), so the
  * first chunks are long (long weight streams, few claims) and the last ones short: the thread
- * that finishes first waits at most one short chunk for the others (with equal chunks of 1/16 of
- * a 2-thread job that wait averaged half a chunk, ≈ 3 % of the call). At most MAX_SCHEDULE chunks.
+ * that finishes first waits at most one short chunk (1/32 of a 2-thread job) for the others. At
+ * most MAX_SCHEDULE chunks.
  */
 export function writeSchedule(ctl: Int32Array, rows: number, threads: number): number {
   // no chunk under rows / (MAX_SCHEDULE / 2), so the table never overflows whatever the thread count
@@ -138,17 +151,24 @@ export function tagEnds(seq: number, f: number, b: number): number {
 }
 
 /**
+ * The two-ended schedule keeps its own guide and minimum share (the values the guided schedule
+ * had when it was measured, 27 Nov): its first chunks are an eighth of the rows from each end.
+ */
+export const ENDS_GUIDE = 4;
+export const ENDS_MIN_SHARE = 64;
+
+/**
  * Cut `rows` into chunks for two threads working from both ends: guided sizes (as writeSchedule,
  * for 2 threads) taken in pairs, one at the front and a mirrored one at the back, and the rest in
  * the middle in chunks of the minimum size; writes the row starts to ctl[START …] and returns the
  * chunk count (≤ MAX_ENDS_CHUNKS).
  */
 export function writeScheduleEnds(ctl: Int32Array, rows: number): number {
-  const min = Math.max(1, Math.ceil(rows / (MIN_SHARE * 2)), Math.ceil(rows / ((MAX_ENDS_CHUNKS - 1) / 2)));
+  const min = Math.max(1, Math.ceil(rows / (ENDS_MIN_SHARE * 2)), Math.ceil(rows / ((MAX_ENDS_CHUNKS - 1) / 2)));
   const sizes: number[] = [];
   let left = rows;
   while (left >= 2 * min) {
-    const s = Math.max(min, Math.min(Math.floor(left / 2), Math.ceil(left / (GUIDE * 2))));
+    const s = Math.max(min, Math.min(Math.floor(left / 2), Math.ceil(left / (ENDS_GUIDE * 2))));
     sizes.push(s);
     left -= 2 * s;
   }

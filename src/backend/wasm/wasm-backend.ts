@@ -69,6 +69,9 @@ export const SPARSE_DENSITY = { i8: 0.07, f32: 0.15, ternary: 0.03 } as const;
  */
 export const TERNARY_BLOCKS_OVER_LUT = 0.55;
 
+/** Largest batch whose int8 lookup tables every pool thread builds for itself (kernels/lut-i8.ts). */
+export const LUT_OWN_TABLES_BATCH = 2;
+
 interface WasmTernary extends TernaryWeights {
   /** ternary×ternary on the lists (decided on first use) */
   ternaryCsr: boolean | null;
@@ -142,6 +145,8 @@ export class WasmBackend implements Backend {
   /** partial row sums between the column blocks of the padded CSR kernels, in stored-row order */
   readonly #part: Scratch;
   #tail: Promise<unknown> = Promise.resolve();
+  /** changes every lutI8 call: threads rebuild their own tables once per call (lut-i8.ts) */
+  #lutJob = 0;
   #disposed = false;
   /**
    * Split the padded CSR kernels' rows from both ends of the pool (WorkerPool.run `ends`: with two
@@ -625,12 +630,16 @@ export class WasmBackend implements Backend {
       return;
     }
     const L = (h.lut ??= buildLut(this.#heap, this.#k, h.tensor));
-    const tab = this.#tab.ensure(batch * h.groups * L.nq * 64);
-    this.#k.lutTables(q, batch, h.cols, h.gc, h.groups, L.nq, tab);
+    // decode-sized batches: one table set per thread, each built by its thread inside the job
+    // (lut-i8.ts threadIndex); larger batches: one shared set built here (job −1)
+    const own = par && batch <= LUT_OWN_TABLES_BATCH;
+    const tabs = this.#tab.ensure((own ? this.#pool.workers + 1 : 1) * batch * h.groups * L.nq * 64);
+    this.#lutJob = (this.#lutJob + 1) & 0x3fffffff;
+    if (!own) this.#k.lutTables(q, batch, h.cols, h.gc, h.groups, L.nq, tabs);
     const acc16 = this.#acc16.ensure(L.blocks * 64);
     const sacc = this.#sacc.ensure(batch * L.blocks * 16 * 8); // f64 per token and padded row
     // the pool splits row-block pairs (with groups the layout interleaves each pair)
-    await this.#pool.run('lutI8', [L.ptr, h.groups, L.nq, tab, batch, outPtr, h.rows, mode, xsc, h.scales, L.gsT, acc16, sacc], Math.ceil(L.blocks / 2), par);
+    await this.#pool.run('lutI8', [L.ptr, h.groups, L.nq, q, h.cols, tabs, own ? this.#lutJob : -1, batch, outPtr, h.rows, mode, xsc, h.scales, L.gsT, acc16, sacc], Math.ceil(L.blocks / 2), par);
   }
 
   readonly linearModes: readonly ActivationMode[] = ['f32', 'int8', 'q8k'];

@@ -17,6 +17,7 @@ export async function workerLoop(init: WorkerInit, post: (msg: unknown) => void,
   const instance = (await WebAssembly.instantiate(init.module, { env: { memory: init.memory } })) as unknown as WebAssembly.Instance;
   const ex = instance.exports as Record<string, (...a: number[]) => void>;
   const fns = POOL_KERNELS.map((n) => ex[n]!);
+  ex.setThreadIndex!(init.index + 1); // per-thread scratch of some kernels (lut-i8.ts tables)
   const ctl = new Int32Array(init.control);
   const msg = new Uint8Array(init.control);
   const enc = new TextEncoder();
