@@ -9,7 +9,8 @@
  *        [--lr 2e-3] [--trit-lr 0.01] [--emb-lr 1e-3] [--batch 8] [--ctx 256] [--alpha 1]
  *        [--snapshots 100,200,400] [--threads 2] [--budget-minutes 60] [--backend wasm] [--data ../shared/data]
  *
- * Text: Hessians on stories 10..39; QAT on stories 10..963, validation (the trainer's) on
+ * Text: Hessians on stories 10..39; QAT on stories 10..963 (plus --extra-text, e.g. samples of the
+ * f32 model from scripts/sample-teacher.mjs), validation (the trainer's) on
  * 964..983; scored: stories 0..5 (never trained or validated on; 6..9 are a margin). The
  * snapshots are scored after training (their weights are exported at those steps), so no choice
  * of the run depends on the scored stories. One JSON line per row on stdout.
@@ -46,6 +47,10 @@ const { values: a } = parseArgs({
     // re-allocate the depths after this many steps (plan-realloc.ts), for --bits trit bits per weight
     'realloc-at': { type: 'string' },
     bits: { type: 'string', default: '2.5' },
+    // more training text (e.g. scripts/sample-teacher.mjs's samples of the f32 model), appended to stories 10..963
+    'extra-text': { type: 'string' },
+    // a label copied into every row
+    run: { type: 'string' },
   },
 });
 const D = a.data;
@@ -57,7 +62,7 @@ const tok = model.requireTokenizer();
 const calibText = docs.slice(10, 40).join('\n\n');
 const calibTokens = tok.encode(calibText, { bos: false });
 const nVal = 20;
-const trainText = docs.slice(10, docs.length - nVal).join('\n\n');
+const trainText = docs.slice(10, docs.length - nVal).join('\n\n') + (a['extra-text'] ? '\n\n' + readFileSync(a['extra-text'], 'utf8') : '');
 const valText = docs.slice(docs.length - nVal).join('\n\n');
 const data = { train: Int32Array.from(tok.encode(trainText, { bos: true })), val: Int32Array.from(tok.encode(valText, { bos: true })), trainChars: trainText.length, valChars: valText.length };
 const ppl = async (m) => (await evaluatePerplexity(m, text, { protocol: 'documents', docStart: start, limit: 6, ctx: 512 })).perplexity;
@@ -73,7 +78,7 @@ function bits(weights) {
   }
   return { trit_bits: +(trit / n).toFixed(3), scale_bits: +(scale / n).toFixed(3) };
 }
-const out = (row) => process.stdout.write(JSON.stringify(row) + '\n');
+const out = (row) => process.stdout.write(JSON.stringify(a.run ? { run: a.run, ...row } : row) + '\n');
 const load = () => +os.loadavg()[0].toFixed(2);
 
 const names = [];
@@ -131,6 +136,6 @@ out({
   row: 'plan-qat', depths: depthString(r.weights), depths_unchanged: ok, ...bits(r.weights), ppl: pf, f32, vs_f32: pf / f32 - 1, before: p0,
   steps_done: r.train.steps_done + (r.first ? r.first.train.steps_done : 0), first_phase: r.first ? { steps: r.first.train.steps_done, changed: r.first.changed, probe_kl: r.probeKl, tokens: r.first.train.tokens, train_s: +r.first.train.elapsed_s.toFixed(1) } : null, stopped: r.train.stopped, train_s: +train_s.toFixed(1), tokens: r.train.tokens, final_loss: r.train.final_loss,
   val: r.train.history.map((h) => ({ step: h.step, ppl: +h.val_ppl.toFixed(4) })), changed: r.changed, weights_tuned: r.weightsTuned,
-  settings, backend: a.backend, load_end: load(), last_step: lastReport && { step: lastReport.step, tok_s: +lastReport.tokens_per_second.toFixed(0) },
+  settings, train_tokens: data.train.length, extra_text: a['extra-text'] ?? null, backend: a.backend, load_end: load(), last_step: lastReport && { step: lastReport.step, tok_s: +lastReport.tokens_per_second.toFixed(0) },
 });
 await model.dispose();

@@ -38,6 +38,7 @@ export interface QatFlags {
   qatRealloc?: boolean;
   qatThreads?: number;
   qatBudgetMinutes?: number;
+  qatPruneFrom?: number;
 }
 
 function nonNegative(s: string): number {
@@ -58,11 +59,12 @@ export function addQatFlags(cmd: Command): Command {
     .option('--qat-minutes <m>', 'stop training after m minutes (the model as it is then is saved; with --qat-realloc, m/2 per phase)', numArg)
     .option('--qat-threads <n>', 'data-parallel training threads (each step\'s windows split between worker threads; default 1)', intArg)
     .option('--qat-budget-minutes <m>', 'plan the training over m minutes of wall time instead of --qat-steps: the cosine follows the clock and the run ends within m minutes (--qat-steps is then a cap; with --qat-realloc, m/2 per phase)', numArg)
-    .option('--qat-realloc', 'half-way through, move trits between layers by their KL change one trit up/down measured on the trained model (same trit budget: --auto-bits, else the plan\'s), then train the new plan');
+    .option('--qat-realloc', 'half-way through, move trits between layers by their KL change one trit up/down measured on the trained model (same trit budget: --auto-bits, else the plan\'s), then train the new plan')
+    .option('--qat-prune-from <d>', 'with --auto-bits b: instead of the measured plan, start every layer at d trits, train the first half, then drop one trit from the layers whose drop costs the trained model the least KL per trit until b bits per weight (1.6(d−1) ≤ b < 1.6d), and train the new plan (implies --qat-realloc)', intArg);
 }
 
 export function usesQat(f: QatFlags): boolean {
-  return f.qatSteps !== undefined || f.qatText !== undefined || f.qatLr !== undefined || f.qatTritLr !== undefined || f.qatEmbeddingLr !== undefined || f.qatBatch !== undefined || f.qatCtx !== undefined || f.qatMinutes !== undefined || f.qatRealloc !== undefined || f.qatThreads !== undefined || f.qatBudgetMinutes !== undefined;
+  return f.qatSteps !== undefined || f.qatText !== undefined || f.qatLr !== undefined || f.qatTritLr !== undefined || f.qatEmbeddingLr !== undefined || f.qatBatch !== undefined || f.qatCtx !== undefined || f.qatMinutes !== undefined || f.qatRealloc !== undefined || f.qatThreads !== undefined || f.qatBudgetMinutes !== undefined || f.qatPruneFrom !== undefined;
 }
 
 export interface QatReport {
@@ -92,13 +94,19 @@ function tritBits(w: Map<string, StoredTensor>): number {
   return (BITS_PER_TRIT * trits) / Math.max(1, n);
 }
 
+/** `plan` with exact-name rules giving the re-allocated depths (they replace earlier exact rules for those layers). */
+export function planWithDepths<P extends { layers?: { match: string }[] }>(plan: P, depths: Record<string, number>): P {
+  return { ...plan, layers: [...(plan.layers ?? []).filter((l) => !(l.match in depths)), ...Object.entries(depths).map(([match, depth]) => ({ match, depth }))] };
+}
+
 /** Run plan QAT on `q` (quantized from the f32 `source`); returns the trained model and a report. */
 /** Check the QAT flags before any work (a bad one is an E_ARG naming it); returns the text file. */
 export function checkQatFlags(f: QatFlags, calibrationText?: string): string {
   if (f.qatSteps === undefined) throw new TritwiseError('E_ARG', 'QAT settings without a step count', { where: 'quantize --qat-*', expected: '--qat-steps <n>', got: 'no --qat-steps' });
   const file = f.qatText ?? calibrationText;
   if (!file) throw new TritwiseError('E_ARG', 'QAT needs training text', { where: 'quantize --qat-steps', expected: '--qat-text <file> or --calibrate <file>', got: 'none' });
-  if (f.qatRealloc && f.qatSteps !== undefined && f.qatSteps < 2) throw new TritwiseError('E_ARG', 're-allocation needs two phases of training', { where: 'quantize --qat-realloc', expected: '--qat-steps ≥ 2', got: f.qatSteps });
+  if (f.qatPruneFrom !== undefined && !(Number.isInteger(f.qatPruneFrom) && f.qatPruneFrom >= 2 && f.qatPruneFrom <= 6)) throw new TritwiseError('E_ARG', 'invalid start depth', { where: 'quantize --qat-prune-from', expected: 'an integer 2..6 (trits per weight before pruning)', got: f.qatPruneFrom });
+  if ((f.qatRealloc || f.qatPruneFrom !== undefined) && f.qatSteps !== undefined && f.qatSteps < 2) throw new TritwiseError('E_ARG', 're-allocation needs two phases of training', { where: 'quantize --qat-realloc', expected: '--qat-steps ≥ 2', got: f.qatSteps });
   if (f.qatMinutes !== undefined && !(f.qatMinutes > 0)) throw new TritwiseError('E_ARG', 'invalid time limit', { where: 'quantize --qat-minutes', expected: '> 0', got: f.qatMinutes });
   if (f.qatBudgetMinutes !== undefined && !(f.qatBudgetMinutes > 0 && Number.isFinite(f.qatBudgetMinutes))) throw new TritwiseError('E_ARG', 'invalid time budget', { where: 'quantize --qat-budget-minutes', expected: '> 0', got: f.qatBudgetMinutes });
   if (f.qatBudgetMinutes !== undefined && f.qatMinutes !== undefined) throw new TritwiseError('E_ARG', 'two time limits', { where: 'quantize --qat-budget-minutes', expected: 'either --qat-minutes (stop) or --qat-budget-minutes (plan the schedule over the time)', got: 'both' });
@@ -122,6 +130,7 @@ export async function runQat(source: Model, q: Model, f: QatFlags & { json?: boo
   let val = '';
   let phase2 = false;
   let realloc: QatReport['realloc'];
+  const two = f.qatRealloc || f.qatPruneFrom !== undefined;
   try {
     const settings: PlanQatSettings = {
       steps,
@@ -130,8 +139,8 @@ export async function runQat(source: Model, q: Model, f: QatFlags & { json?: boo
       ...(f.qatEmbeddingLr !== undefined ? { embeddingLr: f.qatEmbeddingLr } : {}),
       ...(f.qatBatch !== undefined ? { batch: f.qatBatch } : {}),
       ctx,
-      ...(f.qatMinutes !== undefined ? { maxSeconds: (f.qatMinutes * 60) / (f.qatRealloc ? 2 : 1) } : {}),
-      ...(f.qatBudgetMinutes !== undefined ? { budgetSeconds: (f.qatBudgetMinutes * 60) / (f.qatRealloc ? 2 : 1) } : {}),
+      ...(f.qatMinutes !== undefined ? { maxSeconds: (f.qatMinutes * 60) / (two ? 2 : 1) } : {}),
+      ...(f.qatBudgetMinutes !== undefined ? { budgetSeconds: (f.qatBudgetMinutes * 60) / (two ? 2 : 1) } : {}),
       ...(f.qatThreads !== undefined ? { threads: f.qatThreads } : {}),
       evalEvery: Math.max(1, Math.round(steps / 4)),
       evalChunks: 8,
@@ -141,7 +150,7 @@ export async function runQat(source: Model, q: Model, f: QatFlags & { json?: boo
         val = ` | val ppl ${fixed(e.val_ppl, 3)}`;
       },
     };
-    if (f.qatRealloc) {
+    if (f.qatRealloc || f.qatPruneFrom !== undefined) {
       const at = Math.floor(steps / 2);
       const bits = f.autoBits ?? tritBits(q.weights);
       const rr = await planQatRealloc(source.config, source.weights, q.weights, data, tok.bos, { ...settings, reallocAt: at, bits, onStep: (s: StepReport) => bar?.update(s.step + (phase2 ? at : 0), steps, `KL ${fixed(s.loss, 4)} | ${fixed(s.tokens_per_second, 0)} tok/s${val}`), onRealloc: () => (phase2 = true) });
@@ -153,7 +162,8 @@ export async function runQat(source: Model, q: Model, f: QatFlags & { json?: boo
     bar?.stop();
     process.removeListener('SIGINT', onSigint);
   }
-  const m = await Model.fromCheckpoint({ config: q.config, weights: r.weights, activations: q.activations, tokenizer: q.tokenizer, plan: q.info.plan }, { backend: q.backend });
+  const plan = realloc && q.info.plan ? planWithDepths(q.info.plan, realloc.after) : q.info.plan;
+  const m = await Model.fromCheckpoint({ config: q.config, weights: r.weights, activations: q.activations, tokenizer: q.tokenizer, plan }, { backend: q.backend });
   const h = r.train.history;
   return {
     model: m,

@@ -8,6 +8,9 @@
  *   --auto-ppl p --calibrate text     … for at most p % more perplexity on the calibration text
  *   --plan-out plan.json              write the chosen plan (for `quantize --plan`)
  *   --qat-steps n                     then fine-tune at the plan's depths (quantize-qat.ts)
+ *   --auto-bits b --qat-steps n --qat-prune-from d
+ *                                     start every layer at d trits, train, drop trits where the
+ *                                     trained model loses least down to b bits, train again
  */
 import { InvalidArgumentError, type Command } from 'commander';
 import { TritwiseError } from '../errors.js';
@@ -15,7 +18,7 @@ import { autoDepth, BITS_PER_TRIT } from '../quant/auto-depth.js';
 import { addModelFlags, addPlanFlags, buildPlan, numArg, openModel, quantizeWithProgress, readText, type ModelFlags, type PlanFlags } from './model-options.js';
 import { fixed, formatBytes, printJson, printTable, writeJsonFile } from './output.js';
 import { progressBar } from './progress.js';
-import { addQatFlags, checkQatFlags, runQat, usesQat, type QatFlags, type QatReport } from './quantize-qat.js';
+import { addQatFlags, checkQatFlags, planWithDepths, runQat, usesQat, type QatFlags, type QatReport } from './quantize-qat.js';
 
 interface QuantizeFlags extends ModelFlags, PlanFlags, QatFlags {
   out: string;
@@ -56,7 +59,16 @@ export function registerQuantize(program: Command): void {
       let plan = buildPlan(opts);
       if (usesQat(opts)) checkQatFlags(opts, plan.calibration?.text);
       let auto: Awaited<ReturnType<typeof autoDepth>> | undefined;
-      if (opts.autoBits !== undefined || opts.autoPpl !== undefined) {
+      if (opts.qatPruneFrom !== undefined) {
+        // depths chosen on the trained model (plan-realloc.ts): the plan starts uniform at d
+        const d = opts.qatPruneFrom;
+        const b = opts.autoBits;
+        if (b === undefined) throw new TritwiseError('E_ARG', '--qat-prune-from needs a bit budget', { where: 'quantize --qat-prune-from', expected: '--auto-bits <bits>', got: opts.autoPpl !== undefined ? '--auto-ppl' : 'none' });
+        if (opts.depth !== undefined) throw new TritwiseError('E_ARG', 'two start depths', { where: 'quantize --qat-prune-from', expected: 'either --depth or --qat-prune-from', got: 'both' });
+        if (!(b >= BITS_PER_TRIT * (d - 1) - 1e-9 && b < BITS_PER_TRIT * d)) throw new TritwiseError('E_ARG', 'bit budget outside what one pruning round reaches', { where: 'quantize --auto-bits with --qat-prune-from', expected: `${fixed(BITS_PER_TRIT * (d - 1), 2)} ≤ bits < ${fixed(BITS_PER_TRIT * d, 2)} (every layer at ${d} trits, at most one dropped)`, got: b });
+        plan.quantizer ??= 'gptq';
+        plan.depth = d;
+      } else if (opts.autoBits !== undefined || opts.autoPpl !== undefined) {
         if (opts.autoBits !== undefined && opts.autoPpl !== undefined) throw new TritwiseError('E_ARG', 'choose one budget', { where: 'quantize', expected: '--auto-bits or --auto-ppl', got: 'both' });
         const file = plan.calibration?.text;
         if (!file) throw new TritwiseError('E_ARG', 'auto-tuning measures sensitivity on calibration text', { where: 'quantize --auto-bits/--auto-ppl', expected: '--calibrate <text file>', got: 'none' });
@@ -78,12 +90,14 @@ export function registerQuantize(program: Command): void {
         }
         plan = { ...auto.plan, calibration: plan.calibration };
       }
-      if (opts.planOut) writeJsonFile(opts.planOut, plan);
       const quantized = await quantizeWithProgress(model, plan);
       const ms = quantized.ms;
       let q = quantized.model;
       let qat: QatReport | undefined;
       if (usesQat(opts)) ({ model: q, report: qat } = await runQat(model, q, opts, plan.calibration?.text));
+      // re-allocation moved depths: the plan written is the one the saved model follows
+      if (qat?.realloc) plan = planWithDepths(plan, qat.realloc.after);
+      if (opts.planOut) writeJsonFile(opts.planOut, plan);
       q.save(opts.out, { storage: opts.storage });
       // after QAT: the plan's layers (depth, group, bytes unchanged); their errors were measured before training
       const layers = (quantized.model.info.layers ?? []).map((l) => (qat ? { ...l, relError: undefined } : l));

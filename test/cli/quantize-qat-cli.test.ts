@@ -1,7 +1,8 @@
 /**
  * `tritwise quantize --auto-bits … --qat-steps n` through the built bin (issue 6): the auto plan is
  * fine-tuned at its depths, the saved folder holds every layer at the depth the written plan gives
- * it (trained on two threads), and QAT flags without a step count or text, or with a bad thread
+ * it (trained on two threads), --qat-prune-from trains a uniform plan and drops trits to the
+ * budget (the written plan and the folder agree), and QAT flags without a step count or text, or with a bad thread
  * count or time budget, are refused with E_ARG.
  */
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -76,6 +77,33 @@ describe('quantize --qat-steps', () => {
     expect((1.6 * trits) / n).toBeLessThanOrEqual(2.4 + 1e-9);
   }, 90_000);
 
+  it('--qat-prune-from 2 starts every layer at d = 2, drops trits after training to the --auto-bits budget, and writes the plan it saved', () => {
+    const a = cli('quantize', f('tiny.bin'), '--tokenizer', f('tok.bin'), '--plan', f('small.json'), '--quantizer', 'rtn', '--auto-bits', '2.4', '--calibrate', f('text.txt'), '--qat-steps', '8', '--qat-prune-from', '2', '--qat-batch', '2', '--qat-ctx', '32', '--plan-out', f('pruned.json'), '-o', f('p'), '--json');
+    expect(a.code, a.err).toBe(0);
+    const rep = JSON.parse(a.out);
+    const ra = rep.qat.realloc;
+    expect(rep.auto).toBeUndefined();
+    expect(ra.at).toBe(4);
+    expect(ra.bits).toBe(2.4);
+    expect(Object.values(ra.before).every((d) => d === 2)).toBe(true);
+    const saved = loadCheckpoint(f('p'));
+    const plan = resolvePlan(validatePlan(JSON.parse(readFileSync(f('pruned.json'), 'utf8'))), planTargets(c)).filter((l) => !l.dense);
+    expect(plan.length).toBe(Object.keys(ra.after).length);
+    let n = 0, trits = 0, ones = 0;
+    for (const l of plan) {
+      const t = saved.weights.get(l.name) as TernaryTensor | MultiTritTensor;
+      const d = t instanceof MultiTritTensor ? t.depth : 1;
+      expect(d, l.name).toBe(ra.after[l.name]);
+      expect(d, l.name).toBe(l.depth);
+      ones += d === 1 ? 1 : 0;
+      n += t.rows * t.cols;
+      trits += t.rows * t.cols * d;
+    }
+    expect(ones).toBeGreaterThan(0);
+    expect((1.6 * trits) / n).toBeLessThanOrEqual(2.4 + 1e-9);
+    expect((1.6 * trits) / n).toBeGreaterThan(1.6);
+  }, 90_000);
+
   it('QAT flags without steps or text are refused', () => {
     const noSteps = cli('quantize', f('tiny.bin'), '--tokenizer', f('tok.bin'), '--depth', '2', '--qat-lr', '0.01', '--calibrate', f('text.txt'), '-o', f('x'));
     expect(noSteps.code).toBe(2);
@@ -93,5 +121,14 @@ describe('quantize --qat-steps', () => {
     const budget = cli(...base, '--qat-budget-minutes', '0');
     expect(budget.code).toBe(2);
     expect(budget.err).toMatch(/E_ARG: invalid time budget.*--qat-budget-minutes/s);
+    const pruneDepth = cli(...base, '--qat-prune-from', '1');
+    expect(pruneDepth.code).toBe(2);
+    expect(pruneDepth.err).toMatch(/E_ARG: invalid start depth.*--qat-prune-from/s);
+    const noBudget = cli('quantize', f('tiny.bin'), '--tokenizer', f('tok.bin'), '--calibrate', f('text.txt'), '--qat-steps', '5', '--qat-prune-from', '2', '-o', f('x'));
+    expect(noBudget.code).toBe(2);
+    expect(noBudget.err).toMatch(/E_ARG: --qat-prune-from needs a bit budget/);
+    const far = cli('quantize', f('tiny.bin'), '--tokenizer', f('tok.bin'), '--calibrate', f('text.txt'), '--auto-bits', '1.5', '--qat-steps', '5', '--qat-prune-from', '2', '-o', f('x'));
+    expect(far.code).toBe(2);
+    expect(far.err).toMatch(/E_ARG: bit budget outside what one pruning round reaches/);
   }, 60_000);
 });
