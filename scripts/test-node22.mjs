@@ -14,7 +14,7 @@ const platform = process.platform === 'win32' ? 'win' : process.platform;
 const pkg = `${platform === 'darwin' && process.arch === 'arm64' ? 'node-bin' : 'node'}-${platform}-${process.arch}`;
 const dir = `${root}.tmp/node22`;
 const bin = `${dir}/node_modules/${pkg}/bin/node${platform === 'win' ? '.exe' : ''}`;
-const tests = ['test/backend/wasm.test.ts', 'test/backend/wasm-pool.test.ts', 'test/backend/wasm-pool-dispatch.test.ts', 'test/vsa/engine.test.ts', 'test/nn/wasm-model.test.ts', 'test/backend/multi-trit.test.ts', 'test/sparse/conformance.test.ts', 'test/backend/wasm-popcount.test.ts', 'test/backend/wasm-lut3.test.ts'];
+const tests = ['test/backend/wasm.test.ts', 'test/backend/wasm-pool.test.ts', 'test/backend/wasm-pool-dispatch.test.ts', 'test/vsa/engine.test.ts', 'test/nn/wasm-model.test.ts', 'test/backend/multi-trit.test.ts', 'test/sparse/conformance.test.ts', 'test/backend/wasm-popcount.test.ts', 'test/backend/wasm-lut3.test.ts', 'test/backend/wasm-block-ops.test.ts'];
 
 function give(reason) {
   if (process.env.CI) {

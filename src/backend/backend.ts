@@ -107,6 +107,14 @@ export interface Backend {
    * AttentionFn of nn/attention.ts, f32 within 1e-5 of it); fastest on allocF32 buffers.
    */
   attention?(q: Float32Array, qOff: number, keys: Float32Array, values: Float32Array, pos: number, shape: AttentionShape, out: Float32Array, outOff: number): void;
+  /**
+   * Optional: the block's element-wise operations (nn/ops.ts is the reference), fastest on
+   * allocF32 buffers. rmsnorm and add match the reference to the f64 summation order (add is
+   * bit-identical); swiglu is f32 SIMD, within 5e-7 relative (+1e-30 absolute) of it.
+   */
+  rmsnorm?(out: Float32Array, x: Float32Array, w: Float32Array, rows: number, n: number, eps: number): void;
+  addInPlace?(x: Float32Array, y: Float32Array, len: number): void;
+  swigluRows?(h: Float32Array, gu: Float32Array, rows: number, n: number): void;
   /** Free a weight's backend memory. Using it afterwards is an error. */
   release(w: TernaryWeights | DenseWeights | MultiTritWeights): void;
   /** Free everything (workers, GPU device). Safe to call twice. */

@@ -12,28 +12,12 @@
  * Scores and dp are computed 4 keys at a time from the transposed Kt/Vt (broadcast q_i[c] times
  * a row of Kt); sums over keys run 4 head lanes at a time.
  * The module keeps no static data (the hosts place buffers from low offsets), so exp is computed
- * here without lookup tables, four lanes at a time (exp4), and the row's log Σ is left to the
+ * without lookup tables, four lanes at a time (simd-exp.ts exp4), and the row's log Σ is left to the
  * host: the forward pass writes the row max M_i and sum Z_i = Σ_j e^{s_j − M_i}; the host passes
  * L_i = M_i + log Z_i back.
  */
 
-/**
- * e^x for four lanes (x ≤ 0, clamped at −87): x = k·ln2 + r with |r| ≤ ln2/2, e^r by its Taylor
- * series to r⁶ (relative error ≈ 1e-7, one f32 ulp), times 2^k built in the exponent bits.
- */
-@inline function exp4(x: v128): v128 {
-  x = f32x4.max(x, f32x4.splat(-87));
-  const k = f32x4.nearest(f32x4.mul(x, f32x4.splat(1.44269504)));
-  const r = f32x4.sub(f32x4.sub(x, f32x4.mul(k, f32x4.splat(0.693359375))), f32x4.mul(k, f32x4.splat(-2.12194440e-4)));
-  let p = f32x4.add(f32x4.splat(1), f32x4.mul(r, f32x4.splat(1.0 / 6)));
-  p = f32x4.add(f32x4.splat(1), f32x4.mul(f32x4.mul(r, f32x4.splat(1.0 / 5)), p));
-  p = f32x4.add(f32x4.splat(1), f32x4.mul(f32x4.mul(r, f32x4.splat(1.0 / 4)), p));
-  p = f32x4.add(f32x4.splat(1), f32x4.mul(f32x4.mul(r, f32x4.splat(1.0 / 3)), p));
-  p = f32x4.add(f32x4.splat(1), f32x4.mul(f32x4.mul(r, f32x4.splat(0.5)), p));
-  p = f32x4.add(f32x4.splat(1), f32x4.mul(r, p));
-  const two = i32x4.shl(i32x4.add(i32x4.trunc_sat_f32x4_s(k), i32x4.splat(127)), 23);
-  return f32x4.mul(p, two);
-}
+import { exp4 } from './simd-exp';
 
 /** Lanes j..j+3 kept where j0 ≤ lane ≤ i, zero elsewhere. */
 @inline function keep(v: v128, j: i32, j0: i32, i: i32): v128 {

@@ -26,6 +26,7 @@ export { lut3Triples, planesToLut3, lut3Tables, lut3TableBytes, lut3I8 } from '.
 export { stageI8, stagedI8Bytes, quantI8Token, quantQ8K, permuteF32, planesToBlocks, planesToI8, planesToCodes } from './prep';
 export { gemmF32 } from './gemm-f32';
 export { attnForward, attnBackward } from './attention-f32';
+export { rmsnormF32, addF32, swigluF32 } from './block-ops';
 
 /** 1 when this build uses relaxed SIMD. */
 export function relaxed(): i32 {

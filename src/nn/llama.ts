@@ -86,7 +86,15 @@ export class LlamaModel {
   ) {
     this.rope = new RopeTables(config.headDim, config.ropeTheta);
     this.attnShape = { nHeads: config.nHeads, nKvHeads: config.nKvHeads, headDim: config.headDim, window: config.slidingWindow };
+    // the backend's own element-wise ops when it has them (wasm: SIMD on its memory), else ops.ts
+    this.#rmsnorm = backend.rmsnorm?.bind(backend) ?? rmsnorm;
+    this.#add = backend.addInPlace?.bind(backend) ?? addInPlace;
+    this.#swiglu = backend.swigluRows?.bind(backend) ?? swigluRows;
   }
+
+  readonly #rmsnorm: typeof rmsnorm;
+  readonly #add: typeof addInPlace;
+  readonly #swiglu: typeof swigluRows;
 
   static async build(config: LlamaConfig, weights: Map<string, StoredTensor>, backend: Backend, opts: BuildOptions = {}): Promise<LlamaModel> {
     checkWeights(config, weights, 'model');
@@ -196,7 +204,7 @@ export class LlamaModel {
       for (let l = 0; l < this.layers.length; l++) {
         const L = this.layers[l]!;
         // attention block
-        rmsnorm(xb, x, L.attentionNorm, N, D, c.normEps);
+        this.#rmsnorm(xb, x, L.attentionNorm, N, D, c.normEps);
         await L.qkv.forward(xb, N, qkv);
         for (let t = 0; t < N; t++) {
           const cache = steps[seqOf[t]!]!.cache;
@@ -210,12 +218,12 @@ export class LlamaModel {
           const cache = steps[seqOf[t]!]!.cache;
           L.attention(qkv, t * S, cache.keys[l]!, cache.values[l]!, posOf[t]!, this.attnShape, att, t * Q);
         }
-        addInPlace(x, await L.wo.forward(att, N, y), N * D);
+        this.#add(x, await L.wo.forward(att, N, y), N * D);
         // feed-forward block
-        rmsnorm(xb, x, L.ffnNorm, N, D, c.normEps);
+        this.#rmsnorm(xb, x, L.ffnNorm, N, D, c.normEps);
         await L.gateUp.forward(xb, N, gu);
-        swigluRows(h, gu, N, H);
-        addInPlace(x, await L.w2.forward(h, N, y), N * D);
+        this.#swiglu(h, gu, N, H);
+        this.#add(x, await L.w2.forward(h, N, y), N * D);
       }
       for (const s of steps) s.cache.length += s.tokens.length;
       // classifier on the rows asked for
@@ -231,7 +239,7 @@ export class LlamaModel {
       }
       const sel = buf(rows.length * D);
       rows.forEach((row, i) => sel.set(x.subarray(row * D, (row + 1) * D), i * D));
-      rmsnorm(sel, sel, this.finalNorm, rows.length, D, c.normEps);
+      this.#rmsnorm(sel, sel, this.finalNorm, rows.length, D, c.normEps);
       const V = c.vocabSize;
       const logits = await this.output.forward(sel, rows.length, buf(rows.length * V));
       const out: Float32Array[] = [];

@@ -27,6 +27,9 @@ export interface KernelExports {
   blockSparseF32(rowPtr: number, widx: number, wide: number, plus: number, minus: number, x: number, cols: number, batch: number, gc: number, G: number, scales: number, gscales: number, out: number, rows: number, r0: number, r1: number): void;
   dequantAcc(acc: number, batch: number, rows: number, G: number, mode: number, xsc: number, scales: number, gscales: number, out: number, r0: number, r1: number): void;
   attentionF32(q: number, keys: number, values: number, n: number, nHeads: number, nKvHeads: number, d: number, out: number, att: number): void;
+  rmsnormF32(out: number, x: number, w: number, rows: number, n: number, eps: number): void;
+  addF32(x: number, y: number, len: number): void;
+  swigluF32(h: number, gu: number, rows: number, n: number): void;
   planesToLut(plus: number, minus: number, dst: number, rows: number, cols: number, wpr: number, gc: number, G: number, nq: number): void;
   lutTables(q: number, n: number, cols: number, gc: number, G: number, nq: number, dst: number): void;
   lutI8(w: number, G: number, nq: number, q: number, cols: number, tabs: number, job: number, batch: number, out: number, rows: number, mode: number, xsc: number, scales: number, gsT: number, acc16: number, sacc: number, p0: number, p1: number): void;

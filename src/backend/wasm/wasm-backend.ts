@@ -137,6 +137,7 @@ export class WasmBackend implements Backend {
   readonly #xsc: Scratch;
   readonly #acc: Scratch;
   readonly #att: Scratch;
+  readonly #blk: Scratch;
   readonly #tab: Scratch;
   readonly #acc16: Scratch;
   /** the padded CSR kernels' activation rows at batch > 1 (its own: inputs may sit in #act) */
@@ -177,6 +178,7 @@ export class WasmBackend implements Backend {
     this.#xsc = new Scratch(heap, 'activation scales');
     this.#acc = new Scratch(heap, 'integer accumulators');
     this.#att = new Scratch(heap, 'attention scratch');
+    this.#blk = new Scratch(heap, 'block-op scratch');
     this.#padx = new Scratch(heap, 'padded CSR activations');
     this.#part = new Scratch(heap, 'padded CSR partial sums');
     this.#tab = new Scratch(heap, 'lookup tables');
@@ -716,6 +718,61 @@ export class WasmBackend implements Backend {
     const vp = kvIn ? values.byteOffset + start * kvDim * 4 : stage(values, start * kvDim, n * kvDim, parts[4]!);
     this.#k.attentionF32(qp, kp, vp, n, s.nHeads, s.nKvHeads, d, op, att);
     if (!heap.owns(out)) out.set(heap.f32.subarray(op >>> 2, (op >>> 2) + qn), outOff);
+  }
+
+  /**
+   * A buffer's byte offset in the heap, staged into block-op scratch (at `slot` · `bytes`) when it
+   * is not backend memory; `back` copies a staged output back.
+   */
+  #blockPtr(a: Float32Array, len: number, slot: number, bytes: number, base: number): number {
+    if (this.#heap.owns(a)) return a.byteOffset;
+    const p = base + slot * bytes;
+    this.#heap.f32.set(a.subarray(0, len), p >>> 2);
+    return p;
+  }
+
+  #blockScratch(lens: readonly number[]): { base: number; bytes: number } {
+    const bytes = Math.ceil(Math.max(...lens) * 4 / 64) * 64;
+    return { base: this.#blk.ensure(bytes * lens.length), bytes };
+  }
+
+  /** RMSNorm per row in SIMD (block-ops.ts rmsnormF32): y = w ⊙ x / √(mean(x²) + ε). */
+  rmsnorm(out: Float32Array, x: Float32Array, w: Float32Array, rows: number, n: number, eps: number): void {
+    const where = 'wasm.rmsnorm';
+    checkLength(x.length, rows * n, 'input', where);
+    checkLength(out.length, rows * n, 'output', where);
+    checkLength(w.length, n, 'weight', where);
+    const { base, bytes } = this.#blockScratch([rows * n, n, rows * n]);
+    const xp = this.#blockPtr(x, rows * n, 0, bytes, base);
+    const wp = this.#blockPtr(w, n, 1, bytes, base);
+    const op = this.#heap.owns(out) ? out.byteOffset : base + 2 * bytes;
+    this.#k.rmsnormF32(op, xp, wp, rows, n, eps);
+    if (!this.#heap.owns(out)) out.set(this.#heap.f32.subarray(op >>> 2, (op >>> 2) + rows * n));
+  }
+
+  /** x += y in SIMD (block-ops.ts addF32), bit-identical to the reference. */
+  addInPlace(x: Float32Array, y: Float32Array, len: number): void {
+    const where = 'wasm.addInPlace';
+    checkLength(x.length, len, 'x', where);
+    checkLength(y.length, len, 'y', where);
+    if (!this.#heap.owns(x)) {
+      for (let i = 0; i < len; i++) x[i]! += y[i]!;
+      return;
+    }
+    const { base, bytes } = this.#blockScratch([len]);
+    this.#k.addF32(x.byteOffset, this.#blockPtr(y, len, 0, bytes, base), len);
+  }
+
+  /** SwiGLU over rows of [gate | up] in f32 SIMD (block-ops.ts swigluF32). */
+  swigluRows(h: Float32Array, gu: Float32Array, rows: number, n: number): void {
+    const where = 'wasm.swigluRows';
+    checkLength(gu.length, rows * 2 * n, 'gate/up', where);
+    checkLength(h.length, rows * n, 'output', where);
+    const { base, bytes } = this.#blockScratch([rows * 2 * n, rows * n]);
+    const gp = this.#blockPtr(gu, rows * 2 * n, 0, bytes, base);
+    const hp = this.#heap.owns(h) ? h.byteOffset : base + bytes;
+    this.#k.swigluF32(hp, gp, rows, n);
+    if (!this.#heap.owns(h)) h.set(this.#heap.f32.subarray(hp >>> 2, (hp >>> 2) + rows * n));
   }
 
   // multi-trit weights (issue 6): kernels in src/kernels/multi.ts, host side in multi-trit.ts
