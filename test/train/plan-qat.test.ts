@@ -110,7 +110,9 @@ describe('plan QAT (mixed depths)', () => {
     const timed = await planQat(c, f32.weights, q.weights, data, vocab.bos, { ...s, steps: 100000, budgetSeconds: 1.5 });
     expect(timed.train.steps_done).toBeGreaterThan(0);
     expect(timed.train.steps_done).toBeLessThan(100000);
-    expect(timed.train.elapsed_s).toBeLessThan(1.5);
+    // the step that crosses the budget still finishes, and a loaded machine stretches steps: the
+    // bound only has to catch a budget that is ignored (100,000 steps would take minutes)
+    expect(timed.train.elapsed_s).toBeLessThan(4);
   });
 
   it('bad settings and inputs are typed errors', async () => {
