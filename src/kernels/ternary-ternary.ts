@@ -44,6 +44,10 @@
   return i32x4.extadd_pairwise_i16x8_u(i16x8.extadd_pairwise_i8x16_u(c));
 }
 
+@inline function widenS(c: v128): v128 {
+  return i32x4.extadd_pairwise_i16x8_s(i16x8.extadd_pairwise_i8x16_s(c));
+}
+
 @inline function live(mrow: usize, kb: i32): bool {
   return (load<u32>(mrow + (<usize>(kb >>> 5) << 2)) & (1 << (kb & 31))) != 0;
 }
@@ -90,19 +94,87 @@
   return hsum(acc);
 }
 
-export function ternaryTernary(w: usize, nblk: i32, G: i32, mask: usize, maskWords: i32, u: usize, batch: i32, out: usize, rows: i32, r0: i32, r1: i32): void {
-  const rowBytes = <usize>(G * nblk) << 5;
-  for (let r = r0; r < r1; r++) {
-    const wr = w + <usize>r * rowBytes;
-    const mrow = mask + (<usize>(r * maskWords) << 2);
-    for (let b = 0; b < batch; b++) {
-      const ub = u + <usize>b * rowBytes;
-      const o = out + (<usize>((b * rows + r) * G) << 2);
-      for (let g = 0; g < G; g++) {
-        const go = <usize>(g * nblk) << 5;
-        store<i32>(o + (<usize>g << 2), groupDot(wr + go, ub + go, nblk, mrow, g * nblk, mask));
-      }
+/**
+ * Four rows at once, each its own memory stream: rows ra, ra + q, ra + 2q, ra + 3q of the chunk
+ * share every activation load, and each row keeps one signed byte counter c += pc(nz) − 2·pc(s)
+ * (|c| ≤ 8 per block, so 15 blocks fit in an i8 lane before widening).
+ *
+ * Why far-apart rows: from memory this kernel was compute time + transfer time (no overlap), the
+ * sum of the two. Each 4 KiB page starts the hardware prefetcher again (no huge pages for wasm
+ * memory), so a lone stream waits for its first lines at every page. Four streams in different
+ * pages wait in parallel. Adjacent rows (2.7 KB apart at 11008 columns, the same pages) were
+ * *slower* than one row (probably the L2 prefetcher losing the pattern); ≥ 16 KiB apart they
+ * give 1.25–1.4× from memory and from L3 (tt A/B, 4096×11008, one thread).
+ */
+@inline function dot4(w0: usize, w1: usize, w2: usize, w3: usize, ug: usize, nblk: i32, o0: usize, o1: usize, o2: usize, o3: usize): void {
+  let a0 = i32x4.splat(0), a1 = i32x4.splat(0), a2 = i32x4.splat(0), a3 = i32x4.splat(0);
+  for (let k0 = 0; k0 < nblk; k0 += 15) {
+    const k1 = min(nblk, k0 + 15);
+    let c0 = i8x16.splat(0), c1 = i8x16.splat(0), c2 = i8x16.splat(0), c3 = i8x16.splat(0);
+    for (let k = k0; k < k1; k++) {
+      const o = <usize>k << 5;
+      const unz = v128.load(ug + o), ung = v128.load(ug + o, 16);
+      const z0 = v128.and(v128.load(w0 + o), unz);
+      const q0 = pc(v128.and(z0, v128.xor(v128.load(w0 + o, 16), ung)));
+      c0 = i8x16.sub(i8x16.add(c0, pc(z0)), i8x16.add(q0, q0));
+      const z1 = v128.and(v128.load(w1 + o), unz);
+      const q1 = pc(v128.and(z1, v128.xor(v128.load(w1 + o, 16), ung)));
+      c1 = i8x16.sub(i8x16.add(c1, pc(z1)), i8x16.add(q1, q1));
+      const z2 = v128.and(v128.load(w2 + o), unz);
+      const q2 = pc(v128.and(z2, v128.xor(v128.load(w2 + o, 16), ung)));
+      c2 = i8x16.sub(i8x16.add(c2, pc(z2)), i8x16.add(q2, q2));
+      const z3 = v128.and(v128.load(w3 + o), unz);
+      const q3 = pc(v128.and(z3, v128.xor(v128.load(w3 + o, 16), ung)));
+      c3 = i8x16.sub(i8x16.add(c3, pc(z3)), i8x16.add(q3, q3));
+    }
+    a0 = i32x4.add(a0, widenS(c0));
+    a1 = i32x4.add(a1, widenS(c1));
+    a2 = i32x4.add(a2, widenS(c2));
+    a3 = i32x4.add(a3, widenS(c3));
+  }
+  store<i32>(o0, hsum(a0));
+  store<i32>(o1, hsum(a1));
+  store<i32>(o2, hsum(a2));
+  store<i32>(o3, hsum(a3));
+}
+
+/** Rows closer than this many bytes apart are not worth four streams (see dot4). */
+const STREAM_GAP: usize = 16384;
+/** Up to this many tokens per call take the four-stream pass. */
+const STREAM_BATCH = 2;
+
+/** Rows [r0, r1) of one token: out[(b·rows + r)·G + g]. */
+@inline function oneRow(wr: usize, u: usize, rowBytes: usize, batch: i32, out: usize, rows: i32, r: i32, G: i32, nblk: i32, mrow: usize, mask: usize): void {
+  for (let b = 0; b < batch; b++) {
+    const ub = u + <usize>b * rowBytes;
+    const o = out + (<usize>((b * rows + r) * G) << 2);
+    for (let g = 0; g < G; g++) {
+      const go = <usize>(g * nblk) << 5;
+      store<i32>(o + (<usize>g << 2), groupDot(wr + go, ub + go, nblk, mrow, g * nblk, mask));
     }
   }
 }
 
+export function ternaryTernary(w: usize, nblk: i32, G: i32, mask: usize, maskWords: i32, u: usize, batch: i32, out: usize, rows: i32, r0: i32, r1: i32): void {
+  const rowBytes = <usize>(G * nblk) << 5;
+  let r = r0;
+  // decode-sized batches (memory-bound), no zero blocks to skip and a chunk long enough: four
+  // far-apart rows per pass (dot4); larger batches reuse each row from L1 and keep one row per pass
+  const q = (r1 - r0) >> 2;
+  if (mask == 0 && batch <= STREAM_BATCH && <usize>q * rowBytes >= STREAM_GAP) {
+    const qb = <usize>q * rowBytes, qo = <usize>(q * G) << 2;
+    for (let i = 0; i < q; i++, r++) {
+      const w0 = w + <usize>r * rowBytes;
+      for (let b = 0; b < batch; b++) {
+        const ub = u + <usize>b * rowBytes;
+        const o = out + (<usize>((b * rows + r) * G) << 2);
+        for (let g = 0; g < G; g++) {
+          const go = <usize>(g * nblk) << 5, og = o + (<usize>g << 2);
+          dot4(w0 + go, w0 + qb + go, w0 + 2 * qb + go, w0 + 3 * qb + go, ub + go, nblk, og, og + qo, og + 2 * qo, og + 3 * qo);
+        }
+      }
+    }
+    r = r0 + (q << 2);
+  }
+  for (; r < r1; r++) oneRow(w + <usize>r * rowBytes, u, rowBytes, batch, out, rows, r, G, nblk, mask + (<usize>(r * maskWords) << 2), mask);
+}
