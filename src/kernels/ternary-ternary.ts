@@ -108,23 +108,27 @@
  */
 @inline function dot4(w0: usize, w1: usize, w2: usize, w3: usize, ug: usize, nblk: i32, o0: usize, o1: usize, o2: usize, o3: usize): void {
   let a0 = i32x4.splat(0), a1 = i32x4.splat(0), a2 = i32x4.splat(0), a3 = i32x4.splat(0);
-  for (let k0 = 0; k0 < nblk; k0 += 15) {
-    const k1 = min(nblk, k0 + 15);
+  // one pointer walks the activation; the rows are reached at fixed distances from it, so the loop
+  // keeps its addresses in registers (indexing by k made V8 recompute and spill them)
+  let p0 = w0, p1 = w1, p2 = w2, p3 = w3;
+  const ue = ug + (<usize>nblk << 5);
+  let pu = ug;
+  while (pu < ue) {
+    const pe = min(ue, pu + (15 << 5));
     let c0 = i8x16.splat(0), c1 = i8x16.splat(0), c2 = i8x16.splat(0), c3 = i8x16.splat(0);
-    for (let k = k0; k < k1; k++) {
-      const o = <usize>k << 5;
-      const unz = v128.load(ug + o), ung = v128.load(ug + o, 16);
-      const z0 = v128.and(v128.load(w0 + o), unz);
-      const q0 = pc(v128.and(z0, v128.xor(v128.load(w0 + o, 16), ung)));
+    for (; pu < pe; pu += 32, p0 += 32, p1 += 32, p2 += 32, p3 += 32) {
+      const unz = v128.load(pu), ung = v128.load(pu, 16);
+      const z0 = v128.and(v128.load(p0), unz);
+      const q0 = pc(v128.and(z0, v128.xor(v128.load(p0, 16), ung)));
       c0 = i8x16.sub(i8x16.add(c0, pc(z0)), i8x16.add(q0, q0));
-      const z1 = v128.and(v128.load(w1 + o), unz);
-      const q1 = pc(v128.and(z1, v128.xor(v128.load(w1 + o, 16), ung)));
+      const z1 = v128.and(v128.load(p1), unz);
+      const q1 = pc(v128.and(z1, v128.xor(v128.load(p1, 16), ung)));
       c1 = i8x16.sub(i8x16.add(c1, pc(z1)), i8x16.add(q1, q1));
-      const z2 = v128.and(v128.load(w2 + o), unz);
-      const q2 = pc(v128.and(z2, v128.xor(v128.load(w2 + o, 16), ung)));
+      const z2 = v128.and(v128.load(p2), unz);
+      const q2 = pc(v128.and(z2, v128.xor(v128.load(p2, 16), ung)));
       c2 = i8x16.sub(i8x16.add(c2, pc(z2)), i8x16.add(q2, q2));
-      const z3 = v128.and(v128.load(w3 + o), unz);
-      const q3 = pc(v128.and(z3, v128.xor(v128.load(w3 + o, 16), ung)));
+      const z3 = v128.and(v128.load(p3), unz);
+      const q3 = pc(v128.and(z3, v128.xor(v128.load(p3, 16), ung)));
       c3 = i8x16.sub(i8x16.add(c3, pc(z3)), i8x16.add(q3, q3));
     }
     a0 = i32x4.add(a0, widenS(c0));
