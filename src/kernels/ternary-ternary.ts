@@ -10,13 +10,22 @@
  * Blocks layout (prep.ts planesToBlocks): each row is G groups of `nblk` blocks of 32 bytes,
  * [nz: 128 bits][neg: 128 bits], trit c of the block at bit c of the 16 bytes (the planes' own
  * bit order); groups are zero-padded to whole blocks. Activations use the same layout.
- * Per-lane byte counters (≤ 8 per block) are widened to i32 every 31 blocks.
+ * Per-lane byte counters (≤ 8 per block) are widened to i32 every 31 blocks. Unmasked chunks of
+ * decode-sized batches take four far-apart rows per pass (dot4: four memory streams, signed
+ * counters c += pc(nz) − 2·pc(s) widened every 15 blocks); masked weights, short chunks and larger
+ * batches take one row at a time (groupDot).
  *
  * Tried and dropped (issue 4, A/B against this loop on 4096×11008): Harley–Seal carry-save trees
  * (ones/twos/fours over 4–8 blocks, popcount only the carries) cut the SIMD op count per block from
  * ≈ 34 to ≈ 25, but V8's scheduler hoists all of an unrolled body's loads to the top and sinks the
  * carry-save logic to its uses, so the trees spilled to the stack: 0.7–0.9× without, 1.0–1.07× with
- * branch "fences" between block pairs, below the popcount written out (pc below).
+ * branch "fences" between block pairs, below the popcount written out (pc below). Tried again in
+ * the four-stream pass (27 Nov, SIMD128 build, where each i8x16.popcnt costs ≈ 12 x86 instructions):
+ * one carry-save state per row, p = z & ~x and ~s both counted (Σ = pc(p) + pc(~s) − 128 per block),
+ * one popcount per block and row instead of two — exact, but with four rows the ones/counter
+ * vectors spill (≈ 20 stack moves per loop), 0.99–1.01× the plain loop; and i8x16.swizzle
+ * lookups with shared constants instead of i8x16.popcnt: 0.82–0.9× (V8 adds a saturating add per
+ * lookup). Eight streams per pass (eight rows) lost to four (0.88× from memory; likely spills).
  */
 
 /**
