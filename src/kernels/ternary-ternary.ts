@@ -113,12 +113,13 @@
  * memory), so a lone stream waits for its first lines at every page. Four streams in different
  * pages wait in parallel. Adjacent rows (2.7 KB apart at 11008 columns, the same pages) were
  * *slower* than one row (probably the L2 prefetcher losing the pattern); ≥ 16 KiB apart they
- * give 1.25–1.4× from memory and from L3 (tt A/B, 4096×11008, one thread).
+ * give 1.25–1.4× from memory and from L3 (kernel A/B, 4096×11008, one thread; README, "Four
+ * memory streams for ternary×ternary").
  */
 @inline function dot4(w0: usize, w1: usize, w2: usize, w3: usize, ug: usize, nblk: i32, o0: usize, o1: usize, o2: usize, o3: usize): void {
   let a0 = i32x4.splat(0), a1 = i32x4.splat(0), a2 = i32x4.splat(0), a3 = i32x4.splat(0);
-  // one pointer walks the activation; the rows are reached at fixed distances from it, so the loop
-  // keeps its addresses in registers (indexing by k made V8 recompute and spill them)
+  // one pointer per stream and one for the activation, all stepped by 32 bytes, so the loop keeps
+  // its addresses in registers (indexing every load by k made V8 recompute and spill them)
   let p0 = w0, p1 = w1, p2 = w2, p3 = w3;
   const ue = ug + (<usize>nblk << 5);
   let pu = ug;
@@ -156,7 +157,7 @@ const STREAM_GAP: usize = 16384;
 /** Up to this many tokens per call take the four-stream pass. */
 const STREAM_BATCH = 2;
 
-/** Rows [r0, r1) of one token: out[(b·rows + r)·G + g]. */
+/** Row r against every token: out[(b·rows + r)·G + g], one group at a time (groupDot). */
 @inline function oneRow(wr: usize, u: usize, rowBytes: usize, batch: i32, out: usize, rows: i32, r: i32, G: i32, nblk: i32, mrow: usize, mask: usize): void {
   for (let b = 0; b < batch; b++) {
     const ub = u + <usize>b * rowBytes;
