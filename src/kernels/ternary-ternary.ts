@@ -10,13 +10,22 @@
  * Blocks layout (prep.ts planesToBlocks): each row is G groups of `nblk` blocks of 32 bytes,
  * [nz: 128 bits][neg: 128 bits], trit c of the block at bit c of the 16 bytes (the planes' own
  * bit order); groups are zero-padded to whole blocks. Activations use the same layout.
- * Per-lane byte counters (≤ 8 per block) are widened to i32 every 31 blocks.
+ * Per-lane byte counters (≤ 8 per block) are widened to i32 every 31 blocks. Unmasked chunks of
+ * decode-sized batches take four far-apart rows per pass (dot4: four memory streams, signed
+ * counters c += pc(nz) − 2·pc(s) widened every 15 blocks); masked weights, short chunks and larger
+ * batches take one row at a time (groupDot).
  *
  * Tried and dropped (issue 4, A/B against this loop on 4096×11008): Harley–Seal carry-save trees
  * (ones/twos/fours over 4–8 blocks, popcount only the carries) cut the SIMD op count per block from
  * ≈ 34 to ≈ 25, but V8's scheduler hoists all of an unrolled body's loads to the top and sinks the
  * carry-save logic to its uses, so the trees spilled to the stack: 0.7–0.9× without, 1.0–1.07× with
- * branch "fences" between block pairs, below the popcount written out (pc below).
+ * branch "fences" between block pairs, below the popcount written out (pc below). Tried again in
+ * the four-stream pass (27 Nov, SIMD128 build, where each i8x16.popcnt costs ≈ 12 x86 instructions):
+ * one carry-save state per row, p = z & ~x and ~s both counted (Σ = pc(p) + pc(~s) − 128 per block),
+ * one popcount per block and row instead of two — exact, but with four rows the ones/counter
+ * vectors spill (≈ 20 stack moves per loop), 0.99–1.01× the plain loop; and i8x16.swizzle
+ * lookups with shared constants instead of i8x16.popcnt: 0.82–0.9× (V8 adds a saturating add per
+ * lookup). Eight streams per pass (eight rows) lost to four (0.88× from memory; likely spills).
  */
 
 /**
@@ -42,6 +51,10 @@
 
 @inline function widen(c: v128): v128 {
   return i32x4.extadd_pairwise_i16x8_u(i16x8.extadd_pairwise_i8x16_u(c));
+}
+
+@inline function widenS(c: v128): v128 {
+  return i32x4.extadd_pairwise_i16x8_s(i16x8.extadd_pairwise_i8x16_s(c));
 }
 
 @inline function live(mrow: usize, kb: i32): bool {
@@ -90,19 +103,92 @@
   return hsum(acc);
 }
 
-export function ternaryTernary(w: usize, nblk: i32, G: i32, mask: usize, maskWords: i32, u: usize, batch: i32, out: usize, rows: i32, r0: i32, r1: i32): void {
-  const rowBytes = <usize>(G * nblk) << 5;
-  for (let r = r0; r < r1; r++) {
-    const wr = w + <usize>r * rowBytes;
-    const mrow = mask + (<usize>(r * maskWords) << 2);
-    for (let b = 0; b < batch; b++) {
-      const ub = u + <usize>b * rowBytes;
-      const o = out + (<usize>((b * rows + r) * G) << 2);
-      for (let g = 0; g < G; g++) {
-        const go = <usize>(g * nblk) << 5;
-        store<i32>(o + (<usize>g << 2), groupDot(wr + go, ub + go, nblk, mrow, g * nblk, mask));
-      }
+/**
+ * Four rows at once, each its own memory stream: rows ra, ra + q, ra + 2q, ra + 3q of the chunk
+ * share every activation load, and each row keeps one signed byte counter c += pc(nz) − 2·pc(s)
+ * (|c| ≤ 8 per block, so 15 blocks fit in an i8 lane before widening).
+ *
+ * Why far-apart rows: from memory this kernel was compute time + transfer time (no overlap), the
+ * sum of the two. Each 4 KiB page starts the hardware prefetcher again (no huge pages for wasm
+ * memory), so a lone stream waits for its first lines at every page. Four streams in different
+ * pages wait in parallel. Adjacent rows (2.7 KB apart at 11008 columns, the same pages) were
+ * *slower* than one row (probably the L2 prefetcher losing the pattern); ≥ 16 KiB apart they
+ * give 1.25–1.4× from memory and from L3 (kernel A/B, 4096×11008, one thread; README, "Four
+ * memory streams for ternary×ternary").
+ */
+@inline function dot4(w0: usize, w1: usize, w2: usize, w3: usize, ug: usize, nblk: i32, o0: usize, o1: usize, o2: usize, o3: usize): void {
+  let a0 = i32x4.splat(0), a1 = i32x4.splat(0), a2 = i32x4.splat(0), a3 = i32x4.splat(0);
+  // one pointer per stream and one for the activation, all stepped by 32 bytes, so the loop keeps
+  // its addresses in registers (indexing every load by k made V8 recompute and spill them)
+  let p0 = w0, p1 = w1, p2 = w2, p3 = w3;
+  const ue = ug + (<usize>nblk << 5);
+  let pu = ug;
+  while (pu < ue) {
+    const pe = min(ue, pu + (15 << 5));
+    let c0 = i8x16.splat(0), c1 = i8x16.splat(0), c2 = i8x16.splat(0), c3 = i8x16.splat(0);
+    for (; pu < pe; pu += 32, p0 += 32, p1 += 32, p2 += 32, p3 += 32) {
+      const unz = v128.load(pu), ung = v128.load(pu, 16);
+      const z0 = v128.and(v128.load(p0), unz);
+      const q0 = pc(v128.and(z0, v128.xor(v128.load(p0, 16), ung)));
+      c0 = i8x16.sub(i8x16.add(c0, pc(z0)), i8x16.add(q0, q0));
+      const z1 = v128.and(v128.load(p1), unz);
+      const q1 = pc(v128.and(z1, v128.xor(v128.load(p1, 16), ung)));
+      c1 = i8x16.sub(i8x16.add(c1, pc(z1)), i8x16.add(q1, q1));
+      const z2 = v128.and(v128.load(p2), unz);
+      const q2 = pc(v128.and(z2, v128.xor(v128.load(p2, 16), ung)));
+      c2 = i8x16.sub(i8x16.add(c2, pc(z2)), i8x16.add(q2, q2));
+      const z3 = v128.and(v128.load(p3), unz);
+      const q3 = pc(v128.and(z3, v128.xor(v128.load(p3, 16), ung)));
+      c3 = i8x16.sub(i8x16.add(c3, pc(z3)), i8x16.add(q3, q3));
+    }
+    a0 = i32x4.add(a0, widenS(c0));
+    a1 = i32x4.add(a1, widenS(c1));
+    a2 = i32x4.add(a2, widenS(c2));
+    a3 = i32x4.add(a3, widenS(c3));
+  }
+  store<i32>(o0, hsum(a0));
+  store<i32>(o1, hsum(a1));
+  store<i32>(o2, hsum(a2));
+  store<i32>(o3, hsum(a3));
+}
+
+/** Rows closer than this many bytes apart are not worth four streams (see dot4). */
+const STREAM_GAP: usize = 16384;
+/** Up to this many tokens per call take the four-stream pass. */
+const STREAM_BATCH = 2;
+
+/** Row r against every token: out[(b·rows + r)·G + g], one group at a time (groupDot). */
+@inline function oneRow(wr: usize, u: usize, rowBytes: usize, batch: i32, out: usize, rows: i32, r: i32, G: i32, nblk: i32, mrow: usize, mask: usize): void {
+  for (let b = 0; b < batch; b++) {
+    const ub = u + <usize>b * rowBytes;
+    const o = out + (<usize>((b * rows + r) * G) << 2);
+    for (let g = 0; g < G; g++) {
+      const go = <usize>(g * nblk) << 5;
+      store<i32>(o + (<usize>g << 2), groupDot(wr + go, ub + go, nblk, mrow, g * nblk, mask));
     }
   }
 }
 
+export function ternaryTernary(w: usize, nblk: i32, G: i32, mask: usize, maskWords: i32, u: usize, batch: i32, out: usize, rows: i32, r0: i32, r1: i32): void {
+  const rowBytes = <usize>(G * nblk) << 5;
+  let r = r0;
+  // decode-sized batches (memory-bound), no zero blocks to skip and a chunk long enough: four
+  // far-apart rows per pass (dot4); larger batches reuse each row from L1 and keep one row per pass
+  const q = (r1 - r0) >> 2;
+  if (mask == 0 && batch <= STREAM_BATCH && <usize>q * rowBytes >= STREAM_GAP) {
+    const qb = <usize>q * rowBytes, qo = <usize>(q * G) << 2;
+    for (let i = 0; i < q; i++, r++) {
+      const w0 = w + <usize>r * rowBytes;
+      for (let b = 0; b < batch; b++) {
+        const ub = u + <usize>b * rowBytes;
+        const o = out + (<usize>((b * rows + r) * G) << 2);
+        for (let g = 0; g < G; g++) {
+          const go = <usize>(g * nblk) << 5, og = o + (<usize>g << 2);
+          dot4(w0 + go, w0 + qb + go, w0 + 2 * qb + go, w0 + 3 * qb + go, ub + go, nblk, og, og + qo, og + 2 * qo, og + 3 * qo);
+        }
+      }
+    }
+    r = r0 + (q << 2);
+  }
+  for (; r < r1; r++) oneRow(w + <usize>r * rowBytes, u, rowBytes, batch, out, rows, r, G, nblk, mask + (<usize>(r * maskWords) << 2), mask);
+}

@@ -30,8 +30,11 @@ import type { WasmBackend } from '../backend/wasm/wasm-backend.js';
  *    layout was rebuilt (2.0–2.4× faster there).
  * 6: the padded CSR kernels split their rows from both ends of a two-thread pool and keep the
  *    partial sums between column blocks in stored-row order, which changes their two-thread times.
+ * 7: per-thread lookup tables for the int8 pair kernel, coarser guided pool chunks.
+ * 8: the ternary×ternary blocks kernel takes four far-apart rows per pass (four memory streams),
+ *    1.2–1.4× faster from memory, which moves its blocks/CSR switch point.
  */
-export const KERNELS_REVISION = 7;
+export const KERNELS_REVISION = 8;
 
 export function costModelPath(threads: number, simd: string): string {
   const base = process.env.XDG_CACHE_HOME || join(homedir(), '.cache');
