@@ -30,8 +30,10 @@ import type { WasmBackend } from '../backend/wasm/wasm-backend.js';
  *    layout was rebuilt (2.0–2.4× faster there).
  * 6: the padded CSR kernels split their rows from both ends of a two-thread pool and keep the
  *    partial sums between column blocks in stored-row order, which changes their two-thread times.
+ * 7: the int8 table kernels changed (issue 4).
+ * 8: the column-blocked f32 CSR lists flush their lane sums every 32 iterations, not 8 (≈ 1.02×).
  */
-export const KERNELS_REVISION = 7;
+export const KERNELS_REVISION = 8;
 
 export function costModelPath(threads: number, simd: string): string {
   const base = process.env.XDG_CACHE_HOME || join(homedir(), '.cache');
