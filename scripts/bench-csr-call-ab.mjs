@@ -9,6 +9,8 @@
  *   bare   the csrPadF32 kernel alone on the calling thread (sync, x staged once, lists from the
  *          backend's own upload): the loop's cost per stored entry
  *   dense  this build's dense-f32-wasm, the sweep's baseline, timed in the same rounds
+ *   noskip this build's whole call with WasmBackend.csrSmallEntries = 0 (a small job always wakes
+ *          a sleeping worker, as before): the A/B of the pool's skip rule alone (pool.ts)
  *
  * Rounds rotate the case order; each case runs 3 untimed calls then `--calls` timed ones per
  * round; medians of all timed calls and 10th percentiles, with the load average before and after.
@@ -48,6 +50,16 @@ for (const z of a.zeros.split(',').map(Number)) {
     const ref = Float32Array.from(y);
     b.ref = ref;
     if (want.has('call')) cases[`call ${name}`] = () => b.be.matmulF32(h, x, 1, y);
+    if (want.has('noskip') && name === 'new')
+      cases['call new noskip'] = async () => {
+        const keep = b.be.csrSmallEntries;
+        b.be.csrSmallEntries = 0;
+        try {
+          await b.be.matmulF32(h, x, 1, y);
+        } finally {
+          b.be.csrSmallEntries = keep;
+        }
+      };
     if (want.has('bare')) {
       // the backend's own lists, read back from its handle's layout (same as the call uses)
       const H = b.be.heap;
@@ -83,12 +95,14 @@ for (const z of a.zeros.split(',').map(Number)) {
   const p10 = Object.fromEntries(names.map((n) => [n, q(ts[n], 0.1)]));
   const min = Object.fromEntries(names.map((n) => [n, Math.min(...ts[n])]));
   const r = { rows, cols, zeros: z, threads, load_avg: [load0, loadavg()[0]].map((v) => Math.round(v * 100) / 100), max_abs_diff_base_new: maxDiff, median_ms: med, p10_ms: p10, min_ms: min };
+  if (med['call new noskip']) r.skip_over_noskip = { median: med['call new noskip'] / med['call new'], p10: p10['call new noskip'] / p10['call new'], p90: q(ts['call new noskip'], 0.9) / q(ts['call new'], 0.9) };
   for (const c of ['call', 'bare']) if (med[`${c} base`]) r[`${c}_new_over_base`] = { median: med[`${c} base`] / med[`${c} new`], p10: p10[`${c} base`] / p10[`${c} new`], min: min[`${c} base`] / min[`${c} new`] };
   if (dense && med['call new']) r.dense_over_call_new = med['dense-f32-wasm'] / med['call new'];
   results.push(r);
   const f = (v) => (v === undefined ? '-' : v.toFixed(3));
   process.stdout.write(`${rows}×${cols} ${z * 100} % zeros, ${threads} threads, load ${r.load_avg.join('→')}, |base−new| ≤ ${maxDiff.toExponential(2)}\n`);
   for (const c of ['call', 'bare']) if (r[`${c}_new_over_base`]) process.stdout.write(`  ${c}: base ${f(med[`${c} base`])} → new ${f(med[`${c} new`])} ms (${f(r[`${c}_new_over_base`].median)}× median, ${f(r[`${c}_new_over_base`].p10)}× p10, ${f(r[`${c}_new_over_base`].min)}× min; p10 ${f(p10[`${c} base`])} → ${f(p10[`${c} new`])}, min ${f(min[`${c} base`])} → ${f(min[`${c} new`])})\n`);
+  if (r.skip_over_noskip) process.stdout.write(`  skip rule: noskip ${f(med['call new noskip'])} → skip ${f(med['call new'])} ms (${f(r.skip_over_noskip.median)}× median, ${f(r.skip_over_noskip.p10)}× p10, ${f(r.skip_over_noskip.p90)}× p90)\n`);
   if (dense) process.stdout.write(`  dense-f32-wasm ${f(med['dense-f32-wasm'])} ms (${f(r.dense_over_call_new)}× the new call)\n`);
   for (const [be, h] of hs) be.release(h);
 }
