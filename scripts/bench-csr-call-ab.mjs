@@ -15,19 +15,23 @@
  * Rounds rotate the case order; each case runs 3 untimed calls then `--calls` timed ones per
  * round; medians of all timed calls and 10th percentiles, with the load average before and after.
  *
- *   AB_BASE=/tmp/base node scripts/bench-csr-call-ab.mjs [--zeros 0.95,0.99,0.999] [--rounds 15] [--calls 25] [--threads 2] [-o out.json]
+ *   AB_BASE=/tmp/base node scripts/bench-csr-call-ab.mjs [--zeros 0.95,0.99,0.999] [--rounds 15] [--calls 25] [--threads 2] [--cases call,bare,noskip,dense] [-o out.json]
+ *   node scripts/bench-csr-call-ab.mjs --cases call,noskip --zeros 0.99,0.999 --rounds 40 --calls 15   (this build only)
  */
 import { writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
 
 const { values: a } = parseArgs({ options: { shape: { type: 'string', default: '4096x11008' }, zeros: { type: 'string', default: '0.95,0.99,0.999' }, rounds: { type: 'string', default: '15' }, calls: { type: 'string', default: '25' }, threads: { type: 'string', default: '2' }, cases: { type: 'string', default: 'call,bare,dense' }, out: { type: 'string', short: 'o' } } });
-if (!process.env.AB_BASE) throw new Error('set AB_BASE=/path/to/a built checkout (the baseline)');
+// without AB_BASE only this build runs (e.g. --cases call,noskip: the wake rule alone)
+const pairs = [['new', new URL('..', import.meta.url).pathname]];
+if (process.env.AB_BASE) pairs.unshift(['base', process.env.AB_BASE]);
+else if (a.cases.split(',').some((c) => c === 'bare')) throw new Error('--cases bare compares builds: set AB_BASE=/path/to/a built checkout (the baseline)');
 const [rows, cols] = a.shape.split('x').map(Number);
 const rounds = Number(a.rounds), calls = Number(a.calls), threads = Number(a.threads);
 const want = new Set(a.cases.split(','));
 const builds = {};
-for (const [name, root] of [['base', process.env.AB_BASE], ['new', new URL('..', import.meta.url).pathname]]) {
+for (const [name, root] of pairs) {
   const { WasmBackend } = await import(`${root}/dist/backend/wasm/wasm-backend.js`);
   const { randomTernaryTensor } = await import(`${root}/dist/nn/random-model.js`);
   const { CSR_X } = await import(`${root}/dist/backend/wasm/layouts.js`);
@@ -75,7 +79,7 @@ for (const z of a.zeros.split(',').map(Number)) {
     }
   }
   let maxDiff = 0;
-  for (let i = 0; i < rows; i++) maxDiff = Math.max(maxDiff, Math.abs(builds.base.ref[i] - builds.new.ref[i]));
+  if (builds.base) for (let i = 0; i < rows; i++) maxDiff = Math.max(maxDiff, Math.abs(builds.base.ref[i] - builds.new.ref[i]));
   if (dense) cases['dense-f32-wasm'] = () => nb.matmulDense(dense, x, 1, y);
   const names = Object.keys(cases);
   const ts = Object.fromEntries(names.map((n) => [n, []]));
