@@ -15,13 +15,14 @@
  * (src/eval/interleaved-rounds.ts: 9 rounds by default, the case order rotated every round, 3
  * untimed warm-up calls per case and round, then whole calls for minTime / rounds): a case's
  * figure is the median of its round medians, with their quartiles as its spread, so a burst of load
- * from other processes moves one round, not the result. Each result also reports the share of its
+ * from other processes moves one round, not the result; `speedup_vs_dense_f32_paired` also pairs
+ * the ratio to dense round by round (the median of the per-round ratios). Each result also reports the share of its
  * timed two-thread calls that had to wake a sleeping pool worker (a sign of a loaded machine:
  * on an idle one the worker polls between back-to-back calls).
  */
 import { loadavg } from 'node:os';
 import type { WasmBackend } from '../backend/wasm/wasm-backend.js';
-import { machineInfo, type MachineInfo } from '../eval/benchmark.js';
+import { machineInfo, median, type MachineInfo } from '../eval/benchmark.js';
 import { timeInRounds } from '../eval/interleaved-rounds.js';
 import { randomTernaryTensor } from '../nn/random-model.js';
 import type { TernaryTensor } from '../tensor/ternary-tensor.js';
@@ -47,6 +48,8 @@ export interface SparsityResult {
   wake_share: number;
   /** dense-f32-wasm median / this median, same sparsity */
   speedup_vs_dense_f32: number;
+  /** the same ratio paired by round: median over rounds of (dense round median / this round median) */
+  speedup_vs_dense_f32_paired: number;
   /** planes (no skipping) median / this median */
   speedup_vs_planes: number;
   /** f32 bytes / these bytes */
@@ -148,7 +151,7 @@ export async function benchSparsity(be: WasmBackend, o: SparsityBenchOptions = {
     const ms = tm.map((r) => r.median_ms);
     const denseMs = ms[0]!, planesMs = ms[1]!;
     cases.forEach((c, i) => {
-      const r: SparsityResult = { name: c.name, format: c.format, sparsity: Math.round(actual * 1e5) / 1e5, rows, cols, median_ms: ms[i]!, q1_ms: tm[i]!.q1_ms, q3_ms: tm[i]!.q3_ms, bytes: c.bytes, wake_share: Math.round(tm[i]!.wake_share * 1000) / 1000, speedup_vs_dense_f32: denseMs / ms[i]!, speedup_vs_planes: planesMs / ms[i]!, smaller_than_f32: (rows * cols * 4) / c.bytes, ...(c.chosen ? { chosen: c.chosen } : {}) };
+      const r: SparsityResult = { name: c.name, format: c.format, sparsity: Math.round(actual * 1e5) / 1e5, rows, cols, median_ms: ms[i]!, q1_ms: tm[i]!.q1_ms, q3_ms: tm[i]!.q3_ms, bytes: c.bytes, wake_share: Math.round(tm[i]!.wake_share * 1000) / 1000, speedup_vs_dense_f32: denseMs / ms[i]!, speedup_vs_dense_f32_paired: median(tm[0]!.round_ms.map((d, r) => d / tm[i]!.round_ms[r]!)), speedup_vs_planes: planesMs / ms[i]!, smaller_than_f32: (rows * cols * 4) / c.bytes, ...(c.chosen ? { chosen: c.chosen } : {}) };
       results.push(r);
       o.onResult?.(r);
     });

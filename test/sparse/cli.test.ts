@@ -64,7 +64,10 @@ describe('tritwise bench sparsity and pruned models', () => {
       expect(x.q1_ms).toBeLessThanOrEqual(x.median_ms);
       expect(x.q3_ms).toBeGreaterThanOrEqual(x.median_ms);
       expect(x.wake_share).toBe(0);
+      expect(x.speedup_vs_dense_f32_paired).toBeGreaterThan(0);
     }
+    // the dense baseline against itself, paired by round, is exactly 1
+    expect(rep.results.filter((x: { name: string }) => x.name === 'dense-f32-wasm').map((x: { speedup_vs_dense_f32_paired: number }) => x.speedup_vs_dense_f32_paired)).toEqual([1, 1]);
     const csr99 = rep.results.find((x: { name: string; sparsity: number }) => x.name === 'csr' && x.sparsity > 0.98);
     expect(csr99.bytes).toBeLessThan((64 * 2048 * 4) / 30);
     expect(rep.auto).toHaveLength(2);
