@@ -37,6 +37,7 @@ interface Opts {
   sparsity: number[];
   threads?: number;
   minTime: number;
+  rounds: number;
   json?: boolean;
   out?: string;
   svg?: string;
@@ -58,6 +59,7 @@ export function registerBenchSparsity(program: Command): void {
     .option('--sparsity <list>', 'zero fractions', fractions, DEFAULT_SPARSITIES)
     .option('--threads <n>', 'threads (default: one per core)', posInt)
     .option('--min-time <ms>', 'minimum timed ms per case and sparsity', posInt, 300)
+    .option('--rounds <n>', 'interleaved rounds per sparsity (median of the round medians)', posInt, 9)
     .option('--json', 'print the report as JSON')
     .option('-o, --out <file>', 'also write the JSON report to a file')
     .option('--svg <file>', 'also write the SVG plot')
@@ -87,7 +89,7 @@ export function registerBenchSparsity(program: Command): void {
           );
           return;
         }
-        const rep = await benchSparsity(be, { rows: o.shape[0], cols: o.shape[1], sparsities: o.sparsity, minTimeMs: o.minTime, onStep: o.json ? undefined : note });
+        const rep = await benchSparsity(be, { rows: o.shape[0], cols: o.shape[1], sparsities: o.sparsity, minTimeMs: o.minTime, rounds: o.rounds, onStep: o.json ? undefined : note });
         rep.machine.cost_model = cost;
         if (o.out) writeJsonFile(o.out, rep);
         if (o.svg) {
@@ -98,8 +100,8 @@ export function registerBenchSparsity(program: Command): void {
         const m = rep.machine;
         process.stdout.write(`machine: ${m.cpu}, ${m.cores} cores, node ${m.node}, wasm ${String(m.simd)}, ${String(m.threads)} threads, load ${String(m.load_avg)}; cost model: ${cost}\n`);
         printTable(
-          ['zeros', 'layout', 'median ms', 'bytes', '× vs dense-f32-wasm', '× vs planes', '× smaller than f32'],
-          rep.results.map((r) => [`${fixed(r.sparsity * 100, 1)} %`, r.chosen ? `auto → ${r.chosen}` : r.name, fixed(r.median_ms), formatBytes(r.bytes), fixed(r.speedup_vs_dense_f32, 1), fixed(r.speedup_vs_planes, 2), fixed(r.smaller_than_f32, 1)]),
+          ['zeros', 'layout', 'median ms', 'round medians q1–q3', 'worker wakes', 'bytes', '× vs dense-f32-wasm', '× vs dense, paired by round', '× vs planes', '× smaller than f32'],
+          rep.results.map((r) => [`${fixed(r.sparsity * 100, 1)} %`, r.chosen ? `auto → ${r.chosen}` : r.name, fixed(r.median_ms), `${fixed(r.q1_ms)}–${fixed(r.q3_ms)}`, `${fixed(r.wake_share * 100, 0)} %`, formatBytes(r.bytes), fixed(r.speedup_vs_dense_f32, 1), fixed(r.speedup_vs_dense_f32_paired, 1), fixed(r.speedup_vs_planes, 2), fixed(r.smaller_than_f32, 1)]),
         );
         printTable(['zeros', 'auto chose', 'fastest', 'chosen layout / fastest', 'auto case / fastest'], rep.auto.map((a) => [`${fixed(a.sparsity * 100, 1)} %`, a.chosen, a.best, fixed(a.chosen_over_best, 3), fixed(a.auto_over_best, 3)]));
         for (const s of rep.switches) process.stdout.write(`auto switches ${s.from} → ${s.to} between ${fixed(s.between[0] * 100, 1)} % and ${fixed(s.between[1] * 100, 1)} % zeros\n`);

@@ -33,8 +33,9 @@ import type { WasmBackend } from '../backend/wasm/wasm-backend.js';
  * 7: per-thread lookup tables for the int8 pair kernel, coarser guided pool chunks.
  * 8: the ternary×ternary blocks kernel takes four far-apart rows per pass (four memory streams),
  *    1.2–1.4× faster from memory, which moves its blocks/CSR switch point.
+ * 9: the column-blocked f32 CSR lists flush their lane sums every 32 iterations, not 8 (≈ 1.02×).
  */
-export const KERNELS_REVISION = 8;
+export const KERNELS_REVISION = 9;
 
 export function costModelPath(threads: number, simd: string): string {
   const base = process.env.XDG_CACHE_HOME || join(homedir(), '.cache');

@@ -11,11 +11,19 @@
  *   auto             whatever the cost model picks for the layer (cost-model.ts)
  *
  * Zeros are placed uniformly at random (the hardest case for chunk skipping; ±1 equally likely).
- * The cases of one sparsity are timed in 5 interleaved rounds (each round runs every case for a
- * fifth of the minimum time), so load from other processes hits them alike; medians are reported.
+ * The cases of one sparsity, the dense baseline included, are timed alike in interleaved rounds
+ * (src/eval/interleaved-rounds.ts: 9 rounds by default, the case order rotated every round, 3
+ * untimed warm-up calls per case and round, then whole calls for minTime / rounds): a case's
+ * figure is the median of its round medians, with their quartiles as its spread, so a burst of load
+ * from other processes moves one round, not the result; `speedup_vs_dense_f32_paired` also pairs
+ * the ratio to dense round by round (the median of the per-round ratios). Each result also reports the share of its
+ * timed two-thread calls that had to wake a sleeping pool worker (a sign of a loaded machine:
+ * on an idle one the worker polls between back-to-back calls).
  */
+import { loadavg } from 'node:os';
 import type { WasmBackend } from '../backend/wasm/wasm-backend.js';
 import { machineInfo, median, type MachineInfo } from '../eval/benchmark.js';
+import { timeInRounds } from '../eval/interleaved-rounds.js';
 import { randomTernaryTensor } from '../nn/random-model.js';
 import type { TernaryTensor } from '../tensor/ternary-tensor.js';
 import { blockSparseBytes, toBlockSparse } from './block-sparse.js';
@@ -32,9 +40,16 @@ export interface SparsityResult {
   rows: number;
   cols: number;
   median_ms: number;
+  /** first and third quartile of the per-round medians (the spread of median_ms) */
+  q1_ms: number;
+  q3_ms: number;
   bytes: number;
+  /** share of the timed calls' pool jobs that had to wake a sleeping worker (0 with one thread) */
+  wake_share: number;
   /** dense-f32-wasm median / this median, same sparsity */
   speedup_vs_dense_f32: number;
+  /** the same ratio paired by round: median over rounds of (dense round median / this round median) */
+  speedup_vs_dense_f32_paired: number;
   /** planes (no skipping) median / this median */
   speedup_vs_planes: number;
   /** f32 bytes / these bytes */
@@ -57,6 +72,8 @@ export interface SparsityBenchOptions {
   cols?: number;
   sparsities?: number[];
   minTimeMs?: number;
+  /** interleaved rounds per sparsity (default 9) */
+  rounds?: number;
   onResult?: (r: SparsityResult) => void;
   onStep?: (s: string) => void;
 }
@@ -84,29 +101,28 @@ interface Case {
   run: () => Promise<unknown>;
 }
 
-/** 5 interleaved rounds; in each, every case runs for ≥ minTimeMs/5 (at least twice). */
-async function rounds(cases: Case[], minTimeMs: number): Promise<number[]> {
-  const samples = cases.map(() => [] as number[]);
-  for (const c of cases) await c.run();
-  for (let round = 0; round < 5; round++) {
-    for (let i = 0; i < cases.length; i++) {
-      let spent = 0;
-      for (let k = 0; k < 2 || (spent < minTimeMs / 5 && k < 2000); k++) {
-        const t0 = performance.now();
-        await cases[i]!.run();
-        const dt = performance.now() - t0;
-        samples[i]!.push(dt);
-        spent += dt;
-      }
+/** Every case in interleaved rounds (interleaved-rounds.ts), with the worker wake-up share of its timed calls. */
+async function rounds(be: WasmBackend, cases: Case[], minTimeMs: number, nRounds: number) {
+  const st = be.pool.stats;
+  const jobs = cases.map(() => 0), wakes = cases.map(() => 0);
+  let j0 = 0, w0 = 0;
+  const onTimed = (i: number, phase: 'start' | 'end') => {
+    if (phase === 'end') {
+      jobs[i]! += st.jobs - j0;
+      wakes[i]! += st.wakes - w0;
     }
-  }
-  return samples.map(median);
+    j0 = st.jobs;
+    w0 = st.wakes;
+  };
+  const t = await timeInRounds(cases, { rounds: nRounds, minTimeMs, onTimed });
+  return t.map((r, i) => ({ ...r, wake_share: jobs[i]! ? wakes[i]! / jobs[i]! : 0 }));
 }
 
 export async function benchSparsity(be: WasmBackend, o: SparsityBenchOptions = {}): Promise<SparsityReport> {
   const rows = o.rows ?? 4096, cols = o.cols ?? 11008;
   const sparsities = o.sparsities ?? DEFAULT_SPARSITIES;
   const step = o.onStep ?? (() => {});
+  const load0 = loadavg().map((v) => Math.round(v * 100) / 100);
   const x = Float32Array.from({ length: cols }, (_, i) => Math.sin(i * 0.37) * 0.5);
   const y = new Float32Array(rows);
   step(`dense f32 weights ${rows}×${cols} (${((rows * cols * 4) / 2 ** 20).toFixed(0)} MiB)`);
@@ -131,10 +147,11 @@ export async function benchSparsity(be: WasmBackend, o: SparsityBenchOptions = {
     handles.push(ha);
     cases.push({ name: 'auto', format: chosen, bytes: bytesOf(t, chosen), chosen, run: () => be.matmulF32(ha, x, 1, y) });
     step(`${(s * 100).toFixed(1)} % zeros: timing ${cases.length} cases`);
-    const ms = await rounds(cases, o.minTimeMs ?? 300);
+    const tm = await rounds(be, cases, o.minTimeMs ?? 300, o.rounds ?? 9);
+    const ms = tm.map((r) => r.median_ms);
     const denseMs = ms[0]!, planesMs = ms[1]!;
     cases.forEach((c, i) => {
-      const r: SparsityResult = { name: c.name, format: c.format, sparsity: Math.round(actual * 1e5) / 1e5, rows, cols, median_ms: ms[i]!, bytes: c.bytes, speedup_vs_dense_f32: denseMs / ms[i]!, speedup_vs_planes: planesMs / ms[i]!, smaller_than_f32: (rows * cols * 4) / c.bytes, ...(c.chosen ? { chosen: c.chosen } : {}) };
+      const r: SparsityResult = { name: c.name, format: c.format, sparsity: Math.round(actual * 1e5) / 1e5, rows, cols, median_ms: ms[i]!, q1_ms: tm[i]!.q1_ms, q3_ms: tm[i]!.q3_ms, bytes: c.bytes, wake_share: Math.round(tm[i]!.wake_share * 1000) / 1000, speedup_vs_dense_f32: denseMs / ms[i]!, speedup_vs_dense_f32_paired: median(tm[0]!.round_ms.map((d, r) => d / tm[i]!.round_ms[r]!)), speedup_vs_planes: planesMs / ms[i]!, smaller_than_f32: (rows * cols * 4) / c.bytes, ...(c.chosen ? { chosen: c.chosen } : {}) };
       results.push(r);
       o.onResult?.(r);
     });
@@ -149,5 +166,6 @@ export async function benchSparsity(be: WasmBackend, o: SparsityBenchOptions = {
   be.release(dh);
   const switches: SparsityReport['switches'] = [];
   for (let i = 1; i < auto.length; i++) if (auto[i]!.chosen !== auto[i - 1]!.chosen) switches.push({ from: auto[i - 1]!.chosen, to: auto[i]!.chosen, between: [auto[i - 1]!.sparsity, auto[i]!.sparsity] });
-  return { machine: machineInfo({ ...be.describe(), load_avg: (await import('node:os')).loadavg().map((v) => Math.round(v * 100) / 100) }), results, auto, switches };
+  const load = () => loadavg().map((v) => Math.round(v * 100) / 100);
+  return { machine: machineInfo({ ...be.describe(), load_avg_start: load0, load_avg: load() }), results, auto, switches };
 }

@@ -8,7 +8,7 @@
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createBackend } from '../../src/backend/registry.js';
-import { DEFAULT_SPIN_US } from '../../src/backend/wasm/pool.js';
+import { DEFAULT_SPIN_US, SKIP_PROBE, wakesSleeper } from '../../src/backend/wasm/pool.js';
 import { ARGS, CDONE, CHUNKS, CONTROL_BYTES, CUR, ENDS, ENDS_GUIDE, ENDS_MIN_SHARE, FN, GUIDE, KIND, MAX_ARGS, MAX_ENDS_CHUNKS, MAX_SCHEDULE, MAX_WORKERS, MIN_SHARE, MSG, NARGS, NEXT, ROWS, SEQ, SLEEP, SPIN_US, START, STATUS, claimEnd, tagEnds, writeSchedule, writeScheduleEnds } from '../../src/backend/wasm/protocol.js';
 import { padSparseLists } from '../../src/backend/wasm/layouts.js';
 import { randomTernaryTensor } from '../../src/nn/random-model.js';
@@ -253,6 +253,77 @@ describe('worker polling and sleeping', () => {
     }
     be.release(h);
   }, 60_000);
+
+  it('the wake-up rule: a small job skips a worker asleep within its poll time, at most SKIP_PROBE times in a row', () => {
+    expect(wakesSleeper(true, 0, 0.1, 300)).toBe(false); // small, 100 µs after the last job, 300 µs poll: descheduled
+    expect(wakesSleeper(true, SKIP_PROBE - 1, 0.1, 300)).toBe(false);
+    expect(wakesSleeper(true, SKIP_PROBE, 0.1, 300)).toBe(true); // the probe
+    expect(wakesSleeper(false, 0, 0.1, 300)).toBe(true); // a large job
+    expect(wakesSleeper(true, 0, 0.5, 300)).toBe(true); // after a pause longer than the poll time
+    expect(wakesSleeper(true, 0, 0, 0)).toBe(true); // spinUs 0: workers sleep at once by design
+    expect(wakesSleeper(true, 0, Infinity, 300)).toBe(true); // no job yet
+  });
+
+  it('a small CSR job leaves a worker asleep within its poll time asleep and runs exactly; a large one or one after a pause wakes it', async () => {
+    const sp = randomTernaryTensor(rows, cols, 11, { density: 0.1, groupSize: 0 });
+    const h = await be.uploadTernary(sp, { layout: 'csr' });
+    const qs = quantizeInt8PerToken(randomFloats(cols, 12), 1, cols).q;
+    const exact = Array.from(naiveIntAcc(sp, qs, 1));
+    /** get the worker asleep while its poll time (as the host sees it) is 1 s: a "descheduled" worker */
+    const asleepWithinPoll = async () => {
+      be.pool.spinUs = 0;
+      // the worker runs this job itself (so it is awake for it, not still waking when it ends), then sleeps
+      be.pool.hostParticipates = false;
+      try {
+        expect(Array.from(await be.matmulI8(h, qs, 1))).toEqual(exact);
+      } finally {
+        be.pool.hostParticipates = true;
+      }
+      expect(await until(() => be.pool.sleeping === 1, 5_000)).toBe(true);
+      be.pool.spinUs = 1_000_000;
+    };
+    // a sleeping worker can also wake by itself (an interrupt makes Atomics.wait re-check SEQ,
+    // which the skipped job changed): only jobs that find it asleep are counted
+    const job = async () => {
+      const asleep = be.pool.sleeping === 1;
+      const s0 = { ...be.pool.stats };
+      expect(Array.from(await be.matmulI8(h, qs, 1))).toEqual(exact);
+      return { asleep, skipped: be.pool.stats.skipped - s0.skipped, wakes: be.pool.stats.wakes - s0.wakes };
+    };
+    try {
+      const seen = { skip: 0, large: 0, pause: 0 };
+      for (let round = 0; round < 5; round++) {
+        await asleepWithinPoll();
+        const r = await job();
+        if (r.asleep) {
+          expect([r.skipped, r.wakes], 'small, within the poll time').toEqual([1, 0]);
+          seen.skip++;
+        }
+        await asleepWithinPoll();
+        be.csrSmallEntries = 0;
+        const l = await job();
+        be.csrSmallEntries = 1 << 20;
+        if (l.asleep) {
+          expect([l.skipped, l.wakes], 'large').toEqual([0, 1]);
+          seen.large++;
+        }
+        await asleepWithinPoll();
+        be.pool.spinUs = 2_000;
+        await new Promise((res) => setTimeout(res, 30));
+        const p = await job();
+        if (p.asleep) {
+          expect([p.skipped, p.wakes], 'after a pause').toEqual([0, 1]);
+          seen.pause++;
+        }
+      }
+      expect(Math.min(seen.skip, seen.large, seen.pause), JSON.stringify(seen)).toBeGreaterThan(0);
+    } finally {
+      be.csrSmallEntries = 1 << 20;
+      be.pool.hostParticipates = true;
+      be.pool.spinUs = DEFAULT_SPIN_US;
+      be.release(h);
+    }
+  });
 
   it('dispose() ends polling workers promptly', async () => {
     const b = await WasmBackend.create({ threads: 3, parallelMinWork: 0, spinUs: 1_000_000 });

@@ -52,7 +52,7 @@ describe('cost model', () => {
 
 describe('tritwise bench sparsity and pruned models', () => {
   it('bench sparsity --json reports every layout with the documented fields and the auto choice', () => {
-    const r = cli('bench', 'sparsity', '--shape', '64x2048', '--sparsity', '0,0.99', '--min-time', '5', '--threads', '1', '--json');
+    const r = cli('bench', 'sparsity', '--shape', '64x2048', '--sparsity', '0,0.99', '--min-time', '5', '--rounds', '3', '--threads', '1', '--json');
     expect(r.code, r.err).toBe(0);
     const rep = JSON.parse(r.out);
     expect(rep.machine.cpu).toBeTruthy();
@@ -60,7 +60,14 @@ describe('tritwise bench sparsity and pruned models', () => {
     for (const x of rep.results) {
       expect(Object.keys(x)).toEqual(expect.arrayContaining(['name', 'format', 'sparsity', 'rows', 'cols', 'median_ms', 'bytes']));
       expect(x.median_ms).toBeGreaterThan(0);
+      // the spread of the round medians brackets their median; one thread never wakes a worker
+      expect(x.q1_ms).toBeLessThanOrEqual(x.median_ms);
+      expect(x.q3_ms).toBeGreaterThanOrEqual(x.median_ms);
+      expect(x.wake_share).toBe(0);
+      expect(x.speedup_vs_dense_f32_paired).toBeGreaterThan(0);
     }
+    // the dense baseline against itself, paired by round, is exactly 1
+    expect(rep.results.filter((x: { name: string }) => x.name === 'dense-f32-wasm').map((x: { speedup_vs_dense_f32_paired: number }) => x.speedup_vs_dense_f32_paired)).toEqual([1, 1]);
     const csr99 = rep.results.find((x: { name: string; sparsity: number }) => x.name === 'csr' && x.sparsity > 0.98);
     expect(csr99.bytes).toBeLessThan((64 * 2048 * 4) / 30);
     expect(rep.auto).toHaveLength(2);

@@ -101,6 +101,40 @@ describe('wasm sparse layouts beyond the suite', () => {
     }
   });
 
+  it('f32 CSR in column blocks: lists around the lane-sum flush boundary (256 entries) and several flushes long', async () => {
+    // 2 blocks of 4500 columns; each row's four lists (block × sign) take their lengths from this
+    // set, so lists of 0, 8, 255, 256, 257, 263 and 1000–2000 entries (one to eight passes of the
+    // 32-iteration f32 lane sum) all occur, at both signs and in both blocks
+    const n = [0, 8, 255, 256, 257, 263, 1000, 2000];
+    const rows = 16, cols = 9000, half = 4500;
+    const trits = new Array<number>(rows * cols).fill(0);
+    for (let r = 0; r < rows; r++) {
+      const put = (len: number, base: number, odd: number, v: number) => {
+        for (let j = 0; j < len; j++) trits[r * cols + base + 2 * j + odd] = v;
+      };
+      put(n[r % 8]!, 0, 0, 1);
+      put(n[(r + 1) % 8]!, 0, 1, -1);
+      put(n[(r + 3) % 8]!, half, 0, 1);
+      put(n[(r + 5 + (r >> 3)) % 8]!, half, 1, -1);
+    }
+    const t = TernaryTensor.fromTrits(trits, rows, cols, { scales: randomFloats(rows, 5).map((x) => 1 + Math.abs(x)) });
+    const be = await WasmBackend.create({ threads: 2, layout: 'csr', parallelMinWork: 0 });
+    try {
+      const w = await be.uploadTernary(t);
+      // activations mostly of one sign: long lists sum to large values, where a lost or doubled
+      // pass of the lane sums shows far above the tolerance
+      for (const [batch, shift] of [[1, 0.7], [1, -0.3], [2, 0.2]] as const) {
+        const x = Float32Array.from(randomFloats(batch * cols, 60 + batch), (v) => v + shift);
+        expectClose(await be.matmulF32(w, x, batch), naiveF64(t.toDense(), rows, cols, x, batch), 1e-5, `batch ${batch}, shift ${shift}`);
+      }
+      const info = be.layoutInfo(w) as { paddedSparse: { esz: number; blocks: number }[] };
+      expect(info.paddedSparse.find((l) => l.esz === 4)?.blocks).toBe(2);
+      be.release(w);
+    } finally {
+      await be.dispose();
+    }
+  });
+
   it('int8 and ternary×ternary CSR on widened activations: column blocks, batch 1 and 3, odd widths, exact', async () => {
     const be = await WasmBackend.create({ threads: 2, layout: 'csr', parallelMinWork: 0 });
     try {

@@ -155,6 +155,12 @@ export class WasmBackend implements Backend {
    * Measured in scripts/bench-csr-ends-ab.mjs; a switch for that A/B and for tests.
    */
   csrEnds = true;
+  /**
+   * Padded CSR jobs with fewer stored entries than this are `small` pool jobs (WorkerPool.run: they
+   * do not wake a worker that was descheduled while it should have been polling). 2^20 entries is
+   * ≈ 0.3–0.4 ms on one thread (99 % zeros at 4096×11008: 0.48 M). 0 switches the rule off (A/B).
+   */
+  csrSmallEntries = 1 << 20;
 
   private constructor(heap: Heap, k: KernelExports, pool: WorkerPool, features: SimdFeatures, platform: string, opts: WasmBackendOptions) {
     this.#heap = heap;
@@ -490,7 +496,7 @@ export class WasmBackend implements Backend {
       if (layout === 'csr' && padSparseFits(h.tensor, 4)) {
         const s = this.#pad4(h);
         const [xs, stride] = direct ? this.#stageRowF32(x, h.cols) : this.#stagePad(raw, batch, h.cols, 4);
-        await this.#pool.run('csrPadF32', [s.offs, s.idx, s.perm, xs, stride, batch, s.blocks, h.scales, h.gscales, outPtr, this.#partFor(s, xs, h.rows), h.rows], h.rows, par, this.csrEnds);
+        await this.#pool.run('csrPadF32', [s.offs, s.idx, s.perm, xs, stride, batch, s.blocks, h.scales, h.gscales, outPtr, this.#partFor(s, xs, h.rows), h.rows], h.rows, par, this.csrEnds, s.entries * batch < this.csrSmallEntries);
       } else if (layout === 'csr') {
         const s = (h.sparse ??= buildSparse(this.#heap, h.tensor));
         await this.#pool.run(s.wide ? 'sparseF32W' : 'sparseF32', [s.offs, s.idx, raw, h.cols, batch, h.groups, h.scales, h.gscales, outPtr, h.rows], h.rows, par);
@@ -533,13 +539,13 @@ export class WasmBackend implements Backend {
         const u = this.#act.ensure(batch * h.cols);
         this.#k.planesToI8(plus, minus, u, batch, h.cols, x.wordsPerRow);
         const [xs, stride] = this.#stageI32(u, batch, h.cols);
-        await this.#pool.run('csrPadI32', [s.offs, s.idx, s.perm, xs, stride, batch, s.blocks, outPtr, this.#partFor(s, xs, h.rows), h.rows], h.rows, par, this.csrEnds);
+        await this.#pool.run('csrPadI32', [s.offs, s.idx, s.perm, xs, stride, batch, s.blocks, outPtr, this.#partFor(s, xs, h.rows), h.rows], h.rows, par, this.csrEnds, s.entries * batch < this.csrSmallEntries);
       } else if (this.#useSparse(h) && padSparseFits(h.tensor, 1)) {
         const s = (h.pad1 ??= buildPadSparse(this.#heap, h.tensor, 1));
         const u = this.#act.ensure(batch * h.cols);
         this.#k.planesToI8(plus, minus, u, batch, h.cols, x.wordsPerRow);
         const [xs, stride] = this.#stagePad(u, batch, h.cols, 1);
-        await this.#pool.run('csrPadI8', [s.offs, s.idx, s.perm, xs, stride, batch, outPtr, h.rows], h.rows, par, this.csrEnds);
+        await this.#pool.run('csrPadI8', [s.offs, s.idx, s.perm, xs, stride, batch, outPtr, h.rows], h.rows, par, this.csrEnds, s.entries * batch < this.csrSmallEntries);
       } else if (this.#useSparse(h) && rowSparseFits(h.tensor) && rowListsI8(h)) {
         const s = (h.rowsp ??= buildRowSparse(this.#heap, h.tensor));
         const u = this.#act.ensure(batch * h.cols);
@@ -594,11 +600,11 @@ export class WasmBackend implements Backend {
       if (layout === 'csr' && padSparseFits(h.tensor, 4)) {
         const s = this.#pad4(h);
         const [xs, stride] = this.#stageI32(q, batch, h.cols);
-        await this.#pool.run('csrPadI32', [s.offs, s.idx, s.perm, xs, stride, batch, s.blocks, acc, this.#partFor(s, xs, h.rows), h.rows], h.rows, par, this.csrEnds);
+        await this.#pool.run('csrPadI32', [s.offs, s.idx, s.perm, xs, stride, batch, s.blocks, acc, this.#partFor(s, xs, h.rows), h.rows], h.rows, par, this.csrEnds, s.entries * batch < this.csrSmallEntries);
       } else if (layout === 'csr' && padSparseFits(h.tensor, 1)) {
         const s = (h.pad1 ??= buildPadSparse(this.#heap, h.tensor, 1));
         const [xs, stride] = this.#stagePad(q, batch, h.cols, 1);
-        await this.#pool.run('csrPadI8', [s.offs, s.idx, s.perm, xs, stride, batch, acc, h.rows], h.rows, par, this.csrEnds);
+        await this.#pool.run('csrPadI8', [s.offs, s.idx, s.perm, xs, stride, batch, acc, h.rows], h.rows, par, this.csrEnds, s.entries * batch < this.csrSmallEntries);
       } else if (layout === 'csr' && rowSparseFits(h.tensor) && rowListsI8(h)) {
         const s = (h.rowsp ??= buildRowSparse(this.#heap, h.tensor));
         await this.#pool.run('csrGroupI8', [s.offs, s.idx, q, h.cols, batch, s.sh, h.groups, acc, h.rows], h.rows, par);
