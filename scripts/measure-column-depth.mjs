@@ -30,6 +30,7 @@ import { collectHessians, inputSite } from '../dist/quant/hessian.js';
 import { quantizeGptq, gptqSaliency, GPTQ_DEFAULTS } from '../dist/quant/gptq.js';
 import { searchScale, roundToGrid } from '../dist/quant/tryte-grid.js';
 import { MultiTritTensor } from '../dist/tensor/multi-trit-tensor.js';
+import { allocateColumnDepths } from '../dist/quant/column-depth.js';
 import { TernaryTensor } from '../dist/tensor/ternary-tensor.js';
 
 const { values: a } = parseArgs({
@@ -46,6 +47,8 @@ const { values: a } = parseArgs({
     saliency: { type: 'string', default: 'gptq' },
     // cache of the per-layer sensitivities (JSON): read when it exists, else measured and written
     sens: { type: 'string' },
+    // columns sharing one depth (32: whole 32-column words of a plane used or zero)
+    unit: { type: 'string', default: '1' },
   },
 });
 const D = a.data;
@@ -118,6 +121,15 @@ function rowErrors(w, rows, cols, H) {
 for (const gran of a.granularity.split(',')) {
   for (const budgetBits of a.bits.split(',').map(Number)) {
     const t1 = performance.now();
+    if (gran === 'column' && a.saliency === 'gptq') {
+      // the library's allocation (src/quant/column-depth.ts), as `tritwise quantize --granularity column`
+      const cd = await allocateColumnDepths(model.config, model.weights, model.backend, ad.layers, base, { bits: budgetBits, tokens: calibTokens, bos: tok.bos, min: dMin, max: dMax, unit: Number(a.unit) });
+      if (a['plan-out']) writeFileSync(`${a['plan-out']}.${gran}.${budgetBits}.json`, JSON.stringify(cd.plan));
+      const qm = await model.quantize(cd.plan, { calibrationText: calibText });
+      const p = await ppl(qm);
+      out({ row: 'plan', granularity: gran, saliency: 'gptq', unit: Number(a.unit), budget_bits: budgetBits, min: dMin, max: dMax, trit_bits: +cd.tritBits.toFixed(4), map_bits: +cd.mapBits.toFixed(4), total_bits: +cd.bits.toFixed(4), weights_at_depth: Object.fromEntries(cd.weightsAtDepth.map((n, d) => [d, n])), layer_depths: cd.plan.layers.map((r) => r.depth).join(''), bytes: qm.bytes, ppl: p, vs_f32: p / f32 - 1, ms: Math.round(performance.now() - t1) });
+      continue;
+    }
     const units = []; // { layer, idx, size, e, d, kappa }
     const layers = [];
     for (const l of ad.layers) {

@@ -14,7 +14,8 @@
  *   tryte form with a column or row depth map (sub-layer depths, tensor/cell-trytes.ts), format
  *   "tryte-cells": only the trits each column (row) keeps
  *     w.trytes        U8  [Σ_r ⌈T_r/5⌉]         T_r = Σ_c d_c, or cols·d_r: the kept trits of row r
- *     w.cell_depths   U8  [cols] or [rows]      the depth of every column (cells "columns") or row
+ *     w.cell_depths   U8  [⌈n·b/8⌉]              the depth of each of the n columns (cells "columns")
+ *                                              or rows, b = ⌈log2(d + 1)⌉ bits each (LSB first)
  *     w.scales, w.group_scales                  as for "trytes"
  *   metadata: { shape, group_size, depth, quantizer?, format: "trytes" | "residual" | "tryte-cells",
  *               cells?: "columns" | "rows" }
@@ -27,7 +28,7 @@ import { decodeBase3, encodeBase3 } from '../tensor/codecs.js';
 import { MAX_DEPTH, MultiTritTensor } from '../tensor/multi-trit-tensor.js';
 import { TernaryTensor } from '../tensor/ternary-tensor.js';
 import { packTrytes, tryteBytesPerRow, unpackTrytes } from '../tensor/trytes.js';
-import { packCellTrytes, unpackCellTrytes } from '../tensor/cell-trytes.js';
+import { mapBitsPerEntry, packCellTrytes, packDepthMap, unpackCellTrytes, unpackDepthMap } from '../tensor/cell-trytes.js';
 import type { SafetensorsFile, TensorToWrite } from './safetensors.js';
 
 export interface MultiTritDescriptor {
@@ -48,7 +49,8 @@ export function encodeMultiTrit(name: string, m: MultiTritTensor): { entries: Te
   if (m.form === 'tryte' && (m.columnDepths || m.rowDepths)) {
     const p = packCellTrytes(m);
     entries.push({ name: `${name}.trytes`, dtype: 'U8', shape: [p.data.length], data: p.data });
-    entries.push({ name: `${name}.cell_depths`, dtype: 'U8', shape: [p.cellDepths.length], data: p.cellDepths });
+    const packedMap = packDepthMap(p.cellDepths, m.depth);
+    entries.push({ name: `${name}.cell_depths`, dtype: 'U8', shape: [packedMap.length], data: packedMap });
     entries.push({ name: `${name}.scales`, dtype: 'F32', shape: [m.rows], data: p.scales });
     if (p.groupScales) entries.push({ name: `${name}.group_scales`, dtype: 'F32', shape: [m.rows, G], data: p.groupScales });
     return { entries, desc: { ...base, format: 'tryte-cells', cells: p.byColumn ? 'columns' : 'rows' } };
@@ -116,7 +118,8 @@ export function readMultiTrit(f: SafetensorsFile, name: string, desc: MultiTritD
   } else if (desc.format === 'tryte-cells') {
     const byColumn = desc.cells === 'columns';
     if (!byColumn && desc.cells !== 'rows') throw new TritwiseError('E_FORMAT', 'invalid cells in metadata', { where, expected: 'columns | rows', got: desc.cells });
-    const cellDepths = readU8(f, `${name}.cell_depths`, [byColumn ? cols : rows], where);
+    const nMap = byColumn ? cols : rows;
+    const cellDepths = unpackDepthMap(readU8(f, `${name}.cell_depths`, [Math.ceil((nMap * mapBitsPerEntry(d)) / 8)], where), nMap, d, `${where}: ${name}.cell_depths`);
     const info = f.info(`${name}.trytes`);
     if (info.shape.length !== 1) throw new TritwiseError('E_SHAPE', 'cell trytes must be one flat byte array', { where: `${where}: ${name}.trytes`, expected: '[bytes]', got: info.shape });
     const data = readU8(f, `${name}.trytes`, [info.shape[0]!], where);

@@ -11,8 +11,8 @@
  *   trits of row r:  T_r = Σ_c d_c (column map)  or  cols·d_r (row map)
  *   bytes of row r:  ⌈T_r / 5⌉, rows one after the other (padding trits are zero, code 1)
  *
- * so the stored size is Σ_r ⌈T_r/5⌉ bytes: 1.6 bits per kept trit, plus the map (one byte per
- * column or row in the file). Unpacking checks every byte, padding trit and dropped digit, and
+ * so the stored size is Σ_r ⌈T_r/5⌉ bytes: 1.6 bits per kept trit, plus the map, packed at
+ * b = ⌈log2(D + 1)⌉ bits per column or row (D ≤ 3: 2 bits), least significant bits first. Unpacking checks every byte, padding trit and dropped digit, and
  * gives the same planes as the full tryte (MultiTritTensor.fromIntegers).
  */
 import { TritwiseError } from '../errors.js';
@@ -111,4 +111,28 @@ export function unpackCellTrytes(p: PackedCellTrytes, where = 'cell trytes'): Mu
   if (byColumn) m.columnDepths = map.slice();
   else m.rowDepths = map.slice();
   return m;
+}
+
+/** Bits per entry of a packed depth map for tensors of depth D. */
+export function mapBitsPerEntry(D: number): number {
+  return Math.ceil(Math.log2(D + 1));
+}
+
+/** Pack a depth map at mapBitsPerEntry(D) bits per entry, least significant first. */
+export function packDepthMap(map: Uint8Array, D: number): Uint8Array {
+  const b = mapBitsPerEntry(D);
+  const out = new Uint8Array(Math.ceil((map.length * b) / 8));
+  for (let i = 0; i < map.length; i++) for (let k = 0; k < b; k++) if ((map[i]! >> k) & 1) out[(i * b + k) >> 3]! |= 1 << ((i * b + k) & 7);
+  return out;
+}
+
+/** Unpack n entries; the padding bits must be zero. */
+export function unpackDepthMap(bytes: Uint8Array, n: number, D: number, where = 'depth map'): Uint8Array {
+  const b = mapBitsPerEntry(D);
+  const want = Math.ceil((n * b) / 8);
+  if (bytes.length !== want) throw new TritwiseError('E_SHAPE', 'packed depth map has the wrong size', { where, expected: `${want} bytes`, got: `${bytes.length} bytes` });
+  const out = new Uint8Array(n);
+  for (let i = 0; i < n; i++) for (let k = 0; k < b; k++) if ((bytes[(i * b + k) >> 3]! >> ((i * b + k) & 7)) & 1) out[i]! |= 1 << k;
+  for (let j = n * b; j < want * 8; j++) if ((bytes[j >> 3]! >> (j & 7)) & 1) throw new TritwiseError('E_FORMAT', 'packed depth map padding is not zero', { where, expected: 'zero bits', got: `bit ${j}` });
+  return out;
 }

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { TritwiseError } from '../../src/errors.js';
 import { loadWeights, saveWeights } from '../../src/io/weights-file.js';
-import { cellRowBytes, packCellTrytes, unpackCellTrytes } from '../../src/tensor/cell-trytes.js';
+import { cellRowBytes, mapBitsPerEntry, packCellTrytes, packDepthMap, unpackCellTrytes, unpackDepthMap } from '../../src/tensor/cell-trytes.js';
 import { gptqSaliency, outputError, quantizeGptq } from '../../src/quant/gptq.js';
 import { validatePlan, resolvePlan } from '../../src/quant/plan.js';
 import { balancedDigits, tryteMax, type MultiTritTensor } from '../../src/tensor/multi-trit-tensor.js';
@@ -183,6 +183,22 @@ describe('storage of column and row depths (format tryte-cells)', () => {
       expect(Array.from(u.toIntegers())).toEqual(Array.from(m.toIntegers()));
       expect(u.columnDepths ?? u.rowDepths).toEqual(map);
     }
+  });
+
+  it('depth maps pack at ⌈log2(D + 1)⌉ bits per entry and unpack exactly; padding bits must be zero', () => {
+    expect([1, 2, 3, 4, 6].map(mapBitsPerEntry)).toEqual([1, 2, 2, 3, 3]);
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 6 }), fc.array(fc.integer({ min: 0, max: 6 }), { minLength: 1, maxLength: 70 }), (D, xs) => {
+        const map = Uint8Array.from(xs, (x) => x % (D + 1));
+        const p = packDepthMap(map, D);
+        expect(p.length).toBe(Math.ceil((map.length * mapBitsPerEntry(D)) / 8));
+        expect(unpackDepthMap(p, map.length, D)).toEqual(map);
+      }),
+    );
+    const p = packDepthMap(Uint8Array.of(1, 2, 3), 3); // 6 bits used of 8
+    p[0]! |= 0x80;
+    expect(() => unpackDepthMap(p, 3, 3)).toThrow(expect.objectContaining({ code: 'E_FORMAT' }));
+    expect(() => unpackDepthMap(new Uint8Array(2), 3, 3)).toThrow(expect.objectContaining({ code: 'E_SHAPE' }));
   });
 
   it('saves and loads through the weights file', () => {
