@@ -8,6 +8,8 @@
  *   node scripts/measure-plan-qat.mjs [--plan-depths 1211…] [--steps 600] [--minutes 15]
  *        [--lr 2e-3] [--trit-lr 0.01] [--emb-lr 1e-3] [--batch 8] [--ctx 256] [--alpha 1]
  *        [--snapshots 100,200,400] [--threads 2] [--budget-minutes 60] [--backend wasm] [--data ../shared/data]
+ *        [--plan-file plan.json]   (a plan instead of --plan-depths, e.g. with per-column depth maps;
+ *                                   its trit bits then count only the kept trits plus 2 bits per column)
  *
  * Text: Hessians on stories 10..39; QAT on stories 10..963 (plus --extra-text, e.g. samples of the
  * f32 model from scripts/sample-teacher.mjs), validation (the trainer's) on
