@@ -85,10 +85,11 @@ export function quantizeLayer(r: ResolvedLayer, w: Float32Array, rows: number, c
     t.quantizer = m.quantizer;
     return t;
   };
+  const maps = cellMaps(r);
   switch (r.quantizer) {
     case 'gptq':
     case 'gptq-residual': {
-      const g = quantizeGptq(w, rows, cols, r.depth, needStats(stats, 'hessian', r), { ...GPTQ_DEFAULTS, ...o, actOrder: gptq.actOrder ?? GPTQ_DEFAULTS.actOrder, grid: r.quantizer === 'gptq' || r.depth === 1 ? 'tryte' : 'residual', ...cellMaps(r) });
+      const g = quantizeGptq(w, rows, cols, r.depth, needStats(stats, 'hessian', r), { ...GPTQ_DEFAULTS, ...o, actOrder: gptq.actOrder ?? GPTQ_DEFAULTS.actOrder, grid: r.quantizer === 'gptq' || r.depth === 1 ? 'tryte' : 'residual', ...maps });
       return { tensor: single(g.tensor), relOutputError: g.relOutputError };
     }
     case 'rtn':

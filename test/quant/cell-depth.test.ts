@@ -12,6 +12,7 @@ import { loadWeights, saveWeights } from '../../src/io/weights-file.js';
 import { cellRowBytes, mapBitsPerEntry, packCellTrytes, packDepthMap, unpackCellTrytes, unpackDepthMap } from '../../src/tensor/cell-trytes.js';
 import { gptqSaliency, outputError, quantizeGptq } from '../../src/quant/gptq.js';
 import { validatePlan, resolvePlan } from '../../src/quant/plan.js';
+import { quantizeLayer } from '../../src/quant/quantize-model.js';
 import { balancedDigits, tryteMax, type MultiTritTensor } from '../../src/tensor/multi-trit-tensor.js';
 import { TritTunedWeight } from '../../src/train/trit-linear.js';
 import { Tape } from '../../src/train/tape.js';
@@ -114,6 +115,9 @@ describe('gptq with per-column and per-row depths', () => {
     expect(() => quantizeGptq(w, rows, cols, 2, H, { rowDepths: new Uint8Array(rows).fill(0) })).toThrow(expect.objectContaining({ code: 'E_ARG' }));
     expect(() => quantizeGptq(w, rows, cols, 2, H, { columnDepths: new Uint8Array(cols).fill(1), rowDepths: new Uint8Array(rows).fill(1) })).toThrow(expect.objectContaining({ code: 'E_ARG' }));
     expect(() => quantizeGptq(w, rows, cols, 2, H, { grid: 'residual', columnDepths: new Uint8Array(cols).fill(1) })).toThrow(expect.objectContaining({ code: 'E_UNSUPPORTED' }));
+    // a plan rule with a map and another quantizer is refused, not silently ignored
+    const rule = { name: 'x', dense: false, quantizer: 'rtn', groupSize: 0, activation: 'f32' as const, depth: 2, columnDepths: '1'.repeat(cols) };
+    expect(() => quantizeLayer(rule, w, rows, cols)).toThrow(expect.objectContaining({ code: 'E_UNSUPPORTED' }));
   });
 });
 
