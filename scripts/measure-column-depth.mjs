@@ -6,7 +6,11 @@
  * the 6-story protocol. Prints one JSON line per row.
  *
  *   node scripts/measure-column-depth.mjs [--granularity column,row,layer] [--bits 2.5] [--min 1]
- *        [--max 3] [--data ../shared/data] [--backend wasm] [--plan-out plan.json]
+ *        [--max 3] [--unit 1|32] [--saliency gptq|diag] [--sens sens.json] [--data ../shared/data]
+ *        [--backend wasm] [--plan-out prefix]
+ *
+ * `column` with `--saliency gptq` (the default) is the library's allocation, src/quant/column-depth.ts
+ * (= `tritwise quantize --auto-bits b --granularity column`); `diag` and `row` are computed here.
  *
  * Saliency, per layer ℓ (f32 Hessian H = E[x xᵀ] of its inputs, stories 10..39):
  *  - column c at depth d (top d trits of D = max, step s·3^(D−d) on the row-group scale s of the
