@@ -8,6 +8,8 @@
  *   node scripts/measure-plan-qat.mjs [--plan-depths 1211…] [--steps 600] [--minutes 15]
  *        [--lr 2e-3] [--trit-lr 0.01] [--emb-lr 1e-3] [--batch 8] [--ctx 256] [--alpha 1]
  *        [--snapshots 100,200,400] [--threads 2] [--budget-minutes 60] [--backend wasm] [--data ../shared/data]
+ *        [--plan-file plan.json]   (a plan instead of --plan-depths, e.g. with per-column depth maps;
+ *                                   its trit bits then count only the kept trits plus 2 bits per column)
  *
  * Text: Hessians on stories 10..39; QAT on stories 10..963 (plus --extra-text, e.g. samples of the
  * f32 model from scripts/sample-teacher.mjs), validation (the trainer's) on
@@ -51,6 +53,8 @@ const { values: a } = parseArgs({
     'extra-text': { type: 'string' },
     // a label copied into every row
     run: { type: 'string' },
+    // a plan file (e.g. scripts/measure-column-depth.mjs --plan-out: per-column depth maps) instead of --plan-depths
+    'plan-file': { type: 'string' },
   },
 });
 const D = a.data;
@@ -73,7 +77,11 @@ function bits(weights) {
     const d = t instanceof MultiTritTensor ? t.depth : 1;
     const G = t.groupSize ? Math.ceil(t.cols / t.groupSize) : 0;
     n += t.rows * t.cols;
-    trit += 1.6 * d * t.rows * t.cols;
+    // sub-layer depths: only the trits each column (row) has, plus a 2-bit depth per column (row)
+    const cd = t.columnDepths, rd = t.rowDepths;
+    if (cd) trit += 1.6 * t.rows * cd.reduce((x, y) => x + y, 0) + 2 * cd.length;
+    else if (rd) trit += 1.6 * t.cols * rd.reduce((x, y) => x + y, 0) + 2 * rd.length;
+    else trit += 1.6 * d * t.rows * t.cols;
     scale += 32 * t.rows * (1 + G);
   }
   return { trit_bits: +(trit / n).toFixed(3), scale_bits: +(scale / n).toFixed(3) };
@@ -86,12 +94,13 @@ for (let l = 0; l < model.config.nLayers; l++) for (const k of ['attention.wq', 
 const depthString = (weights) => names.map((n) => { const t = weights.get(n); return t instanceof MultiTritTensor ? t.depth : t instanceof TernaryTensor ? 1 : 0; }).join('');
 const ds = [...a['plan-depths']].map(Number);
 if (ds.length !== names.length) throw new Error(`--plan-depths needs ${names.length} digits`);
-const plan = { quantizer: 'gptq', groupSize: 32, calibration: { tokens: calibTokens.length, actOrder: true }, layers: names.map((n, i) => ({ match: n, depth: ds[i] })) };
+const plan = a['plan-file'] ? JSON.parse(readFileSync(a['plan-file'], 'utf8')) : { quantizer: 'gptq', groupSize: 32, calibration: { tokens: calibTokens.length, actOrder: true }, layers: names.map((n, i) => ({ match: n, depth: ds[i] })) };
+if (a['plan-file']) plan.calibration = { tokens: calibTokens.length, actOrder: true };
 const t0 = performance.now();
 const f32 = await ppl(model);
 const q = await model.quantize(plan, { calibrationText: calibText });
 const p0 = await ppl(q);
-out({ row: 'plan-start', depths: a['plan-depths'], ...bits(q.weights), bytes: q.bytes, ppl: p0, f32, vs_f32: p0 / f32 - 1, load: load(), ms: Math.round(performance.now() - t0) });
+out({ row: 'plan-start', depths: a['plan-file'] ? depthString(q.weights) : a['plan-depths'], plan_file: a['plan-file'] ?? null, ...bits(q.weights), bytes: q.bytes, ppl: p0, f32, vs_f32: p0 / f32 - 1, load: load(), ms: Math.round(performance.now() - t0) });
 
 const settings = { steps: Number(a.steps), lr: Number(a.lr), tritLr: Number(a['trit-lr']), embeddingLr: Number(a['emb-lr']), batch: Number(a.batch), ctx: Number(a.ctx), alpha: Number(a.alpha), tritStart: a['trit-start'], seed: Number(a.seed), evalChunks: 16, threads: Number(a.threads), ...(a['budget-minutes'] ? { budgetSeconds: Number(a['budget-minutes']) * 60 } : { maxSeconds: Number(a.minutes) * 60 }) };
 const snapAt = new Set(a.snapshots ? a.snapshots.split(',').map(Number) : []);

@@ -6,6 +6,8 @@
  *   --auto-bits b --calibrate text    choose each layer's depth for b stored bits per weight on
  *                                     average (1.6 per trit), by measured sensitivity
  *   --auto-ppl p --calibrate text     … for at most p % more perplexity on the calibration text
+ *   --auto-bits b --granularity column  … a depth per input column instead of per layer, by gptq
+ *                                     saliency (quant/column-depth.ts; the depth maps count in b)
  *   --plan-out plan.json              write the chosen plan (for `quantize --plan`)
  *   --qat-steps n                     then fine-tune at the plan's depths (quantize-qat.ts)
  *   --auto-bits b --qat-steps n --qat-prune-from d
@@ -15,6 +17,7 @@
 import { InvalidArgumentError, type Command } from 'commander';
 import { TritwiseError } from '../errors.js';
 import { autoDepth, BITS_PER_TRIT } from '../quant/auto-depth.js';
+import { allocateColumnDepths, type ColumnDepthResult } from '../quant/column-depth.js';
 import { addModelFlags, addPlanFlags, buildPlan, numArg, openModel, quantizeWithProgress, readText, type ModelFlags, type PlanFlags } from './model-options.js';
 import { fixed, formatBytes, printJson, printTable, writeJsonFile } from './output.js';
 import { progressBar } from './progress.js';
@@ -27,6 +30,7 @@ interface QuantizeFlags extends ModelFlags, PlanFlags, QatFlags {
   autoPpl?: number;
   planOut?: string;
   storage: Storage;
+  granularity: 'layer' | 'column';
 }
 
 function positive(s: string): number {
@@ -42,6 +46,11 @@ function storageArg(s: string): Storage {
   return s as Storage;
 }
 
+function granularityArg(s: string): 'layer' | 'column' {
+  if (s !== 'layer' && s !== 'column') throw new InvalidArgumentError(`expected layer or column, got "${s}"`);
+  return s;
+}
+
 export function registerQuantize(program: Command): void {
   const cmd = program
     .command('quantize')
@@ -50,6 +59,7 @@ export function registerQuantize(program: Command): void {
     .requiredOption('-o, --out <dir>', 'output folder')
     .option('--auto-bits <bits>', `choose each layer's depth (1..6 trits) for this average of stored bits per weight (${BITS_PER_TRIT} per trit); needs --calibrate`, positive)
     .option('--auto-ppl <percent>', "choose each layer's depth for at most this perplexity increase (%) on the calibration text; needs --calibrate", positive)
+    .option('--granularity <g>', "with --auto-bits: one depth per layer (layer, default) or per input column (column: salient columns deeper, the maps counted in the budget)", granularityArg, 'layer')
     .option('--plan-out <file>', 'write the plan used (with the chosen depths) as JSON')
     .option('--json', 'print the per-layer report as JSON')
     .option('--storage <format>', 'ternary layers on disk: planes (default) | auto (CSR / block-sparse where the automatic layout choice runs them so) | csr | block-sparse', storageArg, 'planes');
@@ -59,6 +69,11 @@ export function registerQuantize(program: Command): void {
       let plan = buildPlan(opts);
       if (usesQat(opts)) checkQatFlags(opts, plan.calibration?.text);
       let auto: Awaited<ReturnType<typeof autoDepth>> | undefined;
+      let columns: ColumnDepthResult | undefined;
+      if (opts.granularity === 'column') {
+        if (opts.autoBits === undefined) throw new TritwiseError('E_ARG', '--granularity column chooses depths under a bit budget', { where: 'quantize --granularity', expected: '--auto-bits <bits>', got: opts.autoPpl !== undefined ? '--auto-ppl' : 'no budget' });
+        if (opts.qatPruneFrom !== undefined || opts.qatRealloc) throw new TritwiseError('E_ARG', 'column depths are not re-allocated during QAT', { where: 'quantize --granularity column', expected: 'no --qat-prune-from / --qat-realloc', got: opts.qatPruneFrom !== undefined ? '--qat-prune-from' : '--qat-realloc' });
+      }
       if (opts.qatPruneFrom !== undefined) {
         // depths chosen on the trained model (plan-realloc.ts): the plan starts uniform at d
         const d = opts.qatPruneFrom;
@@ -89,6 +104,10 @@ export function registerQuantize(program: Command): void {
           bar.stop();
         }
         plan = { ...auto.plan, calibration: plan.calibration };
+        if (opts.granularity === 'column') {
+          columns = await allocateColumnDepths(model.config, model.weights, model.backend, auto.layers, plan, { bits: opts.autoBits!, tokens, bos: tok.bos, ctx: plan.calibration?.ctx });
+          plan = { ...columns.plan, calibration: plan.calibration };
+        }
       }
       const quantized = await quantizeWithProgress(model, plan);
       const ms = quantized.ms;
@@ -111,6 +130,7 @@ export function registerQuantize(program: Command): void {
         layers,
         ...(q.info.tune ? { tune: q.info.tune } : {}),
         ...(qat ? { qat } : {}),
+        ...(columns ? { columns: { bits: columns.bits, trit_bits: columns.tritBits, map_bits: columns.mapBits, weights_at_depth: columns.weightsAtDepth } } : {}),
         ...(auto ? { auto: { bits: auto.bits, base_nll: auto.baseNll, predicted_nll_increase: auto.predictedNllIncrease, measured_nll: auto.measuredNll, sensitivity: auto.layers } } : {}),
       };
       if (opts.json) return printJson(report);
@@ -122,6 +142,7 @@ export function registerQuantize(program: Command): void {
       if (qat) {
         process.stdout.write(`QAT at the plan's depths: ${qat.steps} steps (${qat.stopped}), ${qat.tokens} tokens in ${fixed(qat.seconds, 1)} s; validation perplexity ${fixed(qat.val_ppl_start ?? NaN, 3)} → ${fixed(qat.val_ppl_end ?? NaN, 3)}; ${qat.changed} of ${qat.weights_tuned} weights hold another integer\n`);
       }
+      if (columns) process.stdout.write(`column depths: ${fixed(columns.tritBits, 3)} trit bits + ${fixed(columns.mapBits, 3)} map bits per weight; weights at depth 0..${columns.weightsAtDepth.length - 1}: ${columns.weightsAtDepth.join(' / ')}\n`);
       if (auto) {
         process.stdout.write(`auto-tuned: ${fixed(auto.bits, 3)} stored bits per weight (${fixed(auto.bits / BITS_PER_TRIT, 3)} trits); calibration NLL ${fixed(auto.baseNll, 4)} + predicted ${fixed(auto.predictedNllIncrease, 4)}${auto.measuredNll !== undefined ? `, measured ${fixed(auto.measuredNll - auto.baseNll, 4)}` : ''}\n`);
       }

@@ -11,7 +11,14 @@
  *     w.p{p}.trits         U8  [rows, ⌈cols/5⌉]   plane p in base 3 (tensor/codecs.ts base3)
  *     w.p{p}.scales        F32 [rows]
  *     w.p{p}.group_scales  F32 [rows, ⌈cols/g⌉]
- *   metadata: { shape, group_size, depth, quantizer?, format: "trytes" | "residual" }
+ *   tryte form with a column or row depth map (sub-layer depths, tensor/cell-trytes.ts), format
+ *   "tryte-cells": only the trits each column (row) keeps
+ *     w.trytes        U8  [Σ_r ⌈T_r/5⌉]         T_r = Σ_c d_c, or cols·d_r: the kept trits of row r
+ *     w.cell_depths   U8  [⌈n·b/8⌉]              the depth of each of the n columns (cells "columns")
+ *                                              or rows, b = ⌈log2(d + 1)⌉ bits each (LSB first)
+ *     w.scales, w.group_scales                  as for "trytes"
+ *   metadata: { shape, group_size, depth, quantizer?, format: "trytes" | "residual" | "tryte-cells",
+ *               cells?: "columns" | "rows" }
  *
  * Loading rebuilds the bit planes exactly (plane scales of a tryte are fround(s·3^p), as when it
  * was made), and checks every byte, padding trit and shape of the untrusted file.
@@ -21,6 +28,7 @@ import { decodeBase3, encodeBase3 } from '../tensor/codecs.js';
 import { MAX_DEPTH, MultiTritTensor } from '../tensor/multi-trit-tensor.js';
 import { TernaryTensor } from '../tensor/ternary-tensor.js';
 import { packTrytes, tryteBytesPerRow, unpackTrytes } from '../tensor/trytes.js';
+import { mapBitsPerEntry, packCellTrytes, packDepthMap, unpackCellTrytes, unpackDepthMap } from '../tensor/cell-trytes.js';
 import type { SafetensorsFile, TensorToWrite } from './safetensors.js';
 
 export interface MultiTritDescriptor {
@@ -28,7 +36,8 @@ export interface MultiTritDescriptor {
   group_size: number;
   depth: number;
   quantizer?: string;
-  format: 'trytes' | 'residual';
+  format: 'trytes' | 'residual' | 'tryte-cells';
+  cells?: 'columns' | 'rows';
 }
 
 /** The safetensors entries and the metadata descriptor of a multi-trit tensor. */
@@ -37,6 +46,15 @@ export function encodeMultiTrit(name: string, m: MultiTritTensor): { entries: Te
   const entries: TensorToWrite[] = [];
   const G = m.planes[0]!.groupsPerRow;
   const base = { shape: [m.rows, m.cols] as [number, number], group_size: m.groupSize, depth: m.depth, ...(m.quantizer ? { quantizer: m.quantizer } : {}) };
+  if (m.form === 'tryte' && (m.columnDepths || m.rowDepths)) {
+    const p = packCellTrytes(m);
+    entries.push({ name: `${name}.trytes`, dtype: 'U8', shape: [p.data.length], data: p.data });
+    const packedMap = packDepthMap(p.cellDepths, m.depth);
+    entries.push({ name: `${name}.cell_depths`, dtype: 'U8', shape: [packedMap.length], data: packedMap });
+    entries.push({ name: `${name}.scales`, dtype: 'F32', shape: [m.rows], data: p.scales });
+    if (p.groupScales) entries.push({ name: `${name}.group_scales`, dtype: 'F32', shape: [m.rows, G], data: p.groupScales });
+    return { entries, desc: { ...base, format: 'tryte-cells', cells: p.byColumn ? 'columns' : 'rows' } };
+  }
   if (m.form === 'tryte') {
     const p = packTrytes(m);
     entries.push({ name: `${name}.trytes`, dtype: 'U8', shape: [m.rows, p.bytesPerRow], data: p.data });
@@ -57,6 +75,7 @@ export function encodeMultiTrit(name: string, m: MultiTritTensor): { entries: Te
 export function multiTritParts(name: string, desc: MultiTritDescriptor): string[] {
   const gs = desc.group_size ? ['group_scales'] : [];
   if (desc.format === 'trytes') return ['trytes', 'scales', ...gs].map((p) => `${name}.${p}`);
+  if (desc.format === 'tryte-cells') return ['trytes', 'cell_depths', 'scales', ...gs].map((p) => `${name}.${p}`);
   const out: string[] = [];
   for (let k = 0; k < desc.depth; k++) for (const p of ['trits', 'scales', ...gs]) out.push(`${name}.p${k}.${p}`);
   return out;
@@ -96,6 +115,17 @@ export function readMultiTrit(f: SafetensorsFile, name: string, desc: MultiTritD
     const scales = readF32(f, `${name}.scales`, [rows], where);
     const groupScales = gs ? readF32(f, `${name}.group_scales`, [rows, G], where) : null;
     m = unpackTrytes({ rows, cols, depth: d, groupSize: gs, scales, groupScales, bytesPerRow: bpr, data }, where);
+  } else if (desc.format === 'tryte-cells') {
+    const byColumn = desc.cells === 'columns';
+    if (!byColumn && desc.cells !== 'rows') throw new TritwiseError('E_FORMAT', 'invalid cells in metadata', { where, expected: 'columns | rows', got: desc.cells });
+    const nMap = byColumn ? cols : rows;
+    const cellDepths = unpackDepthMap(readU8(f, `${name}.cell_depths`, [Math.ceil((nMap * mapBitsPerEntry(d)) / 8)], where), nMap, d, `${where}: ${name}.cell_depths`);
+    const info = f.info(`${name}.trytes`);
+    if (info.shape.length !== 1) throw new TritwiseError('E_SHAPE', 'cell trytes must be one flat byte array', { where: `${where}: ${name}.trytes`, expected: '[bytes]', got: info.shape });
+    const data = readU8(f, `${name}.trytes`, [info.shape[0]!], where);
+    const scales = readF32(f, `${name}.scales`, [rows], where);
+    const groupScales = gs ? readF32(f, `${name}.group_scales`, [rows, G], where) : null;
+    m = unpackCellTrytes({ rows, cols, depth: d, groupSize: gs, byColumn, cellDepths, scales, groupScales, data }, where);
   } else if (desc.format === 'residual') {
     const planes: TernaryTensor[] = [];
     for (let k = 0; k < d; k++) {
@@ -107,7 +137,7 @@ export function readMultiTrit(f: SafetensorsFile, name: string, desc: MultiTritD
     }
     m = new MultiTritTensor(planes, { where });
   } else {
-    throw new TritwiseError('E_FORMAT', 'unknown multi-trit storage format', { where, expected: 'trytes | residual', got: (desc as { format?: unknown }).format });
+    throw new TritwiseError('E_FORMAT', 'unknown multi-trit storage format', { where, expected: 'trytes | tryte-cells | residual', got: (desc as { format?: unknown }).format });
   }
   m.quantizer = desc.quantizer;
   return m.validate(where);

@@ -118,7 +118,7 @@ export function ternaryDescriptors(f: SafetensorsFile): Record<string, StoredDes
 /** Read the ternary or multi-trit tensor a descriptor describes, with the file tensors it owns. */
 export function readStoredTernary(f: SafetensorsFile, name: string, desc: StoredDescriptor): { tensor: TernaryTensor | MultiTritTensor; parts: string[] } {
   const fmt = (desc as { format?: unknown })?.format;
-  if (fmt === 'trytes' || fmt === 'residual') return { tensor: readMultiTrit(f, name, desc as MultiTritDescriptor), parts: multiTritParts(name, desc as MultiTritDescriptor) };
+  if (fmt === 'trytes' || fmt === 'residual' || fmt === 'tryte-cells') return { tensor: readMultiTrit(f, name, desc as MultiTritDescriptor), parts: multiTritParts(name, desc as MultiTritDescriptor) };
   const parts = fmt === 'csr' || fmt === 'block-sparse' ? sparseParts(name, desc as unknown as SparseDescriptor) : ['plus', 'minus', 'scales', 'group_scales'].map((p) => `${name}.${p}`);
   return { tensor: readTernary(f, name, desc as TernaryDescriptor), parts };
 }

@@ -35,9 +35,9 @@ import { TritwiseError } from '../errors.js';
 import { MultiTritTensor, tryteMax } from '../tensor/multi-trit-tensor.js';
 import { upperCholInverse } from './linalg.js';
 import { TernaryTensor } from '../tensor/ternary-tensor.js';
-import { ResidualGrid, TryteGrid, type Grid } from './grids.js';
+import { cellGrid, ResidualGrid, TryteGrid, type CellDepths, type Grid } from './grids.js';
 import { refineCodes, refitGroupScales, refitScales } from './refit.js';
-import { checkGroupSize, checkWeights, searchScale } from './tryte-grid.js';
+import { checkGroupSize, checkWeights, searchScale, searchScaleCells } from './tryte-grid.js';
 
 export interface GptqOptions {
   /** columns per scale group (multiple of 32); 0 = one scale per row (default 0) */
@@ -62,6 +62,13 @@ export interface GptqOptions {
    */
   grid?: 'tryte' | 'residual';
   iterations?: number;
+  /**
+   * sub-layer depths (tryte grid only): column c keeps its top columnDepths[c] trits (a coarser
+   * step on the same scale), or row r its bottom rowDepths[r] trits; `depth` is the largest
+   * (grids.ts CellDepths, column-depth.ts)
+   */
+  columnDepths?: Uint8Array;
+  rowDepths?: Uint8Array;
   name?: string;
 }
 
@@ -132,6 +139,24 @@ function factorize(H: Float64Array, cols: number, actOrder: boolean, damp: numbe
   return { perm, inv, ...gptqFactor(Hp, cols, damp, where) };
 }
 
+/**
+ * How much a rounding error in each column costs after gptq's compensation: column q (in pass
+ * order) adds (w_q − ŵ_q)²/[H_F⁻¹]_qq = (w_q − ŵ_q)²/U_qq² to the row's output error, F being the
+ * columns not yet quantized. So the saliency of a column is 1/U_qq², H_qq's share that the later
+ * columns cannot absorb: the last column keeps all of H_qq, an early column that the others
+ * predict well almost none. Returned in original column order (dead columns: 0).
+ */
+export function gptqSaliency(H: Float64Array, cols: number, opts: { actOrder?: boolean; damp?: number } = {}): Float64Array {
+  const f = factorize(H, cols, opts.actOrder ?? false, opts.damp ?? 0.01, 'saliency');
+  const out = new Float64Array(cols);
+  for (let q = 0; q < cols; q++) {
+    const c = f.perm[q]!;
+    const u = f.U[q * cols + q]!;
+    out[c] = f.dead[q] ? 0 : 1 / (u * u);
+  }
+  return out;
+}
+
 interface PassSpec {
   rows: number;
   cols: number;
@@ -172,7 +197,7 @@ function gptqPass(w: Float32Array, f: Factor, p: PassSpec, grid: Grid): Int32Arr
       const e = (q - q1) * rows;
       for (let r = 0; r < rows; r++) {
         const v = WT[col + r]!;
-        const k = grid.nearest(v, r, g);
+        const k = grid.nearest(v, r, g, c);
         n[r * cols + c] = k;
         E[e + r] = (v - grid.value(k, r, g)) / d;
       }
@@ -224,6 +249,13 @@ export function quantizeGptq(w: Float32Array, rows: number, cols: number, depth:
   const G = gs ? Math.ceil(cols / gs) : 1;
   const seg = gs || cols;
   const residual = (opts.grid ?? 'tryte') === 'residual' && depth > 1;
+  const cells = checkCells(opts, rows, cols, depth, residual, name);
+  const cellMap = cells?.cols ?? cells?.rows;
+  const byCol = !!cells?.cols;
+  const cellM = cellMap ? Float64Array.from(cellMap, (d) => cellGrid(depth, d, byCol).m) : null;
+  const cellL = cellMap ? Float64Array.from(cellMap, (d) => cellGrid(depth, d, byCol).L) : null;
+  const tmpM = new Float64Array(gs || cols);
+  const tmpL = new Float64Array(gs || cols);
   const actOrder = (opts.actOrder ?? false) && !residual;
   const f = factorize(H, cols, actOrder, opts.damp ?? 0.01, name);
   const diagH = Float64Array.from({ length: cols }, (_, c) => H[c * cols + c]!);
@@ -239,8 +271,13 @@ export function quantizeGptq(w: Float32Array, rows: number, cols: number, depth:
       for (let c = c0; c < c1; c++) {
         tmpW[c - c0] = at(r, c);
         if (weights) tmpH[c - c0] = weights[c]!;
+        if (byCol) {
+          tmpM[c - c0] = cellM![c]!;
+          tmpL[c - c0] = cellL![c]!;
+        }
       }
-      scales[r * G + g] = Math.fround(mult * searchScale(tmpW, 0, c1 - c0, L, weights ? tmpH : null));
+      const found = byCol ? searchScaleCells(tmpW, 0, c1 - c0, L, weights ? tmpH : null, tmpM, tmpL) : searchScale(tmpW, 0, c1 - c0, cellL ? cellL[r]! : L, weights ? tmpH : null);
+      scales[r * G + g] = Math.fround(mult * found);
     }
   };
   const original = (r: number, c: number) => w[r * cols + c]!;
@@ -255,7 +292,7 @@ export function quantizeGptq(w: Float32Array, rows: number, cols: number, depth:
     // groups in column order are searched when the pass reaches them, on the updated weights
     const upfront = !gs || actOrder;
     if (upfront) for (let g = 0; g < G; g++) search(scales, g, m, original);
-    const grid = new TryteGrid(depth, scales, G);
+    const grid = new TryteGrid(depth, scales, G, cells);
     const n = gptqPass(w, f, { ...spec, onGroup: upfront ? undefined : (g, at) => search(scales, g, m, at) }, grid);
     const errs = Float64Array.from({ length: rows }, (_, r) => rowError(w, n, grid, r, cols, gs, H, e));
     if (!best || !bestErr) {
@@ -275,10 +312,12 @@ export function quantizeGptq(w: Float32Array, rows: number, cols: number, depth:
   const refit = opts.refit ?? true;
   if (refit) scales = refitGroupScales(n, w, rows, cols, H, gs, scales);
   for (let it = 0; it < (opts.refine ?? 0); it++) {
-    if (refineCodes(n, new TryteGrid(depth, Float64Array.from(scales), G), w, rows, cols, H, gs) === 0) break;
+    if (refineCodes(n, new TryteGrid(depth, Float64Array.from(scales), G, cells), w, rows, cols, H, gs) === 0) break;
     if (refit) scales = refitGroupScales(n, w, rows, cols, H, gs, scales);
   }
   let tensor = MultiTritTensor.fromIntegers(n, rows, cols, depth, gs ? { groupSize: gs, groupScales: scales, quantizer: 'gptq' } : { scales, quantizer: 'gptq' });
+  if (cells?.cols) tensor.columnDepths = cells.cols.slice();
+  if (cells?.rows) tensor.rowDepths = cells.rows.slice();
 
   // 2. residual grid: free plane scales, alternating least-squares scales and GPTQ passes
   if (residual) {
@@ -308,6 +347,21 @@ export function quantizeGptq(w: Float32Array, rows: number, cols: number, depth:
   const base = outputError(w, null, rows, cols, H);
   const err = outputError(w, tensor.toDense(), rows, cols, H);
   return { tensor, relOutputError: base > 0 ? err / base : 0 };
+}
+
+/** The validated per-cell depths of the options, or undefined. */
+function checkCells(opts: GptqOptions, rows: number, cols: number, depth: number, residual: boolean, name: string): CellDepths | undefined {
+  const { columnDepths: cd, rowDepths: rd } = opts;
+  if (!cd && !rd) return undefined;
+  if (cd && rd) throw new TritwiseError('E_ARG', 'give column depths or row depths, not both', { where: name, got: 'both' });
+  if (residual) throw new TritwiseError('E_UNSUPPORTED', 'per-column or per-row depths need the tryte grid', { where: name, expected: "grid 'tryte' (quantizer gptq)", got: 'residual' });
+  const map = (cd ?? rd)!;
+  const want = cd ? cols : rows;
+  if (map.length !== want) throw new TritwiseError('E_SHAPE', `${cd ? 'column' : 'row'} depth map does not match the layer`, { where: name, expected: `${want} depths`, got: map.length });
+  for (let i = 0; i < map.length; i++) {
+    if (!(map[i]! <= depth && (cd || map[i]! >= 1))) throw new TritwiseError('E_ARG', 'a cell depth exceeds the layer depth', { where: `${name}: ${cd ? 'column' : 'row'} ${i}`, expected: `${cd ? 0 : 1}..${depth}`, got: map[i] });
+  }
+  return cd ? { cols: cd } : { rows: rd! };
 }
 
 /** Least-squares plane scales for fixed codes: one basis per plane (its trits), per group. */

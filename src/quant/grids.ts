@@ -15,24 +15,56 @@ import { roundToGrid } from './tryte-grid.js';
 
 export interface Grid {
   readonly depth: number;
-  /** the code of the level nearest v, for row r and group g */
-  nearest(v: number, r: number, g: number): number;
+  /** the code of the level nearest v, for row r, group g (and column c, for per-cell depths) */
+  nearest(v: number, r: number, g: number, c?: number): number;
   /** the value of code n at row r, group g */
   value(n: number, r: number, g: number): number;
 }
 
+/**
+ * Depths below the tensor's depth D for some cells (sub-layer allocation, column-depth.ts):
+ *  - `cols[c] = d`: column c keeps only its top d trits, so its codes are multiples of
+ *    m = 3^(D−d) in [−L_d·m, L_d·m] (a coarser step s·m on the same scale s; d = 0: always 0);
+ *  - `rows[r] = d`: row r keeps its bottom d trits, codes in [−L_d, L_d] on the row's own scale.
+ * In both cases value(n) = s·n stays, so the D-plane integers, the refit and the kernels are
+ * those of an ordinary tryte; the planes a cell does not use are zero.
+ */
+export interface CellDepths {
+  cols?: Uint8Array;
+  rows?: Uint8Array;
+}
+
+/** The step multiplier m and level bound L of a cell of depth d in a tensor of depth D. */
+export function cellGrid(D: number, d: number, byColumn: boolean): { m: number; L: number } {
+  return { m: byColumn ? 3 ** (D - d) : 1, L: tryteMax(d) };
+}
+
 export class TryteGrid implements Grid {
   readonly L: number;
+  #m: Float64Array | null = null;
+  #L: Float64Array | null = null;
+  #byRow = false;
   constructor(
     readonly depth: number,
     /** rows × G scales */
     readonly scales: Float64Array,
     readonly G: number,
+    cells?: CellDepths,
   ) {
     this.L = tryteMax(depth);
+    const map = cells?.cols ?? cells?.rows;
+    if (map) {
+      this.#byRow = !cells?.cols;
+      this.#m = Float64Array.from(map, (d) => cellGrid(depth, d, !this.#byRow).m);
+      this.#L = Float64Array.from(map, (d) => cellGrid(depth, d, !this.#byRow).L);
+    }
   }
-  nearest(v: number, r: number, g: number): number {
-    return roundToGrid(v, this.scales[r * this.G + g]!, this.L);
+  nearest(v: number, r: number, g: number, c = 0): number {
+    const s = this.scales[r * this.G + g]!;
+    if (!this.#m) return roundToGrid(v, s, this.L);
+    const i = this.#byRow ? r : c;
+    const m = this.#m[i]!;
+    return m * roundToGrid(v, s * m, this.#L![i]!) + 0;
   }
   value(n: number, r: number, g: number): number {
     return n * this.scales[r * this.G + g]!;

@@ -56,6 +56,12 @@ export interface LayerRule {
   attention?: string;
   /** prune spec (src/sparse/prune.ts), or "none" */
   prune?: string;
+  /**
+   * sub-layer depths (gptq only, column-depth.ts): one digit per input column (0..depth: the
+   * column keeps its top d trits) or per output row (1..depth), `depth` being the largest
+   */
+  columnDepths?: string;
+  rowDepths?: string;
 }
 
 export interface CalibrationSettings {
@@ -105,6 +111,8 @@ export interface ResolvedLayer {
   depth: number;
   /** prune spec, when the layer is pruned */
   prune?: string;
+  columnDepths?: string;
+  rowDepths?: string;
 }
 
 /** Quantizers that only exist for the tryte grid / need the Hessian of the layer inputs. */
@@ -176,6 +184,14 @@ export function validatePlan(p: unknown, where = 'plan'): QuantPlan {
       if (r.depth !== undefined) checkDepth(r.depth, `${w}.depth`);
       if (r.attention !== undefined) parseAttentionMode(r.attention, `${w}.attention`);
       if (r.prune !== undefined) checkPrune(r.prune, `${w}.prune`);
+      for (const k of ['columnDepths', 'rowDepths'] as const) {
+        const m = r[k];
+        if (m === undefined) continue;
+        if (typeof m !== 'string' || !/^[0-6]+$/.test(m)) throw new TritwiseError('E_ARG', `${k} must be a string of depth digits`, { where: `${w}.${k}`, expected: 'one digit 0..6 per column (or 1..6 per row)', got: typeof m === 'string' ? m.slice(0, 40) : m });
+        const max = Math.max(...[...m].map(Number));
+        if (r.depth === undefined || r.depth < max) throw new TritwiseError('E_ARG', `${k} needs the rule's depth to be at least its largest digit`, { where: `${w}.depth`, expected: `≥ ${max}`, got: r.depth });
+      }
+      if (r.columnDepths !== undefined && r.rowDepths !== undefined) throw new TritwiseError('E_ARG', 'a rule takes columnDepths or rowDepths, not both', { where: w, got: 'both' });
       if (r.dense !== undefined && typeof r.dense !== 'boolean') throw new TritwiseError('E_ARG', 'dense must be true or false', { where: `${w}.dense`, got: r.dense });
     });
   }
@@ -203,7 +219,13 @@ export function resolvePlan(plan: QuantPlan, names: readonly string[]): Resolved
       if (r.quantizer !== undefined) out.quantizer = r.quantizer;
       if (r.groupSize !== undefined) out.groupSize = r.groupSize;
       if (r.activation !== undefined) out.activation = r.activation;
-      if (r.depth !== undefined) out.depth = r.depth;
+      if (r.depth !== undefined) {
+        out.depth = r.depth;
+        delete out.columnDepths;
+        delete out.rowDepths;
+      }
+      if (r.columnDepths !== undefined) out.columnDepths = r.columnDepths;
+      if (r.rowDepths !== undefined) out.rowDepths = r.rowDepths;
       if (r.prune !== undefined) {
         if (r.prune === 'none') delete out.prune;
         else out.prune = r.prune;

@@ -85,10 +85,11 @@ export function quantizeLayer(r: ResolvedLayer, w: Float32Array, rows: number, c
     t.quantizer = m.quantizer;
     return t;
   };
+  const maps = cellMaps(r);
   switch (r.quantizer) {
     case 'gptq':
     case 'gptq-residual': {
-      const g = quantizeGptq(w, rows, cols, r.depth, needStats(stats, 'hessian', r), { ...GPTQ_DEFAULTS, ...o, actOrder: gptq.actOrder ?? GPTQ_DEFAULTS.actOrder, grid: r.quantizer === 'gptq' || r.depth === 1 ? 'tryte' : 'residual' });
+      const g = quantizeGptq(w, rows, cols, r.depth, needStats(stats, 'hessian', r), { ...GPTQ_DEFAULTS, ...o, actOrder: gptq.actOrder ?? GPTQ_DEFAULTS.actOrder, grid: r.quantizer === 'gptq' || r.depth === 1 ? 'tryte' : 'residual', ...maps });
       return { tensor: single(g.tensor), relOutputError: g.relOutputError };
     }
     case 'rtn':
@@ -102,6 +103,13 @@ export function quantizeLayer(r: ResolvedLayer, w: Float32Array, rows: number, c
       if (r.depth === 1) return { tensor: quantize(w, rows, cols, r.quantizer, o).tensor };
       return { tensor: quantizeGreedyResidual(w, rows, cols, r.depth, { ...o, base: r.quantizer }) };
   }
+}
+
+/** The rule's per-column / per-row depth digits as gptq options. */
+function cellMaps(r: ResolvedLayer): { columnDepths?: Uint8Array; rowDepths?: Uint8Array } {
+  const digits = (s: string) => Uint8Array.from(s, (ch) => ch.charCodeAt(0) - 48);
+  if ((r.columnDepths || r.rowDepths) && r.quantizer !== 'gptq') throw new TritwiseError('E_UNSUPPORTED', 'per-column or per-row depths need the gptq quantizer', { where: r.name, expected: 'gptq', got: r.quantizer });
+  return { ...(r.columnDepths ? { columnDepths: digits(r.columnDepths) } : {}), ...(r.rowDepths ? { rowDepths: digits(r.rowDepths) } : {}) };
 }
 
 /** ‖w − ŵ‖/‖w‖ (0 for w = 0). */

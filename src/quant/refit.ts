@@ -103,7 +103,7 @@ export function refineCodes(n: Int32Array, grid: Grid, w: ArrayLike<number>, row
       if (!(hcc > 0)) continue;
       const cur = n[r * cols + c]!;
       const v = grid.value(cur, r, grp(c));
-      const k = grid.nearest(v + g[c]! / hcc, r, grp(c));
+      const k = grid.nearest(v + g[c]! / hcc, r, grp(c), c);
       if (k === cur) continue;
       const delta = grid.value(k, r, grp(c)) - v;
       const gain = 2 * delta * g[c]! - delta * delta * hcc;

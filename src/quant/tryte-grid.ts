@@ -55,6 +55,43 @@ export function searchScale(w: ArrayLike<number>, i0: number, i1: number, L: num
   return (bestP * max) / L;
 }
 
+/**
+ * The same search when every element i has its own step multiplier m_i and bound L_i (per-column
+ * depths, grids.ts): E(s) = Σ_i h_i·(w_i − s·m_i·clamp(round(w_i/(s·m_i)), ±L_i))², s = p·max|w|/Lmax.
+ */
+export function searchScaleCells(w: ArrayLike<number>, i0: number, i1: number, Lmax: number, h: ArrayLike<number> | null, m: ArrayLike<number>, Ls: ArrayLike<number>): number {
+  let max = 0;
+  for (let i = i0; i < i1; i++) max = Math.max(max, Math.abs(w[i]!));
+  if (max === 0) return 0;
+  const err = (s: number) => {
+    let e = 0;
+    for (let i = i0; i < i1; i++) {
+      const sm = s * m[i]!;
+      const d = w[i]! - sm * roundToGrid(w[i]!, sm, Ls[i]!);
+      e += (h ? h[i]! : 1) * d * d;
+    }
+    return e;
+  };
+  let bestP = 1;
+  let best = Infinity;
+  for (let p = 1; p >= 0.02 - 1e-9; p -= 0.01) {
+    const e = err((p * max) / Lmax);
+    if (e < best) {
+      best = e;
+      bestP = p;
+    }
+  }
+  const lo = Math.max(0.005, bestP - 0.01);
+  for (let p = lo; p <= Math.min(1, bestP + 0.01) + 1e-12; p += 0.0005) {
+    const e = err((p * max) / Lmax);
+    if (e < best) {
+      best = e;
+      bestP = p;
+    }
+  }
+  return (bestP * max) / Lmax;
+}
+
 export interface TryteQuantizeOptions {
   /** columns per scale group (a multiple of 32); 0 = one scale per row */
   groupSize?: number;

@@ -60,6 +60,13 @@ export class MultiTritTensor {
   readonly planes: readonly TernaryTensor[];
   /** provenance: the quantizer that made it (saved in file metadata; not part of equals) */
   quantizer?: string;
+  /**
+   * sub-layer depths of a tryte (quant/grids.ts CellDepths): column c uses only its top
+   * columnDepths[c] planes, or row r its bottom rowDepths[r] planes; the other planes are zero
+   * there. Provenance for training and storage (not part of equals); absent = `depth` everywhere.
+   */
+  columnDepths?: Uint8Array;
+  rowDepths?: Uint8Array;
   #form: 'tryte' | 'residual' | null = null;
 
   /** Wrap planes without copying; shapes and group sizes must agree. */

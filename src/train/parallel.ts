@@ -34,7 +34,7 @@ export type WireTensor =
   | { kind: 'dense'; shape: number[]; data: Float32Array }
   | { kind: 'ternary'; rows: number; cols: number; trits: Int8Array; scales: Float32Array; groupSize: number; groupScales: Float32Array | null; quantizer?: string }
   /** a multi-trit tryte (one scale shared by its planes): its integers and plane 0's scales */
-  | { kind: 'tryte'; rows: number; cols: number; depth: number; integers: Int32Array; scales: Float32Array; groupSize: number; groupScales: Float32Array | null; quantizer?: string };
+  | { kind: 'tryte'; rows: number; cols: number; depth: number; integers: Int32Array; scales: Float32Array; groupSize: number; groupScales: Float32Array | null; quantizer?: string; columnDepths?: Uint8Array; rowDepths?: Uint8Array };
 
 export interface WireModel {
   config: TrainModel['config'];
@@ -72,7 +72,7 @@ function toWire(w: StoredTensor, name: string): WireTensor {
     // residual planes have independent scales: no trainer mode reads them, so they do not travel
     if (w.form !== 'tryte') throw new TritwiseError('E_UNSUPPORTED', 'data-parallel training of residual multi-trit planes', { where: `finetune --threads: ${name}`, expected: 'f32, single-trit or tryte weights (one scale shared by the planes)', got: `${w.depth} residual planes with independent scales` });
     const p0 = w.planes[0]!;
-    return { kind: 'tryte', rows: w.rows, cols: w.cols, depth: w.depth, integers: w.toIntegers(), scales: p0.scales, groupSize: p0.groupSize, groupScales: p0.groupScales, quantizer: w.quantizer };
+    return { kind: 'tryte', rows: w.rows, cols: w.cols, depth: w.depth, integers: w.toIntegers(), scales: p0.scales, groupSize: p0.groupSize, groupScales: p0.groupScales, quantizer: w.quantizer, columnDepths: w.columnDepths, rowDepths: w.rowDepths };
   }
   if (w instanceof TernaryTensor) return { kind: 'ternary', rows: w.rows, cols: w.cols, trits: w.toTrits(), scales: w.scales, groupSize: w.groupSize, groupScales: w.groupScales, quantizer: w.quantizer };
   return { kind: 'dense', shape: [...w.shape], data: w.data };
@@ -80,7 +80,12 @@ function toWire(w: StoredTensor, name: string): WireTensor {
 
 export function fromWire(w: WireTensor): StoredTensor {
   if (w.kind === 'dense') return { shape: w.shape, data: w.data };
-  if (w.kind === 'tryte') return MultiTritTensor.fromIntegers(w.integers, w.rows, w.cols, w.depth, { scales: w.scales, ...(w.groupSize ? { groupSize: w.groupSize, groupScales: w.groupScales! } : {}), quantizer: w.quantizer });
+  if (w.kind === 'tryte') {
+    const m = MultiTritTensor.fromIntegers(w.integers, w.rows, w.cols, w.depth, { scales: w.scales, ...(w.groupSize ? { groupSize: w.groupSize, groupScales: w.groupScales! } : {}), quantizer: w.quantizer });
+    if (w.columnDepths) m.columnDepths = w.columnDepths;
+    if (w.rowDepths) m.rowDepths = w.rowDepths;
+    return m;
+  }
   const t = TernaryTensor.fromTrits(w.trits, w.rows, w.cols, w.groupSize ? { scales: w.scales, groupSize: w.groupSize, groupScales: w.groupScales! } : { scales: w.scales });
   t.quantizer = w.quantizer;
   return t;

@@ -80,6 +80,10 @@ export class ScaleTunedWeight {
     if (t instanceof TernaryTensor) return rescale(t, 0, false, null);
     const tryte = t.form === 'tryte';
     const planes = t.planes.map((p, k) => rescale(p, k, tryte, t.planes[0]!));
-    return new MultiTritTensor(planes, { quantizer: t.quantizer });
+    const out = new MultiTritTensor(planes, { quantizer: t.quantizer });
+    // the integers are unchanged, so a column (row) depth map still holds
+    if (t.columnDepths) out.columnDepths = t.columnDepths.slice();
+    if (t.rowDepths) out.rowDepths = t.rowDepths.slice();
+    return out;
   }
 }

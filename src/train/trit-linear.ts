@@ -19,6 +19,11 @@
  * Because u is measured in steps, one learning rate fits every layer: Adam moves u by about lr per
  * step, and a weight's trits change when its u crosses a half-integer.
  *
+ * Sub-layer depths (a tryte with `columnDepths` or `rowDepths`, quant/grids.ts): a cell of depth
+ * d_i has its own step multiplier k_i (3^(D−d) for a column, 1 for a row) and bound L_i, and u is
+ * measured in the cell's own steps, so the rate means the same everywhere:
+ *   n = k_i·clamp(round(u), ±L_i);   ∂L/∂u = ∂L/∂Q·m·s₀·k_i·[|u| ≤ L_i + ½]
+ *
  * export() rebuilds the tryte from the final n with m written into the scales: same depth, form,
  * group size and stored bytes as the source, only the integers (and scales) differ.
  */
@@ -44,6 +49,10 @@ export class TritTunedWeight {
   readonly n0: Int32Array;
   /** the source step s₀ per (row, group) */
   readonly #step: Float64Array;
+  /** per-cell step multiplier k and bound L (sub-layer depths), indexed by column or row */
+  readonly #cellK: Float64Array | null = null;
+  readonly #cellL: Float64Array | null = null;
+  readonly #byRow: boolean = false;
 
   constructor(
     readonly tensor: TernaryTensor | MultiTritTensor,
@@ -66,14 +75,22 @@ export class TritTunedWeight {
     this.#step = new Float64Array(this.rows * this.groups);
     for (let r = 0; r < this.rows; r++) for (let g = 0; g < this.groups; g++) this.#step[r * this.groups + g] = p0.scaleAt(r, g * (this.groupSize || 1));
     if (init && init.length !== this.rows * this.cols) throw new TritwiseError('E_SHAPE', 'f32 weights do not match the tryte', { where: `calibration.tune.trits: ${name}`, expected: this.rows * this.cols, got: init.length });
+    const map = tensor instanceof MultiTritTensor ? (tensor.columnDepths ?? tensor.rowDepths) : undefined;
+    if (map) {
+      this.#byRow = !(tensor as MultiTritTensor).columnDepths;
+      this.#cellK = Float64Array.from(map, (d) => (this.#byRow ? 1 : 3 ** (this.depth - d)));
+      this.#cellL = Float64Array.from(map, (d) => (3 ** d - 1) / 2);
+    }
     const u = ctor.from(this.n0);
-    if (init) {
-      for (let r = 0; r < this.rows; r++) {
-        for (let c = 0; c < this.cols; c++) {
-          const i = r * this.cols + c;
-          const x = init[i]! / this.#step[r * this.groups + this.#group(c)]! - this.n0[i]!;
-          if (Number.isFinite(x)) u[i] = this.n0[i]! + Math.max(-0.49, Math.min(0.49, x));
-        }
+    for (let r = 0; r < this.rows; r++) {
+      for (let c = 0; c < this.cols; c++) {
+        const i = r * this.cols + c;
+        const k = this.#k(r, c);
+        const n0 = this.n0[i]! / k;
+        u[i] = n0;
+        if (!init) continue;
+        const x = init[i]! / (k * this.#step[r * this.groups + this.#group(c)]!) - n0;
+        if (Number.isFinite(x)) u[i] = n0 + Math.max(-0.49, Math.min(0.49, x));
       }
     }
     this.u = param(u, [this.rows, this.cols], `${name}.latent`);
@@ -84,11 +101,28 @@ export class TritTunedWeight {
     return this.groupSize ? Math.floor(c / this.groupSize) : 0;
   }
 
-  /** The integers the forward pass uses now: clamp(round(u), ±L). */
+  /** The step multiplier of cell (r, c): 3^(D − d) for a shallower column, else 1. */
+  #k(r: number, c: number): number {
+    return this.#cellK ? this.#cellK[this.#byRow ? r : c]! : 1;
+  }
+
+  /** The level bound of cell (r, c). */
+  #L(r: number, c: number): number {
+    return this.#cellL ? this.#cellL[this.#byRow ? r : c]! : this.L;
+  }
+
+  /** The integers the forward pass uses now: k·clamp(round(u), ±L) (k = 1, L = the layer's without cell depths). */
   integers(): Int32Array {
-    const u = this.u.data, L = this.L;
+    const u = this.u.data;
     const n = new Int32Array(u.length);
-    for (let i = 0; i < u.length; i++) n[i] = Math.max(-L, Math.min(L, Math.round(u[i]!)));
+    const { rows, cols } = this;
+    for (let r = 0; r < rows; r++) {
+      for (let c = 0; c < cols; c++) {
+        const i = r * cols + c;
+        const L = this.#L(r, c);
+        n[i] = this.#k(r, c) * Math.max(-L, Math.min(L, Math.round(u[i]!))) + 0;
+      }
+    }
     return n;
   }
 
@@ -102,7 +136,7 @@ export class TritTunedWeight {
 
   /** Q = m·s₀·clamp(round(u)) as a tensor on the tape, with the straight-through backward step. */
   forward(tape: Tape): Tensor {
-    const { rows, cols, groups: G, L } = this;
+    const { rows, cols, groups: G } = this;
     const n = this.integers();
     const u = this.u.data, m = this.m.data, s = this.#step;
     const q = new Tensor(new (this.m.ctor)(rows * cols), [rows, cols], true, `${this.name} (trytes)`);
@@ -122,7 +156,7 @@ export class TritTunedWeight {
           for (let c = 0; c < cols; c++) {
             const i = r * cols + c;
             const g = r * G + this.#group(c);
-            if (Math.abs(u[i]!) <= L + 0.5) du[i]! += dq[i]! * m[g]! * s[g]!;
+            if (Math.abs(u[i]!) <= this.#L(r, c) + 0.5) du[i]! += dq[i]! * m[g]! * s[g]! * this.#k(r, c);
             dm[g]! += dq[i]! * s[g]! * n[i]!;
           }
         }
@@ -152,6 +186,9 @@ export class TritTunedWeight {
       t.quantizer = src.quantizer;
       return t;
     }
-    return MultiTritTensor.fromIntegers(n, rows, cols, this.depth, { ...opts, quantizer: src.quantizer });
+    const out = MultiTritTensor.fromIntegers(n, rows, cols, this.depth, { ...opts, quantizer: src.quantizer });
+    if (src.columnDepths) out.columnDepths = src.columnDepths.slice();
+    if (src.rowDepths) out.rowDepths = src.rowDepths.slice();
+    return out;
   }
 }

@@ -65,6 +65,46 @@ describe('quantize with depth', () => {
     expect(cli('quantize', f('tiny.bin'), '--tokenizer', f('tok.bin'), '--auto-bits', '-1', '--calibrate', f('text.txt'), '-o', f('x')).code).toBe(1);
   }, 90_000);
 
+  it('--auto-bits --granularity column writes per-column depth maps within the budget (maps counted); the folder stores only the kept trits and reloads bit for bit', () => {
+    const a = cli('quantize', f('tiny.bin'), '--tokenizer', f('tok.bin'), '--plan', f('small.json'), '--act-order', '--auto-bits', '2.5', '--granularity', 'column', '--calibrate', f('text.txt'), '--plan-out', f('col.json'), '-o', f('col'), '--json');
+    expect(a.code, a.err).toBe(0);
+    const rep = JSON.parse(a.out);
+    expect(rep.columns.bits).toBeLessThanOrEqual(2.5 + 1e-9);
+    expect(rep.columns.bits).toBeGreaterThan(2.3);
+    expect(rep.columns.map_bits).toBeGreaterThan(0);
+    const plan = validatePlan(JSON.parse(readFileSync(f('col.json'), 'utf8')));
+    const maps = plan.layers!.filter((r) => r.columnDepths);
+    expect(maps.length).toBeGreaterThan(0);
+    // the trits in the maps (and uniform rules) are what the report counts
+    const layers = rep.layers.filter((l: { dense: boolean }) => !l.dense);
+    let trits = 0,
+      n = 0,
+      mapBits = 0;
+    for (const l of layers) {
+      const r = plan.layers!.find((x) => x.match === l.name)!;
+      n += l.shape[0] * l.shape[1];
+      if (r.columnDepths) mapBits += l.shape[1] * Math.ceil(Math.log2(r.depth! + 1));
+      trits += r.columnDepths ? l.shape[0] * [...r.columnDepths].reduce((s, x) => s + Number(x), 0) : l.depth * l.shape[0] * l.shape[1];
+      if (r.columnDepths) expect(r.columnDepths.length).toBe(l.shape[1]);
+    }
+    expect((1.6 * trits) / n).toBeCloseTo(rep.columns.trit_bits, 9);
+    expect(mapBits / n).toBeCloseTo(rep.columns.map_bits, 9);
+    expect(rep.columns.weights_at_depth.reduce((s: number, x: number) => s + x, 0)).toBe(n);
+    // the same plan again gives the same model (eval reads the folder with its tryte-cells layers)
+    const b = cli('quantize', f('tiny.bin'), '--tokenizer', f('tok.bin'), '--plan', f('col.json'), '--calibrate', f('text.txt'), '-o', f('col2'), '--json');
+    expect(b.code, b.err).toBe(0);
+    const e1 = cli('eval', f('col'), '--text', f('text.txt'), '--ctx', '32', '--limit', '2', '--json');
+    const e2 = cli('eval', f('col2'), '--text', f('text.txt'), '--ctx', '32', '--limit', '2', '--json');
+    expect(e1.code, e1.err).toBe(0);
+    expect(JSON.parse(e1.out).perplexity).toBe(JSON.parse(e2.out).perplexity);
+    const w = readFileSync(join(f('col'), 'model.safetensors'));
+    expect(w.toString('latin1', 0, Math.min(w.length, 200_000))).toContain('tryte-cells');
+    const no = cli('quantize', f('tiny.bin'), '--tokenizer', f('tok.bin'), '--depth', '2', '--granularity', 'column', '--calibrate', f('text.txt'), '-o', f('x'));
+    expect(no.code).toBe(2);
+    expect(no.err).toMatch(/E_ARG: --granularity column chooses depths under a bit budget/);
+    expect(cli('quantize', f('tiny.bin'), '--tokenizer', f('tok.bin'), '--granularity', 'row', '-o', f('x')).code).toBe(1);
+  }, 90_000);
+
   it('--auto-bits with --tune-trits re-chooses the trits: the report counts them, the folder loads; a trit lr without --tune-trits is refused', () => {
     const a = cli('quantize', f('tiny.bin'), '--tokenizer', f('tok.bin'), '--plan', f('tune.json'), '--quantizer', 'rtn', '--auto-bits', '2.4', '--calibrate', f('text.txt'), '--tune-steps', '20', '--tune-trits', '--trit-lr', '0.05', '--tune-lr', '0.02', '-o', f('tt'), '--json');
     expect(a.code, a.err).toBe(0);
