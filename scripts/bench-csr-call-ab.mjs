@@ -15,14 +15,15 @@
  * Rounds rotate the case order; each case runs 3 untimed calls then `--calls` timed ones per
  * round; medians of all timed calls and 10th percentiles, with the load average before and after.
  *
- *   AB_BASE=/tmp/base node scripts/bench-csr-call-ab.mjs [--zeros 0.95,0.99,0.999] [--rounds 15] [--calls 25] [--threads 2] [--cases call,bare,noskip,dense] [-o out.json]
+ *   AB_BASE=/tmp/base node scripts/bench-csr-call-ab.mjs [--zeros 0.95,0.99,0.999] [--rounds 15] [--calls 25] [--threads 2] [--cases call,bare,noskip,dense] [--evict] [-o out.json]
+ *   --evict writes 64 MiB before every timed call (untimed): lists cold, as on the idle machine
  *   node scripts/bench-csr-call-ab.mjs --cases call,noskip --zeros 0.99,0.999 --rounds 40 --calls 15   (this build only)
  */
 import { writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
 
-const { values: a } = parseArgs({ options: { shape: { type: 'string', default: '4096x11008' }, zeros: { type: 'string', default: '0.95,0.99,0.999' }, rounds: { type: 'string', default: '15' }, calls: { type: 'string', default: '25' }, threads: { type: 'string', default: '2' }, cases: { type: 'string', default: 'call,bare,dense' }, out: { type: 'string', short: 'o' } } });
+const { values: a } = parseArgs({ options: { shape: { type: 'string', default: '4096x11008' }, zeros: { type: 'string', default: '0.95,0.99,0.999' }, rounds: { type: 'string', default: '15' }, calls: { type: 'string', default: '25' }, threads: { type: 'string', default: '2' }, cases: { type: 'string', default: 'call,bare,dense' }, evict: { type: 'boolean', default: false }, out: { type: 'string', short: 'o' } } });
 // without AB_BASE only this build runs (e.g. --cases call,noskip: the wake rule alone)
 const pairs = [['new', new URL('..', import.meta.url).pathname]];
 if (process.env.AB_BASE) pairs.unshift(['base', process.env.AB_BASE]);
@@ -41,6 +42,8 @@ const x = Float32Array.from({ length: cols }, (_, i) => Math.sin(i * 0.37) * 0.5
 const y = new Float32Array(rows);
 const nb = builds.new.be;
 const dense = want.has('dense') ? await nb.uploadDense(Float32Array.from({ length: rows * cols }, (_, i) => ((Math.imul(i, 2654435761) >>> 16) & 0xff) / 255 - 0.5), rows, cols) : null;
+// --evict: 64 MiB written before every timed call (untimed), so the index lists come from DRAM
+const evictBuf = a.evict ? new Uint8Array(64 << 20) : null;
 const q = (v, f) => [...v].sort((p, r) => p - r)[Math.floor(v.length * f)];
 const results = [];
 for (const z of a.zeros.split(',').map(Number)) {
@@ -90,6 +93,7 @@ for (const z of a.zeros.split(',').map(Number)) {
       const k = n.startsWith('dense') ? 3 : calls;
       for (let i = 0; i < 3; i++) await f();
       for (let i = 0; i < k; i++) {
+        if (evictBuf) evictBuf.fill(i + 1); // --evict: the lists come from memory, as on an idle machine
         const t0 = performance.now();
         await f();
         ts[n].push(performance.now() - t0);
@@ -98,7 +102,7 @@ for (const z of a.zeros.split(',').map(Number)) {
   const med = Object.fromEntries(names.map((n) => [n, q(ts[n], 0.5)]));
   const p10 = Object.fromEntries(names.map((n) => [n, q(ts[n], 0.1)]));
   const min = Object.fromEntries(names.map((n) => [n, Math.min(...ts[n])]));
-  const r = { rows, cols, zeros: z, threads, load_avg: [load0, loadavg()[0]].map((v) => Math.round(v * 100) / 100), max_abs_diff_base_new: maxDiff, median_ms: med, p10_ms: p10, min_ms: min };
+  const r = { rows, cols, zeros: z, threads, evict: a.evict, load_avg: [load0, loadavg()[0]].map((v) => Math.round(v * 100) / 100), max_abs_diff_base_new: maxDiff, median_ms: med, p10_ms: p10, min_ms: min };
   if (med['call new noskip']) r.skip_over_noskip = { median: med['call new noskip'] / med['call new'], p10: p10['call new noskip'] / p10['call new'], p90: q(ts['call new noskip'], 0.9) / q(ts['call new'], 0.9) };
   for (const c of ['call', 'bare']) if (med[`${c} base`]) r[`${c}_new_over_base`] = { median: med[`${c} base`] / med[`${c} new`], p10: p10[`${c} base`] / p10[`${c} new`], min: min[`${c} base`] / min[`${c} new`] };
   if (dense && med['call new']) r.dense_over_call_new = med['dense-f32-wasm'] / med['call new'];
