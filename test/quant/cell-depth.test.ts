@@ -17,24 +17,10 @@ import { balancedDigits, tryteMax, type MultiTritTensor } from '../../src/tensor
 import { TritTunedWeight } from '../../src/train/trit-linear.js';
 import { Tape } from '../../src/train/tape.js';
 import { randomFloats } from '../helpers/arbitraries.js';
+import { correlatedHessian } from '../helpers/hessian.js';
 
 /** H = E[x xᵀ] for correlated inputs whose column c is (1 + c mod 7) times as active. */
-function hessian(cols: number, n: number, seed: number): Float64Array {
-  const k = 8;
-  const A = randomFloats(cols * k, seed);
-  const z = randomFloats(n * k, seed + 1);
-  const H = new Float64Array(cols * cols);
-  const x = new Float64Array(cols);
-  for (let t = 0; t < n; t++) {
-    for (let c = 0; c < cols; c++) {
-      let s = 0;
-      for (let j = 0; j < k; j++) s += A[c * k + j]! * z[t * k + j]!;
-      x[c] = s * (1 + (c % 7)) + 0.1 * z[(t * k + c) % (n * k)]!;
-    }
-    for (let i = 0; i < cols; i++) for (let j = 0; j < cols; j++) H[i * cols + j]! += (x[i]! * x[j]!) / n;
-  }
-  return H;
-}
+const hessian = (cols: number, n: number, seed: number) => correlatedHessian(cols, n, seed, { k: 8, period: 7, noise: 0.1 });
 
 const mean = (H: Float64Array, n: number) => Array.from({ length: n }, (_, i) => H[i * n + i]!).reduce((x, y) => x + y, 0) / n;
 

@@ -18,29 +18,15 @@ import { quantizeGreedyResidual } from '../../src/quant/residual.js';
 import { quantizeTryteRtn } from '../../src/quant/tryte-grid.js';
 import { MultiTritTensor, tryteMax } from '../../src/tensor/multi-trit-tensor.js';
 import { randomFloats } from '../helpers/arbitraries.js';
+import { correlatedHessian as hessianOf } from '../helpers/hessian.js';
 import { promptLogits, syntheticVocab, tinyConfig, tinyWeights } from '../helpers/models.js';
 import { sharedFile } from '../helpers/shared-data.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'tritwise-mtq-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-/** H = XᵀX/n for n tokens whose columns are correlated (x = A·z, z standard normal). */
-function correlatedHessian(cols: number, n: number, seed: number): Float64Array {
-  const k = Math.max(4, cols >> 2);
-  const A = randomFloats(cols * k, seed);
-  const z = randomFloats(n * k, seed + 1);
-  const H = new Float64Array(cols * cols);
-  const x = new Float64Array(cols);
-  for (let t = 0; t < n; t++) {
-    for (let c = 0; c < cols; c++) {
-      let s = 0;
-      for (let j = 0; j < k; j++) s += A[c * k + j]! * z[t * k + j]!;
-      x[c] = s * (1 + (c % 5)); // uneven column activity
-    }
-    for (let i = 0; i < cols; i++) for (let j = 0; j < cols; j++) H[i * cols + j]! += (x[i]! * x[j]!) / n;
-  }
-  return H;
-}
+/** H = XᵀX/n for n tokens whose columns are correlated (x = A·z, z standard normal), uneven column activity. */
+const correlatedHessian = (cols: number, n: number, seed: number) => hessianOf(cols, n, seed, { k: Math.max(4, cols >> 2), period: 5 });
 
 const rel = (w: Float32Array, m: MultiTritTensor, rows: number, cols: number, H: Float64Array) => outputError(w, m.toDense(), rows, cols, H) / outputError(w, null, rows, cols, H);
 
