@@ -4,8 +4,9 @@
  * The model of model-bench (seeded random ternary, BitNet-0.7B shape by default) runs on a
  * backend wrapped so that every `linear`, `matmulDense` and `attention` call is timed and booked
  * under the layer it belongs to (by weight shape: q/k/v stack, wo, gate/up stack, w2, output
- * head). What is left of the step's wall time is the model's own JavaScript between calls
- * (embedding row, RMSNorm, RoPE, KV-cache stores, SwiGLU, residual adds).
+ * head), and the backend's element-wise calls (RMSNorm, SwiGLU, residual adds) under one row.
+ * What is left of the step's wall time is the model's own JavaScript between calls (embedding
+ * row, RoPE, KV-cache stores, argmax, and the element-wise ops of backends without their own).
  *
  * Two more probes split the linear layers' time:
  *   fixed cost per call   a 16-row layer with the model's width, timed alone: quantizing the
@@ -61,6 +62,9 @@ export interface DecodeProfile {
   pooled_call_ms: number;
 }
 
+/** The backend's own element-wise calls (Backend.rmsnorm / addInPlace / swigluRows, e.g. wasm SIMD). */
+const ELEMENTWISE = 'RMSNorm, SwiGLU, residual adds (backend)';
+
 /** Which part of the model a weight belongs to, from its shape. */
 function partOf(rows: number, cols: number, s: ModelShape): string {
   if (cols === s.dim && rows === 3 * s.dim) return 'q/k/v (stacked)';
@@ -102,6 +106,13 @@ function timed(be: Backend, s: ModelShape, book: Book): Backend {
           const y = await (v as (...a: unknown[]) => Promise<Float32Array>).call(target, w, ...rest);
           add(partOf(w.rows, w.cols, s), performance.now() - t0, w.rows * w.cols * 4);
           return y;
+        };
+      }
+      if (prop === 'rmsnorm' || prop === 'addInPlace' || prop === 'swigluRows') {
+        return (...a: unknown[]) => {
+          const t0 = performance.now();
+          (v as (...a: unknown[]) => void).apply(target, a);
+          add(ELEMENTWISE, performance.now() - t0, 0);
         };
       }
       if (prop === 'attention') {
@@ -168,7 +179,7 @@ export async function profileDecode(o: ProfileOptions): Promise<DecodeProfile> {
         return { part, calls_per_token: book.calls.get(part)! / N, ms_per_token: ms / N, share: ms / total, ...(b > 0 ? { bytes_per_token: b, gbps: b / ((ms / N) * 1e6) } : {}) };
       });
       const booked = rows.reduce((a, r) => a + r.ms_per_token, 0);
-      rows.push({ part: 'JS between calls (norms, RoPE, KV stores, SwiGLU, adds, argmax)', calls_per_token: 0, ms_per_token: total / N - booked, share: 1 - (booked * N) / total });
+      rows.push({ part: 'JS between calls (embedding, RoPE, KV stores, argmax; norms, SwiGLU, adds if the backend has none)', calls_per_token: 0, ms_per_token: total / N - booked, share: 1 - (booked * N) / total });
       res = { machine: machineInfo({ backend: raw.describe() }), shape: s, threads: o.threads, context: ctx, tokens: N, ms_per_token: total / N, median_step_ms: median(steps), rows, fixed_call_ms: NaN, pooled_call_ms: NaN };
     } finally {
       cache.dispose();

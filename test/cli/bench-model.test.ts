@@ -44,7 +44,9 @@ describe('tritwise bench --model', () => {
     const rep = JSON.parse(r.stdout);
     expect(rep).toMatchObject({ shape: { dim: 256, ffn: 512, layers: 2, heads: 4, vocab: 512 }, threads: 2, context: 5, tokens: 4, machine: { backend: { backend: 'wasm', threads: 2 } } });
     const parts = new Map<string, { calls_per_token: number; ms_per_token: number; share: number; bytes_per_token?: number }>(rep.rows.map((x: { part: string }) => [x.part, x]));
-    expect([...parts.keys()].slice(0, -1).sort()).toEqual(['attention', 'gate/up (stacked)', 'output head (f32)', 'q/k/v (stacked)', 'w2', 'wo']);
+    expect([...parts.keys()].slice(0, -1).sort()).toEqual(['RMSNorm, SwiGLU, residual adds (backend)', 'attention', 'gate/up (stacked)', 'output head (f32)', 'q/k/v (stacked)', 'w2', 'wo']);
+    // per layer two norms, two adds and one SwiGLU, plus the final norm, on the wasm backend
+    expect(parts.get('RMSNorm, SwiGLU, residual adds (backend)')!.calls_per_token).toBe(2 * 5 + 1);
     expect(parts.get('q/k/v (stacked)')).toMatchObject({ calls_per_token: 2, bytes_per_token: (2 * 3 * 256 * 256) / 4 });
     expect(parts.get('w2')).toMatchObject({ calls_per_token: 2, bytes_per_token: (2 * 256 * 512) / 4 });
     expect(parts.get('output head (f32)')).toMatchObject({ calls_per_token: 1, bytes_per_token: 512 * 256 * 4 });
