@@ -727,19 +727,26 @@ export class WasmBackend implements Backend {
   }
 
   /**
-   * A buffer's byte offset in the heap, staged into block-op scratch (at `slot` · `bytes`) when it
-   * is not backend memory; `back` copies a staged output back.
+   * Byte offsets of a block op's f32 buffers ([buffer, length, is input]): backend memory is used in
+   * place; only the others take block-op scratch (inputs copied in), so the model's buffers
+   * (allocF32) cost no scratch at all. `#unstage` copies a staged output back.
    */
-  #blockPtr(a: Float32Array, len: number, slot: number, bytes: number, base: number): number {
-    if (this.#heap.owns(a)) return a.byteOffset;
-    const p = base + slot * bytes;
-    this.#heap.f32.set(a.subarray(0, len), p >>> 2);
-    return p;
+  #stage(bufs: readonly (readonly [Float32Array, number, boolean])[]): number[] {
+    const heap = this.#heap;
+    const bytes = bufs.map(([a, len]) => (heap.owns(a) ? 0 : Math.ceil((len * 4) / 64) * 64));
+    const total = bytes.reduce((x, y) => x + y, 0);
+    let p = total > 0 ? this.#blk.ensure(total) : 0;
+    return bufs.map(([a, len, input], i) => {
+      if (heap.owns(a)) return a.byteOffset;
+      const at = p;
+      p += bytes[i]!;
+      if (input) heap.f32.set(a.subarray(0, len), at >>> 2);
+      return at;
+    });
   }
 
-  #blockScratch(lens: readonly number[]): { base: number; bytes: number } {
-    const bytes = Math.ceil(Math.max(...lens) * 4 / 64) * 64;
-    return { base: this.#blk.ensure(bytes * lens.length), bytes };
+  #unstage(out: Float32Array, ptr: number, len: number): void {
+    if (!this.#heap.owns(out)) out.set(this.#heap.f32.subarray(ptr >>> 2, (ptr >>> 2) + len));
   }
 
   /** RMSNorm per row in SIMD (block-ops.ts rmsnormF32): y = w ⊙ x / √(mean(x²) + ε). */
@@ -748,12 +755,9 @@ export class WasmBackend implements Backend {
     checkLength(x.length, rows * n, 'input', where);
     checkLength(out.length, rows * n, 'output', where);
     checkLength(w.length, n, 'weight', where);
-    const { base, bytes } = this.#blockScratch([rows * n, n, rows * n]);
-    const xp = this.#blockPtr(x, rows * n, 0, bytes, base);
-    const wp = this.#blockPtr(w, n, 1, bytes, base);
-    const op = this.#heap.owns(out) ? out.byteOffset : base + 2 * bytes;
-    this.#k.rmsnormF32(op, xp, wp, rows, n, eps);
-    if (!this.#heap.owns(out)) out.set(this.#heap.f32.subarray(op >>> 2, (op >>> 2) + rows * n));
+    const [xp, wp, op] = this.#stage([[x, rows * n, true], [w, n, true], [out, rows * n, false]]);
+    this.#k.rmsnormF32(op!, xp!, wp!, rows, n, eps);
+    this.#unstage(out, op!, rows * n);
   }
 
   /** x += y in SIMD (block-ops.ts addF32), bit-identical to the reference. */
@@ -761,12 +765,9 @@ export class WasmBackend implements Backend {
     const where = 'wasm.addInPlace';
     checkLength(x.length, len, 'x', where);
     checkLength(y.length, len, 'y', where);
-    if (!this.#heap.owns(x)) {
-      for (let i = 0; i < len; i++) x[i]! += y[i]!;
-      return;
-    }
-    const { base, bytes } = this.#blockScratch([len]);
-    this.#k.addF32(x.byteOffset, this.#blockPtr(y, len, 0, bytes, base), len);
+    const [xp, yp] = this.#stage([[x, len, true], [y, len, true]]);
+    this.#k.addF32(xp!, yp!, len);
+    this.#unstage(x, xp!, len);
   }
 
   /** SwiGLU over rows of [gate | up] in f32 SIMD (block-ops.ts swigluF32). */
@@ -774,11 +775,9 @@ export class WasmBackend implements Backend {
     const where = 'wasm.swigluRows';
     checkLength(gu.length, rows * 2 * n, 'gate/up', where);
     checkLength(h.length, rows * n, 'output', where);
-    const { base, bytes } = this.#blockScratch([rows * 2 * n, rows * n]);
-    const gp = this.#blockPtr(gu, rows * 2 * n, 0, bytes, base);
-    const hp = this.#heap.owns(h) ? h.byteOffset : base + bytes;
-    this.#k.swigluF32(hp, gp, rows, n);
-    if (!this.#heap.owns(h)) h.set(this.#heap.f32.subarray(hp >>> 2, (hp >>> 2) + rows * n));
+    const [gp, hp] = this.#stage([[gu, rows * 2 * n, true], [h, rows * n, false]]);
+    this.#k.swigluF32(hp!, gp!, rows, n);
+    this.#unstage(h, hp!, rows * n);
   }
 
   // multi-trit weights (issue 6): kernels in src/kernels/multi.ts, host side in multi-trit.ts
