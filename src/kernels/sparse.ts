@@ -122,6 +122,17 @@ export function sparseF32W(offs: usize, idx: usize, x: usize, cols: i32, batch: 
  * block adds one f32 rounding of the partial sum.
  *   f32: y[b·rows + r] = rs[r] · gs[r] · Σ_blocks (Σ_{plus(r,blk)} x[b,c] − Σ_{minus(r,blk)} x[b,c])
  *   int: out[b·rows + r] = Σ_{plus(r)} x[b,c] − Σ_{minus(r)} x[b,c], exact in i32
+ *
+ * Tried, not kept: 12-bit entries (2 per 3 bytes, one unaligned u32 load per pair, columns within
+ * blocks of ≤ 4095, each block's x in its own 16 KiB slot at a constant gather offset, the pad at
+ * slot column 4095; 25 % fewer list bytes, exact). Decoding costs ALU operations the u16 pairs do
+ * not ((w << 2) & 0x3ffc and (w >>> 10) & 0x3ffc: +8 per 8 entries; +4 with the stream shifted by
+ * 2 bits so even entries decode as w & 0x3ffc), and 11008 columns need 3 blocks instead of 2.
+ * 4096×11008, 95 % zeros, 2 threads, kernel alone against these lists: 0.76–0.86× (+8) and
+ * 0.82–0.89× (+4) warm, 0.87–0.95× / 0.93–0.95× with 64 MiB written between calls; a probe reading
+ * the same 3-byte stream with one operation per entry (wrong sums, timing only) still 0.90–0.99×;
+ * int (csrPadI32, 4096×4096, 2 blocks): 0.74× warm, 0.75× cold. The loop is bound by operations
+ * per entry, not by the stream. README sparsity section, "12-bit list entries".
  */
 
 /** Fixed staging address of one activation row (bytes [CSR_X, 65536) are free of the heap). */
