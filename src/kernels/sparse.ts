@@ -133,6 +133,23 @@ export function sparseF32W(offs: usize, idx: usize, x: usize, cols: i32, batch: 
  * the same 3-byte stream with one operation per entry (wrong sums, timing only) still 0.90–0.99×;
  * int (csrPadI32, 4096×4096, 2 blocks): 0.74× warm, 0.75× cold. The loop is bound by operations
  * per entry, not by the stream. README sparsity section, "12-bit list entries".
+ *
+ * Where the time goes at 99 % (scripts/probe-csr-row-cost.mjs, csrPadF32 alone, one thread,
+ * warm): t ≈ a few µs + 5.4–7 ns per row (its two list loops) + 0.29–0.54 ns per stored entry
+ * (quiet / loaded); 4096×11008 holds ≈ 117 stored entries per row, so the rows are 9–14 % of the
+ * kernel and the gathers of real entries the rest (pad entries all read one cached zero).
+ * Tried, not kept: ONE list per row (−1 entries pointing into a negated copy of x). Its upper
+ * bound, both lists' entries in one list over x alone (scripts/probe-csr-one-list.mjs), is
+ * 1.01–1.07× at 99 % (five runs; 1.02× cold), 1.02–1.03× at 95 %, 1.09–1.12× at 99.9 %; int 4096×4096
+ * 1.02–1.03× at 95 %, 1.05–1.07× at 99 %. At 11008 f32 columns x and −x are 22016 slots, more than
+ * u16 byte offsets reach (16384), so a real one-list layout needs halfword units holding absolute
+ * addresses ((w << 1) & 0x1fffe, (w >>> 15) & 0x1fffe; staging up to 131072): 0.73× at 99 %, of
+ * which the decode alone (−1 entries into x, wrong sums) 0.95× and the doubled gather footprint
+ * (88 KiB) the rest. Interleaved ± lists (4 + 4 entries per iteration into two f32x4 sums, one
+ * loop per row or row-block, both lists padded to one length): 99 % 0.91–0.99× (one block),
+ * 0.90× (two); 95 % in two blocks 0.96–1.04× of the current blocks. Also at 99 %: f32x4 lane sums
+ * on unblocked lists of ≥ 16 entries 0.99–1.01× (99.9 %: 0.89×), u64 index loads 0.96–1.02×,
+ * two column blocks 0.87×. README sparsity section, "Per-row cost and one list per row".
  */
 
 /** Fixed staging address of one activation row (bytes [CSR_X, 65536) are free of the heap). */
