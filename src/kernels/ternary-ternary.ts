@@ -46,9 +46,9 @@
  *  - **kept: three SIMD rows + one hybrid row (scalarRow)**. SIMD128 build: L2 1.09–1.13×,
  *    mem 0.92–1.09× (noise: the same binary twice in one run gave 1.03× and 0.92×); through the
  *    backend (scripts/bench-tt-ab.mjs, Node 20, 60–80 rounds, outputs equal) 2 threads 0.89–1.13×
- *    (median of 10 runs 1.055×), 1 thread 0.96–1.15× (median of 9 runs 1.058×). Relaxed build
+ *    (median of 11 runs 1.045×), 1 thread 0.96–1.15× (median of 9 runs 1.058×). Relaxed build
  *    (Node 22; its pc is already cheap, the gain is mostly the spills gone): 2 threads 0.98–1.06×
- *    (median of 6 runs ≈ 0.99×, per-round medians 0.95–1.04), 1 thread 1.02–1.09× (median of 5
+ *    (median of 7 runs 1.005×, per-round medians 0.95–1.04), 1 thread 1.02–1.09× (median of 5
  *    runs 1.075×); kernel alone from memory 1.03×.
  *  - groupDot (batch ≥ 3, masked) with scalar blocks: 1.02× / 0.99× (batch 8, 1 / 2 threads), kernel
  *    alone 0.99–1.06×: dropped.
