@@ -12,8 +12,9 @@
  * bit order); groups are zero-padded to whole blocks. Activations use the same layout.
  * Per-lane byte counters (≤ 8 per block) are widened to i32 every 31 blocks. Unmasked chunks of
  * decode-sized batches take four far-apart rows per pass (dot4: four memory streams, signed
- * counters c += pc(nz) − 2·pc(s) widened every 15 blocks); masked weights, short chunks and larger
- * batches take one row at a time (groupDot).
+ * counters c += pc(nz) − 2·pc(s) widened every 15 blocks for three of them, scalar i64.popcnt for
+ * the fourth, scalarRow); masked weights, short chunks and larger batches take one row at a time
+ * (groupDot).
  *
  * Tried and dropped (issue 4, A/B against this loop on 4096×11008): Harley–Seal carry-save trees
  * (ones/twos/fours over 4–8 blocks, popcount only the carries) cut the SIMD op count per block from
@@ -26,6 +27,37 @@
  * vectors spill (≈ 20 stack moves per loop), 0.99–1.01× the plain loop; and i8x16.swizzle
  * lookups with shared constants instead of i8x16.popcnt: 0.82–0.9× (V8 adds a saturating add per
  * lookup). Eight streams per pass (eight rows) lost to four (0.88× from memory; likely spills).
+ *
+ * Scalar popcount (27 Nov, i64.popcnt = one x86 POPCNT; Σ = pc(z) − 2·pc(s) on the 64-bit halves;
+ * A/B against the all-SIMD dot4, Node 20 SIMD128 unless noted; "L2" = kernel alone on 128×11008
+ * hot, "mem" = kernel alone on 4096×11008 after reading 64 MB, one thread; load 1.4–3.4):
+ *  - all four rows scalar, i64 loads: V8 schedules a loop's loads first (they sit on the effect
+ *    chain) and sinks the arithmetic to its uses, so the 16 words + 4 pointers + 4 accumulators
+ *    overflow x64's ≈ 11 free registers and spill: 0.89× (2 threads) / 0.91× (1 thread) through
+ *    the backend. With a never-taken branch after each row as a fence (binaryen then merges the
+ *    rows' activation loads, still spilling): L2 1.0–1.03×, mem 0.94×, Node 22 relaxed mem 0.84×.
+ *    With one index, row addresses from the stride and two rows per i64 accumulator (Σ₀ + Σ₁·2³²)
+ *    V8's node splitting pushed the loop-invariant address arithmetic into the fenced branches:
+ *    L2 0.72×, backend 0.86×.
+ *  - all four rows hybrid (z, s in v128, i64x2.extract_lane + i64.popcnt): a clean loop with ~4
+ *    spills, but 16 vpextrq (2 µops each) per pass: L2 0.94–0.97×, mem 0.90×, Node 22 relaxed 0.88×.
+ *  - two SIMD rows + two hybrid: L2 1.06×, mem 1.04× (Node 22 SIMD128 1.00×, relaxed 0.96×); two
+ *    SIMD + two scalar-load rows: L2 0.90×; three SIMD + one scalar-load row: L2 0.99×.
+ *  - **kept: three SIMD rows + one hybrid row (scalarRow)**. SIMD128 build: L2 1.09–1.13×,
+ *    mem 0.92–1.09× (noise: the same binary twice in one run gave 1.03× and 0.92×); through the
+ *    backend (scripts/bench-tt-ab.mjs, Node 20, 60–80 rounds, outputs equal) 2 threads 0.89–1.13×
+ *    (median of 11 runs 1.045×), 1 thread 0.96–1.15× (median of 9 runs 1.058×). Relaxed build
+ *    (Node 22; its pc is already cheap, the gain is mostly the spills gone): 2 threads 0.98–1.06×
+ *    (median of 7 runs 1.005×, per-round medians 0.95–1.04), 1 thread 1.02–1.09× (median of 5
+ *    runs 1.075×); kernel alone from memory 1.03×.
+ *  - groupDot (batch ≥ 3, masked) with scalar blocks: 1.02× / 0.99× (batch 8, 1 / 2 threads), kernel
+ *    alone 0.99–1.06×: dropped.
+ * Where the time goes (kernel alone from memory, one thread, one run, load 2.7): all-SIMD dot4
+ * 1.48–1.52 ms, kept 1.36–1.38 ms, a flat four-stream read of the same 11.3 MB (16 i64 loads and
+ * xors per 128 bytes, no spills) 0.87–0.95 ms. So ≈ 0.45 ms of compute is still not hidden; the
+ * integer side takes only a quarter of the rows because a hybrid row (≈ 21 µops: 4 two-µop
+ * vpextrq, 4 POPCNT, adds) is not much cheaper than a SIMD128 row (≈ 28) and more of them spill.
+ * (dot4's loop with the arithmetic removed is no floor: its 16 hoisted loads spill, 1.09–1.32 ms.)
  */
 
 /**
@@ -105,8 +137,10 @@
 
 /**
  * Four rows at once, each its own memory stream: rows ra, ra + q, ra + 2q, ra + 3q of the chunk
- * share every activation load, and each row keeps one signed byte counter c += pc(nz) − 2·pc(s)
- * (|c| ≤ 8 per block, so 15 blocks fit in an i8 lane before widening).
+ * share every activation load. Rows 0–2 keep one signed byte counter each, c += pc(nz) − 2·pc(s)
+ * (|c| ≤ 8 per block, so 15 blocks fit in an i8 lane before widening); row 3 is counted on the
+ * integer side (scalarRow), which also keeps the loop's vectors in registers (with four SIMD rows
+ * V8 spilled a counter, and on the relaxed build three vectors, every iteration).
  *
  * Why far-apart rows: from memory this kernel was compute time + transfer time (no overlap), the
  * sum of the two. Each 4 KiB page starts the hardware prefetcher again (no huge pages for wasm
@@ -117,7 +151,8 @@
  * memory streams for ternary×ternary").
  */
 @inline function dot4(w0: usize, w1: usize, w2: usize, w3: usize, ug: usize, nblk: i32, o0: usize, o1: usize, o2: usize, o3: usize): void {
-  let a0 = i32x4.splat(0), a1 = i32x4.splat(0), a2 = i32x4.splat(0), a3 = i32x4.splat(0);
+  let a0 = i32x4.splat(0), a1 = i32x4.splat(0), a2 = i32x4.splat(0);
+  let s3: i64 = 0; // row 3: scalarRow
   // one pointer per stream and one for the activation, all stepped by 32 bytes, so the loop keeps
   // its addresses in registers (indexing every load by k made V8 recompute and spill them)
   let p0 = w0, p1 = w1, p2 = w2, p3 = w3;
@@ -125,7 +160,7 @@
   let pu = ug;
   while (pu < ue) {
     const pe = min(ue, pu + (15 << 5));
-    let c0 = i8x16.splat(0), c1 = i8x16.splat(0), c2 = i8x16.splat(0), c3 = i8x16.splat(0);
+    let c0 = i8x16.splat(0), c1 = i8x16.splat(0), c2 = i8x16.splat(0);
     for (; pu < pe; pu += 32, p0 += 32, p1 += 32, p2 += 32, p3 += 32) {
       const unz = v128.load(pu), ung = v128.load(pu, 16);
       const z0 = v128.and(v128.load(p0), unz);
@@ -137,19 +172,31 @@
       const z2 = v128.and(v128.load(p2), unz);
       const q2 = pc(v128.and(z2, v128.xor(v128.load(p2, 16), ung)));
       c2 = i8x16.sub(i8x16.add(c2, pc(z2)), i8x16.add(q2, q2));
-      const z3 = v128.and(v128.load(p3), unz);
-      const q3 = pc(v128.and(z3, v128.xor(v128.load(p3, 16), ung)));
-      c3 = i8x16.sub(i8x16.add(c3, pc(z3)), i8x16.add(q3, q3));
+      s3 += scalarRow(p3, unz, ung);
     }
     a0 = i32x4.add(a0, widenS(c0));
     a1 = i32x4.add(a1, widenS(c1));
     a2 = i32x4.add(a2, widenS(c2));
-    a3 = i32x4.add(a3, widenS(c3));
   }
   store<i32>(o0, hsum(a0));
   store<i32>(o1, hsum(a1));
   store<i32>(o2, hsum(a2));
-  store<i32>(o3, hsum(a3));
+  store<i32>(o3, <i32>s3);
+}
+
+/**
+ * One row's block on the integer side: z and s as in dot4 (three v128 ops), then Σ = pc(z) − 2·pc(s)
+ * with i64.popcnt (one x86 POPCNT each) on their 64-bit halves. dot4 counts its fourth row this
+ * way: on SIMD128 V8 lowers each i8x16.popcnt to ≈ 10 instructions (pshufb nibble lookups,
+ * constants reloaded at every use), while this costs four extracts and four POPCNTs on the integer
+ * ports, which the SIMD loop leaves idle (A/B in the header).
+ */
+@inline function scalarRow(p: usize, unz: v128, ung: v128): i64 {
+  const z = v128.and(v128.load(p), unz);
+  const s = v128.and(z, v128.xor(v128.load(p, 16), ung));
+  const n = popcnt<u64>(i64x2.extract_lane(z, 0)) + popcnt<u64>(i64x2.extract_lane(z, 1));
+  const m = popcnt<u64>(i64x2.extract_lane(s, 0)) + popcnt<u64>(i64x2.extract_lane(s, 1));
+  return <i64>n - <i64>(m << 1);
 }
 
 /** Rows closer than this many bytes apart are not worth four streams (see dot4). */
