@@ -34,8 +34,10 @@ import type { WasmBackend } from '../backend/wasm/wasm-backend.js';
  * 8: the ternary×ternary blocks kernel takes four far-apart rows per pass (four memory streams),
  *    1.2–1.4× faster from memory, which moves its blocks/CSR switch point.
  * 9: the column-blocked f32 CSR lists flush their lane sums every 32 iterations, not 8 (≈ 1.02×).
+ * 10: the ternary×ternary four-row pass counts its fourth row with scalar i64.popcnt (≈ 1.05×),
+ *    which moves its blocks/CSR switch point a little.
  */
-export const KERNELS_REVISION = 9;
+export const KERNELS_REVISION = 10;
 
 export function costModelPath(threads: number, simd: string): string {
   const base = process.env.XDG_CACHE_HOME || join(homedir(), '.cache');
