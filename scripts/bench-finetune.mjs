@@ -64,7 +64,7 @@ const settings = {
   // plus KL distillation from the f32 model with its top-32 targets cached per aligned window; planned over the
   // wall time (--budget-minutes: the whole budget from the process start, cosine over the time),
   // the cosine ending at lr/100 (--min-lr 3e-5) instead of the CLI's lr/10: −3.3 % held-out
-  // perplexity at 300 equal steps (README, QAT fifth pass; bench/results/finetune-qat-round5.json)
+  // perplexity at 300 equal steps (docs/finetune.md, QAT fifth pass; bench/results/finetune-qat-round5.json)
   qat: { lr: '3e-3', steps: 0, budget: true, extra: ['--scales', 'learnable', '--distill', 'kl', '--distill-alpha', '0.5', '--distill-top-k', '32', '--min-lr', '3e-5'] },
   lora: { lr: '1e-2', steps: 0, extra: ['--rank', '8'] },
   full: { lr: '3e-4', steps: 0, extra: [] },

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Packs what `npm run bench:gpu` needs onto a GPU machine that has no Node.js and no network
-# (the H100 runs in README "On an NVIDIA H100" were made this way). Writes, in the repo root:
+# (the H100 runs in docs/webgpu.md "On an NVIDIA H100" were made this way). Writes, in the repo root:
 #   .gpu/node.xz       this machine's node binary, xz-compressed (~24 MB)
 #   .gpu/pack.tar.xz   dist/ plus the runtime node_modules (production deps; webgpu's linux-x64 dawn.node only)
 #   .gl/*.deb          Debian's libvulkan1 / libegl1 / libglvnd0 (amd64) for the Vulkan loader

@@ -130,7 +130,7 @@ export function registerFinetune(program: Command): void {
         mode: f.mode,
         steps: f.budgetMinutes !== undefined && !stepsGiven ? Number.MAX_SAFE_INTEGER : f.steps,
         lr: f.lr ?? { qat: 3e-3, lora: 3e-3, full: 3e-4 }[f.mode],
-        // QAT ends its cosine at lr/100 (README, QAT fifth pass: −3.3 % / −5.0 % held-out ppl at 300 / 600 steps)
+        // QAT ends its cosine at lr/100 (docs/finetune.md, QAT fifth pass: −3.3 % / −5.0 % held-out ppl at 300 / 600 steps)
         minLr: f.minLr ?? (f.mode === 'qat' ? (f.lr ?? 3e-3) / 100 : undefined),
         warmup: f.warmup,
         batch: f.batch,

@@ -4,7 +4,7 @@
  * and t = sign(v)·digits(|v|) (balanced ternary), so 14 table entries T[0..13] and a sign serve
  * three columns: two lookups (the tables' low and high halves) per three columns, where the pair
  * tables of lut-i8.ts take four per four. On SIMD128 V8 spends three x64 instructions on every
- * i8x16.swizzle, so this is the faster int8 kernel there (see the README's "Column triples"):
+ * i8x16.swizzle, so this is the faster int8 kernel there (see docs/wasm.md, "Column triples"):
  *
  *   acc[b,r,g] = Σ_{triples j∈g} sign_j(r) · T_j[|v_j(r)|],   T_j[e] = Σ_k digit_k(e)·x[3j + k]
  *

@@ -92,8 +92,8 @@ export function sparseF32W(offs: usize, idx: usize, x: usize, cols: i32, batch: 
 
 /*
  * Padded CSR (G = 1): the fast path for batch-1 decode. Same lists as above, with these changes
- * (4096×11008, one thread: 0.42 → 0.33 ns per nonzero at 95 % zeros from the first three, README
- * sparsity section):
+ * (4096×11008, one thread: 0.42 → 0.33 ns per nonzero at 95 % zeros from the first three,
+ * docs/sparsity.md):
  *   - entries are byte offsets into the activation row (col·4 for f32, col for int8), so no
  *     shift; two entries are read per u32 load;
  *   - every list is padded to a multiple of 8 entries with the offset of a zero that sits just
@@ -106,7 +106,7 @@ export function sparseF32W(offs: usize, idx: usize, x: usize, cols: i32, batch: 
  *     L1; two blocks of 5504 are 21.5 KiB each (src/sparse/cost-model.ts csrColumnBlocks). The
  *     partial row sums wait in `out` as f32 between blocks (one rounding per block). With the
  *     lane sums below: 0.337 → 0.276 ns per nonzero (4096×11008, 95 % zeros, one thread, min of 9
- *     rounds; README sparsity section);
+ *     rounds; docs/sparsity.md);
  *   - f32 in blocks (lists long by construction): the 8 gathered values of an iteration go into
  *     two f32x4 vectors (v128.load32_lane) summed lane-wise and flushed into f64 every FLUSH
  *     iterations (on short lists the flush costs more than it saves: 1.7× slower at 99.9 % zeros,
@@ -132,7 +132,7 @@ export function sparseF32W(offs: usize, idx: usize, x: usize, cols: i32, batch: 
  * 0.82–0.89× (+4) warm, 0.87–0.95× / 0.93–0.95× with 64 MiB written between calls; a probe reading
  * the same 3-byte stream with one operation per entry (wrong sums, timing only) still 0.90–0.99×;
  * int (csrPadI32, 4096×4096, 2 blocks): 0.74× warm, 0.75× cold. The loop is bound by operations
- * per entry, not by the stream. README sparsity section, "12-bit list entries".
+ * per entry, not by the stream. docs/sparsity.md, "12-bit list entries".
  *
  * Where the time goes at 99 % (scripts/probe-csr-row-cost.mjs, csrPadF32 alone, one thread,
  * warm): t ≈ a few µs + 5.4–7 ns per row (its two list loops) + 0.29–0.54 ns per stored entry
@@ -149,7 +149,7 @@ export function sparseF32W(offs: usize, idx: usize, x: usize, cols: i32, batch: 
  * loop per row or row-block, both lists padded to one length): 99 % 0.91–0.99× (one block),
  * 0.90× (two); 95 % in two blocks 0.96–1.04× of the current blocks. Also at 99 %: f32x4 lane sums
  * on unblocked lists of ≥ 16 entries 0.99–1.01× (99.9 %: 0.89×), u64 index loads 0.96–1.02×,
- * two column blocks 0.87×. README sparsity section, "Per-row cost and one list per row".
+ * two column blocks 0.87×. docs/sparsity.md, "Per-row cost and one list per row".
  */
 
 /** Fixed staging address of one activation row (bytes [CSR_X, 65536) are free of the heap). */

@@ -147,7 +147,7 @@
  * memory), so a lone stream waits for its first lines at every page. Four streams in different
  * pages wait in parallel. Adjacent rows (2.7 KB apart at 11008 columns, the same pages) were
  * *slower* than one row (probably the L2 prefetcher losing the pattern); ≥ 16 KiB apart they
- * give 1.25–1.4× from memory and from L3 (kernel A/B, 4096×11008, one thread; README, "Four
+ * give 1.25–1.4× from memory and from L3 (kernel A/B, 4096×11008, one thread; docs/wasm.md, "Four
  * memory streams for ternary×ternary").
  */
 @inline function dot4(w0: usize, w1: usize, w2: usize, w3: usize, ug: usize, nblk: i32, o0: usize, o1: usize, o2: usize, o3: usize): void {

@@ -37,7 +37,7 @@ describe('tritwise finetune', () => {
     expect(rep.tokens).toBe(8 * 2 * 16);
     const cfg = JSON.parse(readFileSync(join(f('qat'), 'config.json'), 'utf8'));
     expect(cfg.plan.finetune).toMatchObject({ mode: 'qat', quantizer: 'twn', depth: 1 });
-    // QAT's cosine ends at lr/100 unless --min-lr says otherwise (README, QAT fifth pass)
+    // QAT's cosine ends at lr/100 unless --min-lr says otherwise (docs/finetune.md, QAT fifth pass)
     expect(cfg.plan.finetune.minLr).toBeCloseTo(3e-5, 12);
     const ins = JSON.parse(cli('inspect', f('qat'), '--json').out);
     expect(JSON.stringify(ins)).toContain('layers.0.attention.wq');

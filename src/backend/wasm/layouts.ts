@@ -239,7 +239,7 @@ export function buildSparse(heap: Heap, t: TernaryTensor): SparseLayout {
  * kernels write the sums of the p-th stored row to output row perm[p]. One thread, kernel alone,
  * load 12: 4096×4096 at 95 % zeros 1.03–1.14× faster (f32 and int8), 4096×11008 at 95 % 1.05–1.09×
  * and at 99 % 1.08–1.11×; rows whose lists all have the same length were 1.15× faster than
- * random lengths at 95 % (README sparsity section).
+ * random lengths at 95 % (docs/sparsity.md).
  */
 export interface PadSparseLayout {
   offs: number;
