@@ -38,4 +38,3 @@ export function relaxed(): i32 {
 export function trapAt(row: i32, r0: i32, r1: i32): void {
   if (row >= r0 && row < r1) unreachable();
 }
-export { csrPadI32S8, csrPadI32S2, csrPadI32MT, csrPadI32M2, csrPadI32S16T, csrPadI32MT16, csrPadI32Z, csrPadI32ZL } from './sparse-x';

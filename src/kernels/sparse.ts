@@ -400,6 +400,22 @@ export function csrGroupI8(offs: usize, idx: usize, x: usize, cols: i32, batch: 
  * 7–9): 0.405 → 0.281 ns per stored entry against csrPadI8's scalar byte gathers.
  *   out[b·rows + r] = Σ_blocks (Σ_{plus(r,blk)} x[b,c] − Σ_{minus(r,blk)} x[b,c])   (i32, exact)
  * With blocks (nb > 1) the partial sums wait in `out` between blocks, added in i32.
+ *
+ * Tried, not kept (is the loop bound by the lane insert's shuffle µop?): scalar i32 gathers
+ * (`load<i32>(entry, CSR_X)`, the offset folded into the load) added on the integer ports, and
+ * shuffle-free `v128.load32_zero` + i32x4.add trees. Whole call, 4096×4096, Node 20, 2 threads,
+ * against this kernel, 95 / 99 % zeros: 8 scalar accumulators 0.65 / 0.66× (V8 keeps 4 of them on
+ * the stack), 2 accumulators fed by add trees 0.84 / 0.83×, the same from u16 loads 0.75 / 0.76×, 4
+ * lane + 4 scalar per 8 entries 0.85 / 0.90×, 6 + 2 0.87 / 0.89×, all load32_zero 0.90 / 0.99×, 4
+ * lane + 4 load32_zero 0.88 / 0.93×; Node 22, one thread, the kernel alone and lists resident in L1
+ * or L2 give the same order (best: whole call 0.96×, kernel 1.01× at 99 %). V8
+ * (`--print-wasm-code`) emits per 8 entries: here 28 instructions (4 u32 list loads, 8 movzx/shr, 2
+ * movss + 6 `vpinsrd xmm, m32` with CSR_X hoisted into the base register, 2 paddd, 4–5 loop and
+ * stack check); all-load32_zero 32 (8 movss + 8 paddd: no shuffle, still 0.90–0.99×); 2 scalar
+ * accumulators 33 (V8 never folds the load into the add); u16 loads 28 but 17 loads instead of 13.
+ * A lane insert gathers and combines in one instruction; every other form needs a second one (an
+ * add) per entry, or more loads. docs/sparsity.md, "Scalar gathers on the integer ports"; the
+ * variants: commit 382671e (src/kernels/sparse-x.ts, scripts/probe-csr-i32-gathers.mjs).
  */
 @inline function gather8I32Fixed(p: usize): v128 {
   const w0 = load<u32>(p), w1 = load<u32>(p, 4), w2 = load<u32>(p, 8), w3 = load<u32>(p, 12);

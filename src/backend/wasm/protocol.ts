@@ -63,7 +63,7 @@ export const KIND_EXIT = 1;
 export const KIND_DIE = 2;
 
 /** Kernels the pool can split by rows; each takes (…args, r0, r1). */
-export const POOL_KERNELS = ['denseF32', 'ternaryI8', 'ternaryF32', 'ternaryTernary', 'sparseI8', 'sparseF32', 'lutI8', 'trapAt', 'ternarySigns', 'multiF32', 'multiI8', 'sparseI8W', 'sparseF32W', 'blockSparseI8', 'blockSparseF32', 'csrPadF32', 'csrPadI8', 'csrGroupI8', 'csrPadI32', 'lut3I8', 'csrPadI32S8', 'csrPadI32S2', 'csrPadI32MT', 'csrPadI32M2', 'csrPadI32S16T', 'csrPadI32MT16', 'csrPadI32Z', 'csrPadI32ZL'] as const;
+export const POOL_KERNELS = ['denseF32', 'ternaryI8', 'ternaryF32', 'ternaryTernary', 'sparseI8', 'sparseF32', 'lutI8', 'trapAt', 'ternarySigns', 'multiF32', 'multiI8', 'sparseI8W', 'sparseF32W', 'blockSparseI8', 'blockSparseF32', 'csrPadF32', 'csrPadI8', 'csrGroupI8', 'csrPadI32', 'lut3I8'] as const;
 export type PoolKernel = (typeof POOL_KERNELS)[number];
 
 /**
