@@ -18,14 +18,15 @@ import { loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
 import { WasmBackend } from '../dist/backend/wasm/wasm-backend.js';
 import { CSR_X } from '../dist/backend/wasm/layouts.js';
+import { seededRandom } from '../dist/eval/random.js';
 
 const { values: a } = parseArgs({ options: { zeros: { type: 'string', default: '0.95,0.99,0.999' }, cols: { type: 'string', default: '11008' }, kernel: { type: 'string', default: 'f32' }, rounds: { type: 'string', default: '30' }, evict: { type: 'boolean', default: false } } });
 const evictBuf = a.evict ? new Uint8Array(64 << 20) : null;
 const rows = 4096, cols = Number(a.cols), f32 = a.kernel === 'f32';
 const be = await WasmBackend.create({ threads: 1 });
 const H = be.heap, K = be.kernels;
-let seed = 99;
-const rnd = () => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 2 ** 32);
+const rng = seededRandom(99);
+const rnd = () => rng.next();
 const r8 = (n) => (n + 7) & ~7;
 for (let c = 0; c < cols; c++) {
   if (f32) H.f32[(CSR_X >>> 2) + c] = Math.sin(c);

@@ -12,13 +12,14 @@ import { loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
 import { WasmBackend } from '../dist/backend/wasm/wasm-backend.js';
 import { CSR_X } from '../dist/backend/wasm/layouts.js';
+import { seededRandom } from '../dist/eval/random.js';
 
 const { values: a } = parseArgs({ options: { rounds: { type: 'string', default: '9' }, calls: { type: 'string', default: '30' }, cols: { type: 'string', default: '11008' } } });
 const cols = Number(a.cols);
 const be = await WasmBackend.create({ threads: 1 });
 const H = be.heap, K = be.kernels;
-let seed = 12345;
-const rnd = () => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 2 ** 32);
+const rng = seededRandom(12345);
+const rnd = () => rng.next();
 function build(rows, L) {
   const offs = new Uint32Array(2 * rows + 1), idx = new Uint16Array(2 * rows * L);
   for (let i = 0; i < 2 * rows; i++) {
